@@ -1,0 +1,260 @@
+"""Graph → the boxes and edges the view draws (and the layout places), as flat arrays.
+
+One box per node, one per graph input and one per graph output. Initializers are not boxes: they
+are listed on their consumer's box (as Netron does). Every edge is one (value, consumer) pair.
+Box sizes come from a fixed text metric (no Qt here); the view elides text that does not fit.
+
+Boxes are the unit of layout, so a later "collapsed name scope" is one more box kind that stands
+for many nodes; nothing below assumes a box is exactly one node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from inspector.core.categories import Category, category_of
+from inspector.core.graph import Graph, Model, Node, Value, dtype_name, format_shape
+from inspector.core.layout import Layout, layered_layout
+from inspector.core.tasks import CancelToken, ProgressFn, no_progress
+
+CHAR_W = 7.0  # average advance of the label font at 11 px, in scene pixels
+LINE_H = 15.0
+PAD_X = 10.0
+PAD_Y = 6.0
+MIN_W = 64.0
+MAX_W = 280.0
+MAX_INIT_LINES = 4  # initializer lines shown on a box before "+N more"
+
+# Attributes worth showing on the box itself; the properties panel shows them all.
+_KEY_ATTRS: dict[str, str] = {
+    "kernel_shape": "k",
+    "strides": "s",
+    "pads": "p",
+    "dilations": "d",
+    "group": "g",
+    "axis": "axis",
+    "axes": "axes",
+    "perm": "perm",
+    "to": "to",
+    "keepdims": "keepdims",
+    "transA": "tA",
+    "transB": "tB",
+    "mode": "mode",
+    "direction": "dir",
+    "hidden_size": "hidden",
+    "num_heads": "heads",
+}
+
+
+class BoxKind(IntEnum):
+    NODE = 0
+    INPUT = 1
+    OUTPUT = 2
+
+
+@dataclass
+class Diagram:
+    """What is drawn for one graph: boxes (arrays of length n) and edges (arrays of length m)."""
+
+    graph: Graph
+    kind: np.ndarray  # int8 (n,): BoxKind
+    ref: np.ndarray  # int32 (n,): node index (NODE), or index into graph.inputs / graph.outputs
+    category: np.ndarray  # int8 (n,): Category
+    lines: list[tuple[str, ...]]  # per box: title, then detail lines
+    width: np.ndarray  # float64 (n,)
+    height: np.ndarray  # float64 (n,)
+    edge_src: np.ndarray  # int32 (m,)
+    edge_dst: np.ndarray  # int32 (m,)
+    edge_value: list[str]  # (m,): the tensor name each edge carries
+    edge_label: list[str]  # (m,): "float32[1,64,56,56]" or "" when unknown
+    node_box: np.ndarray  # int32 (len(graph.nodes),): node index → box index
+    _edges_by_value: dict[str, list[int]] | None = field(default=None, repr=False)
+
+    @property
+    def box_count(self) -> int:
+        return len(self.kind)
+
+    @property
+    def edge_count(self) -> int:
+        return len(self.edge_src)
+
+    def box_of_input(self, i: int) -> int:
+        return len(self.graph.nodes) + i
+
+    def box_of_output(self, i: int) -> int:
+        return len(self.graph.nodes) + len(self.graph.inputs) + i
+
+    def edges_of_value(self, name: str) -> list[int]:
+        if self._edges_by_value is None:
+            index: dict[str, list[int]] = {}
+            for i, v in enumerate(self.edge_value):
+                index.setdefault(v, []).append(i)
+            self._edges_by_value = index
+        return self._edges_by_value.get(name, [])
+
+    def refresh_edge_labels(self) -> None:
+        """Recompute the dtype/shape labels (after shape inference has filled in more types)."""
+        values = self.graph.values
+        self.edge_label = [_edge_label(values[name]) for name in self.edge_value]
+
+
+def _dims(shape: tuple[int | str | None, ...]) -> str:
+    return "×".join("?" if d is None else str(d) for d in shape) if shape else "scalar"
+
+
+def _attr_line(node: Node) -> str:
+    parts = []
+    for a in node.attributes:
+        short = _KEY_ATTRS.get(a.name)
+        if short is None:
+            continue
+        v = a.value
+        if a.name == "to" and isinstance(v, int):
+            text = dtype_name(v)
+        elif isinstance(v, list):
+            text = (
+                "×".join(str(x) for x in v)
+                if a.name in ("kernel_shape", "strides", "dilations")
+                else ",".join(str(x) for x in v)
+            )
+        else:
+            text = a.text
+        parts.append(f"{short}={text}")
+    return " ".join(parts)
+
+
+def _node_lines(node: Node, graph: Graph) -> tuple[str, ...]:
+    lines = [node.op_type]
+    if node.name:
+        lines.append(node.name)
+    attrs = _attr_line(node)
+    if attrs:
+        lines.append(attrs)
+    inits = [graph.values[n].initializer for n in node.inputs if n and n in graph.values]
+    inits = [i for i in inits if i is not None]
+    for init in inits[:MAX_INIT_LINES]:
+        lines.append(f"{init.name} ⟨{_dims(init.shape)}⟩")
+    if len(inits) > MAX_INIT_LINES:
+        lines.append(f"+{len(inits) - MAX_INIT_LINES} more initializers")
+    return tuple(lines)
+
+
+def _edge_label(v: Value) -> str:
+    t = v.type
+    if t is None:
+        return ""
+    return f"{t.dtype}{format_shape(t.shape)}" if t.shape is not None else t.dtype
+
+
+def _box_size(lines: tuple[str, ...]) -> tuple[float, float]:
+    longest = max(len(s) for s in lines)
+    w = min(MAX_W, max(MIN_W, longest * CHAR_W + 2 * PAD_X))
+    h = len(lines) * LINE_H + 2 * PAD_Y
+    return w, h
+
+
+def build_diagram(model: Model, graph: Graph) -> Diagram:
+    """The boxes and edges of ``graph`` (the main graph, a subgraph or a function's body)."""
+    local_functions = frozenset((f.domain, f.name) for f in model.functions)
+    n_nodes = len(graph.nodes)
+    kinds: list[int] = []
+    refs: list[int] = []
+    cats: list[int] = []
+    lines: list[tuple[str, ...]] = []
+    for node in graph.nodes:
+        kinds.append(BoxKind.NODE)
+        refs.append(node.index)
+        cats.append(category_of(node.op_type, node.domain, local_functions))
+        lines.append(_node_lines(node, graph))
+    for i, name in enumerate(graph.inputs):
+        kinds.append(BoxKind.INPUT)
+        refs.append(i)
+        cats.append(Category.INPUT)
+        t = graph.values[name].type
+        lines.append((name, str(t)) if t else (name,))
+    for i, name in enumerate(graph.outputs):
+        kinds.append(BoxKind.OUTPUT)
+        refs.append(i)
+        cats.append(Category.OUTPUT)
+        t = graph.values[name].type
+        lines.append((name, str(t)) if t else (name,))
+    sizes = np.array([_box_size(ls) for ls in lines], dtype=np.float64).reshape(-1, 2)
+
+    input_box = {name: n_nodes + i for i, name in enumerate(graph.inputs)}
+    src: list[int] = []
+    dst: list[int] = []
+    values: list[str] = []
+    labels: list[str] = []
+    for name, v in graph.values.items():
+        if v.initializer is not None:
+            continue
+        if v.producer is not None:
+            s = v.producer
+        elif name in input_box:
+            s = input_box[name]
+        else:
+            continue  # outer-scope value read by a subgraph: its producer is in the parent view
+        label = _edge_label(v)
+        for c in dict.fromkeys(v.consumers):  # a node reading the same tensor twice: one edge
+            src.append(s)
+            dst.append(c)
+            values.append(name)
+            labels.append(label)
+    out_base = n_nodes + len(graph.inputs)
+    for i, name in enumerate(graph.outputs):
+        v = graph.values[name]
+        s = v.producer if v.producer is not None else input_box.get(name)
+        if s is None:
+            continue
+        src.append(s)
+        dst.append(out_base + i)
+        values.append(name)
+        labels.append(_edge_label(v))
+    return Diagram(
+        graph=graph,
+        kind=np.array(kinds, dtype=np.int8),
+        ref=np.array(refs, dtype=np.int32),
+        category=np.array(cats, dtype=np.int8),
+        lines=lines,
+        width=sizes[:, 0].copy(),
+        height=sizes[:, 1].copy(),
+        edge_src=np.array(src, dtype=np.int32),
+        edge_dst=np.array(dst, dtype=np.int32),
+        edge_value=values,
+        edge_label=labels,
+        node_box=np.arange(n_nodes, dtype=np.int32),
+    )
+
+
+def layout_diagram(
+    diagram: Diagram, progress: ProgressFn = no_progress, cancel: CancelToken | None = None
+) -> Layout:
+    return layered_layout(
+        diagram.width, diagram.height, diagram.edge_src, diagram.edge_dst, progress, cancel
+    )
+
+
+@dataclass
+class DrawnGraph:
+    """A graph ready to draw: its boxes and edges, and where they go."""
+
+    diagram: Diagram
+    layout: Layout
+
+
+def draw_graph(
+    model: Model,
+    graph: Graph,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> DrawnGraph:
+    """Build the diagram of ``graph`` and lay it out (the window and ``render`` both call this)."""
+    progress(0.0, "building diagram")
+    diagram = build_diagram(model, graph)
+    if cancel:
+        cancel.check()
+    layout = layout_diagram(diagram, lambda f, m: progress(0.1 + 0.9 * f, m), cancel)
+    return DrawnGraph(diagram, layout)

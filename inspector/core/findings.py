@@ -1,0 +1,59 @@
+"""The one result type of every check: the Problems panel, graph highlights and `--json` read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Sort key: errors first."""
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem (or note) a check found, attached to a node and/or a tensor.
+
+    Example: ``Finding(Severity.ERROR, "dtype-mismatch", "float64 from 'c' meets float32 ...",
+    hint="cast the initializer to float32", node="add_7", node_index=12, op_type="Add",
+    tensor="const_3")``.
+    """
+
+    severity: Severity
+    code: str  # kebab-case, e.g. "unsupported-op"; documented in the README
+    message: str  # what is wrong, naming both sides where there are two
+    hint: str = ""  # what to do about it
+    node: str = ""  # the node's name (often empty in real models)
+    node_index: int | None = (
+        None  # position in its graph's node list; None for model-level findings
+    )
+    op_type: str = ""
+    tensor: str | None = None  # the edge (tensor name) the finding sits on
+    path: tuple[str, ...] = field(default=())  # subgraph path, e.g. ("loop_3", "body")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "severity": self.severity.value,
+            "code": self.code,
+            "node": self.node,
+            "node_index": self.node_index,
+            "op_type": self.op_type,
+            "tensor": self.tensor,
+            "message": self.message,
+            "hint": self.hint,
+        }
+        if self.path:
+            d["path"] = list(self.path)
+        return d
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)

@@ -1,0 +1,558 @@
+"""The graph model: format-neutral nodes, values (edges), initializers and subgraphs.
+
+Built once from a parsed ``ModelProto`` (see :mod:`inspector.core.loader`); the views, the layout
+and every check read this, never the protobuf (habit 2 of ``shared/style.md``). The protobuf stays
+reachable through ``Model.proto`` for the core's own checks.
+
+Ids are stable: a node is ``(graph.path, node.index)``; a value is its name within a graph (a
+subgraph may read its parents' values by name, as ONNX scoping says).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, TensorProto, numpy_helper
+
+from inspector.core.loader import ExternalRef, LoadedFile, load_model_file, read_external_tensor
+from inspector.core.tasks import CancelToken, ProgressFn, no_progress
+
+Dim = int | str | None  # a fixed size, a symbol ("batch"), or unknown
+Shape = tuple[Dim, ...]
+
+_DTYPE_NAMES: dict[int, str] = {
+    TensorProto.FLOAT: "float32",
+    TensorProto.DOUBLE: "float64",
+    TensorProto.FLOAT16: "float16",
+    TensorProto.BFLOAT16: "bfloat16",
+    TensorProto.INT8: "int8",
+    TensorProto.INT16: "int16",
+    TensorProto.INT32: "int32",
+    TensorProto.INT64: "int64",
+    TensorProto.UINT8: "uint8",
+    TensorProto.UINT16: "uint16",
+    TensorProto.UINT32: "uint32",
+    TensorProto.UINT64: "uint64",
+    TensorProto.BOOL: "bool",
+    TensorProto.STRING: "string",
+    TensorProto.COMPLEX64: "complex64",
+    TensorProto.COMPLEX128: "complex128",
+}
+
+
+def dtype_name(elem_type: int) -> str:
+    """``TensorProto.FLOAT`` → ``"float32"``; newer types by their ONNX name (``"float8e4m3fn"``)."""
+    if elem_type in _DTYPE_NAMES:
+        return _DTYPE_NAMES[elem_type]
+    if elem_type == TensorProto.UNDEFINED:
+        return "undefined"
+    try:
+        return TensorProto.DataType.Name(elem_type).lower()
+    except ValueError:
+        return f"dtype({elem_type})"
+
+
+def format_shape(shape: Shape | None) -> str:
+    """``(1, "seq", None)`` → ``"[1,seq,?]"``; unknown rank → ``"?"``."""
+    if shape is None:
+        return "?"
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """A value's type: ``dtype`` is ``"float32"``, or ``"sequence(float32)"`` etc. for non-tensors."""
+
+    dtype: str
+    shape: Shape | None  # None: rank unknown
+
+    def __str__(self) -> str:
+        return f"{self.dtype}{format_shape(self.shape)}" if self.shape is not None else self.dtype
+
+
+def type_from_proto(tp: onnx.TypeProto) -> TensorType | None:
+    which = tp.WhichOneof("value")
+    if which == "tensor_type" or which == "sparse_tensor_type":
+        tt = getattr(tp, which)
+        shape: Shape | None = None
+        if tt.HasField("shape"):
+            shape = tuple(
+                d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                for d in tt.shape.dim
+            )
+        dt = dtype_name(tt.elem_type)
+        return TensorType(dt if which == "tensor_type" else f"sparse({dt})", shape)
+    if which == "sequence_type":
+        inner = type_from_proto(tp.sequence_type.elem_type)
+        return TensorType(f"sequence({inner.dtype if inner else '?'})", None)
+    if which == "optional_type":
+        inner = type_from_proto(tp.optional_type.elem_type)
+        return TensorType(f"optional({inner.dtype if inner else '?'})", None)
+    if which == "map_type":
+        val = type_from_proto(tp.map_type.value_type)
+        key = dtype_name(tp.map_type.key_type)
+        return TensorType(f"map({key},{val.dtype if val else '?'})", None)
+    return None
+
+
+@dataclass
+class Attribute:
+    """A node attribute, with its value formatted for people and its subgraph, if any."""
+
+    name: str
+    kind: str  # "int", "floats", "tensor", "graph", ...
+    text: str  # formatted value, e.g. "[3, 3]" or "tensor float32[64] (first: 0.1, 0.2, ...)"
+    value: object  # python value for ints/floats/strings (lists for the plural kinds), else None
+    subgraph: Graph | None = None
+
+
+@dataclass(slots=True)
+class Node:
+    index: int  # position in its graph's node list: the stable id within the graph
+    name: str
+    op_type: str
+    domain: str  # "" for the default ai.onnx domain
+    inputs: list[str]  # "" marks an omitted optional input
+    outputs: list[str]
+    attributes: list[Attribute]
+    doc_string: str = ""
+
+    @property
+    def subgraphs(self) -> list[tuple[str, Graph]]:
+        return [(a.name, a.subgraph) for a in self.attributes if a.subgraph is not None]
+
+    @property
+    def label(self) -> str:
+        """The name if there is one, else ``OpType#index``."""
+        return self.name or f"{self.op_type}#{self.index}"
+
+
+@dataclass
+class Initializer:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    nbytes: int  # as stored (raw or external); 0 if unknown
+    external: ExternalRef | None
+    _proto: TensorProto = field(repr=False)
+    _base_dir: Path | None = field(default=None, repr=False)
+
+    def array(self) -> np.ndarray:
+        """The values; read from disk now if stored externally (lazily: one tensor at a time)."""
+        if self.external is not None:
+            return read_external_tensor(self._proto, self.external)
+        return numpy_helper.to_array(self._proto)
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(slots=True)
+class Value:
+    """A tensor name in a graph: the edge from its producer to its consumers."""
+
+    name: str
+    declared: TensorType | None = None  # from graph input/output, value_info or the initializer
+    inferred: TensorType | None = None  # from onnx shape inference
+    type_source: str = "unknown"  # "graph input" | "graph output" | "value_info" | "initializer" | "shape inference" | "outer scope"
+    producer: int | None = None  # node index in this graph
+    consumers: list[int] = field(default_factory=list)
+    is_input: bool = False  # a real graph input (not an initializer listed as input in IR < 4)
+    is_output: bool = False
+    initializer: Initializer | None = None
+
+    @property
+    def type(self) -> TensorType | None:
+        """The best type known: declared where given, else inferred."""
+        return self.declared or self.inferred
+
+
+@dataclass
+class Graph:
+    name: str
+    path: tuple[str, ...]  # () for the main graph; ("loop_3", "body") for a Loop's body
+    nodes: list[Node]
+    values: dict[str, Value]
+    inputs: list[str]  # real inputs, in order (initializers excluded)
+    outputs: list[str]
+    doc_string: str = ""
+
+    def iter_graphs(self) -> Iterator[Graph]:
+        """This graph and every nested subgraph, depth first."""
+        yield self
+        for node in self.nodes:
+            for _, sub in node.subgraphs:
+                yield from sub.iter_graphs()
+
+    @property
+    def initializers(self) -> list[Initializer]:
+        return [v.initializer for v in self.values.values() if v.initializer is not None]
+
+
+@dataclass
+class Function:
+    """A model-local function (FunctionProto), shown like a subgraph."""
+
+    domain: str
+    name: str
+    graph: Graph
+    attribute_names: list[str]
+    opset_imports: dict[str, int]
+
+
+@dataclass
+class Model:
+    path: Path | None
+    file_size: int
+    ir_version: int
+    opset_imports: dict[str, int]  # domain ("" is ai.onnx) → version
+    producer_name: str
+    producer_version: str
+    domain: str
+    model_version: int
+    doc_string: str
+    metadata: dict[str, str]
+    graph: Graph
+    functions: list[Function]
+    external_bytes: int
+    proto: onnx.ModelProto = field(repr=False)
+    inference_error: str = ""  # why shape inference could not run, if it could not
+    types_inferred: bool = False  # whether shape inference has run (see infer_types)
+
+    def apply_inferred(self, types: dict[str, TensorType], error: str = "") -> None:
+        """Store the result of :func:`infer_types` on every value of every graph."""
+        graphs = [*self.graph.iter_graphs(), *(f.graph for f in self.functions)]
+        for g in graphs:
+            for v in g.values.values():
+                v.inferred = types.get(v.name)
+                if v.declared is None and v.inferred is not None:
+                    v.type_source = "shape inference"
+        self.inference_error = error
+        self.types_inferred = True
+
+    def opset_for(self, domain: str) -> int | None:
+        """The opset version in force for ``domain`` ("" and "ai.onnx" are the same)."""
+        d = "" if domain == "ai.onnx" else domain
+        return self.opset_imports.get(d)
+
+    def op_counts(self) -> dict[str, int]:
+        """Op type → count over the main graph and all subgraphs (functions excluded)."""
+        c: Counter[str] = Counter()
+        for g in self.graph.iter_graphs():
+            c.update(n.op_type for n in g.nodes)
+        return dict(c.most_common())
+
+    @property
+    def node_count(self) -> int:
+        return sum(len(g.nodes) for g in self.graph.iter_graphs())
+
+    def parameter_stats(self) -> tuple[int, int]:
+        """(parameter count, bytes) over the initializers of every graph."""
+        count = nbytes = 0
+        for g in self.graph.iter_graphs():
+            for init in g.initializers:
+                count += init.numel
+                nbytes += init.nbytes
+        return count, nbytes
+
+    def find_graph(self, path: tuple[str, ...]) -> Graph | None:
+        for g in self.graph.iter_graphs():
+            if g.path == path:
+                return g
+        for f in self.functions:
+            if f.graph.path == path:
+                return f.graph
+        return None
+
+
+# ---------------------------------------------------------------------------------------- building
+
+
+def open_model(
+    path: str | os.PathLike[str],
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+    infer: bool = True,
+) -> Model:
+    """Load, parse and build the graph model of the file at ``path`` (raises ``ModelLoadError``).
+
+    With ``infer=False`` shape inference is left for later (:func:`infer_types` then
+    :meth:`Model.apply_inferred`): the window draws first and infers in the background.
+    """
+    loaded = load_model_file(path, lambda f, m: progress(0.5 * f, m), cancel)
+    return build_model(loaded, lambda f, m: progress(0.5 + 0.5 * f, m), cancel, infer)
+
+
+def build_model(
+    loaded: LoadedFile,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+    infer: bool = True,
+) -> Model:
+    proto = loaded.proto
+    inferred: dict[str, TensorType] = {}
+    inference_error = ""
+    if infer:
+        progress(0.0, "inferring shapes")
+        inferred, inference_error = _infer(proto)
+    if cancel:
+        cancel.check()
+    progress(0.4, "building graph")
+    builder = _Builder(inferred, loaded.external, loaded.path.parent, cancel)
+    graph = builder.graph(proto.graph, ())
+    functions = [
+        Function(
+            f.domain,
+            f.name,
+            builder.function_graph(f),
+            list(f.attribute),
+            {o.domain: o.version for o in f.opset_import},
+        )
+        for f in proto.functions
+    ]
+    progress(1.0, "built")
+    return Model(
+        path=loaded.path,
+        file_size=loaded.file_size,
+        ir_version=proto.ir_version,
+        opset_imports={o.domain: o.version for o in proto.opset_import},
+        producer_name=proto.producer_name,
+        producer_version=proto.producer_version,
+        domain=proto.domain,
+        model_version=proto.model_version,
+        doc_string=proto.doc_string,
+        metadata={p.key: p.value for p in proto.metadata_props},
+        graph=graph,
+        functions=functions,
+        external_bytes=loaded.external_bytes,
+        proto=proto,
+        inference_error=inference_error,
+        types_inferred=infer,
+    )
+
+
+def infer_types(model: Model) -> tuple[dict[str, TensorType], str]:
+    """Run onnx shape inference: (value name → type, error text or ""). Pure; safe off-thread."""
+    return _infer(model.proto)
+
+
+def _infer(proto: onnx.ModelProto) -> tuple[dict[str, TensorType], str]:
+    """Value name → inferred type, over every graph (names are unique model-wide in valid SSA)."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False)
+    except Exception as e:  # inference is best-effort: a fault must not stop the model opening
+        return {}, f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    out: dict[str, TensorType] = {}
+
+    def walk(g: onnx.GraphProto) -> None:
+        for vi in list(g.value_info) + list(g.output) + list(g.input):
+            t = type_from_proto(vi.type)
+            if t is not None and vi.name not in out:
+                out[vi.name] = t
+        for n in g.node:
+            for a in n.attribute:
+                if a.type == AttributeProto.GRAPH:
+                    walk(a.g)
+                elif a.type == AttributeProto.GRAPHS:
+                    for sg in a.graphs:
+                        walk(sg)
+
+    walk(inferred.graph)
+    return out, ""
+
+
+class _Builder:
+    def __init__(
+        self,
+        inferred: dict[str, TensorType],
+        external: dict[str, ExternalRef],
+        base_dir: Path,
+        cancel: CancelToken | None,
+    ) -> None:
+        self.inferred = inferred
+        self.external = external
+        self.base_dir = base_dir
+        self.cancel = cancel
+
+    def graph(self, g: onnx.GraphProto, path: tuple[str, ...]) -> Graph:
+        values: dict[str, Value] = {}
+
+        def value(name: str) -> Value:
+            v = values.get(name)
+            if v is None:
+                v = values[name] = Value(name)
+            return v
+
+        for t in g.initializer:
+            v = value(t.name)
+            v.initializer = self._initializer(t)
+            v.declared = TensorType(v.initializer.dtype, v.initializer.shape)
+            v.type_source = "initializer"
+        for st in g.sparse_initializer:
+            v = value(st.values.name)
+            v.declared = TensorType(f"sparse({dtype_name(st.values.data_type)})", tuple(st.dims))
+            v.type_source = "initializer"
+        inputs: list[str] = []
+        for vi in g.input:
+            v = value(vi.name)
+            if v.initializer is not None:
+                continue  # IR < 4: initializers are listed as inputs too; they act as constants
+            v.is_input = True
+            v.declared = type_from_proto(vi.type)
+            v.type_source = "graph input"
+            inputs.append(vi.name)
+        for vi in g.value_info:
+            v = value(vi.name)
+            if v.declared is None:
+                v.declared = type_from_proto(vi.type)
+                v.type_source = "value_info"
+        nodes: list[Node] = []
+        get = values.get
+        cancel = self.cancel
+        for i, n in enumerate(g.node):
+            if cancel is not None and i % 4096 == 0:
+                cancel.check()
+            ins = list(n.input)
+            outs = list(n.output)
+            attrs = (
+                [self._attribute(a, (*path, n.name or f"{n.op_type}#{i}")) for a in n.attribute]
+                if len(n.attribute)
+                else []
+            )
+            nodes.append(Node(i, n.name, n.op_type, n.domain, ins, outs, attrs, n.doc_string))
+            for name in ins:
+                if name:
+                    v = get(name)
+                    if v is None:
+                        v = values[name] = Value(name)
+                    v.consumers.append(i)
+            for name in outs:
+                if name:
+                    v = get(name)
+                    if v is None:
+                        v = values[name] = Value(name)
+                    v.producer = i
+        outputs: list[str] = []
+        for vi in g.output:
+            v = value(vi.name)
+            v.is_output = True
+            t = type_from_proto(vi.type)
+            if v.declared is None or v.type_source == "value_info":
+                v.declared = t
+                v.type_source = "graph output"
+            outputs.append(vi.name)
+        for v in values.values():
+            v.inferred = self.inferred.get(v.name)
+            if v.declared is None and v.inferred is not None:
+                v.type_source = "shape inference"
+            elif (
+                v.declared is None
+                and v.producer is None
+                and not v.is_input
+                and v.initializer is None
+                and path
+            ):
+                v.type_source = "outer scope"
+        return Graph(g.name, path, nodes, values, inputs, outputs, g.doc_string)
+
+    def function_graph(self, f: onnx.FunctionProto) -> Graph:
+        gp = onnx.GraphProto(name=f.name, node=f.node, doc_string=f.doc_string)
+        gp.input.extend(onnx.ValueInfoProto(name=n) for n in f.input)
+        gp.output.extend(onnx.ValueInfoProto(name=n) for n in f.output)
+        gp.value_info.extend(f.value_info)
+        return self.graph(gp, ("function", f"{f.domain}:{f.name}" if f.domain else f.name))
+
+    def _initializer(self, t: TensorProto) -> Initializer:
+        ext = self.external.get(t.name)
+        dtype = dtype_name(t.data_type)
+        if ext is not None:
+            nbytes = ext.length
+        elif t.HasField("raw_data"):
+            nbytes = len(t.raw_data)
+        else:
+            try:
+                itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+            except Exception:
+                itemsize = 0
+            n = 1
+            for d in t.dims:
+                n *= d
+            nbytes = n * itemsize
+        return Initializer(t.name, dtype, tuple(t.dims), nbytes, ext, t, self.base_dir)
+
+    def _attribute(self, a: AttributeProto, path: tuple[str, ...]) -> Attribute:
+        kind = AttributeProto.AttributeType.Name(a.type).lower()
+        if a.ref_attr_name:
+            return Attribute(a.name, kind, f"@{a.ref_attr_name} (from the calling node)", None)
+        if a.type == AttributeProto.GRAPH:
+            sub = self.graph(a.g, (*path, a.name))
+            return Attribute(a.name, kind, f"graph '{a.g.name}' ({len(a.g.node)} nodes)", None, sub)
+        if a.type == AttributeProto.GRAPHS:
+            return Attribute(a.name, kind, f"{len(a.graphs)} graphs", None)
+        value = onnx.helper.get_attribute_value(a)
+        return Attribute(a.name, kind, format_attribute_value(a, value), _plain(value))
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (int, float, str)):
+        return value
+    if isinstance(value, list) and all(isinstance(v, (int, float, bytes)) for v in value):
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
+    return None
+
+
+def format_float(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def format_attribute_value(a: AttributeProto, value: object) -> str:
+    if a.type == AttributeProto.FLOAT:
+        return format_float(float(value))  # type: ignore[arg-type]
+    if a.type == AttributeProto.INT:
+        return str(value)
+    if a.type == AttributeProto.STRING:
+        return repr(value.decode("utf-8", "replace")) if isinstance(value, bytes) else repr(value)
+    if a.type == AttributeProto.INTS:
+        return "[" + ", ".join(str(v) for v in value) + "]"  # type: ignore[union-attr]
+    if a.type == AttributeProto.FLOATS:
+        return "[" + ", ".join(format_float(v) for v in value) + "]"  # type: ignore[union-attr]
+    if a.type == AttributeProto.STRINGS:
+        return "[" + ", ".join(repr(v.decode("utf-8", "replace")) for v in value) + "]"  # type: ignore[union-attr]
+    if a.type == AttributeProto.TENSOR:
+        return format_tensor_summary(a.t)
+    if a.type == AttributeProto.TENSORS:
+        return f"{len(a.tensors)} tensors"
+    if a.type == AttributeProto.SPARSE_TENSOR:
+        return f"sparse tensor {dtype_name(a.sparse_tensor.values.data_type)}{list(a.sparse_tensor.dims)}"
+    if a.type == AttributeProto.TYPE_PROTO:
+        t = type_from_proto(a.tp)
+        return str(t) if t else "type"
+    return str(value)
+
+
+def format_tensor_summary(t: TensorProto, first: int = 6) -> str:
+    head = f"tensor {dtype_name(t.data_type)}{format_shape(tuple(t.dims))}"
+    if t.data_location == TensorProto.EXTERNAL:
+        return head + " (external data)"
+    try:
+        arr = numpy_helper.to_array(t).reshape(-1)
+    except Exception:
+        return head
+    vals = ", ".join(
+        format_float(float(v)) if np.issubdtype(arr.dtype, np.floating) else str(v)
+        for v in arr[:first]
+    )
+    more = ", ..." if arr.size > first else ""
+    return f"{head} = [{vals}{more}]"

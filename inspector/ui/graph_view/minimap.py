@@ -1,0 +1,110 @@
+"""Minimap: the whole graph in a corner of the view, with the visible area framed.
+
+The graph is rendered once into an image (at most ``MAX_SIZE`` px a side) when the scene or its
+overlays change, through the scene's own painting at that tiny zoom, so boxes show as category-
+coloured dots and findings as severity markers. Each repaint only blits that image and draws
+the frame, so following the view's scrolling costs next to nothing. Click or drag to move the
+view there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QWidget
+
+if TYPE_CHECKING:
+    from inspector.ui.graph_view.scene import GraphScene
+    from inspector.ui.graph_view.view import GraphView
+
+MAX_SIZE = 200
+MIN_SIZE = 24
+MARGIN = 10
+
+
+class Minimap(QWidget):
+    """An overlay child of a :class:`GraphView`, kept in its viewport's bottom-right corner."""
+
+    def __init__(self, view: GraphView) -> None:
+        super().__init__(view)
+        self._view = view
+        self._scene: GraphScene | None = None
+        self._image = QImage()
+        self._scale = 1.0
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.hide()
+
+    def set_scene(self, scene: GraphScene | None) -> None:
+        if self._scene is not None:
+            self._scene.overlays_changed.disconnect(self.rerender)
+        self._scene = scene
+        if scene is not None:
+            scene.overlays_changed.connect(self.rerender)
+        self.rerender()
+        self.setVisible(scene is not None)
+
+    def rerender(self) -> None:
+        """Render the whole graph into the cached image and resize to fit it."""
+        scene = self._scene
+        if scene is None:
+            self._image = QImage()
+            return
+        r = scene.sceneRect()
+        self._scale = min(MAX_SIZE / max(r.width(), 1.0), MAX_SIZE / max(r.height(), 1.0))
+        size = QSize(
+            max(MIN_SIZE, round(r.width() * self._scale)),
+            max(MIN_SIZE, round(r.height() * self._scale)),
+        )
+        dpr = self.devicePixelRatioF()
+        image = QImage(size * dpr, QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(dpr)
+        image.fill(scene.palette.background)
+        painter = QPainter(image)
+        scene.render(painter, QRectF(0, 0, size.width(), size.height()), r)
+        painter.end()
+        self._image = image
+        self.resize(size)
+        self.place()
+        self.update()
+
+    def place(self) -> None:
+        """Move into the bottom-right corner of the view's viewport."""
+        vp = self._view.viewport().geometry()
+        self.move(vp.right() - self.width() - MARGIN, vp.bottom() - self.height() - MARGIN)
+
+    def _to_scene(self, p: QPointF) -> QPointF:
+        r = self._scene.sceneRect() if self._scene else QRectF()
+        return QPointF(r.left() + p.x() / self._scale, r.top() + p.y() / self._scale)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self._scene is None:
+            return
+        painter = QPainter(self)
+        painter.drawImage(0, 0, self._image)
+        pal = self._scene.palette
+        painter.setPen(QPen(pal.edge, 1))
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        r = self._scene.sceneRect()
+        v = self._view.visible_scene_rect()
+        frame = QRectF(
+            (v.left() - r.left()) * self._scale,
+            (v.top() - r.top()) * self._scale,
+            v.width() * self._scale,
+            v.height() * self._scale,
+        ).intersected(QRectF(self.rect()).adjusted(0, 0, -1, -1))
+        fill = QColor(pal.minimap_frame)
+        fill.setAlpha(40)
+        painter.setBrush(fill)
+        painter.setPen(QPen(pal.minimap_frame, 1.5))
+        painter.drawRect(frame)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._view.centerOn(self._to_scene(event.position()))
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._view.centerOn(self._to_scene(event.position()))
+        event.accept()

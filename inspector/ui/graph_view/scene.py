@@ -1,0 +1,297 @@
+"""The graph as a QGraphicsScene: three array-backed layers, hit tests, overlays and tooltips.
+
+Qt spends ~20 µs of CPU and a few KB per QGraphicsItem, so one item per box, label and edge
+costs 10 s and 1.5 GB at 100k boxes. Instead the scene holds the diagram and layout as numpy
+arrays, two :class:`~inspector.ui.graph_view.spatial.UniformGrid` indexes (boxes, and edge
+segments), and exactly three items (:mod:`.items`): edges, boxes, and an overlay of selection,
+search highlights and findings. Each paints only what its exposed rectangle touches, at a level
+of detail chosen from the zoom.
+
+Ids are the diagram's box and edge indices throughout, so findings, search results and
+selection from the rest of the window map straight onto the drawing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QFont, QFontMetricsF
+from PySide6.QtWidgets import QGraphicsScene
+
+from inspector.core.diagram import PAD_X, Diagram
+from inspector.core.layout import Layout
+from inspector.ui.graph_view.items import (
+    FAR_LOD,
+    OVERVIEW_MIN_BOXES,
+    OVERVIEW_PX,
+    BoxLayer,
+    EdgeLayer,
+    OverlayLayer,
+    OverviewLayer,
+)
+from inspector.ui.graph_view.palette import SEVERITIES, Palette
+from inspector.ui.graph_view.spatial import UniformGrid
+
+#: Empty space around the drawing, so a fitted graph does not touch the window's edges.
+SCENE_MARGIN = 40.0
+#: Labels, badges and arrowheads reach this far beyond the boxes and edge points.
+PAINT_MARGIN = 240.0
+LABEL_FONT_PX = 9
+#: Average advance of the 9 px label font: sizes label rectangles without asking Qt per label.
+LABEL_CHAR_W = 5.6
+#: Label rectangles are at least this many characters wide, for labels filled in later.
+LABEL_MIN_CHARS = 24
+
+
+class GraphScene(QGraphicsScene):
+    """The drawing of one :class:`~inspector.core.diagram.Diagram` placed by a ``Layout``.
+
+    Read-only geometry (numpy, indexed by box / edge id):
+
+    - ``bx0, by0, bx1, by1``: box rectangles; ``category``, ``kind``: from the diagram.
+    - ``segments`` (S, 4) ``[x0, y0, x1, y1]`` of every edge polyline segment, ``segment_edge``
+      (S,) the edge each belongs to; ``box_grid`` / ``segment_grid`` / ``label_grid`` index them.
+
+    ``painted_box_count`` / ``painted_edge_count`` say how many boxes / edges the last paint into
+    a view drew (renders to images and the minimap do not count).
+    """
+
+    #: The overlays, highlight or selection changed (the minimap redraws on it).
+    overlays_changed = Signal()
+
+    def __init__(self, diagram: Diagram, layout: Layout, palette: Palette) -> None:
+        super().__init__()
+        self.diagram = diagram
+        self.layout = layout
+        self.palette = palette
+        self.show_edge_labels = True
+        self.painted_box_count = 0
+        self.painted_edge_count = 0
+
+        n = diagram.box_count
+        self.category = diagram.category.astype(np.int64)
+        self.kind = diagram.kind
+        self.bx0 = layout.x - layout.w / 2
+        self.by0 = layout.y - layout.h / 2
+        self.bx1 = layout.x + layout.w / 2
+        self.by1 = layout.y + layout.h / 2
+        self.box_grid = UniformGrid(self.bx0, self.by0, self.bx1, self.by1)
+        self._build_edges(layout)
+
+        self.label_font = QFont()
+        self.label_font.setPixelSize(LABEL_FONT_PX)
+        self.title_font = QFont()
+        self.title_font.setPixelSize(11)
+        self.title_font.setBold(True)
+        self.body_font = QFont()
+        self.body_font.setPixelSize(11)
+        self._title_metrics = QFontMetricsF(self.title_font)
+        self._body_metrics = QFontMetricsF(self.body_font)
+        self._text_cache: dict[int, tuple[tuple[str, float], ...]] = {}
+
+        self.selected_box: int | None = None
+        self.selected_edge: int | None = None
+        self.box_overlay: dict[int, tuple[str, str]] = {}
+        self.edge_overlay: dict[int, tuple[str, str]] = {}
+        self.highlighted = np.zeros(0, np.int64)
+        self.highlight_mask = np.zeros(n, dtype=bool)
+
+        x0, y0, x1, y1 = layout.bounds
+        self.drawing_rect = QRectF(x0, y0, x1 - x0, y1 - y0)
+        self.setSceneRect(
+            self.drawing_rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)
+        )
+        # Three items need no BSP tree; its upkeep would only cost time.
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setBackgroundBrush(QBrush(palette.background))
+        paint_rect = self.drawing_rect.adjusted(
+            -PAINT_MARGIN, -PAINT_MARGIN, PAINT_MARGIN, PAINT_MARGIN
+        )
+        # Zoomed out further than this, a big graph is drawn from the overview image.
+        long_side = max(self.drawing_rect.width(), self.drawing_rect.height(), 1.0)
+        self.overview_lod = (
+            min(OVERVIEW_PX / long_side, FAR_LOD) if n >= OVERVIEW_MIN_BOXES else 0.0
+        )
+        self.edge_layer = EdgeLayer(self, paint_rect)
+        self.box_layer = BoxLayer(self, paint_rect)
+        self.overview_layer = OverviewLayer(self, paint_rect, self.edge_layer, self.box_layer)
+        self.overlay_layer = OverlayLayer(self, paint_rect)
+        layers = (self.overview_layer, self.edge_layer, self.box_layer, self.overlay_layer)
+        for z, item in enumerate(layers):
+            item.setZValue(z)
+            self.addItem(item)
+
+    def _build_edges(self, layout: Layout) -> None:
+        pts = np.asarray(layout.edge_points, np.float64).reshape(-1, 2)
+        off = np.asarray(layout.edge_offsets, np.int64)
+        m = len(off) - 1
+        counts = np.diff(off)
+        # A segment starts at every point except the last of its polyline.
+        starts = np.ones(len(pts), dtype=bool)
+        starts[off[1:][counts > 0] - 1] = False
+        s = np.flatnonzero(starts)
+        self.segments = np.ascontiguousarray(np.hstack([pts[s], pts[s + 1]]))
+        self.segment_edge = np.repeat(np.arange(m, dtype=np.int64), np.maximum(counts - 1, 0))
+        sx0 = np.minimum(self.segments[:, 0], self.segments[:, 2])
+        sx1 = np.maximum(self.segments[:, 0], self.segments[:, 2])
+        sy0 = np.minimum(self.segments[:, 1], self.segments[:, 3])
+        sy1 = np.maximum(self.segments[:, 1], self.segments[:, 3])
+        self.segment_grid = UniformGrid(sx0, sy0, sx1, sy1)
+        # Fixed per segment, so thinning a hairball keeps the same segments frame to frame.
+        self.segment_priority = np.random.default_rng(0).random(len(self.segments))
+
+        # Arrowheads point along each polyline's last segment; an edge needs two points.
+        has_line = counts >= 2
+        self.edge_ok = has_line
+        last = np.where(has_line, off[1:] - 1, 0)
+        self.edge_tip = pts[last] if len(pts) else np.zeros((m, 2))
+        self.edge_before_tip = pts[np.maximum(last - 1, 0)] if len(pts) else np.zeros((m, 2))
+        self.edge_start = pts[np.where(has_line, off[:-1], 0)] if len(pts) else np.zeros((m, 2))
+
+        # One dtype/shape label per (source, tensor): a tensor fanning out to ten consumers
+        # starts ten polylines at the same point, and ten copies of its label would stack there.
+        # Edges whose label is still empty are included: types inferred later fill them in.
+        seen: set[tuple[int, str]] = set()
+        primary = np.zeros(m, dtype=bool)
+        for i, (src, value) in enumerate(
+            zip(self.diagram.edge_src.tolist(), self.diagram.edge_value, strict=True)
+        ):
+            if has_line[i] and (src, value) not in seen:
+                seen.add((src, value))
+                primary[i] = True
+        self.label_edges = np.flatnonzero(primary)
+        chars = np.fromiter(
+            (
+                max(len(self.diagram.edge_label[i]), LABEL_MIN_CHARS)
+                for i in self.label_edges.tolist()
+            ),
+            np.float64,
+            len(self.label_edges),
+        )
+        lx = self.edge_start[self.label_edges, 0] + 4
+        ly = self.edge_start[self.label_edges, 1] + 2
+        self.label_grid = UniformGrid(lx, ly, lx + chars * LABEL_CHAR_W, ly + LABEL_FONT_PX + 3)
+
+    # ------------------------------------------------------------------------------- geometry
+
+    def box_rect(self, i: int) -> QRectF:
+        return QRectF(
+            self.bx0[i], self.by0[i], self.bx1[i] - self.bx0[i], self.by1[i] - self.by0[i]
+        )
+
+    def box_center(self, i: int) -> QPointF:
+        return QPointF(self.layout.x[i], self.layout.y[i])
+
+    def edge_midpoints(self, edges: np.ndarray) -> np.ndarray:
+        """(k, 2) points on the given edges: the middle of each polyline's middle segment."""
+        off = np.asarray(self.layout.edge_offsets, np.int64)
+        pts = np.asarray(self.layout.edge_points, np.float64).reshape(-1, 2)
+        if len(edges) == 0 or len(pts) == 0:
+            return np.zeros((len(edges), 2))
+        count = off[edges + 1] - off[edges]
+        k = off[edges] + np.maximum(count - 2, 0) // 2
+        nxt = np.where(count >= 2, k + 1, k)
+        return (pts[np.minimum(k, len(pts) - 1)] + pts[np.minimum(nxt, len(pts) - 1)]) / 2
+
+    def edge_midpoint(self, i: int) -> QPointF:
+        """A point on edge ``i``, near its middle (where its badge sits; handy for clicks)."""
+        x, y = self.edge_midpoints(np.array([i], np.int64))[0]
+        return QPointF(float(x), float(y))
+
+    def box_at(self, pos: QPointF) -> int | None:
+        hits = self.box_grid.query(pos.x(), pos.y(), pos.x(), pos.y())
+        return int(hits[-1]) if len(hits) else None
+
+    def edge_at(self, pos: QPointF, tolerance: float) -> int | None:
+        """The edge whose polyline passes nearest ``pos``, if within ``tolerance`` scene units."""
+        px, py = pos.x(), pos.y()
+        ids = self.segment_grid.query(
+            px - tolerance, py - tolerance, px + tolerance, py + tolerance
+        )
+        if len(ids) == 0:
+            return None
+        seg = self.segments[ids]
+        d = seg[:, 2:] - seg[:, :2]
+        ll = np.einsum("ij,ij->i", d, d)
+        t = np.clip(
+            ((px - seg[:, 0]) * d[:, 0] + (py - seg[:, 1]) * d[:, 1]) / np.where(ll > 0, ll, 1),
+            0,
+            1,
+        )
+        dist = np.hypot(seg[:, 0] + t * d[:, 0] - px, seg[:, 1] + t * d[:, 1] - py)
+        k = int(np.argmin(dist))
+        return int(self.segment_edge[ids[k]]) if dist[k] <= tolerance else None
+
+    def elided_lines(self, i: int) -> tuple[tuple[str, float], ...]:
+        """Box ``i``'s lines elided to its width, each with its drawn width; cached, as only the
+        boxes ever shown up close are asked for."""
+        cached = self._text_cache.get(i)
+        if cached is None:
+            room = float(self.bx1[i] - self.bx0[i]) - 2 * PAD_X
+            out = []
+            for k, line in enumerate(self.diagram.lines[i]):
+                fm = self._title_metrics if k == 0 else self._body_metrics
+                text = fm.elidedText(line, Qt.TextElideMode.ElideRight, room)
+                out.append((text, fm.horizontalAdvance(text)))
+            cached = self._text_cache[i] = tuple(out)
+        return cached
+
+    # ------------------------------------------------------------------------------- state
+
+    def set_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self.setBackgroundBrush(QBrush(palette.background))
+        self.overview_layer.invalidate()
+        self.update()
+        self.overlays_changed.emit()
+
+    def set_show_edge_labels(self, show: bool) -> None:
+        self.show_edge_labels = show
+        self.edge_layer.update()
+
+    def set_selection(self, box: int | None, edge: int | None) -> None:
+        self.selected_box, self.selected_edge = box, edge
+        self._overlay_changed()
+
+    def set_highlight(self, boxes: set[int]) -> None:
+        """Mark search results; an empty set clears them."""
+        self.highlighted = np.array(sorted(boxes), dtype=np.int64)
+        self.highlight_mask[:] = False
+        self.highlight_mask[self.highlighted] = True
+        self._overlay_changed()
+
+    def set_box_overlay(self, overlay: dict[int, tuple[str, str]]) -> None:
+        """Findings per box: ``{box: (severity, badge text)}``, severity "error"/"warning"/"info"."""
+        self.box_overlay = dict(overlay)
+        self._overlay_changed()
+
+    def set_edge_overlay(self, overlay: dict[int, tuple[str, str]]) -> None:
+        """Findings per edge: ``{edge: (severity, badge text)}``."""
+        self.edge_overlay = dict(overlay)
+        self._overlay_changed()
+
+    def _overlay_changed(self) -> None:
+        self.overlay_layer.refresh()
+        self.overlay_layer.update()
+        self.overlays_changed.emit()
+
+    # ------------------------------------------------------------------------------- tooltips
+
+    def tooltip_at(self, pos: QPointF, tolerance: float = 4.0) -> str:
+        """What hovering ``pos`` explains: a box's lines, or an edge's tensor and type, each
+        followed by its finding (if any); "" over empty space."""
+        box = self.box_at(pos)
+        if box is not None:
+            text = "\n".join(self.diagram.lines[box])
+            found = self.box_overlay.get(box)
+        else:
+            edge = self.edge_at(pos, tolerance)
+            if edge is None:
+                return ""
+            label = self.diagram.edge_label[edge]
+            text = self.diagram.edge_value[edge] + (f"\n{label}" if label else "")
+            found = self.edge_overlay.get(edge)
+        if found is not None:
+            severity, message = found
+            text += f"\n\n{severity if severity in SEVERITIES else 'info'}: {message}"
+        return text

@@ -1,0 +1,466 @@
+"""The main window: tabs, docks, menus and actions. It composes; the session and core do the work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inspector.ui.panels.properties import PropertiesPanel
+from inspector.ui.panels.search import SearchPanel
+from PySide6.QtCore import QMimeData, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector import __version__
+from inspector.ui.document_view import DocumentView
+from inspector.ui.session import Selection, Session
+from inspector.ui.settings import Settings
+from inspector.ui.tasks import TaskRunner
+from inspector.ui.theme import THEMES, apply_theme
+
+MODEL_FILTER = "ONNX models (*.onnx *.onnx.data *.pb);;All files (*)"
+
+
+class MessageBar(QWidget):
+    """An inline, dismissable message above the tabs: errors never block the window with a dialog."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 4, 4)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(close)
+        self.setStyleSheet("MessageBar { background: #fdecea; } QLabel { color: #611a15; }")
+        self.setAutoFillBackground(True)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+    @property
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.runner = TaskRunner(self)
+        self.session = Session(self.runner, self)
+        self.setWindowTitle("ONNX Inspector")
+        self.setAcceptDrops(True)
+        self.resize(1400, 900)
+
+        self.messages = MessageBar(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.tabCloseRequested.connect(self._close_tab)
+        self.tabs.currentChanged.connect(lambda _i: self._show_selection())
+        central = QWidget(self)
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.messages)
+        lay.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self.properties = PropertiesPanel(self)
+        self.properties.set_background_runner(self._run_in_background)
+        self.search = SearchPanel(self)
+        self._add_dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("Search", self.search, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        self._build_status_bar()
+        self._build_menus()
+        self._connect()
+        geometry, state = self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    # -------------------------------------------------------------------------------- building
+
+    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_status_bar(self) -> None:
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel(self)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setToolTip("Stop opening the model (Esc)")
+        self.cancel_button.clicked.connect(self.session.cancel_loading)
+        for w in (self.progress_label, self.progress, self.cancel_button):
+            self.statusBar().addPermanentWidget(w)
+            w.hide()
+
+    def _action(
+        self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = ""
+    ) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        a.triggered.connect(slot)
+        return a
+
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self.open_action = self._action(
+            "&Open…",
+            self.open_dialog,
+            QKeySequence.StandardKey.Open,
+            "Open one or more .onnx files",
+        )
+        m.addAction(self.open_action)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.reopen_action = QAction("Reopen Last Session's Files at Start", self, checkable=True)
+        self.reopen_action.setChecked(self.settings.reopen_last_session)
+        self.reopen_action.toggled.connect(
+            lambda on: setattr(self.settings, "reopen_last_session", on)
+        )
+        m.addAction(self.reopen_action)
+        m.addSeparator()
+        m.addAction(
+            self._action(
+                "&Close Tab",
+                lambda: self._close_tab(self.tabs.currentIndex()),
+                QKeySequence.StandardKey.Close,
+            )
+        )
+        m.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        v = self.menuBar().addMenu("&View")
+        v.addAction(
+            self._action(
+                "Zoom &In",
+                lambda: self._with_view(lambda w: w.zoom_by(1.25)),
+                QKeySequence.StandardKey.ZoomIn,
+            )
+        )
+        v.addAction(
+            self._action(
+                "Zoom &Out",
+                lambda: self._with_view(lambda w: w.zoom_by(0.8)),
+                QKeySequence.StandardKey.ZoomOut,
+            )
+        )
+        v.addAction(
+            self._action(
+                "&Fit to Window", lambda: self._with_view(lambda w: w.fit_to_window()), "Ctrl+0"
+            )
+        )
+        v.addAction(self._action("Zoom to &Selection", self._zoom_to_selection, "Ctrl+Shift+0"))
+        v.addSeparator()
+        self.edge_labels_action = QAction("Show Tensor &Types on Edges", self, checkable=True)
+        self.edge_labels_action.setShortcut(QKeySequence("Ctrl+T"))
+        self.edge_labels_action.setChecked(self.settings.show_edge_labels)
+        self.edge_labels_action.toggled.connect(self._set_edge_labels)
+        v.addAction(self.edge_labels_action)
+        v.addAction(
+            self._action(
+                "&Find…",
+                self._focus_search,
+                QKeySequence.StandardKey.Find,
+                "Search node names, op types and tensor names",
+            )
+        )
+        theme_menu = v.addMenu("&Theme")
+        for choice in THEMES:
+            a = QAction(choice.capitalize(), self, checkable=True)
+            a.setChecked(self.settings.theme == choice)
+            a.triggered.connect(lambda _=False, c=choice: self.set_theme(c))
+            theme_menu.addAction(a)
+        self.theme_actions = theme_menu.actions()
+        v.addSeparator()
+        for dock in self.findChildren(QDockWidget):
+            v.addAction(dock.toggleViewAction())
+
+        h = self.menuBar().addMenu("&Help")
+        h.addAction(self._action("&About ONNX Inspector", self._about))
+
+    def _connect(self) -> None:
+        s = self.session
+        s.load_started.connect(self._load_started)
+        s.load_progressed.connect(self._load_progressed)
+        s.load_failed.connect(self._load_failed)
+        s.document_opened.connect(self._document_opened)
+        s.selection_changed.connect(lambda _id: self._show_selection())
+        s.graph_changed.connect(self._graph_changed)
+        s.types_inferred.connect(self._types_inferred)
+        self.properties.node_requested.connect(
+            lambda i: self._select_and_reveal(Selection("node", i))
+        )
+        self.properties.value_requested.connect(
+            lambda n: self._select_and_reveal(Selection("value", n))
+        )
+        self.properties.subgraph_requested.connect(
+            lambda path: (
+                self._current_doc_id() is not None
+                and s.enter_graph(self._current_doc_id(), tuple(path))
+            )
+        )
+        self.search.result_activated.connect(self._search_activated)
+        self.search.matches_changed.connect(self._search_matches)
+        self.runner.busy_changed.connect(self._busy_changed)
+
+    # ------------------------------------------------------------------------------- opening
+
+    def open_files(self, paths: list[str]) -> None:
+        for p in paths:
+            self.session.open_file(p)
+
+    def open_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Open ONNX models", self.settings.last_dir, MODEL_FILTER
+        )
+        if files:
+            self.settings.last_dir = str(Path(files[0]).parent)
+            self.open_files(files)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_files
+        for i, path in enumerate(recent):
+            a = self.recent_menu.addAction(f"&{i + 1 if i < 9 else 0} {Path(path).name}")
+            a.setToolTip(path)
+            a.setStatusTip(path)
+            a.triggered.connect(lambda _=False, p=path: self.open_files([p]))
+        if not recent:
+            self.recent_menu.addAction("(no recent files)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Menu", self.settings.clear_recent)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _local_files(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = _local_files(event.mimeData())
+        if files:
+            event.acceptProposedAction()
+            self.open_files(files)
+
+    def _load_started(self, path: str) -> None:
+        self.progress_label.setText(f"Opening {Path(path).name}…")
+        self.progress.setValue(0)
+        for w in (self.progress_label, self.progress, self.cancel_button):
+            w.show()
+
+    def _load_progressed(self, _path: str, fraction: float, message: str) -> None:
+        self.progress.setValue(int(100 * fraction))
+        self.progress_label.setText(message)
+
+    def _load_failed(self, path: str, message: str) -> None:
+        self.messages.show_message(f"Could not open {Path(path).name}: {message}")
+        self.statusBar().showMessage(f"Could not open {Path(path).name}", 8000)
+        self.settings.remove_recent(path) if not Path(path).exists() else None
+        self._hide_progress_if_idle()
+
+    def _document_opened(self, doc_id: int) -> None:
+        doc = self.session.documents[doc_id]
+        view = DocumentView(self.session, doc_id, self.settings.show_edge_labels, self.tabs)
+        index = self.tabs.addTab(view, doc.path.name)
+        self.tabs.setTabToolTip(index, str(doc.path))
+        self.tabs.setCurrentIndex(index)
+        self.settings.add_recent(doc.path)
+        self._remember_session()
+        self._hide_progress_if_idle()
+        self._show_selection()
+        self.statusBar().showMessage(f"{doc.path.name}: {doc.model.node_count:,} nodes", 5000)
+
+    def _hide_progress_if_idle(self) -> None:
+        if not self.session.loading:
+            for w in (self.progress_label, self.progress, self.cancel_button):
+                w.hide()
+
+    def _busy_changed(self, busy: bool) -> None:
+        if busy:
+            QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        else:
+            QApplication.restoreOverrideCursor()
+
+    def _close_tab(self, index: int) -> None:
+        view = self.tabs.widget(index)
+        if isinstance(view, DocumentView):
+            self.tabs.removeTab(index)
+            self.session.close(view.doc_id)
+            view.deleteLater()
+            self._remember_session()
+            self._show_selection()
+
+    def _remember_session(self) -> None:
+        self.settings.last_session = [str(d.path) for d in self.session.documents.values()]
+
+    # -------------------------------------------------------------------------- view and panels
+
+    def current_view(self) -> DocumentView | None:
+        w = self.tabs.currentWidget()
+        return w if isinstance(w, DocumentView) else None
+
+    def _current_doc_id(self) -> int | None:
+        view = self.current_view()
+        return view.doc_id if view else None
+
+    def _with_view(self, fn) -> None:
+        view = self.current_view()
+        if view is not None:
+            fn(view.view)
+
+    def _zoom_to_selection(self) -> None:
+        view = self.current_view()
+        if view is None:
+            return
+        sel = view.document.selection
+        if sel is not None and sel.kind == "node":
+            view.reveal_node(int(sel.ident))
+        elif sel is not None:
+            view.reveal_value(str(sel.ident))
+
+    def _set_edge_labels(self, on: bool) -> None:
+        self.settings.show_edge_labels = on
+        for i in range(self.tabs.count()):
+            w = self.tabs.widget(i)
+            if isinstance(w, DocumentView):
+                w.set_show_edge_labels(on)
+
+    def set_theme(self, choice: str) -> None:
+        self.settings.theme = choice
+        for a in self.theme_actions:
+            a.setChecked(a.text().lower() == choice)
+        apply_theme(QApplication.instance(), choice)
+        # The style hints change the palette asynchronously; redraw after it has.
+        QTimer.singleShot(0, self._restyle)
+
+    def _restyle(self) -> None:
+        for i in range(self.tabs.count()):
+            w = self.tabs.widget(i)
+            if isinstance(w, DocumentView):
+                w.rebuild()
+        self._show_selection()
+
+    def _focus_search(self) -> None:
+        dock = self.search.parentWidget()
+        if isinstance(dock, QDockWidget):
+            dock.show()
+            dock.raise_()
+        self.search.focus_search()
+
+    def _search_activated(self, kind: str, ident: object) -> None:
+        self._select_and_reveal(Selection(kind, ident))  # type: ignore[arg-type]
+
+    def _search_matches(self, nodes: list[int]) -> None:
+        view = self.current_view()
+        if view is not None and view.scene is not None:
+            boxes = {b for b in (view.box_of_node(n) for n in nodes) if b is not None}
+            view.scene.set_highlight(boxes)
+
+    def _select_and_reveal(self, selection: Selection) -> None:
+        view = self.current_view()
+        if view is None:
+            return
+        self.session.select(view.doc_id, selection)
+        if selection.kind == "node":
+            view.reveal_node(int(selection.ident))
+        else:
+            view.reveal_value(str(selection.ident))
+
+    def _graph_changed(self, doc_id: int) -> None:
+        view = self.current_view()
+        if view is not None and view.doc_id == doc_id:
+            self._show_selection()
+
+    def _types_inferred(self, doc_id: int) -> None:
+        for i in range(self.tabs.count()):
+            w = self.tabs.widget(i)
+            if isinstance(w, DocumentView) and w.doc_id == doc_id and w.scene is not None:
+                w.scene.update()
+        view = self.current_view()
+        if view is not None and view.doc_id == doc_id:
+            self._show_selection()
+
+    def _show_selection(self) -> None:
+        """Point the panels at the current tab's graph and selection."""
+        view = self.current_view()
+        if view is None:
+            self.properties.clear()
+            self.search.set_graph(None, None)
+            return
+        doc = view.document
+        self.search.set_graph(doc.model, doc.graph)
+        sel = doc.selection
+        if sel is None:
+            self.properties.show_model(doc.model)
+        elif sel.kind == "node":
+            self.properties.show_node(doc.model, doc.graph, int(sel.ident))
+        else:
+            self.properties.show_value(doc.model, doc.graph, str(sel.ident))
+
+    def _run_in_background(self, fn, on_done) -> None:
+        self.runner.submit("stats", lambda _progress, _cancel: fn(), on_done)
+
+    def _about(self) -> None:
+        import onnx
+
+        try:
+            import onnxruntime
+
+            ort = onnxruntime.__version__
+        except ImportError:
+            ort = "not installed"
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+
+        QMessageBox.about(
+            self,
+            "About ONNX Inspector",
+            f"<b>ONNX Inspector {__version__}</b><br>See an ONNX model's graph, and what will go "
+            f"wrong with it, before you deploy it.<br><br>onnx {onnx.__version__}<br>"
+            f"onnxruntime {ort}<br>Qt {qVersion()}, PySide6 {pyside_version}",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self._remember_session()
+        self.runner.cancel_all()
+        self.runner.wait_idle(5000)
+        super().closeEvent(event)
+
+
+def _local_files(mime: QMimeData) -> list[str]:
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []

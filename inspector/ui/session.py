@@ -1,0 +1,216 @@
+"""The one owner of the window's state: open documents, the graph shown in each, the selection.
+
+Panels and views do not talk to each other: they call the session, and redraw when its signals
+(past tense, carrying ids, never objects) say something changed. Loading and layout run through
+the task runner, off the GUI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from inspector.core.diagram import DrawnGraph, draw_graph
+from inspector.core.graph import Graph, Model, infer_types, open_model
+from inspector.core.loader import ModelLoadError
+from inspector.core.tasks import CancelToken, ProgressFn
+from inspector.ui.tasks import TaskError, TaskRunner
+
+GraphPath = tuple[str, ...]
+
+
+@dataclass
+class Selection:
+    kind: str  # "node" | "value"
+    ident: int | str  # node index, or tensor name
+
+
+@dataclass
+class Document:
+    """One open model: one tab."""
+
+    doc_id: int
+    path: Path
+    model: Model
+    drawn: dict[GraphPath, DrawnGraph]  # graphs laid out so far, by path; () is the main graph
+    graph_path: GraphPath = ()
+    selection: Selection | None = None
+    history: list[GraphPath] = field(default_factory=list)
+
+    @property
+    def graph(self) -> Graph:
+        g = self.model.find_graph(self.graph_path)
+        assert g is not None, self.graph_path
+        return g
+
+    @property
+    def current(self) -> DrawnGraph | None:
+        return self.drawn.get(self.graph_path)
+
+
+def _load(path: Path) -> object:
+    def work(progress: ProgressFn, cancel: CancelToken) -> tuple[Model, DrawnGraph]:
+        # Shape inference waits until the graph is on screen (see Session._infer_later).
+        model = open_model(path, lambda f, m: progress(0.6 * f, m), cancel, infer=False)
+        drawn = draw_graph(model, model.graph, lambda f, m: progress(0.6 + 0.4 * f, m), cancel)
+        return model, drawn
+
+    return work
+
+
+class Session(QObject):
+    """Open documents and what is selected in each."""
+
+    load_started = Signal(str)  # path
+    load_progressed = Signal(str, float, str)  # path, fraction, message
+    load_failed = Signal(str, str)  # path, one-line message (what is wrong; what to do)
+    document_opened = Signal(int)  # doc id
+    document_closed = Signal(int)
+    graph_changed = Signal(int)  # doc id: the shown graph (subgraph/function) changed
+    selection_changed = Signal(int)  # doc id
+    types_inferred = Signal(int)  # doc id: shape inference has filled in the inferred types
+
+    def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.documents: dict[int, Document] = {}
+        self._next_id = 1
+        self._loading: set[str] = set()
+
+    # ------------------------------------------------------------------------------ documents
+
+    def open_file(self, path: str | Path) -> None:
+        """Load ``path`` in the background; ``document_opened`` or ``load_failed`` follows."""
+        p = Path(path).expanduser()
+        key = str(p.resolve()) if p.exists() else str(p)
+        if key in self._loading:
+            return
+        self._loading.add(key)
+        self.load_started.emit(key)
+
+        def done(result: tuple[Model, DrawnGraph]) -> None:
+            self._loading.discard(key)
+            model, drawn = result
+            doc = Document(self._next_id, Path(key), model, {(): drawn})
+            self._next_id += 1
+            self.documents[doc.doc_id] = doc
+            self.document_opened.emit(doc.doc_id)
+            self._infer_later(doc.doc_id)
+
+        def failed(err: TaskError) -> None:
+            self._loading.discard(key)
+            if isinstance(err.exception, ModelLoadError):
+                msg = str(err.exception)
+            elif isinstance(err.exception, MemoryError):
+                msg = f"{key}: not enough memory to open this model; close other tabs or programs"
+            else:
+                msg = (
+                    f"{key}: could not be opened ({type(err.exception).__name__}: "
+                    f"{err.exception}); the file may be damaged or use a feature this version "
+                    "does not know"
+                )
+            self.load_failed.emit(key, msg)
+
+        self.runner.submit(
+            f"load:{key}",
+            _load(Path(key)),
+            done,
+            failed,
+            lambda f, m: self.load_progressed.emit(key, f, m),
+        )
+
+    def _infer_later(self, doc_id: int) -> None:
+        """Run shape inference in the background; then fill in types and edge labels."""
+        model = self.documents[doc_id].model
+
+        def done(result: tuple[dict, str]) -> None:
+            doc = self.documents.get(doc_id)
+            if doc is None:
+                return
+            doc.model.apply_inferred(*result)
+            for drawn in doc.drawn.values():
+                drawn.diagram.refresh_edge_labels()
+            self.types_inferred.emit(doc_id)
+
+        self.runner.submit(f"infer:{doc_id}", lambda _p, _c: infer_types(model), done)
+
+    def cancel_loading(self) -> None:
+        for key in list(self._loading):
+            self.runner.cancel(f"load:{key}")
+            self._loading.discard(key)
+            self.load_failed.emit(key, f"{key}: opening was cancelled")
+
+    @property
+    def loading(self) -> bool:
+        return bool(self._loading)
+
+    def close(self, doc_id: int) -> None:
+        if self.documents.pop(doc_id, None) is not None:
+            self.runner.cancel(f"layout:{doc_id}")
+            self.runner.cancel(f"infer:{doc_id}")
+            self.document_closed.emit(doc_id)
+
+    # ------------------------------------------------------------------------------ navigation
+
+    def enter_graph(self, doc_id: int, path: GraphPath) -> None:
+        """Show a subgraph or function body (laid out in the background the first time)."""
+        doc = self.documents[doc_id]
+        graph = doc.model.find_graph(path)
+        if graph is None or path == doc.graph_path:
+            return
+
+        def show() -> None:
+            doc.history.append(doc.graph_path)
+            doc.graph_path = path
+            doc.selection = None
+            self.graph_changed.emit(doc_id)
+            self.selection_changed.emit(doc_id)
+
+        if path in doc.drawn:
+            show()
+            return
+
+        def done(drawn: DrawnGraph) -> None:
+            if doc_id in self.documents:
+                doc.drawn[path] = drawn
+                show()
+
+        self.runner.submit(
+            f"layout:{doc_id}",
+            lambda progress, cancel: draw_graph(doc.model, graph, progress, cancel),
+            done,
+        )
+
+    def go_to_level(self, doc_id: int, depth: int) -> None:
+        """Breadcrumb: show the graph ``depth`` levels down from the main graph's path."""
+        doc = self.documents[doc_id]
+        target = _ancestor(doc.graph_path, depth)
+        if target != doc.graph_path and (target in doc.drawn):
+            doc.graph_path = target
+            doc.selection = None
+            self.graph_changed.emit(doc_id)
+            self.selection_changed.emit(doc_id)
+
+    def select(self, doc_id: int, selection: Selection | None) -> None:
+        doc = self.documents.get(doc_id)
+        if doc is None:
+            return
+        doc.selection = selection
+        self.selection_changed.emit(doc_id)
+
+
+def _ancestor(path: GraphPath, depth: int) -> GraphPath:
+    """Subgraph paths come in pairs (node, attribute); a function is one ("function", name)."""
+    if depth <= 0:
+        return ()
+    return path[: 2 * depth]
+
+
+def breadcrumb(path: GraphPath) -> list[str]:
+    """People's names for each level of ``path``: ["main graph", "loop_3 › body", ...]."""
+    parts = ["main graph"]
+    for i in range(0, len(path), 2):
+        parts.append(" › ".join(path[i : i + 2]))
+    return parts

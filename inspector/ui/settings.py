@@ -1,0 +1,84 @@
+"""What the window remembers between runs (QSettings): recent files, last session, theme, layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+MAX_RECENT = 12
+
+
+class Settings:
+    """Typed access to the application's QSettings (organisation "ONNX Inspector")."""
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self.q = qsettings or QSettings("ONNX Inspector", "ONNX Inspector")
+
+    def _list(self, key: str) -> list[str]:
+        value = self.q.value(key, [])
+        if isinstance(value, str):  # QSettings returns a lone string for one-item lists
+            return [value] if value else []
+        return [str(v) for v in (value or [])]
+
+    @property
+    def recent_files(self) -> list[str]:
+        return self._list("recent_files")
+
+    def add_recent(self, path: str | Path) -> None:
+        p = str(Path(path))
+        files = [f for f in self.recent_files if f != p]
+        self.q.setValue("recent_files", [p, *files][:MAX_RECENT])
+
+    def remove_recent(self, path: str) -> None:
+        self.q.setValue("recent_files", [f for f in self.recent_files if f != path])
+
+    def clear_recent(self) -> None:
+        self.q.setValue("recent_files", [])
+
+    @property
+    def last_session(self) -> list[str]:
+        return self._list("last_session")
+
+    @last_session.setter
+    def last_session(self, files: list[str]) -> None:
+        self.q.setValue("last_session", files)
+
+    @property
+    def reopen_last_session(self) -> bool:
+        return str(self.q.value("reopen_last_session", "false")).lower() == "true"
+
+    @reopen_last_session.setter
+    def reopen_last_session(self, on: bool) -> None:
+        self.q.setValue("reopen_last_session", "true" if on else "false")
+
+    @property
+    def theme(self) -> str:
+        return str(self.q.value("theme", "system"))
+
+    @theme.setter
+    def theme(self, choice: str) -> None:
+        self.q.setValue("theme", choice)
+
+    @property
+    def show_edge_labels(self) -> bool:
+        return str(self.q.value("show_edge_labels", "true")).lower() == "true"
+
+    @show_edge_labels.setter
+    def show_edge_labels(self, on: bool) -> None:
+        self.q.setValue("show_edge_labels", "true" if on else "false")
+
+    @property
+    def last_dir(self) -> str:
+        return str(self.q.value("last_dir", str(Path.home())))
+
+    @last_dir.setter
+    def last_dir(self, folder: str) -> None:
+        self.q.setValue("last_dir", folder)
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        return self.q.value("geometry"), self.q.value("window_state")
+
+    def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.q.setValue("geometry", geometry)
+        self.q.setValue("window_state", state)

@@ -1,0 +1,150 @@
+"""The one way the window runs background work: a thread pool, queued signals, single flight, cancel.
+
+A task is a plain core function ``fn(progress, cancel) -> result``. It runs on a worker thread;
+its progress, result or error come back to the GUI thread by queued signals. Starting a task under
+a key that already has one running cancels the older one, whose result is then dropped (as in
+Orange3's concurrent utilities). Work that can crash or hang the process (ONNX Runtime sessions,
+user PyTorch code) does not come here: it runs in a child process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from inspector.core.tasks import Cancelled, CancelToken, ProgressFn
+
+TaskFn = Callable[[ProgressFn, CancelToken], Any]
+
+
+@dataclass
+class TaskError:
+    """What a failed task raised: the exception, and the traceback text for the log."""
+
+    exception: BaseException
+    details: str
+
+
+class _Relay(QObject):
+    """Lives in the GUI thread; worker threads emit on it, so slots run in the GUI thread."""
+
+    progressed = Signal(int, float, str)
+    finished = Signal(int, object)
+    failed = Signal(int, object)
+
+
+class _Job(QRunnable):
+    def __init__(self, task_id: int, fn: TaskFn, cancel: CancelToken, relay: _Relay) -> None:
+        super().__init__()
+        self.task_id = task_id
+        self.fn = fn
+        self.cancel = cancel
+        self.relay = relay
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        def progress(fraction: float, message: str) -> None:
+            if not self.cancel.cancelled:
+                self.relay.progressed.emit(self.task_id, float(fraction), message)
+
+        try:
+            result = self.fn(progress, self.cancel)
+        except Cancelled:
+            self.relay.failed.emit(self.task_id, None)
+        except BaseException as e:  # reported to the window, never lost in a thread
+            self.relay.failed.emit(self.task_id, TaskError(e, traceback.format_exc()))
+        else:
+            self.relay.finished.emit(self.task_id, result)
+
+
+@dataclass
+class _Pending:
+    key: str
+    cancel: CancelToken
+    on_done: Callable[[Any], None]
+    on_error: Callable[[TaskError], None] | None
+    on_progress: Callable[[float, str], None] | None
+
+
+class TaskRunner(QObject):
+    """Runs core functions off the GUI thread. ``busy_changed`` tells the status bar."""
+
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max_threads)
+        self._relay = _Relay(self)
+        self._relay.progressed.connect(self._on_progress)
+        self._relay.finished.connect(self._on_finished)
+        self._relay.failed.connect(self._on_failed)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._current: dict[str, int] = {}
+
+    def submit(
+        self,
+        key: str,
+        fn: TaskFn,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[TaskError], None] | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> CancelToken:
+        """Start ``fn`` under ``key``, cancelling the task that key had running; returns its token."""
+        self.cancel(key)
+        task_id = next(self._ids)
+        token = CancelToken()
+        self._pending[task_id] = _Pending(key, token, on_done, on_error, on_progress)
+        self._current[key] = task_id
+        was_busy = len(self._pending) > 1
+        self._pool.start(_Job(task_id, fn, token, self._relay))
+        if not was_busy:
+            self.busy_changed.emit(True)
+        return token
+
+    def cancel(self, key: str) -> None:
+        task_id = self._current.pop(key, None)
+        if task_id is not None and task_id in self._pending:
+            self._pending[task_id].cancel.cancel()
+
+    def cancel_all(self) -> None:
+        for key in list(self._current):
+            self.cancel(key)
+
+    def is_running(self, key: str) -> bool:
+        return key in self._current
+
+    def wait_idle(self, msecs: int = 30000) -> bool:
+        """Block until every worker has returned (shutdown and tests only)."""
+        return self._pool.waitForDone(msecs)
+
+    def _take(self, task_id: int) -> _Pending | None:
+        pending = self._pending.pop(task_id, None)
+        if pending is not None and self._current.get(pending.key) == task_id:
+            del self._current[pending.key]
+        if not self._pending:
+            self.busy_changed.emit(False)
+        if pending is None or pending.cancel.cancelled:
+            return None
+        return pending
+
+    def _on_progress(self, task_id: int, fraction: float, message: str) -> None:
+        pending = self._pending.get(task_id)
+        if pending and pending.on_progress and not pending.cancel.cancelled:
+            pending.on_progress(fraction, message)
+
+    def _on_finished(self, task_id: int, result: object) -> None:
+        pending = self._take(task_id)
+        if pending is not None:
+            pending.on_done(result)
+
+    def _on_failed(self, task_id: int, error: TaskError | None) -> None:
+        pending = self._take(task_id)
+        if pending is not None and error is not None and pending.on_error is not None:
+            pending.on_error(error)

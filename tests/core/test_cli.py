@@ -1,0 +1,110 @@
+"""The command line contract: `info --json` agrees with the protobuf; exit codes; no tracebacks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import onnx
+import pytest
+
+from tests.bad_models import make_bad_files, small_model
+from tests.model_zoo import shipped_models
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    return make_bad_files(tmp_path_factory.mktemp("bad"))
+
+
+def test_info_json_agrees_with_protobuf():
+    path = next(p for p in shipped_models() if p.name == "light_resnet50.onnx")
+    r = run_cli("info", str(path), "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    proto = onnx.load(path)
+    for key in (
+        "ir_version",
+        "opset_imports",
+        "producer",
+        "inputs",
+        "outputs",
+        "node_count",
+        "op_counts",
+        "initializer_bytes",
+        "functions",
+        "subgraphs",
+    ):
+        assert key in data
+    assert data["ir_version"] == proto.ir_version
+    assert data["node_count"] == len(proto.graph.node)
+    assert data["outputs"][0] == {
+        "name": proto.graph.output[0].name,
+        "dtype": "float32",
+        "shape": [1, 1000],
+    }
+
+
+def test_info_human_output(tmp_path):
+    path = tmp_path / "small.onnx"
+    onnx.save(small_model(), path)
+    r = run_cli("info", str(path))
+    assert r.returncode == 0
+    assert "x  float32[batch,3]" in r.stdout
+    assert "MatMul" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "kind", ["empty", "truncated", "not_onnx_text", "external_missing", "external_outside"]
+)
+def test_bad_input_exit_2_one_line(bad_files, kind):
+    path = bad_files[kind]
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    for cmd in (["info", str(path), "--json"], ["render", str(path), "-o", str(path) + ".png"]):
+        r = run_cli(*cmd)
+        assert r.returncode == 2
+        assert r.stdout == ""
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "Traceback" not in r.stderr
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_wrong_arguments_exit_2(tmp_path):
+    for args in (
+        ["info"],
+        ["render", "x.onnx"],
+        ["info", "--bogus", "x.onnx"],
+        ["render", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out.jpg")],
+    ):
+        r = run_cli(*args)
+        assert r.returncode == 2, args
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_render_writes_png_and_svg(tmp_path):
+    path = tmp_path / "small.onnx"
+    onnx.save(small_model(), path)
+    png = tmp_path / "g.png"
+    r = run_cli("render", str(path), "-o", str(png), "--width", "800")
+    assert r.returncode == 0, r.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = tmp_path / "g.svg"
+    assert run_cli("render", str(path), "-o", str(svg)).returncode == 0
+    assert "<svg" in svg.read_text()
+
+
+def test_render_refuses_to_overwrite_the_model(tmp_path):
+    path = tmp_path / "model.png"  # a model file that happens to end in .png
+    onnx.save(small_model(), path)
+    before = path.read_bytes()
+    r = run_cli("render", str(path), "-o", str(path))
+    assert r.returncode == 2
+    assert path.read_bytes() == before

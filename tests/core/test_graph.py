@@ -1,0 +1,88 @@
+"""The graph model and `model_summary` agree with the onnx protobuf on every shipped model."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import onnx
+import pytest
+from onnx import shape_inference
+
+from inspector.core.diagram import build_diagram
+from inspector.core.graph import dtype_name, open_model, type_from_proto
+from inspector.core.summary import model_summary
+from tests.model_zoo import shipped_models
+
+SHIPPED = shipped_models()
+
+
+def _dims(vi: onnx.ValueInfoProto):
+    t = type_from_proto(vi.type)
+    return list(t.shape) if t and t.shape is not None else None
+
+
+def _count_nodes(g: onnx.GraphProto) -> Counter:
+    c: Counter = Counter(n.op_type for n in g.node)
+    for n in g.node:
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                c += _count_nodes(a.g)
+    return c
+
+
+def test_corpus_is_complete():
+    assert len(SHIPPED) >= 140  # light, pytorch-converted, pytorch-operator, simple
+
+
+@pytest.mark.parametrize(
+    "path", SHIPPED, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}"
+)
+def test_summary_agrees_with_protobuf(path):
+    proto = onnx.load(path)
+    s = model_summary(open_model(path))
+    assert s["ir_version"] == proto.ir_version
+    assert s["opset_imports"] == {o.domain: o.version for o in proto.opset_import}
+    assert s["producer"] == {"name": proto.producer_name, "version": proto.producer_version}
+    init_names = {t.name for t in proto.graph.initializer}
+    real_inputs = [vi for vi in proto.graph.input if vi.name not in init_names]
+    assert [i["name"] for i in s["inputs"]] == [vi.name for vi in real_inputs]
+    assert [i["dtype"] for i in s["inputs"]] == [
+        dtype_name(vi.type.tensor_type.elem_type) for vi in real_inputs
+    ]
+    assert [i["shape"] for i in s["inputs"]] == [_dims(vi) for vi in real_inputs]
+    assert [o["name"] for o in s["outputs"]] == [vi.name for vi in proto.graph.output]
+    assert [o["shape"] for o in s["outputs"]] == [_dims(vi) for vi in proto.graph.output]
+    counts = _count_nodes(proto.graph)
+    assert s["node_count"] == sum(counts.values())
+    assert s["op_counts"] == dict(counts)
+    assert s["initializer_bytes"] == sum(
+        onnx.numpy_helper.to_array(t).nbytes for t in proto.graph.initializer
+    )
+
+
+@pytest.mark.parametrize("path", SHIPPED[::7], ids=lambda p: p.parent.name)
+def test_inferred_types_match_onnx_shape_inference(path):
+    model = open_model(path)
+    inferred = shape_inference.infer_shapes(onnx.load(path))
+    for vi in inferred.graph.value_info:
+        v = model.graph.values[vi.name]
+        assert v.inferred == type_from_proto(vi.type)
+
+
+@pytest.mark.parametrize(
+    "path", SHIPPED, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}"
+)
+def test_diagram_holds_every_node_and_edge(path):
+    proto = onnx.load(path)
+    model = open_model(path)
+    d = build_diagram(model, model.graph)
+    init_names = {t.name for t in proto.graph.initializer}
+    real_inputs = [vi.name for vi in proto.graph.input if vi.name not in init_names]
+    assert d.box_count == len(proto.graph.node) + len(real_inputs) + len(proto.graph.output)
+    # one edge per (non-initializer tensor, distinct consumer) plus one per graph output
+    producers = {o for n in proto.graph.node for o in n.output} | set(real_inputs)
+    expected = sum(
+        len({i for i, n in enumerate(proto.graph.node) if t in n.input}) for t in producers
+    )
+    expected += sum(1 for o in proto.graph.output if o.name in producers)
+    assert d.edge_count == expected
