@@ -37,8 +37,13 @@ CACHE = Path(__file__).parent / ".cache"
 BOX_SEP, RANK_GAP = 24.0, 44.0  # the spacing we give dot and use to scale igraph
 LIMIT = 120.0
 
-#: name → (family, layers); ~1k, ~10k and ~100k boxes.
-TRANSFORMERS = {"llama-6L": ("llama", 6), "llama-55L": ("llama", 55), "llama-550L": ("llama", 550)}
+#: name → (family, layers); llama: ~1k, ~10k and ~100k boxes.
+TRANSFORMERS = {
+    "gpt2-8L": ("gpt2", 8),
+    "llama-6L": ("llama", 6),
+    "llama-55L": ("llama", 55),
+    "llama-550L": ("llama", 550),
+}
 GRAPHS = [
     "light_resnet50",
     "light_inception_v2",
@@ -107,7 +112,7 @@ def export_transformer(family: str, layers: int, path: Path) -> None:
 def graph_arrays(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if name.startswith("light_"):
         return onnx_arrays(ONNX_DATA / f"{name}.onnx")
-    family, layers = TRANSFORMERS.get(name) or ("gpt2", int(name.split("-")[1][:-1]))
+    family, layers = TRANSFORMERS[name]
     CACHE.mkdir(exist_ok=True)
     if not (CACHE / ".gitignore").exists():
         (CACHE / ".gitignore").write_text("*\n")  # the cache ignores itself

@@ -8,7 +8,6 @@ tables the user sees) and driven by real clicks and key presses.
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette, QTextCursor, QTextTable
-from PySide6.QtWidgets import QLabel, QLineEdit, QListView, QTextBrowser
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QLabel, QLineEdit, QListView
 
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, Node, Value, open_model
@@ -26,132 +25,23 @@ from inspector.ui.panels.properties import PropertiesPanel
 from inspector.ui.panels.search import MAX_RESULTS, SearchPanel
 from inspector.ui.tasks import TaskRunner
 from tests.model_zoo import shipped_data_dir
+from tests.ui.panel_reading import (
+    browser_of,
+    click_link,
+    count_ops,
+    declared_infos,
+    key_values,
+    sync_runner,
+    tables_with_header,
+    type_text,
+    types_cell,
+    value_infos,
+)
 
 DATA = shipped_data_dir()
 RESNET = DATA / "light" / "light_resnet50.onnx"
 CONV2D = DATA / "pytorch-converted" / "test_Conv2d" / "model.onnx"
 BATCHNORM = DATA / "pytorch-converted" / "test_BatchNorm2d_eval" / "model.onnx"
-
-
-# ---------------------------------------------------------------------------------- helpers
-
-
-def sync_runner(fn, on_done):
-    """A background runner that runs at once (the window's runner is asynchronous)."""
-    on_done(fn())
-
-
-def _browser(panel: PropertiesPanel) -> QTextBrowser:
-    browser = panel.findChild(QTextBrowser)
-    assert browser is not None
-    return browser
-
-
-def _cell_text(table: QTextTable, row: int, col: int) -> str:
-    cell = table.cellAt(row, col)
-    cursor = cell.firstCursorPosition()
-    cursor.setPosition(cell.lastCursorPosition().position(), QTextCursor.MoveMode.KeepAnchor)
-    return cursor.selectedText().replace("\u2029", "\n").replace("\u2028", "\n")
-
-
-def tables(panel: PropertiesPanel) -> list[list[list[str]]]:
-    """Every table on the page, as rows of cell texts, in order."""
-    out = []
-    for frame in _browser(panel).document().rootFrame().childFrames():
-        if isinstance(frame, QTextTable):
-            out.append(
-                [
-                    [_cell_text(frame, r, c) for c in range(frame.columns())]
-                    for r in range(frame.rows())
-                ]
-            )
-    return out
-
-
-def tables_with_header(panel: PropertiesPanel, *header: str) -> list[list[list[str]]]:
-    """The tables whose first row is ``header``, without that row."""
-    return [t[1:] for t in tables(panel) if t and t[0] == list(header)]
-
-
-def key_values(panel: PropertiesPanel) -> dict[str, str]:
-    """Every two-column key/value row on the page (later keys win)."""
-    return {row[0]: row[1] for t in tables(panel) for row in t if len(row) == 2}
-
-
-def _anchors(browser: QTextBrowser, text: str) -> list[int]:
-    """Document positions of the links whose text is ``text``."""
-    found = []
-    block = browser.document().begin()
-    while block.isValid():
-        it = block.begin()
-        while not it.atEnd():
-            fragment = it.fragment()
-            if fragment.charFormat().isAnchor() and fragment.text() == text:
-                found.append(fragment.position())
-            it += 1
-        block = block.next()
-    return found
-
-
-def click_link(qtbot, panel: PropertiesPanel, text: str, nth: int = 0) -> None:
-    """Click, with the mouse, the ``nth`` link whose text is ``text``."""
-    browser = _browser(panel)
-    positions = _anchors(browser, text)
-    assert len(positions) > nth, f"no link {text!r} #{nth} on the page"
-    cursor = QTextCursor(browser.document())
-    cursor.setPosition(positions[nth] + 1)
-    browser.setTextCursor(cursor)
-    browser.ensureCursorVisible()
-    rect = browser.cursorRect(cursor)
-    qtbot.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-
-
-def type_text(vi: onnx.ValueInfoProto | None) -> str:
-    """``float32 [1,3,224,224]`` from a ValueInfoProto, as onnx gives it (``unknown`` if absent)."""
-    if vi is None or not vi.type.HasField("tensor_type"):
-        return "unknown"
-    tt = vi.type.tensor_type
-    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type)).name
-    if not tt.HasField("shape"):
-        return dtype
-    dims = [
-        str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim
-    ]
-    return f"{dtype} [{','.join(dims)}]"
-
-
-def types_cell(declared: onnx.ValueInfoProto | None, inferred: onnx.ValueInfoProto | None) -> str:
-    """What a node's input/output row shows: each type tagged by its source, once if they agree."""
-    d = type_text(declared) if declared is not None else None
-    i = type_text(inferred) if inferred is not None else None
-    if d is None and i is None:
-        return "type unknown"
-    if d == i:
-        return f"{d} declared, inferred"
-    return "\n".join(
-        f"{t} {source}" for t, source in ((d, "declared"), (i, "inferred")) if t is not None
-    )
-
-
-def value_infos(g: onnx.GraphProto) -> dict[str, onnx.ValueInfoProto]:
-    return {vi.name: vi for vi in [*g.value_info, *g.output, *g.input]}
-
-
-def declared_infos(g: onnx.GraphProto) -> dict[str, onnx.ValueInfoProto]:
-    """What the file itself declares: initializers win, then inputs, value_info, outputs."""
-    out = {vi.name: vi for vi in [*g.output, *g.value_info, *g.input]}
-    for t in g.initializer:
-        out[t.name] = helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-    return out
-
-
-def count_ops(g: onnx.GraphProto) -> Counter:
-    c: Counter = Counter(n.op_type for n in g.node)
-    for n in g.node:
-        for a in n.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
-                c += count_ops(a.g)
-    return c
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +117,7 @@ def test_node_view_matches_schema_and_shape_inference(panel, path_name, small_mo
             f"{node.op_type}-{schema.since_version} (since opset {schema.since_version})"
             in kv["Schema"]
         )
-        text = _browser(panel).toPlainText()
+        text = browser_of(panel).toPlainText()
         assert text.startswith(node.op_type)
         edges = tables_with_header(panel, "", "name", "type")
         outputs = edges[-1]
@@ -255,7 +145,7 @@ def test_node_view_attributes_and_docs(panel, small_model_path):
     assert attrs["alpha"] == ["0.5", "float"]
     assert attrs["transB"] == ["0", "int"]
     assert attrs["beta"] == ["1 default", "float"]  # unset: the schema's default in force
-    text = _browser(panel).toPlainText()
+    text = browser_of(panel).toPlainText()
     assert "General Matrix multiplication" in text  # the schema's summary
     (constraints,) = tables_with_header(panel, "type", "allowed")
     assert constraints[0][0] == "T" and "float32" in constraints[0][1]
@@ -263,7 +153,7 @@ def test_node_view_attributes_and_docs(panel, small_model_path):
     attrs = {row[0]: row[1:] for row in tables_with_header(panel, "name", "value", "type")[0]}
     assert attrs["value"] == ["tensor float32[3] = [1, 2, 3]", "tensor"]
     panel.show_node(model, g, 4)  # Cast to float16
-    assert "float16 [batch,?]" in _browser(panel).toPlainText()
+    assert "float16 [batch,?]" in browser_of(panel).toPlainText()
 
 
 def test_findings_are_shown_first(panel, small_model_path):
@@ -273,7 +163,7 @@ def test_findings_are_shown_first(panel, small_model_path):
         Finding(Severity.INFO, "note", "just so you know"),
     ]
     panel.show_node(model, model.graph, 0, findings)
-    text = _browser(panel).toPlainText()
+    text = browser_of(panel).toPlainText()
     assert text.startswith("PROBLEMS (2)")
     assert text.index("unsupported-op Gemm is not supported") < text.index("Gemm ai.onnx")
     assert "use MatMul" in text and "INFO" in text
@@ -359,7 +249,7 @@ def test_value_view_types_and_roles(panel, small_model_path):
     kv = key_values(panel)
     assert kv["Declared"] == "float16 [batch,?]" and kv["Inferred"] == "float16 [batch,3]"
     panel.show_value(model, model.graph, "nope")
-    assert "no tensor named 'nope'" in _browser(panel).toPlainText()
+    assert "no tensor named 'nope'" in browser_of(panel).toPlainText()
 
 
 def test_big_initializer_goes_to_the_background_runner(qtbot, monkeypatch, small_model_path):
@@ -369,7 +259,7 @@ def test_big_initializer_goes_to_the_background_runner(qtbot, monkeypatch, small
     qtbot.addWidget(panel)
     model = open_model(small_model_path)
     panel.show_value(model, model.graph, "W")
-    assert "computing statistics…" in _browser(panel).toPlainText()
+    assert "computing statistics…" in browser_of(panel).toPlainText()
     assert len(pending) == 1
     fn, done = pending.pop()
     done(fn())
@@ -380,7 +270,7 @@ def test_big_initializer_goes_to_the_background_runner(qtbot, monkeypatch, small
 
     panel.set_background_runner(None)
     panel.show_value(open_model(small_model_path), model.graph, "W")  # a new model: no cache
-    assert "not computed" in _browser(panel).toPlainText()
+    assert "not computed" in browser_of(panel).toPlainText()
 
 
 def test_stats_with_the_real_task_runner(qtbot, monkeypatch):
@@ -400,7 +290,7 @@ def test_stats_with_the_real_task_runner(qtbot, monkeypatch):
     panel.clear()  # cancels the job it started, whose result is then dropped
     assert runner.wait_idle(5000)
     qtbot.waitUntil(lambda: not runner.is_running("stats"), timeout=5000)
-    assert "Select a node" in _browser(panel).toPlainText()
+    assert "Select a node" in browser_of(panel).toPlainText()
 
 
 # ---------------------------------------------------------------------------------- model view
@@ -427,11 +317,11 @@ def test_model_view_lists_inputs_outputs_and_op_counts(panel, path_name, helper_
 
 def test_model_view_metadata_and_clear(panel, small_model_path):
     panel.show_model(open_model(small_model_path))
-    text = _browser(panel).toPlainText()
+    text = browser_of(panel).toPlainText()
     assert "a small model" in text
     assert key_values(panel)["author"] == "tests"
     panel.clear()
-    assert _browser(panel).toPlainText().startswith("Select a node")
+    assert browser_of(panel).toPlainText().startswith("Select a node")
 
 
 def test_follows_the_palette(panel, small_model_path):
@@ -440,8 +330,8 @@ def test_follows_the_palette(panel, small_model_path):
     palette = panel.palette()
     palette.setColor(QPalette.ColorRole.Link, QColor("#123456"))
     panel.setPalette(palette)
-    assert "#123456" in _browser(panel).document().defaultStyleSheet()
-    assert _browser(panel).toPlainText().startswith("Gemm")
+    assert "#123456" in browser_of(panel).document().defaultStyleSheet()
+    assert browser_of(panel).toPlainText().startswith("Gemm")
 
 
 # ---------------------------------------------------------------------------------- search
