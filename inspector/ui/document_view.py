@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from inspector.ui.graph_view.scene import GraphScene
-from inspector.ui.graph_view.view import GraphView
 from PySide6.QtCore import QPoint, Signal
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from inspector.core.diagram import BoxKind
 from inspector.ui.graph_view.palette import palette_for
+from inspector.ui.graph_view.scene import GraphScene
+from inspector.ui.graph_view.view import GraphView
 from inspector.ui.session import Document, Selection, Session, breadcrumb
 from inspector.ui.theme import is_dark
 

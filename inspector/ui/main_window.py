@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inspector.ui.panels.properties import PropertiesPanel
-from inspector.ui.panels.search import SearchPanel
 from PySide6.QtCore import QMimeData, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -26,6 +24,8 @@ from PySide6.QtWidgets import (
 
 from inspector import __version__
 from inspector.ui.document_view import DocumentView
+from inspector.ui.panels.properties import PropertiesPanel
+from inspector.ui.panels.search import SearchPanel
 from inspector.ui.session import Selection, Session
 from inspector.ui.settings import Settings
 from inspector.ui.tasks import TaskRunner
