@@ -107,22 +107,17 @@ def _dims(shape: tuple[int | str | None, ...]) -> str:
 
 def _attr_line(node: Node) -> str:
     parts = []
-    for a in node.attributes:
-        short = _KEY_ATTRS.get(a.name)
-        if short is None:
-            continue
-        v = a.value
-        if a.name == "to" and isinstance(v, int):
+    for name, v in node.attribute_values(_KEY_ATTRS).items():
+        if name == "to" and isinstance(v, int):
             text = dtype_name(v)
         elif isinstance(v, list):
-            text = (
-                "×".join(str(x) for x in v)
-                if a.name in ("kernel_shape", "strides", "dilations")
-                else ",".join(str(x) for x in v)
-            )
+            sep = "×" if name in ("kernel_shape", "strides", "dilations") else ","
+            text = sep.join(str(x) for x in v)
+        elif isinstance(v, float):
+            text = f"{v:g}"
         else:
-            text = a.text
-        parts.append(f"{short}={text}")
+            text = str(v)
+        parts.append(f"{_KEY_ATTRS[name]}={text}")
     return " ".join(parts)
 
 

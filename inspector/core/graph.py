@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,12 +120,33 @@ class Node:
     domain: str  # "" for the default ai.onnx domain
     inputs: list[str]  # "" marks an omitted optional input
     outputs: list[str]
-    attributes: list[Attribute]
-    doc_string: str = ""
+    proto: onnx.NodeProto = field(repr=False)
+    subgraph_by_attribute: dict[str, Graph] | None = field(default=None, repr=False)
+    _attributes: list[Attribute] | None = field(default=None, repr=False)
+
+    @property
+    def attributes(self) -> list[Attribute]:
+        """Every attribute, formatted (built on first use: most nodes are never looked at)."""
+        if self._attributes is None:
+            subs = self.subgraph_by_attribute or {}
+            self._attributes = [make_attribute(a, subs.get(a.name)) for a in self.proto.attribute]
+        return self._attributes
+
+    def attribute_values(self, names: Collection[str]) -> dict[str, object]:
+        """Plain values of the named scalar/list attributes, read straight from the protobuf."""
+        out: dict[str, object] = {}
+        for a in self.proto.attribute:
+            if a.name in names:
+                out[a.name] = _quick_value(a)
+        return out
+
+    @property
+    def doc_string(self) -> str:
+        return self.proto.doc_string
 
     @property
     def subgraphs(self) -> list[tuple[str, Graph]]:
-        return [(a.name, a.subgraph) for a in self.attributes if a.subgraph is not None]
+        return list(self.subgraph_by_attribute.items()) if self.subgraph_by_attribute else []
 
     @property
     def label(self) -> str:
@@ -424,12 +445,19 @@ class _Builder:
                 cancel.check()
             ins = list(n.input)
             outs = list(n.output)
-            attrs = (
-                [self._attribute(a, (*path, n.name or f"{n.op_type}#{i}")) for a in n.attribute]
-                if len(n.attribute)
-                else []
-            )
-            nodes.append(Node(i, n.name, n.op_type, n.domain, ins, outs, attrs, n.doc_string))
+            op_type = n.op_type
+            domain = n.domain
+            node = Node(i, n.name, op_type, domain, ins, outs, n)
+            # Only control flow and non-standard ops (e.g. com.microsoft's BeamSearch) carry graph
+            # attributes; not scanning every node's attributes saves ~0.3 s at 100k nodes.
+            if op_type in _GRAPH_OPS or domain not in _STANDARD_DOMAINS:
+                subs = {
+                    a.name: self.graph(a.g, (*path, n.name or f"{op_type}#{i}", a.name))
+                    for a in n.attribute
+                    if a.type == _GRAPH
+                }
+                node.subgraph_by_attribute = subs or None
+            nodes.append(node)
             for name in ins:
                 if name:
                     v = get(name)
@@ -490,17 +518,40 @@ class _Builder:
             nbytes = n * itemsize
         return Initializer(t.name, dtype, tuple(t.dims), nbytes, ext, t, self.base_dir)
 
-    def _attribute(self, a: AttributeProto, path: tuple[str, ...]) -> Attribute:
-        kind = AttributeProto.AttributeType.Name(a.type).lower()
-        if a.ref_attr_name:
-            return Attribute(a.name, kind, f"@{a.ref_attr_name} (from the calling node)", None)
-        if a.type == AttributeProto.GRAPH:
-            sub = self.graph(a.g, (*path, a.name))
-            return Attribute(a.name, kind, f"graph '{a.g.name}' ({len(a.g.node)} nodes)", None, sub)
-        if a.type == AttributeProto.GRAPHS:
-            return Attribute(a.name, kind, f"{len(a.graphs)} graphs", None)
-        value = onnx.helper.get_attribute_value(a)
-        return Attribute(a.name, kind, format_attribute_value(a, value), _plain(value))
+
+_GRAPH = AttributeProto.GRAPH
+_GRAPH_OPS = frozenset(("If", "Loop", "Scan", "SequenceMap"))
+_STANDARD_DOMAINS = frozenset(("", "ai.onnx", "ai.onnx.ml"))
+
+
+def make_attribute(a: AttributeProto, subgraph: Graph | None = None) -> Attribute:
+    """An attribute formatted for people; ``subgraph`` is the built graph of a GRAPH attribute."""
+    kind = AttributeProto.AttributeType.Name(a.type).lower()
+    if a.ref_attr_name:
+        return Attribute(a.name, kind, f"@{a.ref_attr_name} (from the calling node)", None)
+    if a.type == AttributeProto.GRAPH:
+        return Attribute(
+            a.name, kind, f"graph '{a.g.name}' ({len(a.g.node)} nodes)", None, subgraph
+        )
+    if a.type == AttributeProto.GRAPHS:
+        return Attribute(a.name, kind, f"{len(a.graphs)} graphs", None)
+    value = onnx.helper.get_attribute_value(a)
+    return Attribute(a.name, kind, format_attribute_value(a, value), _plain(value))
+
+
+def _quick_value(a: AttributeProto) -> object:
+    t = a.type
+    if t == AttributeProto.INT:
+        return a.i
+    if t == AttributeProto.INTS:
+        return list(a.ints)
+    if t == AttributeProto.FLOAT:
+        return a.f
+    if t == AttributeProto.FLOATS:
+        return list(a.floats)
+    if t == AttributeProto.STRING:
+        return a.s.decode("utf-8", "replace")
+    return None
 
 
 def _plain(value: object) -> object:
