@@ -248,10 +248,10 @@ class Model:
     external_bytes: int
     proto: onnx.ModelProto = field(repr=False)
     inference_error: str = ""  # why shape inference could not run, if it could not
-    types_inferred: bool = False  # whether shape inference has run (see infer_types)
+    types_inferred: bool = False  # whether shape inference has run (see infer_proto_types)
 
     def apply_inferred(self, types: dict[str, TensorType], error: str = "") -> None:
-        """Store the result of :func:`infer_types` on every value of every graph."""
+        """Store the result of :func:`infer_proto_types` on every value of every graph."""
         graphs = [*self.graph.iter_graphs(), *(f.graph for f in self.functions)]
         for g in graphs:
             for v in g.values.values():
@@ -307,7 +307,7 @@ def open_model(
 ) -> Model:
     """Load, parse and build the graph model of the file at ``path`` (raises ``ModelLoadError``).
 
-    With ``infer=False`` shape inference is left for later (:func:`infer_types` then
+    With ``infer=False`` shape inference is left for later (``infer_types_in_child`` then
     :meth:`Model.apply_inferred`): the window draws first and infers in the background.
     """
     loaded = load_model_file(path, lambda f, m: progress(0.5 * f, m), cancel)
@@ -325,7 +325,7 @@ def build_model(
     inference_error = ""
     if infer:
         progress(0.0, "inferring shapes")
-        inferred, inference_error = _infer(proto)
+        inferred, inference_error = infer_proto_types(proto)
     if cancel:
         cancel.check()
     progress(0.4, "building graph")
@@ -362,13 +362,12 @@ def build_model(
     )
 
 
-def infer_types(model: Model) -> tuple[dict[str, TensorType], str]:
-    """Run onnx shape inference: (value name → type, error text or ""). Pure; safe off-thread."""
-    return _infer(model.proto)
+def infer_proto_types(proto: onnx.ModelProto) -> tuple[dict[str, TensorType], str]:
+    """onnx shape inference: (value name → type over every graph, error text or "").
 
-
-def _infer(proto: onnx.ModelProto) -> tuple[dict[str, TensorType], str]:
-    """Value name → inferred type, over every graph (names are unique model-wide in valid SSA)."""
+    Names are unique model-wide in valid SSA, so one dict serves the main graph and subgraphs.
+    The window runs this in a child process (:mod:`inspector.core.infer_process`).
+    """
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, check_type=False, strict_mode=False)
     except Exception as e:  # inference is best-effort: a fault must not stop the model opening

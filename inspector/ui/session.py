@@ -13,7 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from inspector.core.diagram import DrawnGraph, draw_graph
-from inspector.core.graph import Graph, Model, infer_types, open_model
+from inspector.core.graph import Graph, Model, open_model
+from inspector.core.infer_process import infer_types_in_child
 from inspector.core.loader import ModelLoadError
 from inspector.core.tasks import CancelToken, ProgressFn
 from inspector.ui.tasks import TaskError, TaskRunner
@@ -122,19 +123,28 @@ class Session(QObject):
         )
 
     def _infer_later(self, doc_id: int) -> None:
-        """Run shape inference in the background; then fill in types and edge labels."""
-        model = self.documents[doc_id].model
+        """Infer shapes in a child process; fill in types and edge labels off the GUI thread."""
+        doc = self.documents[doc_id]
+        model = doc.model
+        diagrams = [drawn.diagram for drawn in doc.drawn.values()]
 
-        def done(result: tuple[dict, str]) -> None:
-            doc = self.documents.get(doc_id)
-            if doc is None:
-                return
-            doc.model.apply_inferred(*result)
+        def work(_progress: ProgressFn, cancel: CancelToken) -> None:
+            types, error = infer_types_in_child(doc.path, cancel)
+            cancel.check()
+            # Plain attribute stores: the GUI thread may read the model meanwhile and sees either
+            # the old or the new type of a value; types_inferred then redraws everything.
+            model.apply_inferred(types, error)
+            for diagram in diagrams:
+                diagram.refresh_edge_labels()
+
+        def done(_none: None) -> None:
+            # subgraphs laid out while inference ran were labelled without its types
             for drawn in doc.drawn.values():
-                drawn.diagram.refresh_edge_labels()
+                if all(drawn.diagram is not d for d in diagrams):
+                    drawn.diagram.refresh_edge_labels()
             self.types_inferred.emit(doc_id)
 
-        self.runner.submit(f"infer:{doc_id}", lambda _p, _c: infer_types(model), done)
+        self.runner.submit(f"infer:{doc_id}", work, done)
 
     def cancel_loading(self) -> None:
         for key in list(self._loading):

@@ -1,0 +1,112 @@
+"""Child-process probe: open one model in the real window and report times, frames and memory.
+
+``python -m tests.benchmarks.open_probe MODEL.onnx`` prints one JSON object:
+``onnx_load_s`` (best of 3 ``onnx.load`` of the file, in this process, after the window has
+closed), ``open_s`` (best of
+``--rounds`` opens: from ``open_files`` to the first complete paint of the graph, i.e. the window is
+interactive), ``ratio`` (open_s / onnx_load_s, both measured here, so machine noise mostly cancels),
+``frames_ms`` (one forced repaint per zoom level and per pan step after the open), ``rss_mb``
+(peak resident memory of this process while the window had the model open) and ``nodes``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ZOOMS = (0.01, 0.03, 0.08, 0.2, 0.5, 1.0, 2.0)
+
+
+def _open_once(app, window, path: Path) -> float:
+    t0 = time.perf_counter()
+    window.open_files([str(path)])
+    while window.tabs.count() == 0:
+        app.processEvents()
+        time.sleep(0.001)  # the worker thread needs the core more than this loop does
+    view = window.current_view()
+    view.view.viewport().repaint()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    path = Path(args.model)
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from inspector.ui.main_window import MainWindow
+    from inspector.ui.settings import Settings
+
+    app = QApplication(sys.argv[:1])
+    ini = Path(tempfile.mkdtemp()) / "settings.ini"
+    window = MainWindow(Settings(QSettings(str(ini), QSettings.Format.IniFormat)))
+    window.resize(1600, 1000)
+    window.show()
+    app.processEvents()
+
+    opens = []
+    for _ in range(args.rounds):
+        opens.append(_open_once(app, window, path))
+        # let background shape inference finish before the next round (it is not part of "open")
+        window.runner.wait_idle(600_000)
+        app.processEvents()
+        if len(opens) < args.rounds:
+            window._close_tab(0)
+            app.processEvents()
+
+    view = window.current_view().view
+    frames: dict[str, float] = {}
+    for z in ZOOMS:
+        view.set_zoom(z)
+        t0 = time.perf_counter()
+        view.viewport().repaint()
+        frames[f"zoom {z}"] = (time.perf_counter() - t0) * 1000
+    view.set_zoom(0.3)
+    for step in range(5):
+        view.horizontalScrollBar().setValue(view.horizontalScrollBar().value() + 200)
+        view.verticalScrollBar().setValue(view.verticalScrollBar().value() + 300)
+        t0 = time.perf_counter()
+        view.viewport().repaint()
+        frames[f"pan {step}"] = (time.perf_counter() - t0) * 1000
+
+    # Peak memory of the window with the model open, read before onnx.load below adds its own.
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    window.close()
+    app.processEvents()
+
+    import onnx
+
+    loads = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        proto = onnx.load(path)
+        loads.append(time.perf_counter() - t0)
+    nodes = len(proto.graph.node)
+    json.dump(
+        {
+            "nodes": nodes,
+            "onnx_load_s": min(loads),
+            "open_s": min(opens),
+            "ratio": min(opens) / min(loads),
+            "frames_ms": frames,
+            "max_frame_ms": max(frames.values()),
+            "rss_mb": rss_mb,
+        },
+        sys.stdout,
+    )
+
+
+if __name__ == "__main__":
+    main()
