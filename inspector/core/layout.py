@@ -8,13 +8,13 @@ passes over all layers at once; nothing is quadratic and nothing loops over laye
 The method, pass by pass:
 
 1. **Edges.** Duplicate edges are laid out once; self-loops get a small loop on the box's right.
-2. **Cycle breaking and ranking.** A Kahn topological sort with a stack (so the order is close to
-   depth-first and keeps branches together); when it stalls on a cycle it takes the first
-   unfinished node, and the edges that then point backwards are drawn reversed. Ranks are the
-   longest path from a source.
-3. **Pull-down.** Longest-path ranking puts every source (Constants, weights, shape inputs) on
-   the top rank. Nodes that have no more in-edges than out-edges are moved down to just above
-   their highest successor, which never lengthens the total edge span (a few Jacobi passes, the
+2. **Cycle breaking and ranking.** A Kahn topological sort of the *reversed* graph with a stack
+   (so the order is close to depth-first and keeps branches together); when it stalls on a
+   cycle it takes the first unfinished node, and the edges that then point upwards are drawn
+   reversed. Ranks are the longest path *to a sink*, so every source (Constants, weights, shape
+   computations) sits just above its first consumer instead of on the top rank.
+3. **Pull-up.** Sinks and nodes with more in-edges than out-edges move up to just below their
+   lowest predecessor, which shortens the total edge span (a few vectorised Jacobi passes, the
    cheap stand-in for network simplex). Empty ranks are then removed.
 4. **Long edges.** An edge spanning several ranks becomes a chain of dummy nodes (one narrow
    slot per rank it passes, so it runs between boxes, not through them) while the total number
@@ -24,10 +24,13 @@ The method, pass by pass:
    one source share one vertical *lane* just outside the drawing's extent over the ranks they
    pass, on the nearer side, and reach it and leave it by horizontal runs in the gaps between
    ranks. Lanes whose rank spans overlap get distinct offsets (interval partitioning).
-5. **Ordering.** Start from the topological order, then barycentre passes in red-black fashion:
-   even ranks are re-sorted by the mean position of their neighbours in the (fixed) odd ranks,
-   then odd ranks by the even ones. Each half-pass is a couple of ``np.bincount`` calls and one
-   stable sort keyed by (rank, barycentre) over all layers at once.
+5. **Ordering.** Start from the topological order, then barycentre passes in red-black
+   fashion: even ranks are re-sorted by the mean position of their neighbours (seen through
+   dummy chains, at the far end of each edge; dummies lie on the line between their edge's
+   ends), then odd ranks. Each half-pass is a few ``np.bincount`` calls and one stable sort keyed
+   by (rank, barycentre) over all layers at once. Crossings of every gap are counted at once
+   (vectorised merge-sort inversion count); the best order seen is kept, and a last pass keeps
+   a rank's new order only where it adds no crossings.
 6. **Coordinates.** Repeatedly aim every node at the mean x of its neighbours, then make the
    aims feasible while keeping the order and the minimum separation: left-to-right
    ``x[i] = max(aim[i], x[i-1] + gap)`` is a segmented cumulative maximum of ``aim - cumsum(gap)``,
@@ -39,11 +42,12 @@ The method, pass by pass:
 
 Known limitations:
 
-- Ranking is longest path plus pull-down, not network simplex: total edge length is good for
+- Ranking is longest path plus pull-up, not network simplex: total edge length is good for
   models (weights and constants sit next to their consumer) but not minimal.
-- Red-black barycentre passes move information one rank per pass, so the ordering is locally
-  good but can miss global untangling that a full down/up sweep finds; there is no transpose
-  (adjacent swap) step and no best-of-passes bookkeeping.
+- Red-black barycentre passes are not full down/up sweeps, so the ordering can miss global
+  untangling that a sweep finds (``dot`` crosses less on CNNs); there is no transpose step.
+- A node feeding many distant ranks (a shared scalar Constant, a mask) gets a lane; its
+  horizontal runs dominate the crossing count of transformer exports.
 - Coordinates are an averaged projection, not Brandes–Köpf: long chains are mostly but not always
   straight.
 - Lane edges may cross many edges on their horizontal runs, and lanes of different extents can
