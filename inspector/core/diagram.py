@@ -16,9 +16,9 @@ from enum import IntEnum
 import numpy as np
 
 from inspector.core.categories import Category, category_of
-from inspector.core.graph import Graph, Model, Node, Value, dtype_name, format_shape
+from inspector.core.graph import Graph, Model, Node, TensorType, Value, dtype_name, format_shape
 from inspector.core.layout import Layout, layered_layout
-from inspector.core.tasks import CancelToken, ProgressFn, no_progress
+from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
 
 CHAR_W = 7.0  # average advance of the label font at 11 px, in scene pixels
 LINE_H = 15.0
@@ -121,15 +121,18 @@ def _attr_line(node: Node) -> str:
     return " ".join(parts)
 
 
-def _node_lines(node: Node, graph: Graph) -> tuple[str, ...]:
+def _node_lines(node: Node, values: dict[str, Value]) -> tuple[str, ...]:
     lines = [node.op_type]
     if node.name:
         lines.append(node.name)
-    attrs = _attr_line(node)
+    attrs = _attr_line(node) if node.proto.attribute else ""
     if attrs:
         lines.append(attrs)
-    inits = [graph.values[n].initializer for n in node.inputs if n and n in graph.values]
-    inits = [i for i in inits if i is not None]
+    inits = []
+    for name in node.inputs:
+        v = values.get(name) if name else None
+        if v is not None and v.initializer is not None:
+            inits.append(v.initializer)
     for init in inits[:MAX_INIT_LINES]:
         lines.append(f"{init.name} ⟨{_dims(init.shape)}⟩")
     if len(inits) > MAX_INIT_LINES:
@@ -137,46 +140,48 @@ def _node_lines(node: Node, graph: Graph) -> tuple[str, ...]:
     return tuple(lines)
 
 
+_LABELS: dict[TensorType, str] = {}
+
+
 def _edge_label(v: Value) -> str:
     t = v.type
     if t is None:
         return ""
-    return f"{t.dtype}{format_shape(t.shape)}" if t.shape is not None else t.dtype
-
-
-def _box_size(lines: tuple[str, ...]) -> tuple[float, float]:
-    longest = max(len(s) for s in lines)
-    w = min(MAX_W, max(MIN_W, longest * CHAR_W + 2 * PAD_X))
-    h = len(lines) * LINE_H + 2 * PAD_Y
-    return w, h
+    label = _LABELS.get(t)
+    if label is None:  # few distinct types in a big model: format each once
+        label = f"{t.dtype}{format_shape(t.shape)}" if t.shape is not None else t.dtype
+        if len(_LABELS) < 65536:
+            _LABELS[t] = label
+    return label
 
 
 def build_diagram(model: Model, graph: Graph) -> Diagram:
     """The boxes and edges of ``graph`` (the main graph, a subgraph or a function's body)."""
     local_functions = frozenset((f.domain, f.name) for f in model.functions)
-    n_nodes = len(graph.nodes)
-    kinds: list[int] = []
-    refs: list[int] = []
+    n_nodes, n_in, n_out = len(graph.nodes), len(graph.inputs), len(graph.outputs)
+    kind = np.full(n_nodes + n_in + n_out, BoxKind.NODE, dtype=np.int8)
+    kind[n_nodes : n_nodes + n_in] = BoxKind.INPUT
+    kind[n_nodes + n_in :] = BoxKind.OUTPUT
+    ref = np.concatenate([np.arange(n) for n in (n_nodes, n_in, n_out)]).astype(np.int32)
+    by_op: dict[tuple[str, str], int] = {}
     cats: list[int] = []
+    values = graph.values
     lines: list[tuple[str, ...]] = []
     for node in graph.nodes:
-        kinds.append(BoxKind.NODE)
-        refs.append(node.index)
-        cats.append(category_of(node.op_type, node.domain, local_functions))
-        lines.append(_node_lines(node, graph))
-    for i, name in enumerate(graph.inputs):
-        kinds.append(BoxKind.INPUT)
-        refs.append(i)
-        cats.append(Category.INPUT)
-        t = graph.values[name].type
+        key = (node.op_type, node.domain)
+        c = by_op.get(key)
+        if c is None:
+            c = by_op[key] = category_of(node.op_type, node.domain, local_functions)
+        cats.append(c)
+        lines.append(_node_lines(node, values))
+    cats += [Category.INPUT] * n_in + [Category.OUTPUT] * n_out
+    for name in [*graph.inputs, *graph.outputs]:
+        t = values[name].type
         lines.append((name, str(t)) if t else (name,))
-    for i, name in enumerate(graph.outputs):
-        kinds.append(BoxKind.OUTPUT)
-        refs.append(i)
-        cats.append(Category.OUTPUT)
-        t = graph.values[name].type
-        lines.append((name, str(t)) if t else (name,))
-    sizes = np.array([_box_size(ls) for ls in lines], dtype=np.float64).reshape(-1, 2)
+    longest = np.fromiter((max(map(len, ls)) for ls in lines), np.float64, len(lines))
+    line_count = np.fromiter(map(len, lines), np.float64, len(lines))
+    width = np.clip(longest * CHAR_W + 2 * PAD_X, MIN_W, MAX_W)
+    height = line_count * LINE_H + 2 * PAD_Y
 
     input_box = {name: n_nodes + i for i, name in enumerate(graph.inputs)}
     src: list[int] = []
@@ -210,12 +215,12 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
         labels.append(_edge_label(v))
     return Diagram(
         graph=graph,
-        kind=np.array(kinds, dtype=np.int8),
-        ref=np.array(refs, dtype=np.int32),
+        kind=kind,
+        ref=ref,
         category=np.array(cats, dtype=np.int8),
         lines=lines,
-        width=sizes[:, 0].copy(),
-        height=sizes[:, 1].copy(),
+        width=width,
+        height=height,
         edge_src=np.array(src, dtype=np.int32),
         edge_dst=np.array(dst, dtype=np.int32),
         edge_value=values,
@@ -248,7 +253,8 @@ def draw_graph(
 ) -> DrawnGraph:
     """Build the diagram of ``graph`` and lay it out (the window and ``render`` both call this)."""
     progress(0.0, "building diagram")
-    diagram = build_diagram(model, graph)
+    with gc_paused():
+        diagram = build_diagram(model, graph)
     if cancel:
         cancel.check()
     layout = layout_diagram(diagram, lambda f, m: progress(0.1 + 0.9 * f, m), cancel)

@@ -10,6 +10,7 @@ subgraph may read its parents' values by name, as ONNX scoping says).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from collections.abc import Collection, Iterator
@@ -21,7 +22,7 @@ import onnx
 from onnx import AttributeProto, TensorProto, numpy_helper
 
 from inspector.core.loader import ExternalRef, LoadedFile, load_model_file, read_external_tensor
-from inspector.core.tasks import CancelToken, ProgressFn, no_progress
+from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
 
 Dim = int | str | None  # a fixed size, a symbol ("batch"), or unknown
 Shape = tuple[Dim, ...]
@@ -74,6 +75,22 @@ class TensorType:
 
     def __str__(self) -> str:
         return f"{self.dtype}{format_shape(self.shape)}" if self.shape is not None else self.dtype
+
+
+_MISSING = object()
+_TYPE_CACHE: dict[bytes, TensorType | None] = {}
+
+
+def cached_type_from_proto(tp: onnx.TypeProto) -> TensorType | None:
+    """:func:`type_from_proto`, memoised on the serialized type: a 100k-node export has ~100k
+    value_infos but a few hundred distinct types, and TensorType is immutable, so it is shared."""
+    key = tp.SerializeToString()
+    t = _TYPE_CACHE.get(key, _MISSING)
+    if t is _MISSING:
+        if len(_TYPE_CACHE) > 65536:
+            _TYPE_CACHE.clear()
+        t = _TYPE_CACHE[key] = type_from_proto(tp)
+    return t  # type: ignore[return-value]
 
 
 def type_from_proto(tp: onnx.TypeProto) -> TensorType | None:
@@ -330,17 +347,18 @@ def build_model(
         cancel.check()
     progress(0.4, "building graph")
     builder = _Builder(inferred, loaded.external, loaded.path.parent, cancel)
-    graph = builder.graph(proto.graph, ())
-    functions = [
-        Function(
-            f.domain,
-            f.name,
-            builder.function_graph(f),
-            list(f.attribute),
-            {o.domain: o.version for o in f.opset_import},
-        )
-        for f in proto.functions
-    ]
+    with gc_paused():
+        graph = builder.graph(proto.graph, ())
+        functions = [
+            Function(
+                f.domain,
+                f.name,
+                builder.function_graph(f),
+                list(f.attribute),
+                {o.domain: o.version for o in f.opset_import},
+            )
+            for f in proto.functions
+        ]
     progress(1.0, "built")
     return Model(
         path=loaded.path,
@@ -376,7 +394,7 @@ def infer_proto_types(proto: onnx.ModelProto) -> tuple[dict[str, TensorType], st
 
     def walk(g: onnx.GraphProto) -> None:
         for vi in list(g.value_info) + list(g.output) + list(g.input):
-            t = type_from_proto(vi.type)
+            t = cached_type_from_proto(vi.type)
             if t is not None and vi.name not in out:
                 out[vi.name] = t
         for n in g.node:
@@ -428,16 +446,19 @@ class _Builder:
             if v.initializer is not None:
                 continue  # IR < 4: initializers are listed as inputs too; they act as constants
             v.is_input = True
-            v.declared = type_from_proto(vi.type)
+            v.declared = cached_type_from_proto(vi.type)
             v.type_source = "graph input"
             inputs.append(vi.name)
+        get = values.get
         for vi in g.value_info:
-            v = value(vi.name)
+            name = vi.name
+            v = get(name)
+            if v is None:
+                v = values[name] = Value(name)
             if v.declared is None:
-                v.declared = type_from_proto(vi.type)
+                v.declared = cached_type_from_proto(vi.type)
                 v.type_source = "value_info"
         nodes: list[Node] = []
-        get = values.get
         cancel = self.cancel
         for i, n in enumerate(g.node):
             if cancel is not None and i % 4096 == 0:
@@ -473,11 +494,13 @@ class _Builder:
         for vi in g.output:
             v = value(vi.name)
             v.is_output = True
-            t = type_from_proto(vi.type)
+            t = cached_type_from_proto(vi.type)
             if v.declared is None or v.type_source == "value_info":
                 v.declared = t
                 v.type_source = "graph output"
             outputs.append(vi.name)
+        if not self.inferred and not path:
+            return Graph(g.name, path, nodes, values, inputs, outputs, g.doc_string)
         for v in values.values():
             v.inferred = self.inferred.get(v.name)
             if v.declared is None and v.inferred is not None:
@@ -501,21 +524,25 @@ class _Builder:
 
     def _initializer(self, t: TensorProto) -> Initializer:
         ext = self.external.get(t.name)
-        dtype = dtype_name(t.data_type)
+        dims = tuple(t.dims)
         if ext is not None:
             nbytes = ext.length
-        elif t.HasField("raw_data"):
-            nbytes = len(t.raw_data)
         else:
-            try:
-                itemsize = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
-            except Exception:
-                itemsize = 0
+            # From dims and dtype: reading t.raw_data would copy the weights just to count them.
             n = 1
-            for d in t.dims:
+            for d in dims:
                 n *= d
-            nbytes = n * itemsize
-        return Initializer(t.name, dtype, tuple(t.dims), nbytes, ext, t, self.base_dir)
+            nbytes = n * _itemsize(t.data_type)
+        return Initializer(t.name, dtype_name(t.data_type), dims, nbytes, ext, t, self.base_dir)
+
+
+@functools.cache
+def _itemsize(elem_type: int) -> int:
+    """Bytes per element as numpy holds it (what ``numpy_helper.to_array(t).nbytes`` counts)."""
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize
+    except Exception:  # a dtype this onnx does not map to numpy
+        return 0
 
 
 _GRAPH = AttributeProto.GRAPH

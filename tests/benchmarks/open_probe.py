@@ -12,6 +12,7 @@ interactive), ``ratio`` (open_s / onnx_load_s, both measured here, so machine no
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -43,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     path = Path(args.model)
 
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QEvent, QSettings
     from PySide6.QtWidgets import QApplication
 
     from inspector.ui.main_window import MainWindow
@@ -64,7 +65,9 @@ def main() -> None:
         app.processEvents()
         if len(opens) < args.rounds:
             window._close_tab(0)
-            app.processEvents()
+            # free the closed tab now (deleteLater waits for a DeferredDelete event)
+            app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            gc.collect()
 
     view = window.current_view().view
     frames: dict[str, float] = {}

@@ -7,6 +7,8 @@ LSTM, a model with If and Loop). Expected values come from onnx (protobuf, shape
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import onnx
@@ -246,3 +248,46 @@ def test_subgraph_and_function_navigation(qtbot, window, helper_if_loop_function
     qtbot.mouseDClick(view.view.viewport(), Qt.MouseButton.LeftButton, pos=centre + QPoint(0, 0))
     qtbot.waitUntil(lambda: view.document.graph_path[:1] == ("function",), timeout=30000)
     assert len(view.document.graph.nodes) == len(fn.node)
+
+
+LAUNCH = """
+import sys
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, sys.argv[1])
+app = QApplication(sys.argv[:1])
+from inspector.ui.app import run_app
+from inspector.ui.main_window import MainWindow
+
+def check():
+    windows = [w for w in app.topLevelWidgets() if isinstance(w, MainWindow)]
+    if windows and windows[0].tabs.count():
+        print("TAB", windows[0].tabs.tabText(0))
+        windows[0].close()
+        app.quit()
+    else:
+        QTimer.singleShot(20, check)
+
+QTimer.singleShot(20, check)
+sys.exit(run_app([]))
+"""
+
+
+def test_launch_with_no_file_opens_the_sample(tmp_path):
+    """`onnx-inspector` with no file: the window opens on the bundled sample model."""
+    r = subprocess.run(
+        [sys.executable, "-c", LAUNCH, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert "TAB sample.onnx" in r.stdout
+
+
+@pytest.mark.parametrize("fixture", ZOO)
+def test_render_draws_every_model(fixture, request, tmp_path):
+    """`render` writes a PNG of the same scene for each exported model."""
+    from inspector.cli import main as cli_main
+
+    out = tmp_path / f"{fixture}.png"
+    assert cli_main(["render", str(request.getfixturevalue(fixture)), "-o", str(out)]) == 0
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
