@@ -91,8 +91,10 @@ class MainWindow(QMainWindow):
         self.properties = PropertiesPanel(self)
         self.properties.set_background_runner(self._run_in_background)
         self.search = SearchPanel(self)
-        self._add_dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._add_dock("Search", self.search, Qt.DockWidgetArea.LeftDockWidgetArea)
+        props = self._add_dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
+        search = self._add_dock("Search", self.search, Qt.DockWidgetArea.LeftDockWidgetArea)
+        # first-run widths; a saved layout (restoreState below) replaces them
+        self.resizeDocks([search, props], [230, 400], Qt.Orientation.Horizontal)
 
         self._build_status_bar()
         self._build_menus()
