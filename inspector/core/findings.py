@@ -57,3 +57,33 @@ class Finding:
 
 def has_errors(findings: list[Finding]) -> bool:
     return any(f.severity is Severity.ERROR for f in findings)
+
+
+def strongest(findings: list[Finding]) -> Severity:
+    """The most severe severity among ``findings`` (which must not be empty)."""
+    return min((Severity(f.severity) for f in findings), key=lambda s: s.rank)
+
+
+def overlay_text(findings: list[Finding]) -> str:
+    """One line per finding, most severe first: what a badge shows (its first line) and a hover
+    explains (all of them)."""
+    ordered = sorted(findings, key=lambda f: Severity(f.severity).rank)
+    return "\n".join(f"{f.code}: {f.message}" for f in ordered)
+
+
+def findings_at(
+    findings: list[Finding],
+    path: tuple[str, ...],
+    node_index: int | None = None,
+    tensor: str | None = None,
+) -> list[Finding]:
+    """The findings in graph ``path`` on that node (by index) or on that tensor."""
+    return [
+        f
+        for f in findings
+        if tuple(f.path) == path
+        and (
+            (node_index is not None and f.node_index == node_index)
+            or (tensor is not None and f.tensor == tensor)
+        )
+    ]

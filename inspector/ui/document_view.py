@@ -6,6 +6,7 @@ from PySide6.QtCore import QPoint, Signal
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from inspector.core.diagram import BoxKind
+from inspector.core.findings import Finding, overlay_text, strongest
 from inspector.ui.graph_view.palette import palette_for
 from inspector.ui.graph_view.scene import GraphScene
 from inspector.ui.graph_view.view import GraphView
@@ -41,6 +42,7 @@ class DocumentView(QWidget):
         self.view.background_clicked.connect(lambda: session.select(doc_id, None))
         session.graph_changed.connect(self._graph_changed)
         session.selection_changed.connect(self._selection_changed)
+        session.findings_changed.connect(self._findings_changed)
         self.rebuild()
 
     @property
@@ -59,6 +61,7 @@ class DocumentView(QWidget):
         self.view.setScene(self.scene)
         self.view.fit_to_window()
         self._fill_breadcrumb()
+        self.apply_findings()
         self.scene_replaced.emit()
 
     def set_show_edge_labels(self, on: bool) -> None:
@@ -143,6 +146,48 @@ class DocumentView(QWidget):
             menu.popup(self.view.mapToGlobal(rect.center() + QPoint(0, 8)))
 
     # ----------------------------------------------------------------------- session updates
+
+    def apply_findings(self) -> None:
+        """Outline and badge every box and edge a finding sits on in the graph shown; a node
+        whose subgraph holds findings is marked too, so they can be found from the top."""
+        doc = self.document
+        if self.scene is None or doc.current is None:
+            return
+        diagram = doc.current.diagram
+        here = doc.graph_path
+        on_box: dict[int, list[Finding]] = {}
+        on_edge: dict[int, list[Finding]] = {}
+        label_to_node = {n.label: n.index for n in diagram.graph.nodes}
+        # a function body's path is ("function", "domain:name"); its callers show its findings
+        callers: dict[tuple[str, ...], list[int]] = {}
+        for n in diagram.graph.nodes:
+            key = ("function", f"{n.domain}:{n.op_type}" if n.domain else n.op_type)
+            callers.setdefault(key, []).append(n.index)
+        for f in doc.findings:
+            path = tuple(f.path)
+            if path == here:
+                if f.tensor:
+                    for e in diagram.edges_of_value(f.tensor):
+                        on_edge.setdefault(e, []).append(f)
+                if f.node_index is not None and 0 <= f.node_index < len(diagram.node_box):
+                    on_box.setdefault(int(diagram.node_box[f.node_index]), []).append(f)
+            elif len(path) > len(here) and path[: len(here)] == here:
+                index = label_to_node.get(path[len(here)])
+                if index is not None:  # the If/Loop/Scan node whose subgraph holds it
+                    on_box.setdefault(int(diagram.node_box[index]), []).append(f)
+            elif path[:2] in callers and path[:2] != here:
+                for index in callers[path[:2]]:
+                    on_box.setdefault(int(diagram.node_box[index]), []).append(f)
+        self.scene.set_box_overlay(
+            {b: (strongest(fs).value, overlay_text(fs)) for b, fs in on_box.items()}
+        )
+        self.scene.set_edge_overlay(
+            {e: (strongest(fs).value, overlay_text(fs)) for e, fs in on_edge.items()}
+        )
+
+    def _findings_changed(self, doc_id: int) -> None:
+        if doc_id == self.doc_id:
+            self.apply_findings()
 
     def _graph_changed(self, doc_id: int) -> None:
         if doc_id == self.doc_id:

@@ -23,11 +23,15 @@ from PySide6.QtWidgets import (
 )
 
 from inspector import __version__
+from inspector.core.checks import RuntimeTarget
+from inspector.core.findings import Finding, findings_at
 from inspector.ui.document_view import DocumentView
+from inspector.ui.panels.problems import ProblemsPanel
 from inspector.ui.panels.properties import PropertiesPanel
 from inspector.ui.panels.search import SearchPanel
 from inspector.ui.session import Selection, Session
 from inspector.ui.settings import Settings
+from inspector.ui.target_picker import TargetPicker, runtime_facts
 from inspector.ui.tasks import TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
 
@@ -79,7 +83,8 @@ class MainWindow(QMainWindow):
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
         self.tabs.tabCloseRequested.connect(self._close_tab)
-        self.tabs.currentChanged.connect(lambda _i: self._show_selection())
+        self.tabs.currentChanged.connect(lambda _i: (self._show_findings(), self._show_selection()))
+        self._pending_finding: Finding | None = None
         central = QWidget(self)
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -91,12 +96,16 @@ class MainWindow(QMainWindow):
         self.properties = PropertiesPanel(self)
         self.properties.set_background_runner(self._run_in_background)
         self.search = SearchPanel(self)
+        self.problems = ProblemsPanel(self)
         props = self._add_dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
         search = self._add_dock("Search", self.search, Qt.DockWidgetArea.LeftDockWidgetArea)
+        problems = self._add_dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([problems], [170], Qt.Orientation.Vertical)
         # first-run widths; a saved layout (restoreState below) replaces them
         self.resizeDocks([search, props], [230, 400], Qt.Orientation.Horizontal)
 
         self._build_status_bar()
+        self._build_toolbar()
         self._build_menus()
         self._connect()
         geometry, state = self.settings.window_state()
@@ -126,6 +135,25 @@ class MainWindow(QMainWindow):
         for w in (self.progress_label, self.progress, self.cancel_button):
             self.statusBar().addPermanentWidget(w)
             w.hide()
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Runtime target")
+        bar.setObjectName("toolbar_target")
+        self.target_picker = TargetPicker(
+            self.settings.target_provider, self.settings.target_opset, self
+        )
+        bar.addWidget(self.target_picker)
+        self.session.set_target(self.target_picker.target())
+        self.runner.submit(
+            "runtime-facts",
+            lambda _p, _c: runtime_facts(),
+            lambda facts: self.target_picker.set_choices(*facts),
+        )
+
+    def _target_chosen(self, target: RuntimeTarget) -> None:
+        self.settings.target_provider = target.provider
+        self.settings.target_opset = target.opset
+        self.session.set_target(target)
 
     def _action(
         self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = ""
@@ -236,6 +264,9 @@ class MainWindow(QMainWindow):
                 and s.enter_graph(self._current_doc_id(), tuple(path))
             )
         )
+        self.target_picker.target_chosen.connect(self._target_chosen)
+        s.findings_changed.connect(self._findings_changed)
+        self.problems.finding_activated.connect(self._finding_activated)
         self.search.result_activated.connect(self._search_activated)
         self.search.matches_changed.connect(self._search_matches)
         self.runner.busy_changed.connect(self._busy_changed)
@@ -405,6 +436,9 @@ class MainWindow(QMainWindow):
     def _graph_changed(self, doc_id: int) -> None:
         view = self.current_view()
         if view is not None and view.doc_id == doc_id:
+            pending, self._pending_finding = self._pending_finding, None
+            if pending is not None and tuple(pending.path) == view.document.graph_path:
+                self._select_finding(pending)
             self._show_selection()
 
     def _types_inferred(self, doc_id: int) -> None:
@@ -416,22 +450,65 @@ class MainWindow(QMainWindow):
         if view is not None and view.doc_id == doc_id:
             self._show_selection()
 
+    def _findings_changed(self, doc_id: int) -> None:
+        view = self.current_view()
+        if view is not None and view.doc_id == doc_id:
+            self._show_findings()
+            self._show_selection()
+
+    def _show_findings(self) -> None:
+        view = self.current_view()
+        if view is None:
+            self.problems.set_findings([], "")
+            return
+        doc = view.document
+        target = self.session.target
+        where = target.provider.removesuffix("ExecutionProvider")
+        if target.opset is not None:
+            where += f", opset {target.opset}"
+        status = f"checked for {where}" if doc.checked else f"checking for {where}…"
+        self.problems.set_findings(doc.findings, status)
+
+    def _finding_activated(self, row: int) -> None:
+        view = self.current_view()
+        if view is None or row >= len(view.document.findings):
+            return
+        f = view.document.findings[row]
+        doc = view.document
+        path = tuple(f.path)
+        if path != doc.graph_path and doc.model.find_graph(path) is not None:
+            self.session.enter_graph(doc.doc_id, path)  # selection follows once it is shown
+            self._pending_finding = f
+            return
+        self._select_finding(f)
+
+    def _select_finding(self, f: Finding) -> None:
+        if f.node_index is not None:
+            self._select_and_reveal(Selection("node", f.node_index))
+        elif f.tensor:
+            self._select_and_reveal(Selection("value", f.tensor))
+
     def _show_selection(self) -> None:
         """Point the panels at the current tab's graph and selection."""
         view = self.current_view()
         if view is None:
             self.properties.clear()
             self.search.set_graph(None, None)
+            self.problems.set_findings([], "")
             return
         doc = view.document
         self.search.set_graph(doc.model, doc.graph)
         sel = doc.selection
         if sel is None:
-            self.properties.show_model(doc.model)
+            self.properties.show_model(
+                doc.model, [f for f in doc.findings if f.node_index is None and not f.tensor]
+            )
         elif sel.kind == "node":
-            self.properties.show_node(doc.model, doc.graph, int(sel.ident))
+            found = findings_at(doc.findings, doc.graph_path, node_index=int(sel.ident))
+            self.properties.show_node(doc.model, doc.graph, int(sel.ident), found)
         else:
-            self.properties.show_value(doc.model, doc.graph, str(sel.ident))
+            found = findings_at(doc.findings, doc.graph_path, tensor=str(sel.ident))
+            self.properties.show_value(doc.model, doc.graph, str(sel.ident), found)
 
     def _run_in_background(self, fn, on_done) -> None:
         self.runner.submit("stats", lambda _progress, _cancel: fn(), on_done)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from inspector.core.checks import RuntimeTarget, run_checks
 from inspector.core.diagram import DrawnGraph, draw_graph
+from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, open_model
 from inspector.core.infer_process import infer_types_in_child
 from inspector.core.loader import ModelLoadError
@@ -39,6 +41,10 @@ class Document:
     graph_path: GraphPath = ()
     selection: Selection | None = None
     history: list[GraphPath] = field(default_factory=list)
+    findings: list[Finding] = field(
+        default_factory=list
+    )  # of every check, for the session's target
+    checked: bool = False  # whether ``findings`` are the result of a finished check run
 
     @property
     def graph(self) -> Graph:
@@ -72,11 +78,14 @@ class Session(QObject):
     graph_changed = Signal(int)  # doc id: the shown graph (subgraph/function) changed
     selection_changed = Signal(int)  # doc id
     types_inferred = Signal(int)  # doc id: shape inference has filled in the inferred types
+    findings_changed = Signal(int)  # doc id: a check run finished (or started: checked is False)
+    target_changed = Signal()
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
         self.documents: dict[int, Document] = {}
+        self.target = RuntimeTarget()
         self._next_id = 1
         self._loading: set[str] = set()
 
@@ -143,8 +152,54 @@ class Session(QObject):
                 if all(drawn.diagram is not d for d in diagrams):
                     drawn.diagram.refresh_edge_labels()
             self.types_inferred.emit(doc_id)
+            self.check(doc_id)  # the checks read inferred types, so they wait for them
 
         self.runner.submit(f"infer:{doc_id}", work, done)
+
+    # --------------------------------------------------------------------------------- checks
+
+    def set_target(self, target: RuntimeTarget) -> None:
+        """Check every open model against ``target``; nothing is reloaded or laid out again."""
+        if target == self.target:
+            return
+        self.target = target
+        self.target_changed.emit()
+        for doc_id, doc in self.documents.items():
+            if doc.model.types_inferred:
+                self.check(doc_id)
+
+    def check(self, doc_id: int) -> None:
+        """Run every static check on the document in the background; ``findings_changed``."""
+        doc = self.documents[doc_id]
+        target = self.target
+        doc.checked = False
+        self.findings_changed.emit(doc_id)
+
+        def done(findings: list[Finding]) -> None:
+            if doc_id in self.documents and target == self.target:
+                doc.findings = findings
+                doc.checked = True
+                self.findings_changed.emit(doc_id)
+
+        def failed(err: TaskError) -> None:
+            if doc_id in self.documents:
+                doc.findings = [
+                    Finding(
+                        Severity.WARNING,
+                        "check-failed",
+                        f"the checks stopped with {type(err.exception).__name__}: {err.exception}",
+                        "report this model to the developers",
+                    )
+                ]
+                doc.checked = True
+                self.findings_changed.emit(doc_id)
+
+        self.runner.submit(
+            f"check:{doc_id}",
+            lambda progress, cancel: run_checks(doc.model, target, progress, cancel),
+            done,
+            failed,
+        )
 
     def cancel_loading(self) -> None:
         for key in list(self._loading):
@@ -160,6 +215,7 @@ class Session(QObject):
         if self.documents.pop(doc_id, None) is not None:
             self.runner.cancel(f"layout:{doc_id}")
             self.runner.cancel(f"infer:{doc_id}")
+            self.runner.cancel(f"check:{doc_id}")
             self.document_closed.emit(doc_id)
 
     # ------------------------------------------------------------------------------ navigation

@@ -82,3 +82,21 @@ class Settings:
     def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
         self.q.setValue("geometry", geometry)
         self.q.setValue("window_state", state)
+
+    @property
+    def target_provider(self) -> str:
+        return str(self.q.value("target_provider", "CPUExecutionProvider"))
+
+    @target_provider.setter
+    def target_provider(self, provider: str) -> None:
+        self.q.setValue("target_provider", provider)
+
+    @property
+    def target_opset(self) -> int | None:
+        """The ai.onnx opset to check the model at; None: the model's own."""
+        value = self.q.value("target_opset", "")
+        return int(value) if str(value).isdigit() else None
+
+    @target_opset.setter
+    def target_opset(self, opset: int | None) -> None:
+        self.q.setValue("target_opset", "" if opset is None else str(opset))

@@ -484,7 +484,9 @@ class OverlayLayer(_Layer):
         fm = QFontMetricsF(s.label_font)
         h = fm.height() + 2
         for x, y, sev, text in badges:
-            shown = fm.elidedText(text, Qt.TextElideMode.ElideRight, BADGE_MAX_W - 8)
+            # the first line names the most severe finding; the hover tooltip has them all
+            first = text.split("\n", 1)[0]
+            shown = fm.elidedText(first, Qt.TextElideMode.ElideRight, BADGE_MAX_W - 8)
             w = fm.horizontalAdvance(shown) + 8
             rect = QRectF(x, y - h / 2, w, h)
             painter.setPen(Qt.PenStyle.NoPen)

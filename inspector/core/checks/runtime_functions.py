@@ -1,0 +1,137 @@
+"""Function bodies as ONNX Runtime inlines them: an operator's schema function (its fallback when no
+kernel takes the node's types) and model-local functions, typed for one call site.
+
+onnxruntime inlines a schema function when no kernel matches, and always inlines model-local
+functions; the ops of the body are then looked up like any other node. To check them the body
+needs types, which only exist per call: the body is wrapped in a small model whose inputs carry the
+call site's types, and onnx shape inference types every value in it.
+
+Known limitations: the schema function comes from the installed ``onnx``, which may be a release
+ahead of the onnx compiled into onnxruntime; a body whose inference fails is checked without types
+(op and opset only, never a type finding).
+"""
+
+from __future__ import annotations
+
+import onnx
+from onnx import helper
+
+from inspector.core.graph import TensorType, infer_proto_types
+
+_ELEM_OF_NAME: dict[str, int] = {}
+
+
+def _elem_type(dtype: str) -> int | None:
+    if not _ELEM_OF_NAME:
+        from inspector.core.graph import dtype_name
+
+        for v in onnx.TensorProto.DataType.values():
+            _ELEM_OF_NAME[dtype_name(v)] = v
+    return _ELEM_OF_NAME.get(dtype)
+
+
+def value_info(name: str, t: TensorType | None) -> onnx.ValueInfoProto:
+    """A typed graph input for ``t`` when it is a plain tensor; untyped otherwise."""
+    elem = _elem_type(t.dtype) if t is not None else None
+    if t is None or elem is None:
+        return onnx.ValueInfoProto(name=name)
+    shape = None if t.shape is None else [d if d is not None else None for d in t.shape]
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def schema_function(
+    node: onnx.NodeProto, domain: str, since: int, opset: int, input_types: list[TensorType | None]
+) -> onnx.FunctionProto | None:
+    """The function body onnx defines for this op at ``opset`` (context-dependent ones built for
+    the node's attributes and input types), or None when the op has none."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, since, domain)
+    except onnx.defs.SchemaError:
+        return None
+    try:
+        if schema.has_context_dependent_function:
+            versions = [v for v in schema.context_dependent_function_opset_versions if v <= opset]
+            if not versions:
+                return None
+            types = [
+                value_info("", t).type.SerializeToString() if t is not None else b""
+                for t in input_types
+            ]
+            data = schema.get_context_dependent_function_with_opset_version(
+                max(versions), node.SerializeToString(), types
+            )
+        elif schema.has_function:
+            versions = [v for v in schema.function_opset_versions if v <= opset] or [since]
+            data = schema.get_function_with_opset_version(max(versions))
+        else:
+            return None
+    except Exception:  # onnx could not build the body for these attributes/types
+        return None
+    return onnx.FunctionProto.FromString(data) if data else None
+
+
+def body_types(
+    fn: onnx.FunctionProto,
+    call: onnx.NodeProto,
+    input_types: list[TensorType | None],
+    opsets: dict[str, int],
+    local_functions: tuple[onnx.FunctionProto, ...] = (),
+) -> dict[str, TensorType]:
+    """Value name → type inside ``fn`` when called by ``call`` with ``input_types``."""
+    key = (
+        fn.SerializeToString(),
+        call.SerializeToString(),
+        tuple(input_types),
+        tuple(sorted(opsets.items())),
+        tuple(f.SerializeToString() for f in local_functions),
+    )
+    types = _BODY_TYPES.get(key)
+    if types is None:
+        if len(_BODY_TYPES) > 4096:  # a bound, not an LRU: call signatures repeat heavily
+            _BODY_TYPES.clear()
+        types = _BODY_TYPES[key] = _infer_body(fn, call, input_types, opsets, local_functions)
+    return types
+
+
+_BODY_TYPES: dict[tuple, dict[str, TensorType]] = {}
+
+
+def _infer_body(
+    fn: onnx.FunctionProto,
+    call: onnx.NodeProto,
+    input_types: list[TensorType | None],
+    opsets: dict[str, int],
+    local_functions: tuple[onnx.FunctionProto, ...],
+) -> dict[str, TensorType]:
+    call_attrs = {a.name: a for a in call.attribute}
+    defaults = {a.name: a for a in fn.attribute_proto}
+    nodes = []
+    for n in fn.node:
+        m = onnx.NodeProto()
+        m.CopyFrom(n)
+        resolved = []
+        for a in m.attribute:
+            if a.ref_attr_name:
+                src = call_attrs.get(a.ref_attr_name) or defaults.get(a.ref_attr_name)
+                if src is None:
+                    continue  # the attribute is optional and not given: leave it out
+                b = onnx.AttributeProto()
+                b.CopyFrom(src)
+                b.name = a.name
+                resolved.append(b)
+            else:
+                resolved.append(a)
+        del m.attribute[:]
+        m.attribute.extend(resolved)
+        nodes.append(m)
+    inputs = [value_info(name, t) for name, t in zip(fn.input, input_types, strict=False)]
+    graph = helper.make_graph(nodes, "body", inputs, [onnx.ValueInfoProto(name=o) for o in fn.output])
+    merged = dict(opsets)
+    for o in fn.opset_import:
+        merged.setdefault(o.domain, o.version)
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in merged.items()]
+    )
+    model.functions.extend(local_functions)
+    types, _error = infer_proto_types(model)
+    return types

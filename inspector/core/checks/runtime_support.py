@@ -1,0 +1,426 @@
+"""Which nodes the chosen runtime cannot run, and why: predicted without creating a session.
+
+``check(model, target)`` reads the installed onnxruntime's kernel registry and schemas
+(:mod:`.runtime_registry`) and names every node that session creation would reject, at once, where a
+session stops at the first. Codes:
+
+* ``unsupported-ir`` (model level): the file's IR version is newer than the runtime reads.
+* ``unsupported-opset``: the model imports an opset newer than the runtime knows (model level), or a
+  node's op has kernels only at other opsets, or does not exist yet at the model's opset.
+* ``unsupported-op``: no schema or no kernel for this op and domain at any version.
+* ``unsupported-type``: kernels exist at this version, but none takes these input/output types.
+* ``runtime-fallback`` (info): the runtime still runs the node, by inlining the op's ONNX function
+  body, or (CPU) by running float16 through inserted Casts to float.
+* ``runtime-unchecked`` (warning): the check cannot be made for this runtime or provider (this
+  build registers no kernels for it); nothing is guessed.
+
+Types at each node come from the graph model's declared types and onnx shape inference. When the
+model was opened without inference (``model.types_inferred`` is False) the check runs inference on
+its own copy of the types and leaves the model untouched (so it is safe on a worker thread while
+the window infers in a child). A type that is still unknown never yields a type finding.
+
+Known limitations: execution providers are judged one at a time (no CPU fallback for another EP);
+graph optimizations that fuse nodes before kernel lookup are not modelled (they only ever replace
+nodes with ones that have kernels); the float16 Cast fallback is modelled for the CPU provider as
+"every float16 input and output becomes float".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import onnx
+
+from inspector.core.checks import RuntimeTarget
+from inspector.core.checks.runtime_functions import body_types, schema_function
+from inspector.core.checks.runtime_registry import (
+    KernelDef,
+    Registry,
+    SchemaVersion,
+    load_registry,
+    normalize_domain,
+    ort_type_str,
+    providers_with_kernels,
+)
+from inspector.core.findings import Finding, Severity
+from inspector.core.graph import Graph, Model, TensorType, infer_proto_types
+from inspector.core.tasks import CancelToken
+
+CPU = "CPUExecutionProvider"
+_FLOAT16 = "tensor(float16)"
+_FLOAT = "tensor(float)"
+# Cast targets to suggest for a type no kernel takes, most useful first.
+_CAST_PREFERENCE = ("float", "double", "int64", "int32", "uint8", "int8", "bool", "float16")
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """The outcome for one node signature (cached: a 10k-node export has a few hundred)."""
+
+    code: str  # "" when a kernel runs it directly
+    severity: Severity = Severity.ERROR
+    message: str = ""
+    hint: str = ""
+    tensor: str | None = None
+
+
+_OK = _Verdict("")
+
+
+def check(model: Model, target: RuntimeTarget, cancel: CancelToken | None = None) -> list[Finding]:
+    """Every node ``target`` cannot run (and every fallback it runs by), as findings."""
+    if target.opset is not None and target.opset != model.opset_for(""):
+        from inspector.core.checks.runtime_retarget import retarget_findings
+
+        return retarget_findings(model, target, cancel)
+    if target.runtime != "onnxruntime":
+        return [_unchecked(f"runtime '{target.runtime}' is not known to the Inspector")]
+    registry = load_registry(target.provider)
+    if registry is None:
+        have = ", ".join(sorted(providers_with_kernels()))
+        return [
+            _unchecked(
+                f"this onnxruntime build registers no kernels for {target.provider} "
+                f"(it has: {have}), so what that provider can run cannot be predicted"
+            )
+        ]
+    return _Checker(model, registry, cancel).run()
+
+
+def _unchecked(message: str) -> Finding:
+    return Finding(
+        Severity.WARNING,
+        "runtime-unchecked",
+        message,
+        hint="install the onnxruntime build for that provider (e.g. onnxruntime-gpu) and check again",
+    )
+
+
+class _Checker:
+    def __init__(self, model: Model, registry: Registry, cancel: CancelToken | None) -> None:
+        self.model = model
+        self.reg = registry
+        self.cancel = cancel
+        self.cpu = registry.provider == CPU
+        self.local = {(normalize_domain(f.domain), f.name): f for f in model.functions}
+        self.local_protos = tuple(model.proto.functions)
+        self.verdicts: dict[tuple, _Verdict] = {}
+        self.inferred: dict[str, TensorType] = {}
+        if not model.types_inferred:
+            self.inferred, _ = infer_proto_types(model.proto)
+
+    def run(self) -> list[Finding]:
+        findings = self._model_level()
+        opsets = {normalize_domain(d): v for d, v in self.model.opset_imports.items()}
+        for g in self.model.graph.iter_graphs():
+            findings += self._graph(g, opsets, self._types_of(g))
+        for f in self.model.functions:
+            fn_opsets = {**opsets, **{normalize_domain(d): v for d, v in f.opset_imports.items()}}
+            findings += self._graph(f.graph, fn_opsets, self._function_types(f, fn_opsets))
+        return findings
+
+    # -- model level ---------------------------------------------------------------------------
+
+    def _model_level(self) -> list[Finding]:
+        out = []
+        reg = self.reg
+        if reg.max_ir is not None and self.model.ir_version > reg.max_ir:
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "unsupported-ir",
+                    f"IR version {self.model.ir_version} is newer than onnxruntime "
+                    f"{reg.runtime_version} reads (up to IR {reg.max_ir})",
+                    hint=f"save the model with ir_version={reg.max_ir} (onnx.save after setting "
+                    "model.ir_version), or upgrade onnxruntime",
+                )
+            )
+        for domain, version in self.model.opset_imports.items():
+            d = normalize_domain(domain)
+            newest = reg.max_opset.get(d)
+            if newest is not None and version > newest:
+                out.append(
+                    Finding(
+                        Severity.ERROR,
+                        "unsupported-opset",
+                        f"the model imports {d or 'ai.onnx'} opset {version}; onnxruntime "
+                        f"{reg.runtime_version} knows up to {newest}",
+                        hint=f"convert to opset {newest} (onnx.version_converter, or the "
+                        "target-opset preview) or upgrade onnxruntime",
+                    )
+                )
+        return out
+
+    # -- types ---------------------------------------------------------------------------------
+
+    def _types_of(self, g: Graph) -> dict[str, TensorType | None]:
+        inferred = self.inferred
+        return {
+            name: v.declared or v.inferred or inferred.get(name) for name, v in g.values.items()
+        }
+
+    def _function_types(self, f, opsets: dict[str, int]) -> dict[str, TensorType | None]:
+        """Types inside a model-local function, from its first call site (functions are
+        generic over their callers; the first call is what onnxruntime meets first)."""
+        key = (normalize_domain(f.domain), f.name)
+        for g in self.model.graph.iter_graphs():
+            types = self._types_of(g)
+            for node in g.nodes:
+                if (normalize_domain(node.domain), node.op_type) == key:
+                    proto = next(p for p in self.local_protos if (p.domain, p.name) == (f.domain, f.name))
+                    ins = [types.get(i) if i else None for i in node.inputs]
+                    return dict(body_types(proto, node.proto, ins, opsets, self.local_protos))
+        return {}
+
+    # -- nodes ---------------------------------------------------------------------------------
+
+    def _graph(
+        self, g: Graph, opsets: dict[str, int], types: dict[str, TensorType | None]
+    ) -> list[Finding]:
+        out = []
+        cancel = self.cancel
+        for node in g.nodes:
+            if cancel is not None and node.index % 256 == 0:
+                cancel.check()
+            domain = normalize_domain(node.domain)
+            if (domain, node.op_type) in self.local:
+                continue  # inlined by the runtime; its body is checked as its own graph
+            ins = tuple(ort_type_str(types.get(i)) if i else None for i in node.inputs)
+            outs = tuple(ort_type_str(types.get(o)) if o else None for o in node.outputs)
+            key = (domain, node.op_type, opsets.get(domain), ins, outs)
+            verdict = self.verdicts.get(key)
+            if verdict is None:
+                verdict = self.verdicts[key] = self._verdict(
+                    node.proto, domain, opsets, ins, outs, [types.get(i) for i in node.inputs]
+                )
+            if verdict.code:
+                tensor = None
+                if verdict.tensor is not None:
+                    tensor = node.inputs[int(verdict.tensor)]
+                out.append(
+                    Finding(
+                        verdict.severity,
+                        verdict.code,
+                        verdict.message,
+                        hint=verdict.hint,
+                        node=node.name,
+                        node_index=node.index,
+                        op_type=node.op_type,
+                        tensor=tensor,
+                        path=g.path,
+                    )
+                )
+        return out
+
+    def _verdict(
+        self,
+        proto: onnx.NodeProto,
+        domain: str,
+        opsets: dict[str, int],
+        ins: tuple[str | None, ...],
+        outs: tuple[str | None, ...],
+        in_types: list[TensorType | None],
+    ) -> _Verdict:
+        reg = self.reg
+        op = proto.op_type
+        dname = domain or "ai.onnx"
+        opset = opsets.get(domain)
+        versions = reg.schemas.get((domain, op))
+        if not versions:
+            known = [d or "ai.onnx" for (d, o) in reg.schemas if o == op and d != domain]
+            where = f"; it exists in {', '.join(sorted(known))}" if known else ""
+            return _Verdict(
+                "unsupported-op",
+                message=f"onnxruntime {reg.runtime_version} has no operator {dname}.{op}{where}",
+                hint="replace it with standard ops, or register a custom op library "
+                "(SessionOptions.register_custom_ops_library)",
+            )
+        if opset is None:
+            return _Verdict(
+                "unsupported-opset",
+                message=f"the model does not import domain {dname}, which {op} belongs to",
+                hint=f"add an opset import for {dname}",
+            )
+        schema = reg.schema_for(domain, op, opset)
+        if schema is None:
+            return _Verdict(
+                "unsupported-opset",
+                message=f"{op} exists from {dname} opset {versions[0].since}; the model imports "
+                f"opset {opset}",
+                hint=f"convert the model to opset {versions[0].since} or newer",
+            )
+        kernels = reg.kernels_at(domain, op, schema.since)
+        if kernels:
+            if _find_kernel(kernels, schema, ins, outs) is not None:
+                return _OK
+            if self.cpu and _FLOAT16 in ins + outs:
+                as_float = tuple(_FLOAT if t == _FLOAT16 else t for t in ins)
+                outs_float = tuple(_FLOAT if t == _FLOAT16 else t for t in outs)
+                if _find_kernel(kernels, schema, as_float, outs_float) is not None:
+                    return _Verdict(
+                        "runtime-fallback",
+                        Severity.INFO,
+                        f"no float16 CPU kernel for {op}; onnxruntime runs it in float through "
+                        "inserted Casts",
+                        hint="expect extra Cast nodes and float32 precision on CPU",
+                    )
+        fallback = self._function_fallback(proto, domain, schema, opsets, in_types)
+        if fallback is not None:
+            return fallback
+        if kernels:
+            return self._type_verdict(op, dname, schema, kernels, ins, outs)
+        ranges = reg.versions_with_kernels(domain, op)
+        if not ranges:
+            return _Verdict(
+                "unsupported-op",
+                message=f"onnxruntime {reg.runtime_version} ({reg.provider}) has no kernel for "
+                f"{dname}.{op} at any version",
+                hint="replace it with ops the runtime has, or use another execution provider",
+            )
+        good = reg.opsets_with_kernels(domain, op)
+        would = f"; opset {_ranges_text(good)} would have one" if good else ""
+        return _Verdict(
+            "unsupported-opset",
+            message=f"{op} at {dname} opset {opset} is schema version {schema.since}; "
+            f"onnxruntime has kernels only for versions {', '.join(ranges)}{would}",
+            hint=f"convert the model to opset {good[-1]}" if good else "upgrade onnxruntime",
+        )
+
+    def _function_fallback(
+        self,
+        proto: onnx.NodeProto,
+        domain: str,
+        schema: SchemaVersion,
+        opsets: dict[str, int],
+        in_types: list[TensorType | None],
+    ) -> _Verdict | None:
+        """The runtime inlines an op's schema function when no kernel fits; the body's ops are
+        looked up at the model's opset. None when the op has no function."""
+        fn = schema_function(proto, domain, schema.since, opsets.get(domain, 0), in_types)
+        if fn is None:
+            return None
+        types = body_types(fn, proto, in_types, opsets, self.local_protos)
+        body_opsets = dict(opsets)
+        for o in fn.opset_import:
+            body_opsets.setdefault(normalize_domain(o.domain), o.version)
+        for n in fn.node:
+            d = normalize_domain(n.domain)
+            ins = tuple(ort_type_str(types.get(i)) if i else None for i in n.input)
+            outs = tuple(ort_type_str(types.get(o)) if o else None for o in n.output)
+            v = self._verdict(n, d, body_opsets, ins, outs, [types.get(i) for i in n.input])
+            if v.severity is Severity.ERROR:
+                return _Verdict(
+                    v.code,
+                    message=f"no kernel for {proto.op_type} itself, and its function body fails: "
+                    f"{n.op_type} inside it: {v.message}",
+                    hint=v.hint,
+                )
+        return _Verdict(
+            "runtime-fallback",
+            Severity.INFO,
+            f"no kernel for {proto.op_type} with these types; onnxruntime inlines its ONNX "
+            f"function body ({len(fn.node)} nodes)",
+            hint="expect it to run slower than a fused kernel",
+        )
+
+    def _type_verdict(
+        self,
+        op: str,
+        dname: str,
+        schema: SchemaVersion,
+        kernels: list[KernelDef],
+        ins: tuple[str | None, ...],
+        outs: tuple[str | None, ...],
+    ) -> _Verdict:
+        bound = _bind(schema, ins, outs)
+        accepted: dict[str, set[str]] = {}
+        for k in kernels:
+            for name, allowed in k.constraints:
+                accepted.setdefault(name, set()).update(allowed)
+        bad = [
+            (p, actual)
+            for p, actual in bound.items()
+            if p in accepted and actual and not (set(actual.values()) & accepted[p])
+        ]
+        if not bad:  # each parameter is fine alone, but no one kernel takes the combination
+            combos = "; ".join(
+                ", ".join(f"{n}={_short(sorted(a))}" for n, a in k.constraints) for k in kernels
+            )
+            got = ", ".join(f"{p}={_short(sorted(set(a.values())))}" for p, a in bound.items())
+            return _Verdict(
+                "unsupported-type",
+                message=f"{op} has kernels for {combos}, but got {got}",
+                hint="cast the inputs so that they match one of those combinations",
+            )
+        param, actual = bad[0]
+        index, got = next(iter(actual.items()))
+        target = _cast_target(accepted[param])
+        return _Verdict(
+            "unsupported-type",
+            message=f"{op} (version {schema.since}) has {self.reg.provider} kernels for "
+            f"{param} in {_short(sorted(accepted[param]))}, not {_short([got])}",
+            hint=f"insert Cast(to={target}) before the input (and a Cast back after, if needed)"
+            if target
+            else "",
+            tensor=str(index) if index >= 0 else None,
+        )
+
+
+def _bind(
+    schema: SchemaVersion, ins: tuple[str | None, ...], outs: tuple[str | None, ...]
+) -> dict[str, dict[int, str]]:
+    """Type parameter → {argument position: actual type}; inputs at their index, outputs as
+    ``-1 - index`` (so a hint can name an input tensor)."""
+    bound: dict[str, dict[int, str]] = {}
+    for i, t in enumerate(ins):
+        p = schema.param_of(schema.inputs, i)
+        if p is not None and t is not None:
+            bound.setdefault(p, {})[i] = t
+    for i, t in enumerate(outs):
+        p = schema.param_of(schema.outputs, i)
+        if p is not None and t is not None:
+            bound.setdefault(p, {})[-1 - i] = t
+    return bound
+
+
+def _find_kernel(
+    kernels: list[KernelDef],
+    schema: SchemaVersion,
+    ins: tuple[str | None, ...],
+    outs: tuple[str | None, ...],
+) -> KernelDef | None:
+    """The first kernel whose every constraint is met by some bound argument (onnxruntime's rule:
+    any one argument of the parameter with an allowed type; unknown types never disqualify)."""
+    bound = _bind(schema, ins, outs)
+    for k in kernels:
+        if all(
+            name not in bound or not set(bound[name].values()).isdisjoint(allowed)
+            for name, allowed in k.constraints
+        ):
+            return k
+    return None
+
+
+def _short(types: list[str]) -> str:
+    names = [t[7:-1] if t.startswith("tensor(") else t for t in types]
+    return "{" + ", ".join(names) + "}"
+
+
+def _cast_target(allowed: set[str]) -> str:
+    names = {t[7:-1] for t in allowed if t.startswith("tensor(")}
+    for name in _CAST_PREFERENCE:
+        if name in names:
+            return {"float": "FLOAT", "double": "DOUBLE"}.get(name, name.upper())
+    return ""
+
+
+def _ranges_text(opsets: list[int]) -> str:
+    """``[7, 8, 9, 13]`` → ``"7-9, 13"``."""
+    parts, start = [], None
+    for i, o in enumerate(opsets):
+        if start is None:
+            start = o
+        if i + 1 == len(opsets) or opsets[i + 1] != o + 1:
+            parts.append(str(o) if start == o else f"{start}-{o}")
+            start = None
+    return ", ".join(parts)
