@@ -57,7 +57,7 @@ def desktop_entry(command: Sequence[str]) -> str:
     lines = [
         "[Desktop Entry]",
         "Type=Application",
-        "Version=1.5",
+        "Version=1.4",  # the newest version validators in current distributions know
         f"Name={identity.APP_NAME}",
         f"GenericName={identity.GENERIC_NAME}",
         f"Comment={identity.COMMENT}",
@@ -66,7 +66,8 @@ def desktop_entry(command: Sequence[str]) -> str:
         f"Exec={_string_value(exec_line)}",
         "Terminal=false",
         f"MimeType={identity.MIME_TYPE};",
-        "Categories=Development;Science;ArtificialIntelligence;",
+        # One main category: with two (Development;Science;) menus list the entry twice.
+        "Categories=Development;",
         f"Keywords={';'.join(identity.KEYWORDS)};",
     ]
     return "\n".join(lines) + "\n"

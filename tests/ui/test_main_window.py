@@ -280,14 +280,3 @@ def test_launch_with_no_file_opens_the_sample(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert "TAB sample.onnx" in r.stdout
-
-
-@pytest.mark.parametrize("fixture", ZOO)
-def test_render_draws_every_model(fixture, request, tmp_path):
-    """`render` writes a PNG of the same scene for each exported model."""
-    from inspector.cli import main as cli_main
-
-    out = tmp_path / f"{fixture}.png"
-    assert cli_main(["render", str(request.getfixturevalue(fixture)), "-o", str(out)]) == 0
-    data = out.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
