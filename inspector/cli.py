@@ -118,6 +118,62 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _desktop(args: argparse.Namespace, install: bool) -> int:
+    if not sys.platform.startswith("linux"):
+        raise UsageError(
+            "the desktop entry is for Linux; on Windows and macOS the installer registers "
+            "the file type (see packaging/)"
+        )
+    from inspector.desktop import install as desktop
+
+    scope = "system" if args.system else "user"
+    try:
+        report = (desktop.install if install else desktop.uninstall)(scope)
+    except desktop.DesktopInstallError as e:
+        raise UsageError(str(e)) from e
+    manifest = desktop.locations(scope).manifest
+    if args.json:
+        _print_json({"scope": scope, "manifest": str(manifest), **report.as_json()})
+        return EXIT_OK
+    who = "all users" if scope == "system" else "this user"
+    if install:
+        print(f"installed for {who}: {len(report.files)} files (listed in {manifest})")
+    elif report.files:
+        print(f"uninstalled for {who}: removed {len(report.files)} files")
+    else:
+        print(f"nothing to uninstall for {who} (no {manifest})")
+    for line in report.ran:
+        print(f"  ran   {line}")
+    for line in report.notes:
+        print(f"  note  {line}")
+    return EXIT_OK
+
+
+def cmd_install_desktop(args: argparse.Namespace) -> int:
+    """Make ONNX Inspector open .onnx files on this Linux desktop.
+
+    Installs a menu entry, the application/x-onnx MIME type for *.onnx, and icons, refreshes the
+    MIME and desktop databases, and (for --user) makes ONNX Inspector the type's default
+    application. Running it again is harmless; uninstall-desktop removes exactly what it wrote.
+    """
+    return _desktop(args, install=True)
+
+
+def cmd_uninstall_desktop(args: argparse.Namespace) -> int:
+    """Remove what install-desktop wrote, and restore the previous default application."""
+    return _desktop(args, install=False)
+
+
+def _add_desktop_scope(p: argparse.ArgumentParser) -> None:
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--user", action="store_true", help="for this user, under ~/.local/share (default)"
+    )
+    scope.add_argument(
+        "--system", action="store_true", help="for all users, under /usr/local/share (needs root)"
+    )
+
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -144,10 +200,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.svg")
     p.add_argument("--width", type=int, default=1600, help="image width in pixels (default 1600)")
     p.add_argument("--dark", action="store_true", help="use the dark theme")
+    _add_desktop_scope(add("install-desktop", cmd_install_desktop))
+    _add_desktop_scope(add("uninstall-desktop", cmd_uninstall_desktop))
     return parser, commands
 
 
-SUBCOMMANDS = ("info", "render")
+SUBCOMMANDS = ("info", "render", "install-desktop", "uninstall-desktop")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,8 +56,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections import Counter
 from pathlib import Path
 
+import onnx
 import pytest
 
 SHIPPED_MODEL_FOLDERS = ("light", "pytorch-converted", "pytorch-operator", "simple")
@@ -107,6 +109,16 @@ def shipped_reference_outputs(model_path: Path) -> list[Path]:
     """For a ``light/`` model, its ``<name>_output_<i>.pb`` files (no inputs are shipped)."""
     model_path = Path(model_path)
     return sorted(model_path.parent.glob(f"{model_path.stem}_output_*.pb"))
+
+
+def count_ops(graph: onnx.GraphProto) -> Counter:
+    """Op type → count over a graph and its If/Loop/Scan subgraphs, straight from the protobuf."""
+    c: Counter = Counter(n.op_type for n in graph.node)
+    for n in graph.node:
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                c += count_ops(a.g)
+    return c
 
 
 def shipped_model_id(model_path: Path) -> str:

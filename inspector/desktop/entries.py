@@ -41,9 +41,7 @@ def quote_exec_arg(arg: str) -> str:
 
 def _string_value(text: str) -> str:
     # The generic "string" escapes of a key's value (applied after the Exec quoting above).
-    return (
-        text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    )
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
 
 def desktop_entry(command: Sequence[str]) -> str:

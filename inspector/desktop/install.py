@@ -251,9 +251,7 @@ def uninstall(scope: Scope = "user", env: Mapping[str, str] | None = None) -> Re
             report.files.append(name)
         default = manifest.get("default")
         if default:
-            _restore_default(
-                Path(default["file"]), default["previous"], default["existed"], report
-            )
+            _restore_default(Path(default["file"]), default["previous"], default["existed"], report)
         _rebuild_mime_database(where.data_dir / "mime", manifest, env, report)
         _rebuild_desktop_database(where.data_dir / "applications", manifest, env, report)
         where.manifest.unlink()

@@ -44,13 +44,20 @@ class Settings:
     def last_session(self, files: list[str]) -> None:
         self.q.setValue("last_session", files)
 
+    def _bool(self, key: str, default: bool) -> bool:
+        # INI-backed QSettings hands booleans back as strings
+        return str(self.q.value(key, "true" if default else "false")).lower() == "true"
+
+    def _set_bool(self, key: str, on: bool) -> None:
+        self.q.setValue(key, "true" if on else "false")
+
     @property
     def reopen_last_session(self) -> bool:
-        return str(self.q.value("reopen_last_session", "false")).lower() == "true"
+        return self._bool("reopen_last_session", False)
 
     @reopen_last_session.setter
     def reopen_last_session(self, on: bool) -> None:
-        self.q.setValue("reopen_last_session", "true" if on else "false")
+        self._set_bool("reopen_last_session", on)
 
     @property
     def theme(self) -> str:
@@ -62,11 +69,11 @@ class Settings:
 
     @property
     def show_edge_labels(self) -> bool:
-        return str(self.q.value("show_edge_labels", "true")).lower() == "true"
+        return self._bool("show_edge_labels", True)
 
     @show_edge_labels.setter
     def show_edge_labels(self, on: bool) -> None:
-        self.q.setValue("show_edge_labels", "true" if on else "false")
+        self._set_bool("show_edge_labels", on)
 
     @property
     def last_dir(self) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import onnx
 import pytest
 from onnx import shape_inference
@@ -11,7 +9,7 @@ from onnx import shape_inference
 from inspector.core.diagram import build_diagram
 from inspector.core.graph import dtype_name, open_model, type_from_proto
 from inspector.core.summary import model_summary
-from tests.model_zoo import shipped_models
+from tests.model_zoo import count_ops, shipped_models
 
 SHIPPED = shipped_models()
 
@@ -19,15 +17,6 @@ SHIPPED = shipped_models()
 def _dims(vi: onnx.ValueInfoProto):
     t = type_from_proto(vi.type)
     return list(t.shape) if t and t.shape is not None else None
-
-
-def _count_nodes(g: onnx.GraphProto) -> Counter:
-    c: Counter = Counter(n.op_type for n in g.node)
-    for n in g.node:
-        for a in n.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
-                c += _count_nodes(a.g)
-    return c
 
 
 def test_corpus_is_complete():
@@ -52,7 +41,7 @@ def test_summary_agrees_with_protobuf(path):
     assert [i["shape"] for i in s["inputs"]] == [_dims(vi) for vi in real_inputs]
     assert [o["name"] for o in s["outputs"]] == [vi.name for vi in proto.graph.output]
     assert [o["shape"] for o in s["outputs"]] == [_dims(vi) for vi in proto.graph.output]
-    counts = _count_nodes(proto.graph)
+    counts = count_ops(proto.graph)
     assert s["node_count"] == sum(counts.values())
     assert s["op_counts"] == dict(counts)
     assert s["initializer_bytes"] == sum(

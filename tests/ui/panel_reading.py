@@ -6,8 +6,6 @@ turn the panel's rich-text document into plain rows.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import onnx
 from onnx import helper
@@ -141,12 +139,3 @@ def declared_infos(g: onnx.GraphProto) -> dict[str, onnx.ValueInfoProto]:
     for t in g.initializer:
         out[t.name] = helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
     return out
-
-
-def count_ops(g: onnx.GraphProto) -> Counter:
-    c: Counter = Counter(n.op_type for n in g.node)
-    for n in g.node:
-        for a in n.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
-                c += count_ops(a.g)
-    return c

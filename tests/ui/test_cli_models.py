@@ -7,24 +7,14 @@ one-line errors, no heavy imports for --help) is tested in tests/core/test_cli.p
 from __future__ import annotations
 
 import json
-from collections import Counter
 
 import onnx
 import pytest
 
 from inspector.cli import main as cli_main
-from tests.model_zoo import shipped_model_id, shipped_models
+from tests.model_zoo import count_ops, shipped_model_id, shipped_models
 
 ZOO = ["torch_cnn", "torch_transformer", "torch_lstm", "torch_if_loop", "helper_if_loop_function"]
-
-
-def _ops(g: onnx.GraphProto) -> Counter:
-    c: Counter = Counter(n.op_type for n in g.node)
-    for n in g.node:
-        for a in n.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
-                c += _ops(a.g)
-    return c
 
 
 def check_info_and_render(path, tmp_path, capsys) -> None:
@@ -33,7 +23,7 @@ def check_info_and_render(path, tmp_path, capsys) -> None:
     info = json.loads(capsys.readouterr().out)
     assert info["ir_version"] == proto.ir_version
     assert info["opset_imports"] == {o.domain: o.version for o in proto.opset_import}
-    assert info["op_counts"] == dict(_ops(proto.graph))
+    assert info["op_counts"] == dict(count_ops(proto.graph))
     assert [o["name"] for o in info["outputs"]] == [o.name for o in proto.graph.output]
     assert [f["name"] for f in info["functions"]] == [f.name for f in proto.functions]
     out = tmp_path / "graph.png"

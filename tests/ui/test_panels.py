@@ -24,11 +24,10 @@ from inspector.ui.panels import properties as properties_module
 from inspector.ui.panels.properties import PropertiesPanel
 from inspector.ui.panels.search import MAX_RESULTS, SearchPanel
 from inspector.ui.tasks import TaskRunner
-from tests.model_zoo import shipped_data_dir
+from tests.model_zoo import count_ops, shipped_data_dir
 from tests.ui.panel_reading import (
     browser_of,
     click_link,
-    count_ops,
     declared_infos,
     key_values,
     sync_runner,

@@ -33,7 +33,11 @@ class EdgeType:
     @property
     def dtype(self) -> str:
         """``"float32"`` for a tensor; the schema spelling (``"seq(tensor(float))"``) otherwise."""
-        return dtype_name(self.elem) if self.elem and self.type_str.startswith("tensor(") else self.type_str
+        return (
+            dtype_name(self.elem)
+            if self.elem and self.type_str.startswith("tensor(")
+            else self.type_str
+        )
 
     def __str__(self) -> str:
         if self.shape is None:

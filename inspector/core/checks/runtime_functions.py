@@ -125,7 +125,9 @@ def _infer_body(
         m.attribute.extend(resolved)
         nodes.append(m)
     inputs = [value_info(name, t) for name, t in zip(fn.input, input_types, strict=False)]
-    graph = helper.make_graph(nodes, "body", inputs, [onnx.ValueInfoProto(name=o) for o in fn.output])
+    graph = helper.make_graph(
+        nodes, "body", inputs, [onnx.ValueInfoProto(name=o) for o in fn.output]
+    )
     merged = dict(opsets)
     for o in fn.opset_import:
         merged.setdefault(o.domain, o.version)

@@ -92,9 +92,7 @@ class Registry:
 
     def kernels_at(self, domain: str, op_type: str, since_version: int) -> list[KernelDef]:
         return [
-            k
-            for k in self.kernels.get((domain, op_type), ())
-            if k.matches_version(since_version)
+            k for k in self.kernels.get((domain, op_type), ()) if k.matches_version(since_version)
         ]
 
     def versions_with_kernels(self, domain: str, op_type: str) -> list[str]:
@@ -102,9 +100,7 @@ class Registry:
         seen: dict[tuple[int, int], None] = {}
         for k in sorted(self.kernels.get((domain, op_type), ()), key=lambda k: k.since):
             seen[(k.since, k.until)] = None
-        return [
-            f"{a}+" if b == OPEN_END else (str(a) if a == b else f"{a}-{b}") for a, b in seen
-        ]
+        return [f"{a}+" if b == OPEN_END else (str(a) if a == b else f"{a}-{b}") for a, b in seen]
 
     def opsets_with_kernels(self, domain: str, op_type: str) -> list[int]:
         """Opsets at which the node's since-version would hit a kernel (lowest first, capped)."""

@@ -167,7 +167,9 @@ class _Checker:
             types = self._types_of(g)
             for node in g.nodes:
                 if (normalize_domain(node.domain), node.op_type) == key:
-                    proto = next(p for p in self.local_protos if (p.domain, p.name) == (f.domain, f.name))
+                    proto = next(
+                        p for p in self.local_protos if (p.domain, p.name) == (f.domain, f.name)
+                    )
                     ins = [types.get(i) if i else None for i in node.inputs]
                     return dict(body_types(proto, node.proto, ins, opsets, self.local_protos))
         return {}

@@ -253,8 +253,7 @@ def conv(view: NodeView) -> RuleResult:
         faults.append(
             ShapeFault(
                 2,
-                f"{view.label}: bias {_desc(view, 2)} has {bias[0]} values for {m} output "
-                f"channels",
+                f"{view.label}: bias {_desc(view, 2)} has {bias[0]} values for {m} output channels",
                 f"the bias needs {m} values, it has {bias[0]}",
             )
         )
@@ -286,8 +285,15 @@ def reshape(view: NodeView) -> RuleResult:
     for i, d in enumerate(target):
         if d == 0 and not allowzero:
             if i >= len(data):
-                return [_target_fault(view, slot, target, f"0 at position {i} copies a dim the "
-                                      f"input {format_shape(data)} does not have")], None
+                return [
+                    _target_fault(
+                        view,
+                        slot,
+                        target,
+                        f"0 at position {i} copies a dim the "
+                        f"input {format_shape(data)} does not have",
+                    )
+                ], None
             resolved.append(data[i])
         else:
             resolved.append(d)
