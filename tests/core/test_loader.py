@@ -80,3 +80,24 @@ def test_progress_is_reported_in_order(tmp_path):
     open_model(path, progress=lambda f, _m: seen.append(f))
     assert seen[0] == 0.0 and seen[-1] == 1.0
     assert seen == sorted(seen)
+
+
+def test_opening_reads_no_external_weights(tmp_path, monkeypatch):
+    """A model with external data opens and is drawn without reading one weight byte."""
+    import inspector.core.graph as graph_module
+    from inspector.core.diagram import draw_graph
+
+    path = external_model(tmp_path)
+    reads: list[str] = []
+
+    def counting_read(tensor, ref):
+        reads.append(tensor.name)
+        raise AssertionError("weights were read while opening")
+
+    monkeypatch.setattr(graph_module, "read_external_tensor", counting_read)
+    model = open_model(path)
+    draw_graph(model, model.graph)
+    assert reads == []
+    with pytest.raises(AssertionError):
+        model.graph.values["W"].initializer.array()  # reading happens only when asked
+    assert reads == ["W"]

@@ -46,7 +46,9 @@ def run_checks(
 ) -> list[Finding]:
     """Every finding of every static check family, sorted."""
     target = target or RuntimeTarget()
-    families: list = []  # filled in as the check families land (see the module docstring)
+    from inspector.core.checks import edges
+
+    families: list = [edges]  # filled in as the check families land (see the module docstring)
     findings: list[Finding] = []
     for i, family in enumerate(families):
         progress(i / max(1, len(families)), family.__name__.rsplit(".", 1)[-1])

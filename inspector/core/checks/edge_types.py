@@ -171,11 +171,12 @@ class Signature:
         return f.name
 
 
-_SIGNATURES: dict[int, Signature] = {}
+_SIGNATURES: dict[tuple[str, str, int], Signature] = {}
 
 
 def signature(schema: defs.OpSchema) -> Signature:
-    key = id(schema)  # schemas are long-lived singletons inside onnx
+    # Not id(schema): onnx hands out a fresh Python wrapper per lookup, and ids get reused.
+    key = (schema.domain, schema.name, schema.since_version)
     sig = _SIGNATURES.get(key)
     if sig is None:
 

@@ -53,10 +53,12 @@ def schema_function(
             versions = [v for v in schema.context_dependent_function_opset_versions if v <= opset]
             if not versions:
                 return None
-            types = [
-                value_info("", t).type.SerializeToString() if t is not None else b""
-                for t in input_types
-            ]
+            type_protos = [value_info("", t).type for t in input_types]
+            if any(tp.WhichOneof("value") is None for tp in type_protos):
+                # onnx's builders crash (SIGSEGV, measured) on an untyped input; without every
+                # input's type the body cannot be built, so no fallback is predicted.
+                return None
+            types = [tp.SerializeToString() for tp in type_protos]
             data = schema.get_context_dependent_function_with_opset_version(
                 max(versions), node.SerializeToString(), types
             )

@@ -3,8 +3,7 @@
 An export traced with one example input often fixes the batch size (``[1, 3, 224, 224]``), so the
 model refuses any other batch. :func:`fixed_batch_findings` lists such inputs;
 :func:`make_dim_dynamic` writes a NEW file with those dims renamed to a symbol and re-checks it,
-so the user sees the effect (for instance a Reshape whose constant target still holds the old
-batch size now shows as a ``shape-mismatch``... or not, if it used 0 or -1).
+so the user sees the effect in the re-inferred shapes and the new findings.
 
 Known limitations: "batch-like" means dim 0 of an input of rank >= 2, reported only when no input
 already has a symbolic dim 0; a graph output's dim 0 is renamed too when it had the same fixed
