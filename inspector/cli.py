@@ -174,6 +174,163 @@ def _add_desktop_scope(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _node_ref(index: int | None) -> str:
+    """How the table names an unnamed node (its position) or a model-level finding."""
+    return f"#{index}" if index is not None else "(model)"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Check what the chosen runtime cannot run, and every other static check, without running it.
+
+    Prints every finding (runtime support, dtype/shape, model validity); exit 1 if any is an error.
+    """
+    if args.runtime != "onnxruntime":
+        raise UsageError(f"--runtime {args.runtime} is not supported; use --runtime onnxruntime")
+    if args.opset is not None and args.opset < 7:
+        raise UsageError(f"--opset {args.opset} is too old; onnxruntime has kernels from opset 7")
+    model = _open(args.model)
+    from inspector.core.checks import RuntimeTarget, run_checks
+    from inspector.core.findings import has_errors
+
+    findings = run_checks(model, RuntimeTarget(args.runtime, args.provider, args.opset))
+    if args.json:
+        _print_json({"findings": [f.to_dict() for f in findings]})
+    elif not findings:
+        print(f"no findings for {args.provider}")
+    else:
+        rows = [
+            (
+                f.severity.value,
+                f.code,
+                "/".join([*f.path, f.node or _node_ref(f.node_index)]),
+                f.op_type or "-",
+                f.message + (f"  [hint: {f.hint}]" if f.hint else ""),
+            )
+            for f in findings
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
+def _run_feeds(args: argparse.Namespace, model: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(feeds, expected outputs or None) from --inputs, --input, --random and --expected."""
+    from inspector.core.inference.inputs import (
+        FeedError,
+        input_specs,
+        load_array,
+        load_expected,
+        load_feeds,
+        random_value,
+        resolve_shape,
+    )
+
+    feeds: dict[str, Any] = {}
+    expected = None
+    try:
+        if args.inputs:
+            loaded = load_feeds(model, args.inputs)
+            feeds.update(loaded.feeds)
+            expected = loaded.expected
+        for item in args.input:
+            name, sep, file = item.partition("=")
+            if not sep or not name or not file:
+                raise UsageError(f"--input {item!r}: write it as NAME=FILE (.npy or .pb)")
+            feeds[name] = load_array(file)
+        if args.expected:
+            expected = load_expected(model, args.expected)
+    except FeedError as e:
+        raise UsageError(str(e)) from e
+    missing = [s for s in input_specs(model) if s.name not in feeds]
+    if missing and (args.random or not (args.inputs or args.input)):
+        import numpy as np
+
+        # Random is the default when no feed is given; with feeds, only --random fills the rest.
+        rng = np.random.default_rng(args.seed)
+        feeds.update({s.name: random_value(s, resolve_shape(s.shape), rng) for s in missing})
+    elif missing:
+        names = ", ".join(s.name for s in missing)
+        raise UsageError(f"no value for input(s) {names}; give --input NAME=FILE or add --random")
+    return feeds, expected
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the model through ONNX Runtime (in a child process) on random or loaded inputs.
+
+    Inputs are random by default (integer indices within their table, masks 0/1, seeded); load
+    them with --inputs (a test_data_set_N folder, which also brings the expected outputs, or an
+    .npz by input name) or --input NAME=FILE. Prints each output's statistics, the latency over
+    --repeat runs, the comparison with expected outputs, and the findings; exit 1 if the run
+    failed or the outputs disagree with the expected ones.
+    """
+    if args.repeat < 1:
+        raise UsageError(f"--repeat {args.repeat}: give at least 1 timed run")
+    model_path = Path(args.model)
+    save = Path(args.save_outputs) if args.save_outputs else None
+    if save is not None:
+        if save.suffix.lower() != ".npz":
+            raise UsageError(f"cannot write '{save.name}': --save-outputs must end in .npz")
+        if not save.parent.exists():
+            raise UsageError(f"cannot write '{save}': folder '{save.parent}' does not exist")
+        if model_path.exists() and save.resolve() == model_path.resolve():
+            raise UsageError("refusing to overwrite the model file; choose another output path")
+    model = _open(args.model)
+    feeds, expected = _run_feeds(args, model)
+    from inspector.core.inference.runner import RunOptions, run_model
+
+    options = RunOptions(provider=args.provider, repeat=args.repeat)
+    result = run_model(args.model, feeds, options, expected=expected, model=model)
+    if save is not None and result.outputs:
+        result.save_outputs(save)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(_run_text(result, save))
+    code = EXIT_OK if result.ok else EXIT_FINDINGS
+    result.close()
+    return code
+
+
+def _run_text(result: Any, saved: Path | None) -> str:
+    """The run for people: outputs, latency, match, findings."""
+
+    def num(x: Any) -> str:
+        return "-" if x is None else f"{x:.6g}" if isinstance(x, float) else str(x)
+
+    lines = [f"status: {result.status}"]
+    if result.outputs:
+        lines.append("outputs:")
+        lines.append(_table([
+            (o.name, f"{o.stats['dtype']}{_shape_text(o.stats['shape'])}  min {num(o.stats['min'])}"
+             f"  max {num(o.stats['max'])}  mean {num(o.stats['mean'])}  std {num(o.stats['std'])}"
+             f"  nan {o.stats['nan']}  inf {o.stats['inf']}")
+            if o.stats else (o.name, o.kind)
+            for o in result.outputs
+        ]))
+    if result.latency_ms:
+        lat = result.latency_ms
+        lines.append(f"latency over {len(result.latencies_ms)} runs: mean {lat['mean']:.3f} ms, "
+                     f"median {lat['median']:.3f} ms, p90 {lat['p90']:.3f} ms, min {lat['min']:.3f} ms")
+    if result.match is not None:
+        m = result.match
+        lines.append(f"expected outputs: {'match' if m.ok else 'DIFFER'} "
+                     f"(rtol {m.rtol:g}, atol {m.atol:g})")
+        lines.append(_table([
+            (c.name, ("ok" if c.ok else "differs")
+             + (f"  max abs {c.max_abs:.3g}  max rel {c.max_rel:.3g}" if c.max_abs is not None else "")
+             + (f"  {c.message}" if c.message and not c.ok else ""))
+            for c in m.outputs
+        ]))
+    for f in result.findings:
+        where = f.node or (f"#{f.node_index}" if f.node_index is not None else f.tensor or "")
+        hint = f"  [hint: {f.hint}]" if f.hint else ""
+        lines.append(f"{f.severity.value}  {f.code}  {where}  {f.message}{hint}")
+    if saved is not None and result.outputs:
+        lines.append(f"wrote {saved}")
+    return "\n".join(lines)
+
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -195,6 +352,30 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
 
     p = add("info", cmd_info)
     p.add_argument("model", help="the .onnx file")
+    p = add("check", cmd_check)
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--runtime", default="onnxruntime", help="the runtime (default onnxruntime)")
+    p.add_argument(
+        "--provider",
+        default="CPUExecutionProvider",
+        help="the execution provider (default CPUExecutionProvider)",
+    )
+    p.add_argument("--opset", type=int, help="check the model as converted to this ai.onnx opset")
+    p = add("run", cmd_run)
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE",
+                   help="the value of one input, from a .npy or TensorProto .pb (repeatable)")
+    p.add_argument("--inputs", metavar="DIR_OR_NPZ",
+                   help="a test_data_set_N folder (also gives expected outputs) or an .npz by name")
+    p.add_argument("--random", action="store_true",
+                   help="random values for every input not given (the default with no inputs)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("--provider", default="CPUExecutionProvider",
+                   help="the execution provider (default CPUExecutionProvider)")
+    p.add_argument("--repeat", type=int, default=10, help="timed runs after one warm-up (default 10)")
+    p.add_argument("--expected", metavar="DIR",
+                   help="expected outputs: a test_data_set_N folder, an .npz or a folder of .npy")
+    p.add_argument("--save-outputs", metavar="OUT.npz", help="write the outputs to an .npz")
     p = add("render", cmd_render)
     p.add_argument("model", help="the .onnx file")
     p.add_argument("-o", "--output", required=True, help="OUT.png or OUT.svg")
@@ -205,7 +386,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     return parser, commands
 
 
-SUBCOMMANDS = ("info", "render", "install-desktop", "uninstall-desktop")
+SUBCOMMANDS = ("info", "run", "check", "render", "install-desktop", "uninstall-desktop")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

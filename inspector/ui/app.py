@@ -51,7 +51,7 @@ def run_app(argv: Sequence[str]) -> int:
     app.setDesktopFileName("onnx-inspector")
     # Before any window: a running instance may take the files, and then this process is done.
     files = absolute_paths(args.files)
-    instance = claim(files, hand_off=not args.new_window)
+    instance = claim(files, hand_off=not args.new_window, parent=app)
     if instance.outcome is Outcome.HANDED_OFF:
         return 0
     icon = resource_path("icon.svg")

@@ -171,12 +171,12 @@ class DocumentView(QWidget):
                         on_edge.setdefault(e, []).append(f)
                 if f.node_index is not None and 0 <= f.node_index < len(diagram.node_box):
                     on_box.setdefault(int(diagram.node_box[f.node_index]), []).append(f)
+            elif path[:2] in callers and path[:2] != here:
+                for index in callers[path[:2]]:  # the nodes calling the function
+                    on_box.setdefault(int(diagram.node_box[index]), []).append(f)
             elif len(path) > len(here) and path[: len(here)] == here:
                 index = label_to_node.get(path[len(here)])
                 if index is not None:  # the If/Loop/Scan node whose subgraph holds it
-                    on_box.setdefault(int(diagram.node_box[index]), []).append(f)
-            elif path[:2] in callers and path[:2] != here:
-                for index in callers[path[:2]]:
                     on_box.setdefault(int(diagram.node_box[index]), []).append(f)
         self.scene.set_box_overlay(
             {b: (strongest(fs).value, overlay_text(fs)) for b, fs in on_box.items()}

@@ -116,24 +116,17 @@ class InstanceServer(QObject):
         self._documents = documents
 
     def close(self) -> None:
+        """Stop serving and delete this object once the event loop gets to it.
+
+        Deleted from the event loop, not directly: a client socket that has just disconnected has
+        a deletion pending, and destroying its parent first crashes PySide 6.11.
+        """
         self.server.close()
+        self.deleteLater()
 
     def _accept(self) -> None:
         while (socket := self.server.nextPendingConnection()) is not None:
-            buffer = bytearray()
-            socket.readyRead.connect(lambda s=socket, b=buffer: self._read(s, b))
-            socket.disconnected.connect(socket.deleteLater)
-
-    def _read(self, socket: QLocalSocket, buffer: bytearray) -> None:
-        buffer += bytes(socket.readAll().data())
-        if len(buffer) > MAX_REQUEST_BYTES:
-            socket.abort()
-            return
-        while b"\n" in buffer:
-            line, _, rest = bytes(buffer).partition(b"\n")
-            buffer[:] = rest
-            socket.write(json.dumps(self._answer(line)).encode() + b"\n")
-            socket.flush()
+            _Connection(socket, self._answer)
 
     def _answer(self, line: bytes) -> dict[str, Any]:
         try:
@@ -152,6 +145,32 @@ class InstanceServer(QObject):
         return {"ok": False, "error": f"unknown request {kind!r}"}
 
 
+class _Connection(QObject):
+    """One client's buffer and request loop; a child of its socket, so it goes when that does."""
+
+    def __init__(self, socket: QLocalSocket, answer: Callable[[bytes], dict[str, Any]]) -> None:
+        super().__init__(socket)
+        self.socket = socket
+        self.answer = answer
+        self.buffer = bytearray()
+        socket.readyRead.connect(self._read)
+        socket.disconnected.connect(self._closed)
+
+    def _closed(self) -> None:
+        self.socket.deleteLater()
+
+    def _read(self) -> None:
+        self.buffer += bytes(self.socket.readAll().data())
+        if len(self.buffer) > MAX_REQUEST_BYTES:
+            self.socket.abort()
+            return
+        while b"\n" in self.buffer:
+            line, _, rest = bytes(self.buffer).partition(b"\n")
+            self.buffer[:] = rest
+            self.socket.write(json.dumps(self.answer(line)).encode() + b"\n")
+            self.socket.flush()
+
+
 class Outcome(enum.Enum):
     SERVING = "serving"
     """No instance was running: this process is the server now."""
@@ -167,11 +186,18 @@ class Claim:
     server: InstanceServer | None = None
 
 
-def claim(files: list[str], *, hand_off: bool = True, name: str | None = None) -> Claim:
+def claim(
+    files: list[str],
+    *,
+    hand_off: bool = True,
+    name: str | None = None,
+    parent: QObject | None = None,
+) -> Claim:
     """Hand ``files`` to a running instance, or become the instance that others hand files to.
 
     ``hand_off=False`` (``--new-window``) never gives files away; it still serves when no live
-    instance does, so later launches have a window to go to.
+    instance does, so later launches have a window to go to. A server is made a child of
+    ``parent`` (the application), so Qt, not Python's garbage collector, decides when it goes.
     """
     name = name or server_name()
     lock = QLockFile(_lock_path(name))
@@ -186,9 +212,10 @@ def claim(files: list[str], *, hand_off: bool = True, name: str | None = None) -
             return Claim(Outcome.ALONE)  # alive but unresponsive: leave its socket alone
         if reply is not None and reply.get("ok"):
             return Claim(Outcome.HANDED_OFF if hand_off else Outcome.ALONE)
-        server = InstanceServer()
+        server = InstanceServer(parent)
         if server.listen(name):
             return Claim(Outcome.SERVING, server)
+        server.close()
         return Claim(Outcome.ALONE)
     finally:
         if locked:

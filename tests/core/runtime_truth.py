@@ -28,6 +28,7 @@ Run the worker by hand: ``python -m tests.core.runtime_truth --worker`` reads pa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -126,10 +127,8 @@ def _testcase_variants(model: onnx.ModelProto, name: str) -> list[Case]:
         return out
     older: list[int] = []
     if schema.since_version > 1:
-        try:
+        with contextlib.suppress(onnx.defs.SchemaError):  # SchemaError: new at this version
             older = [onnx.defs.get_schema(node.op_type, schema.since_version - 1, "").since_version]
-        except onnx.defs.SchemaError:
-            pass  # the op is new at this version
     for v in sorted({*older[-1:], onnx.defs.onnx_opset_version()} - {opset}):
         out.append(Case(f"{name}@opset{v}", _restamp_opset(model, v)))
     if not model.graph.input or not schema.inputs:
@@ -174,7 +173,9 @@ _CONTRIB = (  # (op, number of same-typed inputs): simple com.microsoft ops
 )
 
 
-def _single(op: str, n_in: int, elem: int, opset: int = 21, domain: str = "", **kw) -> onnx.ModelProto:
+def _single(
+    op: str, n_in: int, elem: int, opset: int = 21, domain: str = "", **kw
+) -> onnx.ModelProto:
     shapes = [[4, 4]] * n_in
     if op == "SkipLayerNormalization":
         shapes = [[2, 4, 4], [2, 4, 4], [4]]
@@ -224,7 +225,9 @@ def if_model(elem: int) -> onnx.ModelProto:
         [],
         [helper.make_tensor_value_info("e", elem, [2])],
     )
-    node = helper.make_node("If", ["c"], ["y"], name="the_if", then_branch=then_g, else_branch=else_g)
+    node = helper.make_node(
+        "If", ["c"], ["y"], name="the_if", then_branch=then_g, else_branch=else_g
+    )
     c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
     g = helper.make_graph([node], "if_model", [c, x], [y])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
@@ -252,7 +255,6 @@ def local_function_model(elem: int) -> onnx.ModelProto:
 
 def build_corpus() -> list[Case]:
     """Every model of the measurement, in a fixed order."""
-    import contextlib
     import io
     import warnings
 
@@ -270,7 +272,9 @@ def build_corpus() -> list[Case]:
             cases += _testcase_variants(tc.model, f"node/{tc.name}")
     for op, n in _CONTRIB:
         for dt in ("float", "float16", "double", "bfloat16"):
-            cases.append(Case(f"contrib/{op}@{dt}", _single(op, n, _ELEM[dt], domain="com.microsoft")))
+            cases.append(
+                Case(f"contrib/{op}@{dt}", _single(op, n, _ELEM[dt], domain="com.microsoft"))
+            )
     cases += hand_cases()
     for path in shipped_models():
         cases.append(Case(f"shipped/{shipped_model_id(path)}", onnx.load(path)))
@@ -286,11 +290,21 @@ def sample(cases: list[Case], n: int, seed: int = 4) -> list[Case]:
 
 # --------------------------------------------------------------------------------- the labels
 
-_NAMED = re.compile(r"Could not find an implementation for (\S+?)\(\d+\) node with name '([^']*)'")
+_NAMED = re.compile(
+    r"(?:Could not find an implementation for|Failed to find kernel for) (\S+?)\(\d+\)"
+    r" (?:node with name '|\(node:')([^']*)'"
+)
 _NO_OP = re.compile(r'In Node, \("([^"]*)", ([^,]+), "([^"]*)"')
-_NOT_REGISTERED = re.compile(r"Fatal error: (?:([\w.]+):)?(\w+)\(-?\d+\) is not a registered function/op")
-_UNSUPPORTED_MODEL = ("ValidateOpsetForDomain", "Unsupported model IR version", "is under development",
-                      "is till opset", "Unsupported model IR")
+_NOT_REGISTERED = re.compile(
+    r"Fatal error: (?:([\w.]+):)?(\w+)\(-?\d+\) is not a registered function/op"
+)
+_UNSUPPORTED_MODEL = (
+    "ValidateOpsetForDomain",
+    "Unsupported model IR version",
+    "is under development",
+    "is till opset",
+    "Unsupported model IR",
+)
 
 
 def classify(error: str) -> Label:
@@ -325,7 +339,7 @@ def _worker() -> None:
             ort.InferenceSession(path, providers=["CPUExecutionProvider"])
             error = ""
         except Exception as e:
-            error = f"{type(e).__name__}: {e}" or "error"
+            error = f"{type(e).__name__}: {e}"
         sys.stdout.write(json.dumps({"error": error}) + "\n")
         sys.stdout.flush()
 
@@ -413,7 +427,12 @@ def label_cases(cases: list[Case], cache: Path = CACHE) -> dict[str, Label]:
         tmp_cache = cache.with_suffix(".tmp")
         tmp_cache.write_text(json.dumps(stored))
         os.replace(tmp_cache, cache)
-    return {c.id: Label(**stored[keys[c.id]]) for c in cases}
+    # Classified again on every read: the cache holds what the runtime said, the rules may improve.
+    return {c.id: _relabel(Label(**stored[keys[c.id]])) for c in cases}
+
+
+def _relabel(label: Label) -> Label:
+    return label if label.kind == "crash" else classify(label.error)
 
 
 # --------------------------------------------------------------------------------- the score
@@ -472,7 +491,7 @@ def score(cases: list[Case], labels: dict[str, Label]) -> Score:
             fails = label.kind == "unsupported"
             if fails and errors:
                 s.tp += 1
-                if _names(label, errors):
+                if _names(label, errors, case.model):
                     s.named += 1
                 else:
                     s.misses.append(f"unnamed {case.id}: {label.node or label.op}")
@@ -487,13 +506,34 @@ def score(cases: list[Case], labels: dict[str, Label]) -> Score:
     return s
 
 
-def _names(label: Label, errors: list) -> bool:
+def _names(label: Label, errors: list, model: onnx.ModelProto) -> bool:
     if not label.node and not label.op:
         return any(f.node_index is None for f in errors)  # a model-level failure
     if label.node and any(f.node == label.node for f in errors):
         return True
-    # An inlined function body names its own node; the check names the calling node.
-    return bool(label.op) and any(f.op_type == label.op or label.op in f.message for f in errors)
+    if label.node not in _all_node_names(model):
+        # A node the runtime made by inlining a function body (onnxruntime leaves those unnamed):
+        # the node of the user's graph that failed is the calling one, which the check names.
+        return any(f.node_index is not None for f in errors)
+    return bool(label.op) and any(f.op_type == label.op for f in errors)
+
+
+def _all_node_names(model: onnx.ModelProto) -> set[str]:
+    names: set[str] = set()
+
+    def walk(g: onnx.GraphProto) -> None:
+        for n in g.node:
+            names.add(n.name)
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    walk(a.g)
+                for sg in a.graphs:
+                    walk(sg)
+
+    walk(model.graph)
+    for f in model.functions:
+        names.update(n.name for n in f.node)
+    return names
 
 
 if __name__ == "__main__":

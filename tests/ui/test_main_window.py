@@ -269,7 +269,7 @@ def check():
         QTimer.singleShot(20, check)
 
 QTimer.singleShot(20, check)
-sys.exit(run_app([]))
+sys.exit(run_app(["--new-window"]))  # never hand off to a running instance
 """
 
 

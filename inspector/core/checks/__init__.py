@@ -46,9 +46,9 @@ def run_checks(
 ) -> list[Finding]:
     """Every finding of every static check family, sorted."""
     target = target or RuntimeTarget()
-    from inspector.core.checks import edges
+    from inspector.core.checks import edges, runtime_support
 
-    families: list = [edges]  # filled in as the check families land (see the module docstring)
+    families: list = [runtime_support, edges]  # see the module docstring
     findings: list[Finding] = []
     for i, family in enumerate(families):
         progress(i / max(1, len(families)), family.__name__.rsplit(".", 1)[-1])

@@ -245,16 +245,16 @@ def check_dtypes(
             bindings[param] = next(iter(by_type))
             continue
 
-        def weight(ts: str) -> tuple[int, int, int, int]:
-            members = by_type[ts]
-            return (
-                len(members),
+        ranked = sorted(
+            by_type,
+            key=lambda ts, members=by_type: (
+                len(members[ts]),
                 model_counts.get(ts, 0),
-                -sum(1 for s in members if s in constant_slots),
-                -max(members),
-            )
-
-        ranked = sorted(by_type, key=weight, reverse=True)
+                -sum(1 for s in members[ts] if s in constant_slots),
+                -max(members[ts]),
+            ),
+            reverse=True,
+        )
         expected = ranked[0]
         bindings[param] = expected
         other = by_type[expected][0]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import ChainMap
 from collections.abc import MutableMapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
@@ -57,10 +58,15 @@ from inspector.core.tasks import CancelToken
 _MAX_DATA_ELEMENTS = 1024
 _INT_TYPES = frozenset((TensorProto.INT64, TensorProto.INT32))
 
+if TYPE_CHECKING:
+    from inspector.core.checks import RuntimeTarget
+
 Env = MutableMapping[str, bytes]  # value name → serialized TypeProto
 
 
-def check(model: Model, target: object = None, cancel: CancelToken | None = None) -> list[Finding]:
+def check(
+    model: Model, target: RuntimeTarget | None = None, cancel: CancelToken | None = None
+) -> list[Finding]:
     """Every dtype/shape mismatch of ``model`` (main graph and subgraphs), plus fixed-batch notes.
 
     ``target`` (a :class:`~inspector.core.checks.RuntimeTarget`) does not change what is
@@ -157,7 +163,11 @@ class _Walker:
         rule = RULES.get(node.op_type) if not node.domain else None
         faults, repaired_shape = [], None
         if rule is not None:
-            faults, repaired_shape = rule(self._view(graph, node, types))
+            view = self._view(graph, node, types)
+            first = node.outputs[0] if node.outputs else ""
+            declared = parse_type(declared_out.get(first) or declared_vi.get(first))
+            view.declared_output = declared.shape if declared is not None else None
+            faults, repaired_shape = rule(view)
             for f in faults:
                 self.report(graph, node, "shape-mismatch", f.message, f.hint, names[f.slot])
 
@@ -403,7 +413,11 @@ class _Walker:
             hint = f"insert a Cast to a type {node.op_type} accepts before input {sig.input_label(c.slot)}"
         elif v is not None and v.initializer is not None:
             hint = f"cast the initializer to {want}"
-        elif v is not None and v.producer is not None and graph.nodes[v.producer].op_type == "Constant":
+        elif (
+            v is not None
+            and v.producer is not None
+            and graph.nodes[v.producer].op_type == "Constant"
+        ):
             hint = f"make the constant {want}"
         elif v is not None and v.is_input:
             hint = f"declare input '{name}' as {want}, or insert a Cast to {want} after it"
@@ -470,7 +484,10 @@ def _merge(got: bytes, t: EdgeType, decl: EdgeType | None) -> bytes:
         return tensor_type_bytes(t.elem, decl.shape)
     if len(t.shape) != len(decl.shape):
         return got
-    merged = tuple(a if isinstance(a, int) or b is None else b for a, b in zip(t.shape, decl.shape, strict=True))
+    merged = tuple(
+        a if isinstance(a, int) or b is None else b
+        for a, b in zip(t.shape, decl.shape, strict=True)
+    )
     return got if merged == t.shape else tensor_type_bytes(t.elem, merged)
 
 
@@ -483,15 +500,25 @@ def _has_elem(tp: onnx.TypeProto) -> bool:
 
 
 def _type_counts(gp: onnx.GraphProto) -> dict[str, int]:
-    """How often each tensor type appears among the main graph's declared values: the model's
-    usual dtype, which decides which side of a disagreement is the odd one out."""
-    counts: dict[str, int] = {}
-    for t in gp.initializer:
-        key = f"tensor({schema_elem_name(t.data_type)})"
-        counts[key] = counts.get(key, 0) + 1
-    for vi in (*gp.input, *gp.output, *gp.value_info):
-        if vi.type.HasField("tensor_type"):
-            key = f"tensor({schema_elem_name(vi.type.tensor_type.elem_type)})"
-            counts[key] = counts.get(key, 0) + 1
-    return counts
+    """How many of the main graph's constants, inputs and outputs have each tensor type: the
+    model's usual dtype, which decides which side of a disagreement is the odd one out.
 
+    value_info is left out: it may be the very thing that is wrong. Each name counts once
+    (IR < 4 lists initializers as inputs too).
+    """
+    elems: dict[str, int] = {}
+    for t in gp.initializer:
+        elems[t.name] = t.data_type
+    for n in gp.node:
+        if n.op_type == "Constant" and n.output:
+            for a in n.attribute:
+                if a.name == "value" and a.type == AttributeProto.TENSOR:
+                    elems[n.output[0]] = a.t.data_type
+    for vi in (*gp.input, *gp.output):
+        if vi.type.HasField("tensor_type") and vi.name not in elems:
+            elems[vi.name] = vi.type.tensor_type.elem_type
+    counts: dict[str, int] = {}
+    for elem in elems.values():
+        key = f"tensor({schema_elem_name(elem)})"
+        counts[key] = counts.get(key, 0) + 1
+    return counts

@@ -13,6 +13,8 @@ ahead of the onnx compiled into onnxruntime; a body whose inference fails is che
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import onnx
 from onnx import helper
 
@@ -32,6 +34,11 @@ def _elem_type(dtype: str) -> int | None:
 
 def value_info(name: str, t: TensorType | None) -> onnx.ValueInfoProto:
     """A typed graph input for ``t`` when it is a plain tensor; untyped otherwise."""
+    if t is not None and t.dtype.startswith("sequence("):
+        inner = value_info(name, TensorType(t.dtype[9:-1], None))
+        if inner.type.WhichOneof("value") is None:
+            return inner
+        return helper.make_value_info(name, helper.make_sequence_type_proto(inner.type))
     elem = _elem_type(t.dtype) if t is not None else None
     if t is None or elem is None:
         return onnx.ValueInfoProto(name=name)
@@ -39,11 +46,28 @@ def value_info(name: str, t: TensorType | None) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, elem, shape)
 
 
+def has_typed_function(op_type: str, domain: str, since: int) -> bool:
+    """Whether onnx defines a context-dependent function body (one built from the input types)
+    for this op version."""
+    try:
+        schema = onnx.defs.get_schema(op_type, since, domain)
+    except onnx.defs.SchemaError:
+        return False
+    return bool(schema.has_context_dependent_function)
+
+
 def schema_function(
-    node: onnx.NodeProto, domain: str, since: int, opset: int, input_types: list[TensorType | None]
+    node: onnx.NodeProto,
+    domain: str,
+    since: int,
+    opset: int,
+    input_types: list[TensorType | None],
+    since_at: Callable[[str, str, int], int | None] | None = None,
 ) -> onnx.FunctionProto | None:
     """The function body onnx defines for this op at ``opset`` (context-dependent ones built for
-    the node's attributes and input types), or None when the op has none."""
+    the node's attributes and input types), or None when the op has none the runtime would use.
+    ``since_at(domain, op, opset)`` gives the runtime's schema since-version, to validate a
+    static body against ``opset``."""
     try:
         schema = onnx.defs.get_schema(node.op_type, since, domain)
     except onnx.defs.SchemaError:
@@ -63,8 +87,20 @@ def schema_function(
                 max(versions), node.SerializeToString(), types
             )
         elif schema.has_function:
-            versions = [v for v in schema.function_opset_versions if v <= opset] or [since]
+            versions = [v for v in schema.function_opset_versions if v <= opset]
+            if not versions:
+                return None
             data = schema.get_function_with_opset_version(max(versions))
+            fn = onnx.FunctionProto.FromString(data)
+            # Like onnx's OpSchema::GetFunction(validate=true), which onnxruntime calls: a static
+            # body written for opset f is used at a newer opset only if none of its ops changed
+            # in between (measured: Swish-24's body is refused at opset 28, Relu has none at 14).
+            if since_at is not None and any(
+                since_at(n.domain, n.op_type, max(versions)) != since_at(n.domain, n.op_type, opset)
+                for n in fn.node
+            ):
+                return None
+            return fn
         else:
             return None
     except Exception:  # onnx could not build the body for these attributes/types

@@ -32,7 +32,11 @@ from dataclasses import dataclass
 import onnx
 
 from inspector.core.checks import RuntimeTarget
-from inspector.core.checks.runtime_functions import body_types, schema_function
+from inspector.core.checks.runtime_functions import (
+    body_types,
+    has_typed_function,
+    schema_function,
+)
 from inspector.core.checks.runtime_registry import (
     KernelDef,
     Registry,
@@ -251,6 +255,8 @@ class _Checker:
                 f"opset {opset}",
                 hint=f"convert the model to opset {versions[0].since} or newer",
             )
+        if (domain, op) == ("", "Constant"):
+            return _OK  # onnxruntime turns Constant nodes into initializers; no kernel is needed
         kernels = reg.kernels_at(domain, op, schema.since)
         if kernels:
             if _find_kernel(kernels, schema, ins, outs) is not None:
@@ -298,8 +304,18 @@ class _Checker:
     ) -> _Verdict | None:
         """The runtime inlines an op's schema function when no kernel fits; the body's ops are
         looked up at the model's opset. None when the op has no function."""
-        fn = schema_function(proto, domain, schema.since, opsets.get(domain, 0), in_types)
+        fn = schema_function(
+            proto, domain, schema.since, opsets.get(domain, 0), in_types, self._since_at
+        )
         if fn is None:
+            if None in in_types and has_typed_function(proto.op_type, domain, schema.since):
+                return _Verdict(
+                    "runtime-fallback",
+                    Severity.INFO,
+                    f"no kernel for {proto.op_type} with these types; onnxruntime inlines its "
+                    "ONNX function body, which could not be checked (input types unknown)",
+                    hint="run shape inference or declare the input types to check the body",
+                )
             return None
         types = body_types(fn, proto, in_types, opsets, self.local_protos)
         body_opsets = dict(opsets)
@@ -310,7 +326,7 @@ class _Checker:
             ins = tuple(ort_type_str(types.get(i)) if i else None for i in n.input)
             outs = tuple(ort_type_str(types.get(o)) if o else None for o in n.output)
             v = self._verdict(n, d, body_opsets, ins, outs, [types.get(i) for i in n.input])
-            if v.severity is Severity.ERROR:
+            if v.code and v.severity is Severity.ERROR:
                 return _Verdict(
                     v.code,
                     message=f"no kernel for {proto.op_type} itself, and its function body fails: "
@@ -324,6 +340,10 @@ class _Checker:
             f"function body ({len(fn.node)} nodes)",
             hint="expect it to run slower than a fused kernel",
         )
+
+    def _since_at(self, domain: str, op: str, opset: int) -> int | None:
+        sv = self.reg.schema_for(normalize_domain(domain), op, opset)
+        return sv.since if sv is not None else None
 
     def _type_verdict(
         self,

@@ -46,6 +46,7 @@ class NodeView:
     constant: Callable[[int], np.ndarray | None]  # small constant input values, or None
     is_constant: Callable[[int], bool]
     source: Callable[[int], str]  # "'conv1'": who produces input slot i
+    declared_output: Shape | None = None  # what value_info/graph output say output 0 is
 
     def shape(self, slot: int) -> Shape | None:
         if slot >= len(self.types):
@@ -87,7 +88,9 @@ def broadcast(view: NodeView) -> RuleResult:
         fixed = {s: d for s, d in dims.items() if isinstance(d, int) and d != 1}
         sizes = Counter(fixed.values())
         if len(sizes) > 1:
-            expected = _majority(view, sizes, fixed)
+            declared = view.declared_output
+            hint_dim = declared[-k] if declared is not None and len(declared) >= k else None
+            expected = _majority(view, sizes, fixed, hint_dim)
             bad = [s for s, d in fixed.items() if d != expected]
             culprit = _pick_culprit(view, bad) if len(bad) > 1 else bad[0]
             good = next(s for s, d in fixed.items() if d == expected)
@@ -112,12 +115,17 @@ def broadcast(view: NodeView) -> RuleResult:
     return faults, tuple(reversed(out)) if faults else None
 
 
-def _majority(view: NodeView, sizes: Counter[int], fixed: dict[int, int]) -> int:
-    """The size most inputs agree on; on a tie, the size of the non-constant, earlier input."""
+def _majority(
+    view: NodeView, sizes: Counter[int], fixed: dict[int, int], declared: Dim = None
+) -> int:
+    """The size most inputs agree on; on a tie, the size the node's output is declared with,
+    else the size of the non-constant, earlier input (usually the data path)."""
     best = max(sizes.values())
     tied = {d for d, c in sizes.items() if c == best}
     if len(tied) == 1:
         return next(iter(tied))
+    if declared in tied:
+        return declared  # type: ignore[return-value]
     keeper = min((s for s, d in fixed.items() if d in tied), key=lambda s: (view.is_constant(s), s))
     return fixed[keeper]
 
@@ -379,7 +387,9 @@ def concat(view: NodeView) -> RuleResult:
         sizes = Counter(fixed.values())
         if len(sizes) < 2:
             continue
-        expected = _majority(view, sizes, fixed)
+        declared = view.declared_output
+        hint_dim = declared[d] if declared is not None and len(declared) == rank else None
+        expected = _majority(view, sizes, fixed, hint_dim)
         out[d] = expected
         good = next(s for s, v in fixed.items() if v == expected)
         for s, v in fixed.items():

@@ -67,6 +67,9 @@ class GraphView(QGraphicsView):
         super().__init__(parent)
         self.last_frame_ms = 0.0
         self._press_pos: QPoint | None = None
+        # True from fit_to_window until the user zooms or pans: a resize then refits, so a graph
+        # fitted before its tab was laid out (or the window maximised) still fills the view.
+        self._keep_fit = False
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -123,6 +126,7 @@ class GraphView(QGraphicsView):
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to ``zoom`` (clamped to the limits), keeping the scene point under ``anchor``
         (viewport pixels; default the viewport's centre) where it is."""
+        self._keep_fit = False
         lo, hi = self.zoom_limits()
         zoom = min(max(zoom, lo), hi)
         if abs(zoom - self.zoom) < 1e-9:
@@ -147,8 +151,10 @@ class GraphView(QGraphicsView):
             return
         self.set_zoom(self.fit_zoom())
         self.centerOn(scene.sceneRect().center())
+        self._keep_fit = True
 
     def center_on_box(self, i: int) -> None:
+        self._keep_fit = False
         scene = self.graph_scene()
         if scene is not None:
             self.centerOn(scene.box_center(i))
@@ -177,8 +183,11 @@ class GraphView(QGraphicsView):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.minimap.place()
+        if self._keep_fit:
+            self.fit_to_window()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
+        self._keep_fit = False
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             steps = event.angleDelta().y() / 120
             self.zoom_by(WHEEL_STEP**steps, event.position())
@@ -205,6 +214,7 @@ class GraphView(QGraphicsView):
             super().keyPressEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._keep_fit = False
         if event.button() == Qt.MouseButton.LeftButton:
             self._press_pos = event.position().toPoint()
         super().mousePressEvent(event)

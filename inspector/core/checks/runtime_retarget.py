@@ -1,0 +1,124 @@
+"""The retarget preview: what ``onnx.version_converter`` makes of the model at another ai.onnx
+opset, which nodes it cannot convert, and what the runtime still cannot run after converting.
+
+Nothing here touches the user's file: :func:`retarget_preview` converts in memory, and
+:func:`save_retargeted` writes only to a new path the caller chooses (Save As).
+
+Known limitations: ``onnx.version_converter`` stops at the first op it cannot convert and does not
+say which node; the preview names every node of that op type (read from the error text). Findings
+on the converted model are mapped back to the original nodes by their first output name (the
+converter keeps output names); a node the converter added keeps its converted-model position
+(only in the main graph) and says so in its message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import onnx
+
+from inspector.core.checks import RuntimeTarget
+from inspector.core.findings import Finding, Severity
+from inspector.core.graph import Model, build_model
+from inspector.core.loader import LoadedFile
+from inspector.core.tasks import CancelToken
+
+
+@dataclass
+class RetargetPreview:
+    """The outcome of converting to ``opset``: the converted proto (None if conversion failed),
+    the converter's error text, and the findings (conversion failures and runtime support)."""
+
+    opset: int
+    converted: onnx.ModelProto | None
+    error: str
+    findings: list[Finding]
+
+
+def convert(model: Model, opset: int) -> onnx.ModelProto:
+    """The model converted to ai.onnx ``opset`` (raises what the converter raises)."""
+    from onnx import version_converter
+
+    return version_converter.convert_version(model.proto, opset)
+
+
+def retarget_preview(
+    model: Model, target: RuntimeTarget, cancel: CancelToken | None = None
+) -> RetargetPreview:
+    """Convert to ``target.opset`` and check the result for ``target``'s runtime and provider."""
+    from inspector.core.checks import runtime_support
+
+    opset = target.opset if target.opset is not None else model.opset_for("") or 0
+    try:
+        converted = convert(model, opset)
+    except Exception as e:  # the converter raises plain RuntimeError/ValueError with its reason
+        error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        error = error.rsplit("failed: ", 1)[-1]  # drop the C++ file and assertion prefix
+        return RetargetPreview(opset, None, error, _conversion_failures(model, opset, error))
+    if cancel is not None:
+        cancel.check()
+    loaded = LoadedFile(
+        model.path or Path("converted.onnx"), converted.ByteSize(), converted, {}, 0
+    )
+    converted_model = build_model(loaded, cancel=cancel)
+    found = runtime_support.check(converted_model, replace(target, opset=None), cancel)
+    return RetargetPreview(opset, converted, "", _map_back(model, converted_model, found, opset))
+
+
+def retarget_findings(
+    model: Model, target: RuntimeTarget, cancel: CancelToken | None = None
+) -> list[Finding]:
+    """The preview's findings: what ``run_checks`` reports when the target names an opset."""
+    return retarget_preview(model, target, cancel).findings
+
+
+def save_retargeted(model: Model, opset: int, new_path: str | os.PathLike[str]) -> Path:
+    """Save As: write the model converted to ``opset`` to ``new_path``, never over the model's
+    own file (raises ``ValueError`` for that, and whatever the converter raises)."""
+    out = Path(new_path)
+    if model.path is not None and out.resolve() == Path(model.path).resolve():
+        raise ValueError("refusing to overwrite the model's own file; choose a new path")
+    onnx.save_model(convert(model, opset), out)
+    return out
+
+
+def _conversion_failures(model: Model, opset: int, error: str) -> list[Finding]:
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", error))
+    nodes = [n for n in model.graph.nodes if n.op_type in words]
+    message = f"onnx.version_converter cannot convert to opset {opset}: {error}"
+    hint = "convert this op by hand (or re-export the model at that opset)"
+    if not nodes:
+        return [Finding(Severity.ERROR, "retarget-failed", message, hint=hint)]
+    return [
+        Finding(
+            Severity.ERROR,
+            "retarget-failed",
+            message,
+            hint=hint,
+            node=n.name,
+            node_index=n.index,
+            op_type=n.op_type,
+        )
+        for n in nodes
+    ]
+
+
+def _map_back(
+    original: Model, converted: Model, findings: list[Finding], opset: int
+) -> list[Finding]:
+    by_output = {n.outputs[0]: n.index for n in original.graph.nodes if n.outputs}
+    out = []
+    for f in findings:
+        suffix = f" (after conversion to opset {opset})"
+        if f.node_index is not None and not f.path:
+            node = converted.graph.nodes[f.node_index]
+            index = by_output.get(node.outputs[0]) if node.outputs else None
+            if index is None:
+                suffix = f" (in a node the conversion to opset {opset} added)"
+            else:
+                f = replace(f, node_index=index, node=original.graph.nodes[index].name)
+        out.append(replace(f, message=f.message + suffix))
+    return out

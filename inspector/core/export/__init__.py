@@ -1,0 +1,12 @@
+"""Export from PyTorch: the config the wizard edits and the CLI parses, the child-side driver,
+the parent-side runner, the translation of exporter errors, and the validation checklist.
+
+Only :mod:`.driver` and :mod:`.validate` import torch, and only in the export's child process.
+"""
+
+from __future__ import annotations
+
+from inspector.core.export.config import DynamicDim, ExportConfig, InputSpec
+from inspector.core.export.runner import ExportResult, export_model
+
+__all__ = ["DynamicDim", "ExportConfig", "ExportResult", "InputSpec", "export_model"]

@@ -1,0 +1,203 @@
+"""The child process that owns the ONNX Runtime session: ``python -m inspector.core.inference.child WORKDIR``.
+
+It reads ``request.json`` and ``feeds.npz`` from WORKDIR, builds the session with the requested
+options, runs the warm-up and the timed runs, and writes the outputs and ``result.json`` there
+(see :mod:`inspector.core.inference.protocol`). It is the only module that imports onnxruntime,
+and it runs in its own process so that a native crash or a hang never reaches the caller.
+
+Failures ONNX Runtime reports as exceptions (session creation, a run) end normally with
+``status`` set and the raw message kept; a crash ends the process, and faulthandler writes the
+Python stack to stderr for the parent to quote.
+
+Intermediate capture runs a temporary copy of the model, held in memory (or, past protobuf's
+2 GB limit, written to WORKDIR), with the captured tensors added as graph outputs; the user's
+file is only read. Exposing a tensor keeps the optimizer from fusing across it, so captured runs
+may be fused differently (and timed differently) than the plain model.
+
+Timing: each timed run is measured around ``session.run`` alone with ``perf_counter``; feeds are
+bound once before the loop, so the figure is comparable to a bare ``session.run`` loop.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inspector.core.inference import protocol
+from inspector.core.tensor_stats import tensor_stats
+
+_KERNEL_SUFFIX = "_kernel_time"
+_MAX_PROTO_BYTES = 2_000_000_000  # protobuf cannot serialize a message past 2 GB
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(protocol.progress_line(fraction, message), flush=True)
+
+
+def _session_options(ort: Any, options: protocol.RunOptions, workdir: Path) -> Any:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[options.graph_optimization_level]
+    so.intra_op_num_threads = options.intra_op_threads
+    so.log_severity_level = 3  # errors only: warnings about old opsets would flood stderr
+    if options.profile:
+        so.enable_profiling = True
+        so.profile_file_prefix = str(workdir / "profile")
+        # Node placement under the original node names: the profile names optimized nodes.
+        so.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
+    return so
+
+
+def _model_with_outputs(
+    model_path: str, capture: list[str], workdir: Path
+) -> tuple[Any, list[str]]:
+    """A temporary copy of the model exposing the ``capture`` tensors (``["*"]``: every node
+    output of the main graph) as extra outputs; returns (bytes or path, the names added)."""
+    import onnx
+
+    proto = onnx.load(model_path)  # external data loaded: the copy must not point back at it
+    g = proto.graph
+    existing = {o.name for o in g.output}
+    wanted = [o for n in g.node for o in n.output if o] if capture == ["*"] else capture
+    added = [name for name in dict.fromkeys(wanted) if name not in existing]
+    # A name with no type: ONNX Runtime infers it, which also covers tensors with no value_info.
+    g.output.extend(onnx.ValueInfoProto(name=name) for name in added)
+    if proto.ByteSize() < _MAX_PROTO_BYTES:
+        return proto.SerializeToString(), added
+    path = workdir / "captured.onnx"
+    onnx.save_model(proto, str(path), save_as_external_data=True, location="captured.data")
+    return str(path), added
+
+
+def _describe(workdir: Path, index: int, name: str, value: Any) -> dict[str, Any]:
+    """Save one fetched value and return its result entry."""
+    if isinstance(value, np.ndarray):
+        file = protocol.save_tensor(workdir, index, value)
+        stats = protocol.stats_to_json(tensor_stats(value))
+        return {"name": name, "file": file, "kind": "tensor", "stats": stats}
+    kinds = ((list, "sequence"), (dict, "map"), (type(None), "none"))
+    kind = next((k for t, k in kinds if isinstance(value, t)), "other")
+    return {"name": name, "file": None, "kind": kind, "stats": None}
+
+
+def _profile(path: str, runs: int) -> list[dict[str, Any]]:
+    """Kernel events summed per optimized-graph node; ``us`` is the mean per run."""
+    with open(path, encoding="utf-8") as f:
+        events = json.load(f)
+    per_node: dict[str, dict[str, Any]] = {}
+    for e in events:
+        name = e.get("name", "")
+        if e.get("cat") != "Node" or not name.endswith(_KERNEL_SUFFIX):
+            continue
+        node = name[: -len(_KERNEL_SUFFIX)]
+        args = e.get("args", {})
+        entry = per_node.setdefault(
+            node,
+            {
+                "name": node,
+                "op_type": args.get("op_name", ""),
+                "provider": args.get("provider", ""),
+                "us": 0.0,
+                "count": 0,
+            },
+        )
+        entry["us"] += float(e.get("dur", 0))
+        entry["count"] += 1
+    for entry in per_node.values():
+        entry["us"] /= max(runs, 1)
+    return sorted(per_node.values(), key=lambda x: -x["us"])
+
+
+def _assignment(session: Any) -> list[dict[str, str]]:
+    try:
+        subgraphs = session.get_provider_graph_assignment_info()
+    except Exception:  # older builds, or the config entry not set: the mapping is best-effort
+        return []
+    return [
+        {"ep": sg.ep_name, "node": n.name, "op_type": n.op_type}
+        for sg in subgraphs
+        for n in sg.get_nodes()
+    ]
+
+
+def run(workdir: Path) -> dict[str, Any]:
+    """Do the request in ``workdir`` and return the result (also written to ``result.json``)."""
+    request = protocol.Request.read(workdir)
+    opts = request.options
+    result = protocol.result_skeleton()
+    _progress(0.0, "loading ONNX Runtime")
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)
+    feeds = protocol.read_feeds(workdir)
+    model: Any = request.model
+    added: list[str] = []
+    _progress(0.05, "creating the session")
+    available = ort.get_available_providers()
+    try:
+        if opts.provider not in available:
+            # ONNX Runtime would fall back to the CPU with only a warning: say it plainly instead.
+            raise ValueError(
+                f"execution provider {opts.provider} is not available in this onnxruntime "
+                f"build; installed: {', '.join(available)}"
+            )
+        if opts.capture:
+            model, added = _model_with_outputs(request.model, opts.capture, workdir)
+        session = ort.InferenceSession(
+            model, _session_options(ort, opts, workdir), providers=[opts.provider]
+        )
+    except Exception as e:  # ONNX Runtime raises its own exception types for every failure
+        result.update(status="session-failed", error=str(e))
+        return result
+    result["providers"] = session.get_providers()
+    names = [o.name for o in session.get_outputs()]
+    total = opts.warmup + opts.repeat
+    latencies: list[float] = []
+    values: list[Any] = []
+    try:
+        for i in range(total):
+            _progress(
+                0.1 + 0.8 * i / max(total, 1),
+                f"warm-up {i + 1}/{opts.warmup}"
+                if i < opts.warmup
+                else f"timed run {i - opts.warmup + 1}/{opts.repeat}",
+            )
+            start = time.perf_counter()
+            values = session.run(names, feeds)
+            elapsed = time.perf_counter() - start
+            if i >= opts.warmup:
+                latencies.append(elapsed * 1000.0)
+    except Exception as e:
+        result.update(status="run-failed", error=str(e))
+        return result
+    _progress(0.9, "writing outputs")
+    result["latencies_ms"] = latencies
+    extra = set(added)
+    for i, (name, value) in enumerate(zip(names, values, strict=True)):
+        key = "intermediates" if name in extra else "outputs"
+        result[key].append(_describe(workdir, i, name, value))
+    if opts.profile:
+        result["profile"] = _profile(session.end_profiling(), total)
+        result["assignment"] = _assignment(session)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    faulthandler.enable()  # on a native crash, the stack goes to stderr for the parent to quote
+    workdir = Path(argv[0])
+    protocol.write_result(workdir, run(workdir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

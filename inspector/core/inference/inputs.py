@@ -1,0 +1,460 @@
+"""Feeds for a run: random values that respect what each input feeds, or values loaded from files.
+
+Random feeds (:func:`random_feeds`) look at where each graph input goes before drawing values,
+because blind random integers break real models (Polygraphy draws ints from {0, 1}; ONNX
+Runtime's own test tool from [0, 1000), which is past the end of most embedding tables):
+
+* an integer input that reaches a Gather / GatherElements / GatherND index (directly or through
+  Cast, Unsqueeze, Reshape ...) gets values in ``[0, n)`` where ``n`` is the size of the gathered
+  axis of the table (an embedding table's vocabulary); a negative-index-safe range is not used;
+* a mask (name contains ``mask``, dtype bool, or feeding Where's condition or And/Or/Xor/Not)
+  gets 0/1;
+* an integer input used as a shape (Reshape, Expand, ConstantOfShape, Tile) gets ones, and one
+  used as a sequence position gets 0;
+* floats get a seeded standard normal; other integers ``[0, 10)``.
+
+Symbolic dims are chosen by name: ``batch``-like symbols and unknown dims are 1, sequence-like
+ones (``seq``, ``len``, ``time``, ``token``) are 16; any symbol can be overridden.
+
+Loaded feeds (:func:`load_feeds`): ``.npy`` (for a one-input model), ``.npz`` matched by name,
+an ONNX ``TensorProto`` ``.pb``, a folder of ``NAME.npy`` files, or an onnx ``test_data_set_N``
+folder (``input_<i>.pb`` in graph-input order), which also brings the expected outputs.
+
+:func:`check_feeds` compares feeds with the declared inputs (missing/unknown names, dtype, rank,
+fixed dims) and returns findings; :func:`cast_feeds` is the one-click fix for dtype mismatches.
+
+Known limitations: the role analysis follows the main graph only (an index used inside a Loop
+body is treated as a plain integer); a range for an index is only found when the table is an
+initializer or has a declared shape; sequence, map and optional inputs are not supported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from inspector.core.findings import Finding, Severity
+from inspector.core.graph import Graph, Model, Shape, format_shape
+
+DEFAULT_DIM = 1  # batch-like symbols and unknown dims
+SEQUENCE_DIM = 16  # sequence-like symbols
+_SEQUENCE_SYMBOL = re.compile(r"seq|len|time|token|step", re.IGNORECASE)
+_INT_HIGH = 10  # exclusive upper bound for integers with no known role
+
+# Ops whose output carries the same values as input 0 (maybe reshaped or re-typed), so an index
+# traced through them is still an index into the same table.
+_PASS_THROUGH = frozenset(
+    ("Cast", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Expand", "Transpose")
+)
+_INDEX_SLOTS = {"Gather": 1, "GatherElements": 1, "GatherND": 1}
+_SHAPE_SLOTS = {"Reshape": 1, "Expand": 1, "ConstantOfShape": 0, "Tile": 1}
+_POSITION_OPS = frozenset(("SequenceAt", "SequenceErase", "SequenceInsert"))
+_MASK_OPS = frozenset(("And", "Or", "Xor", "Not"))
+
+
+class FeedError(Exception):
+    """A feed file cannot be read or matched to the model's inputs (one line, what to do)."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One graph input and how random values are drawn for it.
+
+    Example: ``InputSpec("input_ids", "int64", ("batch", "seq"), "index", 30522,
+    "index into 'embed.weight' axis 0 (30522)")``.
+    """
+
+    name: str
+    dtype: str  # numpy name, e.g. "float32"; "string" for string tensors
+    shape: Shape | None  # declared; None when the rank is unknown
+    role: str  # "float" | "index" | "mask" | "shape" | "position" | "int" | "bool" | "string"
+    high: int | None = None  # exclusive upper bound of an "index"
+    reason: str = ""  # why this role, in words, for the panel's tooltip
+
+
+@dataclass
+class LoadedFeeds:
+    """Feeds read from files, and the expected outputs when the source had them."""
+
+    feeds: dict[str, np.ndarray]
+    expected: dict[str, np.ndarray] | None = None
+
+
+# ------------------------------------------------------------------------------ random feeds
+
+
+def input_specs(model: Model) -> list[InputSpec]:
+    """How random values are drawn for each real graph input of the main graph."""
+    g = model.graph
+    specs = []
+    for name in g.inputs:
+        t = g.values[name].type
+        dtype = t.dtype if t else "float32"
+        shape = t.shape if t else None
+        specs.append(_spec(g, name, dtype, shape))
+    return specs
+
+
+def _spec(g: Graph, name: str, dtype: str, shape: Shape | None) -> InputSpec:
+    if dtype == "string":
+        return InputSpec(name, dtype, shape, "string", reason="strings")
+    if dtype == "bool":
+        return InputSpec(name, dtype, shape, "bool", reason="bool: 0/1")
+    is_int = dtype.startswith(("int", "uint"))
+    uses = _uses(g, name)
+    if "mask" in name.lower() or any(
+        op in _MASK_OPS or (op == "Where" and slot == 0) for _, op, slot in uses
+    ):
+        return InputSpec(name, dtype, shape, "mask", reason="a mask: 0/1")
+    if not is_int:
+        return InputSpec(name, dtype, shape, "float", reason="standard normal")
+    for node_index, op, slot in uses:
+        if _INDEX_SLOTS.get(op) == slot:
+            high, why = _table_size(g, node_index)
+            if high:
+                return InputSpec(name, dtype, shape, "index", high, why)
+        if _SHAPE_SLOTS.get(op) == slot:
+            return InputSpec(name, dtype, shape, "shape", reason=f"a shape for {op}: ones")
+        if op in _POSITION_OPS and slot >= 1:
+            return InputSpec(name, dtype, shape, "position", reason=f"a position for {op}: 0")
+    return InputSpec(name, dtype, shape, "int", _INT_HIGH, f"integers in [0, {_INT_HIGH})")
+
+
+def _uses(g: Graph, name: str) -> list[tuple[int, str, int]]:
+    """(node index, op type, input slot) of every use of ``name``, looking through ops that only
+    reshape or re-type it."""
+    out: list[tuple[int, str, int]] = []
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in g.values:
+            continue
+        seen.add(current)
+        for i in g.values[current].consumers:
+            node = g.nodes[i]
+            for slot, inp in enumerate(node.inputs):
+                if inp == current:
+                    out.append((i, node.op_type, slot))
+                    if slot == 0 and node.op_type in _PASS_THROUGH:
+                        todo.extend(o for o in node.outputs if o)
+    return out
+
+
+def _table_size(g: Graph, node_index: int) -> tuple[int | None, str]:
+    """Size of the axis a Gather-like node indexes into its data input, with the reason."""
+    node = g.nodes[node_index]
+    data = g.values.get(node.inputs[0])
+    shape = data.type.shape if data is not None and data.type is not None else None
+    if not shape:
+        return None, ""
+    axis = 0
+    if node.op_type in ("Gather", "GatherElements"):
+        axis = int(node.attribute_values(("axis",)).get("axis", 0) or 0)  # type: ignore[call-overload]
+    elif node.op_type == "GatherND":
+        axis = int(node.attribute_values(("batch_dims",)).get("batch_dims", 0) or 0)  # type: ignore[call-overload]
+    size = shape[axis] if -len(shape) <= axis < len(shape) else None
+    if not isinstance(size, int) or size <= 0:
+        return None, ""
+    return size, f"index into '{node.inputs[0]}' axis {axis} ({size})"
+
+
+def resolve_shape(shape: Shape | None, dims: Mapping[str, int] | None = None) -> tuple[int, ...]:
+    """A concrete shape: fixed dims kept, symbols from ``dims`` or chosen by name, unknown → 1.
+
+    An unknown rank gives a scalar ``()``: there is nothing better to guess.
+    """
+    dims = dims or {}
+    out = []
+    for d in shape or ():
+        if isinstance(d, int):
+            out.append(d)
+        elif d is None:
+            out.append(DEFAULT_DIM)
+        elif d in dims:
+            out.append(int(dims[d]))
+        else:
+            out.append(SEQUENCE_DIM if _SEQUENCE_SYMBOL.search(d) else DEFAULT_DIM)
+    return tuple(out)
+
+
+def random_feeds(
+    model: Model, seed: int = 0, dims: Mapping[str, int] | None = None
+) -> dict[str, np.ndarray]:
+    """A random feed for every input of ``model`` (reproducible for a given ``seed``)."""
+    rng = np.random.default_rng(seed)
+    return {s.name: random_value(s, resolve_shape(s.shape, dims), rng) for s in input_specs(model)}
+
+
+def random_value(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Values for one input, drawn as its role says."""
+    dtype = _numpy_dtype(spec.dtype)
+    if spec.role == "string":
+        return rng.choice(np.array(["monday", "tuesday", "the", "onnx"]), size=shape).astype(object)
+    if spec.role in ("mask", "bool"):
+        return rng.integers(0, 2, size=shape).astype(dtype)
+    if spec.role == "shape":
+        return np.ones(shape, dtype=dtype)
+    if spec.role == "position":
+        return np.zeros(shape, dtype=dtype)
+    if spec.role in ("index", "int"):
+        return rng.integers(0, spec.high or _INT_HIGH, size=shape).astype(dtype)
+    return rng.standard_normal(size=shape).astype(dtype)
+
+
+def _numpy_dtype(name: str) -> np.dtype:
+    if name == "string":
+        return np.dtype(object)
+    try:
+        return np.dtype(name)
+    except TypeError:  # bfloat16, float8*: numpy knows them only through ml_dtypes
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+
+
+# ------------------------------------------------------------------------------- loaded feeds
+
+
+def load_array(path: str | os.PathLike[str]) -> np.ndarray:
+    """One array from a ``.npy`` or TensorProto ``.pb`` file (raises :class:`FeedError`)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FeedError(f"{p}: no such file")
+    try:
+        if p.suffix.lower() == ".npy":
+            # allow_pickle stays off: a .npy from elsewhere must not run code when loaded.
+            return np.load(p, allow_pickle=False)
+        if p.suffix.lower() == ".pb":
+            return numpy_helper.to_array(onnx.load_tensor(str(p)))
+    except (ValueError, OSError) as e:
+        raise FeedError(f"{p}: cannot read it ({e}); save the array with numpy.save") from e
+    except Exception as e:  # protobuf's DecodeError and friends: a .pb that is not a tensor
+        raise FeedError(f"{p}: not an ONNX TensorProto ({type(e).__name__})") from e
+    raise FeedError(f"{p}: unknown file type; use .npy, .npz, .pb or a test_data_set folder")
+
+
+def load_feeds(model: Model, source: str | os.PathLike[str]) -> LoadedFeeds:
+    """Feeds (and expected outputs, if the source has them) from a file or folder.
+
+    ``source``: ``.npz`` (arrays named after inputs), ``.npy`` or ``.pb`` (one-input models; a
+    ``.pb`` with a name is matched by it), an onnx ``test_data_set_N`` folder, or a folder of
+    ``<input name>.npy`` files.
+    """
+    p = Path(source)
+    inputs = model.graph.inputs
+    if p.is_dir():
+        if any(p.glob("input_*.pb")):
+            return _load_test_data_set(model, p)
+        feeds = {f.stem: load_array(f) for f in sorted(p.glob("*.npy"))}
+        if not feeds:
+            raise FeedError(f"{p}: no input_<i>.pb or <name>.npy files in this folder")
+        return LoadedFeeds(feeds)
+    if p.suffix.lower() == ".npz":
+        if not p.is_file():
+            raise FeedError(f"{p}: no such file")
+        try:
+            with np.load(p, allow_pickle=False) as npz:
+                return LoadedFeeds({k: npz[k] for k in npz.files})
+        except (ValueError, OSError) as e:
+            raise FeedError(f"{p}: cannot read it as .npz ({e})") from e
+    arr = load_array(p)
+    name = _pb_name(p) if p.suffix.lower() == ".pb" else ""
+    if not name:
+        if len(inputs) != 1:
+            raise FeedError(
+                f"{p}: one array for a model with {len(inputs)} inputs; use an .npz with "
+                "one array per input name, or --input NAME=FILE for each"
+            )
+        name = inputs[0]
+    return LoadedFeeds({name: arr})
+
+
+def _pb_name(path: Path) -> str:
+    try:
+        return onnx.load_tensor(str(path)).name
+    except Exception:  # already read successfully by load_array; a name is optional
+        return ""
+
+
+def _numbered(folder: Path, prefix: str) -> list[Path]:
+    files = folder.glob(f"{prefix}_*.pb")
+    return sorted(files, key=lambda f: int(f.stem.rsplit("_", 1)[1]))
+
+
+def _by_name(folder: Path, prefix: str, names: list[str]) -> dict[str, np.ndarray]:
+    """``<prefix>_<i>.pb`` files matched to ``names`` in order (a tensor's own name wins)."""
+    files = _numbered(folder, prefix)
+    if len(files) > len(names):
+        raise FeedError(
+            f"{folder}: {len(files)} {prefix} files but the model has {len(names)} {prefix}s"
+        )
+    out = {}
+    for f, declared in zip(files, names, strict=False):  # fewer files: trailing optional inputs
+        own = _pb_name(f)
+        out[own if own in names else declared] = load_array(f)
+    return out
+
+
+def _load_test_data_set(model: Model, folder: Path) -> LoadedFeeds:
+    """``input_<i>.pb`` / ``output_<i>.pb`` in graph order."""
+    g = model.graph
+    expected = _by_name(folder, "output", g.outputs) if any(folder.glob("output_*.pb")) else None
+    return LoadedFeeds(_by_name(folder, "input", g.inputs), expected)
+
+
+def load_expected(model: Model, source: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Expected outputs from a ``test_data_set_N`` folder, an ``.npz`` or a folder of ``.npy``."""
+    p = Path(source)
+    if p.is_dir() and any(p.glob("output_*.pb")):
+        return _by_name(p, "output", model.graph.outputs)
+    if p.is_dir():
+        arrays = {f.stem: load_array(f) for f in sorted(p.glob("*.npy"))}
+    elif p.suffix.lower() == ".npz" and p.is_file():
+        with np.load(p, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    else:
+        raise FeedError(
+            f"{p}: expected outputs must be a test_data_set folder, .npz or .npy folder"
+        )
+    if not arrays:
+        raise FeedError(f"{p}: no expected outputs found")
+    return arrays
+
+
+# ------------------------------------------------------------------------------- feed checks
+
+
+def check_feeds(model: Model, feeds: Mapping[str, np.ndarray]) -> list[Finding]:
+    """Every disagreement between ``feeds`` and the declared inputs, as findings.
+
+    Codes: ``missing-input`` (an input with no feed), ``unknown-input`` (a feed no input takes),
+    ``dtype-mismatch``, ``shape-mismatch`` (rank, or a fixed dim); each sits on the input's tensor.
+    """
+    g = model.graph
+    findings: list[Finding] = []
+    for name in g.inputs:
+        if name not in feeds:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "missing-input",
+                    f"no value given for input '{name}'",
+                    "give it with --input NAME=FILE, or use --random",
+                    tensor=name,
+                )
+            )
+            continue
+        t = g.values[name].type
+        if t is None:
+            continue
+        arr = np.asarray(feeds[name])
+        got = _feed_dtype(arr)
+        if t.dtype != got and t.dtype in _CASTABLE and got in _CASTABLE:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "dtype-mismatch",
+                    f"input '{name}' is declared {t.dtype} but the feed is {got}",
+                    f"cast to {t.dtype}",
+                    tensor=name,
+                )
+            )
+        elif t.dtype != got:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "dtype-mismatch",
+                    f"input '{name}' is declared {t.dtype} but the feed is {got}",
+                    f"give a {t.dtype} array",
+                    tensor=name,
+                )
+            )
+        if t.shape is None:
+            continue
+        if arr.ndim != len(t.shape):
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "shape-mismatch",
+                    f"input '{name}' is declared {format_shape(t.shape)} (rank {len(t.shape)}) "
+                    f"but the feed has shape {list(arr.shape)} (rank {arr.ndim})",
+                    f"reshape the feed to rank {len(t.shape)}",
+                    tensor=name,
+                )
+            )
+            continue
+        bad = [
+            (i, d, n)
+            for i, (d, n) in enumerate(zip(t.shape, arr.shape, strict=True))
+            if isinstance(d, int) and d != n
+        ]
+        if bad:
+            where = ", ".join(f"dim {i} is {n}, declared {d}" for i, d, n in bad)
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "shape-mismatch",
+                    f"input '{name}' is declared {format_shape(t.shape)} but the feed has "
+                    f"shape {list(arr.shape)}: {where}",
+                    "give a feed with the declared fixed dims",
+                    tensor=name,
+                )
+            )
+    inputs = set(g.inputs)
+    for name in feeds:
+        if name not in inputs:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "unknown-input",
+                    f"the feed '{name}' matches no input of the model "
+                    f"(inputs: {', '.join(g.inputs) or 'none'})",
+                    "rename the array after one of the inputs",
+                    tensor=name,
+                )
+            )
+    return findings
+
+
+_CASTABLE = frozenset(
+    (
+        "float16",
+        "float32",
+        "float64",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "bool",
+    )
+)
+
+
+def _feed_dtype(arr: np.ndarray) -> str:
+    if arr.dtype.kind in "OUS":
+        return "string"
+    return str(arr.dtype)
+
+
+def cast_feeds(model: Model, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``feeds`` with every numeric feed cast to its input's declared dtype (the one-click fix)."""
+    g = model.graph
+    out = dict(feeds)
+    for name, arr in feeds.items():
+        v = g.values.get(name)
+        t = v.type if v is not None and v.is_input else None
+        if t is not None and t.dtype in _CASTABLE and _feed_dtype(np.asarray(arr)) in _CASTABLE:
+            out[name] = np.asarray(arr).astype(t.dtype, copy=False)
+    return out

@@ -1,0 +1,168 @@
+"""The files between the runner (parent) and the child that owns the ONNX Runtime session.
+
+Everything goes through one private work folder per run (never next to the user's model):
+
+* ``request.json``: :class:`Request` (model path, :class:`RunOptions`);
+* ``feeds.npz``: the feeds, uncompressed, by input name;
+* ``result.json``: written by the child last, atomically (write then rename), so its presence
+  means the child finished normally; its keys are documented on :func:`result_skeleton`;
+* ``t<i>.npy``: one file per output or captured tensor, named by position rather than by tensor
+  name (names may hold ``/`` or ``:``). ``.npy`` rather than one ``.npz`` because the parent
+  memory-maps them: a 100 MB result is available to the caller without being read or copied;
+* ``stderr.txt``: the child's stderr (ONNX Runtime's log, or faulthandler's trace on a crash);
+* the child's stdout carries progress, one JSON object per line: ``{"progress": 0.4,
+  "message": "timed run 3/10"}``.
+
+String outputs are stored as fixed-width unicode so no file ever needs pickle to load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inspector.core.tensor_stats import TensorStats
+
+REQUEST = "request.json"
+FEEDS = "feeds.npz"
+RESULT = "result.json"
+STDERR = "stderr.txt"
+
+#: graph_optimization_level names, mapped to ``onnxruntime.GraphOptimizationLevel`` in the child.
+OPT_LEVELS = ("disable", "basic", "extended", "all")
+
+
+@dataclass
+class RunOptions:
+    """How the session is built and run. Example: ``RunOptions(repeat=20, profile=True)``."""
+
+    provider: str = "CPUExecutionProvider"  # one of onnxruntime.get_available_providers()
+    graph_optimization_level: str = "all"  # one of OPT_LEVELS
+    intra_op_threads: int = 0  # 0: ONNX Runtime's default (one per physical core)
+    warmup: int = 1  # untimed runs first (allocations, kernel selection)
+    repeat: int = 10  # timed runs; the outputs are those of the last one
+    profile: bool = False  # ONNX Runtime's profiler; per-node times in RunResult.profile
+    # Intermediate capture: None (off), ["*"] for every node output of the main graph, or the
+    # tensor names to capture. Runs a temporary copy of the model with those as extra outputs.
+    capture: list[str] | None = None
+
+
+@dataclass
+class Request:
+    model: str  # absolute path of the user's model (read only)
+    options: RunOptions = field(default_factory=RunOptions)
+
+    def write(self, workdir: Path) -> None:
+        (workdir / REQUEST).write_text(json.dumps(asdict(self)), encoding="utf-8")
+
+    @classmethod
+    def read(cls, workdir: Path) -> Request:
+        data = json.loads((workdir / REQUEST).read_text(encoding="utf-8"))
+        return cls(data["model"], RunOptions(**data["options"]))
+
+
+def write_feeds(workdir: Path, feeds: dict[str, np.ndarray]) -> None:
+    """Uncompressed: compressing costs more time than the disk saves for a local round trip."""
+    arrays = {k: _storable(np.asarray(v)) for k, v in feeds.items()}
+    with open(workdir / FEEDS, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def read_feeds(workdir: Path) -> dict[str, np.ndarray]:
+    with np.load(workdir / FEEDS, allow_pickle=False) as npz:
+        return {k: _runtime_value(npz[k]) for k in npz.files}
+
+
+def _storable(arr: np.ndarray) -> np.ndarray:
+    """Object (string) arrays as fixed-width unicode: loadable without pickle."""
+    if arr.dtype == object:
+        return arr.astype(str)
+    return arr
+
+
+def _runtime_value(arr: np.ndarray) -> np.ndarray:
+    """ONNX Runtime takes string tensors as object arrays of str."""
+    if arr.dtype.kind in "US":
+        return arr.astype(object)
+    return arr
+
+
+def tensor_file(workdir: Path, index: int) -> Path:
+    return workdir / f"t{index}.npy"
+
+
+def save_tensor(workdir: Path, index: int, arr: np.ndarray) -> str:
+    """Write one output or captured tensor; returns its file name (relative to ``workdir``)."""
+    path = tensor_file(workdir, index)
+    np.save(path, _storable(arr), allow_pickle=False)
+    return path.name
+
+
+def load_tensor(workdir: Path, file: str) -> np.ndarray:
+    """Memory-mapped, read-only: nothing is read until the values are used."""
+    return np.load(workdir / file, mmap_mode="r", allow_pickle=False)
+
+
+def result_skeleton() -> dict[str, Any]:
+    """The keys of ``result.json``, with their empty values.
+
+    ``status``: "ok" | "session-failed" | "run-failed"; ``error``: ONNX Runtime's raw message;
+    ``providers``: the session's providers; ``latencies_ms``: one per timed run; ``outputs`` and
+    ``intermediates``: [{name, file or null, kind ("tensor" | "sequence" | ...), stats}] where
+    stats are :func:`stats_to_json` of :func:`~inspector.core.tensor_stats.tensor_stats`;
+    ``profile``: [{name, op_type, provider, us, runs}] kernel events summed per node;
+    ``assignment``: [{ep, node, op_type}] for the nodes the session kept (original names).
+    """
+    return {
+        "status": "ok",
+        "error": "",
+        "providers": [],
+        "latencies_ms": [],
+        "outputs": [],
+        "intermediates": [],
+        "profile": [],
+        "assignment": [],
+    }
+
+
+def write_result(workdir: Path, result: dict[str, Any]) -> None:
+    tmp = workdir / (RESULT + ".part")
+    tmp.write_text(json.dumps(result, default=_json_default), encoding="utf-8")
+    os.replace(tmp, workdir / RESULT)  # atomic: the parent never sees half a result
+
+
+def read_result(workdir: Path) -> dict[str, Any] | None:
+    path = workdir / RESULT
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def stats_to_json(stats: TensorStats) -> dict[str, Any]:
+    """The per-tensor figures the CLI and the panel show (``nan``/``inf`` are counts)."""
+    return {
+        "dtype": stats.dtype,
+        "shape": list(stats.shape),
+        "min": stats.min,
+        "max": stats.max,
+        "mean": stats.mean,
+        "std": stats.std,
+        "nan": stats.nan_count,
+        "inf": stats.inf_count,
+        "first_values": list(stats.first_values),
+    }
+
+
+def progress_line(fraction: float, message: str) -> str:
+    return json.dumps({"progress": round(fraction, 4), "message": message})

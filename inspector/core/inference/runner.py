@@ -1,0 +1,515 @@
+"""Run a model through ONNX Runtime in a child process: :func:`run_model` → :class:`RunResult`.
+
+The parent never imports onnxruntime. It checks the feeds against the declared inputs, writes the
+request into a private temporary folder, launches :mod:`inspector.core.inference.child`, relays
+its progress, and kills it on cancel (raising :class:`~inspector.core.tasks.Cancelled`) or on
+timeout. Everything that comes back is mapped onto the graph model: runtime errors onto the node
+ONNX Runtime names, the first NaN/Inf onto the node that produced it, profile events onto the
+original nodes (:mod:`inspector.core.inference.profile`).
+
+Outputs are memory-mapped from the child's ``.npy`` files, and their statistics were computed in
+the child, so a result is in the caller's hands as soon as the child exits, whatever its size.
+The folder lives as long as the :class:`RunResult` (or until :meth:`RunResult.close`).
+
+Known limitations: only main-graph tensors can be captured and located; a crash is reported with
+the last lines of the child's stderr, which names the Python frame but not the native one.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import inspector
+from inspector.core.findings import Finding, Severity, has_errors
+from inspector.core.graph import Model, open_model
+from inspector.core.inference import protocol
+from inspector.core.inference.inputs import check_feeds
+from inspector.core.inference.profile import Profile, map_profile
+from inspector.core.inference.protocol import RunOptions
+from inspector.core.tasks import Cancelled, CancelToken, ProgressFn, no_progress
+
+POLL_S = 0.05  # how often cancel and the timeout are checked while the child runs
+DEFAULT_RTOL = 1e-3
+DEFAULT_ATOL = 1e-5
+_STDERR_TAIL = 4000  # characters of the child's stderr kept for a crash report
+
+
+@dataclass
+class TensorResult:
+    """One output (or captured tensor): its statistics, and its values on demand."""
+
+    name: str
+    kind: str  # "tensor", or "sequence" / "map" / "none" for values that are not tensors
+    stats: dict[str, Any] | None  # dtype, shape, min, max, mean, std, nan, inf, first_values
+    file: str | None  # in the run's folder; None for non-tensors
+    _workdir: Path = field(repr=False, default=Path())
+
+    def array(self) -> np.ndarray | None:
+        """The values, memory-mapped read-only (None for a non-tensor value)."""
+        if self.file is None:
+            return None
+        return protocol.load_tensor(self._workdir, self.file)
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = ("dtype", "shape", "min", "max", "mean", "std", "nan", "inf")
+        stats = self.stats or {}
+        return {"name": self.name, "kind": self.kind, **{k: stats.get(k) for k in keys}}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One output against its expected value."""
+
+    name: str
+    ok: bool
+    max_abs: float | None  # None when the shapes differ or the values are not numbers
+    max_rel: float | None
+    message: str = ""  # why it failed, when it did
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Match:
+    """The comparison with expected outputs: ``ok`` when every output is allclose."""
+
+    ok: bool
+    rtol: float
+    atol: float
+    outputs: list[Comparison]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "outputs": [c.to_dict() for c in self.outputs],
+        }
+
+
+@dataclass
+class RunResult:
+    """What a run gave. ``status``: "ok", "invalid-feeds", "session-failed", "run-failed",
+    "crashed" or "timed-out"; the failures also appear in ``findings`` (same Finding contract)."""
+
+    status: str
+    findings: list[Finding]
+    outputs: list[TensorResult] = field(default_factory=list)
+    intermediates: list[TensorResult] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    match: Match | None = None
+    profile: Profile | None = None
+    first_nonfinite: tuple[int, str] | None = None  # (node index, tensor) of the first NaN/Inf
+    error: str = ""  # ONNX Runtime's raw message, or the crash's stderr tail
+    providers: list[str] = field(default_factory=list)
+    workdir: Path | None = None
+    _finalizer: Any = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """The run finished, no error finding, and the outputs match where expected exist."""
+        return self.status == "ok" and not has_errors(self.findings)
+
+    @property
+    def latency_ms(self) -> dict[str, float] | None:
+        """{mean, median, p90, min} over the timed runs; None if there were none."""
+        if not self.latencies_ms:
+            return None
+        a = np.asarray(self.latencies_ms)
+        return {
+            "mean": float(a.mean()),
+            "median": float(np.median(a)),
+            "p90": float(np.percentile(a, 90)),
+            "min": float(a.min()),
+        }
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Output name → values (memory-mapped) for every tensor output."""
+        return {o.name: a for o in self.outputs if (a := o.array()) is not None}
+
+    def save_outputs(self, path: str | os.PathLike[str]) -> None:
+        """Write the tensor outputs to an ``.npz`` (by output name)."""
+        with open(path, "wb") as f:
+            np.savez(f, **self.arrays())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "outputs": [o.to_dict() for o in self.outputs],
+            "latency_ms": self.latency_ms,
+            "match": self.match.to_dict() if self.match else None,
+            "findings": [f.to_dict() for f in self.findings],
+            "error": self.error,
+        }
+
+    def close(self) -> None:
+        """Delete the run's folder now (it is also deleted when the result is collected).
+        Arrays already taken from :meth:`arrays` stay valid on Linux and macOS."""
+        if self._finalizer is not None:
+            self._finalizer()
+
+
+def run_model(
+    path: str | os.PathLike[str],
+    feeds: Mapping[str, np.ndarray],
+    options: RunOptions | None = None,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+    timeout: float = 600.0,
+    expected: Mapping[str, np.ndarray] | None = None,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    model: Model | None = None,
+) -> RunResult:
+    """Run the model at ``path`` on ``feeds`` in a child process.
+
+    ``model`` is the already opened graph model of ``path`` (opened here if not given; raises
+    ``ModelLoadError`` if it cannot be). Feeds that disagree with the declared inputs are not run:
+    the result has status "invalid-feeds" and the findings. Raises ``Cancelled`` after killing the
+    child when ``cancel`` is set; a timeout gives status "timed-out".
+    """
+    options = options or RunOptions()
+    model = model or open_model(path, infer=False)
+    findings = check_feeds(model, feeds)
+    if has_errors(findings):
+        return RunResult("invalid-feeds", findings)
+    workdir = Path(tempfile.mkdtemp(prefix="onnx-inspector-run-"))
+    try:
+        protocol.Request(str(Path(path).resolve()), options).write(workdir)
+        protocol.write_feeds(workdir, dict(feeds))
+        returncode = _run_child(workdir, progress, cancel, timeout)
+        if returncode is None:
+            result = RunResult(
+                "timed-out",
+                [
+                    Finding(
+                        Severity.ERROR,
+                        "timed-out",
+                        f"the run took longer than {timeout:g} s and was stopped",
+                        "raise the timeout, or look for a Loop whose trip count comes from "
+                        "an input",
+                    )
+                ],
+            )
+        elif (data := protocol.read_result(workdir)) is None:
+            stderr = _stderr_tail(workdir)
+            result = RunResult("crashed", [_crash_finding(returncode, stderr)], error=stderr)
+        else:
+            result = _build_result(model, data, workdir, expected, rtol, atol)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    if result.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:  # the outputs live in the folder: it goes when the result is closed or collected
+        result._finalizer = weakref.finalize(result, shutil.rmtree, workdir, ignore_errors=True)
+    return result
+
+
+def _run_child(
+    workdir: Path, progress: ProgressFn, cancel: CancelToken | None, timeout: float
+) -> int | None:
+    """Run the child to its end; its return code, or None on timeout (raises Cancelled)."""
+    with open(workdir / protocol.STDERR, "wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "inspector.core.inference.child", str(workdir)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=_child_env(),
+        )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:  # a thread, so the parent wakes the moment the child closes stdout
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, name="inference-child-stdout", daemon=True)
+    reader.start()
+    started = time.monotonic()
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=POLL_S)
+            except queue.Empty:
+                line = ""
+            if line is None:
+                break
+            if line:
+                _relay(line, progress)
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            if time.monotonic() - started > timeout:
+                return None
+        return proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=1.0)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _child_env() -> dict[str, str]:
+    """The parent's environment, with this package importable even when the caller's working
+    folder is elsewhere and the package is not installed (a source checkout)."""
+    env = dict(os.environ)
+    root = str(Path(inspector.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _relay(line: str, progress: ProgressFn) -> None:
+    import json
+
+    try:
+        msg = json.loads(line)
+        progress(float(msg["progress"]), str(msg["message"]))
+    except (ValueError, KeyError, TypeError):
+        pass  # a stray print from a library: progress is best-effort
+
+
+def _stderr_tail(workdir: Path) -> str:
+    try:
+        text = (workdir / protocol.STDERR).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return text.strip()[-_STDERR_TAIL:]
+
+
+def _crash_finding(returncode: int, stderr: str) -> Finding:
+    if returncode < 0:
+        try:
+            how = f"signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"signal {-returncode}"
+    else:
+        how = f"exit code {returncode}"
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    fatal = next(
+        (ln for ln in lines if ln.startswith("Fatal Python error")), lines[-1] if lines else ""
+    )
+    return Finding(
+        Severity.ERROR,
+        "crashed",
+        f"ONNX Runtime crashed ({how}){': ' + fatal.strip() if fatal else ''}",
+        "the window is safe; try another provider or graph optimization level, and report "
+        "the model to ONNX Runtime",
+    )
+
+
+def _tensors(entries: list[dict[str, Any]], workdir: Path) -> list[TensorResult]:
+    return [TensorResult(e["name"], e["kind"], e["stats"], e["file"], workdir) for e in entries]
+
+
+def _build_result(
+    model: Model,
+    data: dict[str, Any],
+    workdir: Path,
+    expected: Mapping[str, np.ndarray] | None,
+    rtol: float,
+    atol: float,
+) -> RunResult:
+    status = data["status"]
+    result = RunResult(
+        status,
+        [],
+        outputs=_tensors(data["outputs"], workdir),
+        intermediates=_tensors(data["intermediates"], workdir),
+        latencies_ms=data["latencies_ms"],
+        error=data["error"],
+        providers=data["providers"],
+        workdir=workdir,
+    )
+    if status != "ok":
+        result.findings.append(error_finding(model, status, data["error"]))
+        return result
+    if expected:
+        result.match = compare(result.arrays(), expected, rtol, atol)
+        result.findings += [
+            Finding(
+                Severity.ERROR,
+                "output-mismatch",
+                f"output '{c.name}' differs from the expected values: {c.message}",
+                "compare the exporter's and ONNX Runtime's numerics, or raise the tolerance",
+                tensor=c.name,
+            )
+            for c in result.match.outputs
+            if not c.ok
+        ]
+    result.findings += _nonfinite_findings(model, result)
+    if data["profile"]:
+        result.profile = map_profile(model.graph, data["profile"], data["assignment"])
+    return result
+
+
+# --------------------------------------------------------------------------- error mapping
+
+_NODE_NAME_PATTERNS = (
+    re.compile(r"node\. Name:'([^']*)'"),  # a run: "... running Gather node. Name:'/emb/Gather'"
+    re.compile(r"node with name '([^']*)'"),  # NOT_IMPLEMENTED at session creation
+    re.compile(r"Node \(([^)]*)\)"),  # shape inference during session creation
+)
+_OP_PATTERNS = (
+    re.compile(r"running (\w+) node"),
+    re.compile(r"implementation for (\w+)\("),
+    re.compile(r"Op \((\w+)\)"),
+)
+
+
+def error_finding(model: Model, status: str, raw: str) -> Finding:
+    """The finding for a failed session or run, on the node ONNX Runtime names where it can be
+    found: by name, else (for unnamed nodes) the only node of the named op type."""
+    name = next((m.group(1) for p in _NODE_NAME_PATTERNS if (m := p.search(raw))), "")
+    op = next((m.group(1) for p in _OP_PATTERNS if (m := p.search(raw))), "")
+    nodes = model.graph.nodes
+    index = next((n.index for n in nodes if name and n.name == name), None)
+    if index is None and op:
+        same_op = [n.index for n in nodes if n.op_type == op]
+        index = same_op[0] if len(same_op) == 1 else None
+    node = nodes[index] if index is not None else None
+    where = (
+        f" at node '{node.label}' ({node.op_type})" if node else (f" at a {op} node" if op else "")
+    )
+    detail = raw.split("Status Message:", 1)[-1].strip().splitlines()[0] if raw.strip() else ""
+    if status == "session-failed":
+        if "Could not find an implementation" in raw:
+            message = f"ONNX Runtime has no kernel{where} for this opset and these input types"
+            hint = "re-export with a newer opset, or check the node's input dtypes"
+        else:
+            message = f"ONNX Runtime could not load the model{where}: {detail}"
+            hint = "run `onnx-inspector check` on the model for the static checks"
+    else:
+        message = f"the run failed{where}: {detail}"
+        hint = "check the feeds' values and shapes against what this node expects"
+    return Finding(
+        Severity.ERROR,
+        status,
+        message,
+        hint,
+        node=node.name if node else "",
+        node_index=index,
+        op_type=node.op_type if node else op,
+    )
+
+
+# --------------------------------------------------------------------- comparison, NaN/Inf
+
+
+def compare(
+    actual: Mapping[str, np.ndarray],
+    expected: Mapping[str, np.ndarray],
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+) -> Match:
+    """Each expected output against the actual one: allclose with NaNs equal, strings exact."""
+    results = []
+    for name, want in expected.items():
+        got = actual.get(name)
+        want = np.asarray(want)
+        if got is None:
+            results.append(Comparison(name, False, None, None, "the run gave no such output"))
+            continue
+        got = np.asarray(got)
+        if got.shape != want.shape:
+            results.append(
+                Comparison(
+                    name, False, None, None, f"shape {list(got.shape)}, expected {list(want.shape)}"
+                )
+            )
+            continue
+        if got.dtype.kind in "OUSb" or want.dtype.kind in "OUSb":
+            same = bool(np.array_equal(got.astype(str), want.astype(str)))
+            results.append(Comparison(name, same, None, None, "" if same else "values differ"))
+            continue
+        g, w = got.astype(np.float64), want.astype(np.float64)
+        both_nan = np.isnan(g) & np.isnan(w)
+        diff = np.where(both_nan, 0.0, np.abs(g - w))
+        max_abs = float(np.nanmax(diff, initial=0.0)) if diff.size else 0.0
+        rel = diff / np.maximum(np.abs(w), np.finfo(np.float64).tiny)
+        max_rel = float(np.nanmax(rel, initial=0.0)) if rel.size else 0.0
+        ok = bool(np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True))
+        msg = (
+            ""
+            if ok
+            else (
+                f"max abs error {max_abs:.3g}, max rel error {max_rel:.3g} "
+                f"(rtol {rtol:g}, atol {atol:g})"
+            )
+        )
+        results.append(Comparison(name, ok, max_abs, max_rel, msg))
+    return Match(all(c.ok for c in results), rtol, atol, results)
+
+
+def _has_nonfinite(t: TensorResult) -> bool:
+    return bool(t.stats and (t.stats["nan"] or t.stats["inf"]))
+
+
+def _nonfinite_findings(model: Model, result: RunResult) -> list[Finding]:
+    """A warning on each output holding NaN/Inf, and on the first node producing one when
+    intermediates were captured (node order is topological in a valid model)."""
+    g = model.graph
+    findings = [
+        Finding(
+            Severity.WARNING,
+            "non-finite-output",
+            f"output '{t.name}' holds {t.stats['nan']} NaN and {t.stats['inf']} Inf values",
+            "run with intermediates captured to find the node that produces them",
+            tensor=t.name,
+        )
+        for t in result.outputs
+        if _has_nonfinite(t) and t.stats
+    ]
+    if not result.intermediates:
+        return findings
+    bad = [
+        (v.producer, t.name)
+        for t in result.intermediates + result.outputs
+        if _has_nonfinite(t) and (v := g.values.get(t.name)) is not None and v.producer is not None
+    ]
+    if bad:
+        index, tensor = min(bad)
+        node = g.nodes[index]
+        result.first_nonfinite = (index, tensor)
+        findings.append(
+            Finding(
+                Severity.WARNING,
+                "first-non-finite",
+                f"node '{node.label}' ({node.op_type}) is the first to produce NaN or Inf, "
+                f"in '{tensor}'",
+                "look at this node's inputs (division by zero, log of a negative, overflow); "
+                "captured runs may fuse differently from the plain model",
+                node=node.name,
+                node_index=index,
+                op_type=node.op_type,
+                tensor=tensor,
+            )
+        )
+    return findings

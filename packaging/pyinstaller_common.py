@@ -1,0 +1,39 @@
+"""What the Windows and macOS PyInstaller specs share: the entry point, data files and exclusions.
+
+Imported by ``windows/onnx-inspector.spec`` and ``macos/onnx-inspector.spec`` (PyInstaller runs a
+spec as Python with ``SPECPATH`` set; the specs put this folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from inspector import __version__  # noqa: E402
+from inspector.desktop import identity  # noqa: E402, F401 (re-exported to the specs)
+
+VERSION = __version__
+ICONS = ROOT / "resources" / "icons"
+
+
+def analysis_options() -> dict[str, Any]:
+    """Keyword arguments for PyInstaller's ``Analysis``.
+
+    ``resources/`` goes to ``resources/`` beside the ``inspector`` package in the bundle, where
+    ``inspector.resource_path`` looks when ``inspector.resources`` is not an installed package.
+    torch and onnxscript are left out: only the export wizard uses them, and they would add
+    gigabytes; people who export install the wheel with ``[export]`` instead.
+    """
+    return {
+        "scripts": [str(ROOT / "inspector" / "__main__.py")],
+        "pathex": [str(ROOT)],
+        "datas": [(str(ROOT / "resources"), "resources")],
+        # The CLI imports its subcommands' modules lazily, out of the static analysis' sight.
+        "hiddenimports": ["inspector.cli", "inspector.ui.app", "inspector.desktop.identity"],
+        "excludes": ["torch", "onnxscript", "tkinter", "matplotlib", "IPython"],
+    }
