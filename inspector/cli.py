@@ -188,9 +188,23 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"--runtime {args.runtime} is not supported; use --runtime onnxruntime")
     if args.opset is not None and args.opset < 7:
         raise UsageError(f"--opset {args.opset} is too old; onnxruntime has kernels from opset 7")
+    if args.save_converted and args.opset is None:
+        raise UsageError("--save-converted needs --opset N (the opset to convert to)")
+    if args.save_converted and Path(args.save_converted).resolve() == Path(args.model).resolve():
+        raise UsageError("refusing to overwrite the model file; give --save-converted a new path")
     model = _open(args.model)
     from inspector.core.checks import RuntimeTarget, run_checks
     from inspector.core.findings import has_errors
+
+    if args.save_converted:
+        from inspector.core.checks.runtime_retarget import save_retargeted
+
+        try:
+            saved = save_retargeted(model, args.opset, args.save_converted)
+        except Exception as e:  # the converter's own error: say it in one line
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UsageError(f"cannot convert to opset {args.opset}: {msg}") from e
+        print(f"wrote {saved}", file=sys.stderr)
 
     findings = run_checks(model, RuntimeTarget(args.runtime, args.provider, args.opset))
     if args.json:
@@ -214,7 +228,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
 
 
-def _run_feeds(args: argparse.Namespace, model: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def _run_feeds(
+    args: argparse.Namespace, model: Any
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(feeds, expected outputs or None) from --inputs, --input, --random and --expected."""
     from inspector.core.inference.inputs import (
         FeedError,
@@ -301,27 +317,49 @@ def _run_text(result: Any, saved: Path | None) -> str:
     lines = [f"status: {result.status}"]
     if result.outputs:
         lines.append("outputs:")
-        lines.append(_table([
-            (o.name, f"{o.stats['dtype']}{_shape_text(o.stats['shape'])}  min {num(o.stats['min'])}"
-             f"  max {num(o.stats['max'])}  mean {num(o.stats['mean'])}  std {num(o.stats['std'])}"
-             f"  nan {o.stats['nan']}  inf {o.stats['inf']}")
-            if o.stats else (o.name, o.kind)
-            for o in result.outputs
-        ]))
+        lines.append(
+            _table(
+                [
+                    (
+                        o.name,
+                        f"{o.stats['dtype']}{_shape_text(o.stats['shape'])}  min {num(o.stats['min'])}"
+                        f"  max {num(o.stats['max'])}  mean {num(o.stats['mean'])}  std {num(o.stats['std'])}"
+                        f"  nan {o.stats['nan']}  inf {o.stats['inf']}",
+                    )
+                    if o.stats
+                    else (o.name, o.kind)
+                    for o in result.outputs
+                ]
+            )
+        )
     if result.latency_ms:
         lat = result.latency_ms
-        lines.append(f"latency over {len(result.latencies_ms)} runs: mean {lat['mean']:.3f} ms, "
-                     f"median {lat['median']:.3f} ms, p90 {lat['p90']:.3f} ms, min {lat['min']:.3f} ms")
+        lines.append(
+            f"latency over {len(result.latencies_ms)} runs: mean {lat['mean']:.3f} ms, "
+            f"median {lat['median']:.3f} ms, p90 {lat['p90']:.3f} ms, min {lat['min']:.3f} ms"
+        )
     if result.match is not None:
         m = result.match
-        lines.append(f"expected outputs: {'match' if m.ok else 'DIFFER'} "
-                     f"(rtol {m.rtol:g}, atol {m.atol:g})")
-        lines.append(_table([
-            (c.name, ("ok" if c.ok else "differs")
-             + (f"  max abs {c.max_abs:.3g}  max rel {c.max_rel:.3g}" if c.max_abs is not None else "")
-             + (f"  {c.message}" if c.message and not c.ok else ""))
-            for c in m.outputs
-        ]))
+        lines.append(
+            f"expected outputs: {'match' if m.ok else 'DIFFER'} (rtol {m.rtol:g}, atol {m.atol:g})"
+        )
+        lines.append(
+            _table(
+                [
+                    (
+                        c.name,
+                        ("ok" if c.ok else "differs")
+                        + (
+                            f"  max abs {c.max_abs:.3g}  max rel {c.max_rel:.3g}"
+                            if c.max_abs is not None
+                            else ""
+                        )
+                        + (f"  {c.message}" if c.message and not c.ok else ""),
+                    )
+                    for c in m.outputs
+                ]
+            )
+        )
     for f in result.findings:
         where = f.node or (f"#{f.node_index}" if f.node_index is not None else f.tensor or "")
         hint = f"  [hint: {f.hint}]" if f.hint else ""
@@ -361,20 +399,44 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         help="the execution provider (default CPUExecutionProvider)",
     )
     p.add_argument("--opset", type=int, help="check the model as converted to this ai.onnx opset")
+    p.add_argument(
+        "--save-converted",
+        metavar="OUT.onnx",
+        help="with --opset: also write the converted model to this new file",
+    )
     p = add("run", cmd_run)
     p.add_argument("model", help="the .onnx file")
-    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE",
-                   help="the value of one input, from a .npy or TensorProto .pb (repeatable)")
-    p.add_argument("--inputs", metavar="DIR_OR_NPZ",
-                   help="a test_data_set_N folder (also gives expected outputs) or an .npz by name")
-    p.add_argument("--random", action="store_true",
-                   help="random values for every input not given (the default with no inputs)")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="the value of one input, from a .npy or TensorProto .pb (repeatable)",
+    )
+    p.add_argument(
+        "--inputs",
+        metavar="DIR_OR_NPZ",
+        help="a test_data_set_N folder (also gives expected outputs) or an .npz by name",
+    )
+    p.add_argument(
+        "--random",
+        action="store_true",
+        help="random values for every input not given (the default with no inputs)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    p.add_argument("--provider", default="CPUExecutionProvider",
-                   help="the execution provider (default CPUExecutionProvider)")
-    p.add_argument("--repeat", type=int, default=10, help="timed runs after one warm-up (default 10)")
-    p.add_argument("--expected", metavar="DIR",
-                   help="expected outputs: a test_data_set_N folder, an .npz or a folder of .npy")
+    p.add_argument(
+        "--provider",
+        default="CPUExecutionProvider",
+        help="the execution provider (default CPUExecutionProvider)",
+    )
+    p.add_argument(
+        "--repeat", type=int, default=10, help="timed runs after one warm-up (default 10)"
+    )
+    p.add_argument(
+        "--expected",
+        metavar="DIR",
+        help="expected outputs: a test_data_set_N folder, an .npz or a folder of .npy",
+    )
     p.add_argument("--save-outputs", metavar="OUT.npz", help="write the outputs to an .npz")
     p = add("render", cmd_render)
     p.add_argument("model", help="the .onnx file")

@@ -32,7 +32,7 @@ from inspector.ui.panels.search import SearchPanel
 from inspector.ui.session import Selection, Session
 from inspector.ui.settings import Settings
 from inspector.ui.target_picker import TargetPicker, runtime_facts
-from inspector.ui.tasks import TaskRunner
+from inspector.ui.tasks import TaskError, TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
 
 MODEL_FILTER = "ONNX models (*.onnx *.onnx.data *.pb);;All files (*)"
@@ -184,6 +184,14 @@ class MainWindow(QMainWindow):
             lambda on: setattr(self.settings, "reopen_last_session", on)
         )
         m.addAction(self.reopen_action)
+        m.addSeparator()
+        m.addAction(
+            self._action(
+                "Save Converted to Target Opset &As…",
+                self._save_converted_dialog,
+                tip="Write the model converted to the toolbar's target opset to a new file",
+            )
+        )
         m.addSeparator()
         m.addAction(
             self._action(
@@ -509,6 +517,49 @@ class MainWindow(QMainWindow):
         else:
             found = findings_at(doc.findings, doc.graph_path, tensor=str(sel.ident))
             self.properties.show_value(doc.model, doc.graph, str(sel.ident), found)
+
+    def _save_converted_dialog(self) -> None:
+        view = self.current_view()
+        opset = self.session.target.opset
+        if view is None or opset is None:
+            self.messages.show_message(
+                "Choose a target opset in the toolbar first; the model is converted to it."
+            )
+            return
+        src = view.document.path
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save converted model as",
+            str(src.with_name(f"{src.stem}_opset{opset}.onnx")),
+            MODEL_FILTER,
+        )
+        if path:
+            self.save_converted_to(path)
+
+    def save_converted_to(self, path: str) -> None:
+        """Convert the current model to the target opset and write it to ``path`` (a new file;
+        the model's own file is refused). Runs in the background; the status bar says the end."""
+        from inspector.core.checks.runtime_retarget import save_retargeted
+
+        view = self.current_view()
+        opset = self.session.target.opset
+        if view is None or opset is None:
+            return
+        model = view.document.model
+
+        def failed(err: TaskError) -> None:
+            text = str(err.exception).strip().splitlines()[0] if str(err.exception).strip() else ""
+            self.messages.show_message(
+                f"Could not convert {view.document.path.name} to opset {opset}: "
+                f"{text or type(err.exception).__name__}"
+            )
+
+        self.runner.submit(
+            "save-converted",
+            lambda _p, _c: save_retargeted(model, opset, path),
+            lambda out: self.statusBar().showMessage(f"Wrote {out}", 8000),
+            failed,
+        )
 
     def _run_in_background(self, fn, on_done) -> None:
         self.runner.submit("stats", lambda _progress, _cancel: fn(), on_done)

@@ -108,3 +108,24 @@ def test_render_refuses_to_overwrite_the_model(tmp_path):
     r = run_cli("render", str(path), "-o", str(path))
     assert r.returncode == 2
     assert path.read_bytes() == before
+
+
+def test_check_save_converted_writes_a_new_file_only(tmp_path):
+    path = tmp_path / "small.onnx"
+    onnx.save(small_model(), path)
+    before = path.read_bytes()
+    out = tmp_path / "small_op18.onnx"
+    r = run_cli("check", str(path), "--opset", "18", "--save-converted", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    assert [o.version for o in onnx.load(out).opset_import if o.domain in ("", "ai.onnx")] == [18]
+    assert path.read_bytes() == before
+    # onnx has no adapter to take Add from opset 14 down to 13: one clear line, nothing written
+    down = tmp_path / "small_op13.onnx"
+    r = run_cli("check", str(path), "--opset", "13", "--save-converted", str(down))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert not down.exists()
+    r = run_cli("check", str(path), "--opset", "18", "--save-converted", str(path))
+    assert r.returncode == 2 and "overwrite" in r.stderr
+    assert path.read_bytes() == before
+    r = run_cli("check", str(path), "--save-converted", str(out))
+    assert r.returncode == 2 and "--opset" in r.stderr

@@ -186,3 +186,20 @@ def test_switching_target_rechecks_without_relayout(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: view.document.checked, timeout=120000)
     assert view.document.current.layout is layout_before
     assert view.scene is scene_before
+
+
+def test_save_converted_writes_a_new_file(qtbot, window, tmp_path):
+    from inspector.core.checks import RuntimeTarget
+
+    path = dtype_fault(tmp_path)
+    before = path.read_bytes()
+    open_checked(qtbot, window, path)
+    window.session.set_target(RuntimeTarget(opset=18))
+    out = tmp_path / "converted.onnx"
+    window.save_converted_to(str(out))
+    qtbot.waitUntil(out.exists, timeout=30000)
+    assert window.runner.wait_idle(30000)
+    assert [o.version for o in onnx.load(out).opset_import if o.domain == ""] == [18]
+    window.save_converted_to(str(path))  # its own file: refused, said in the window
+    qtbot.waitUntil(lambda: "overwrite" in window.messages.text, timeout=30000)
+    assert path.read_bytes() == before
