@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Model
-from inspector.core.tasks import CancelToken, ProgressFn, no_progress
+from inspector.core.tasks import Cancelled, CancelToken, ProgressFn, no_progress
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,19 @@ def run_checks(
     findings: list[Finding] = []
     for i, family in enumerate(families):
         progress(i / max(1, len(families)), family.__name__.rsplit(".", 1)[-1])
-        findings += family.check(model, target, cancel)
+        try:
+            findings += family.check(model, target, cancel)
+        except Cancelled:
+            raise
+        except Exception as e:  # one family's bug must not hide the other families' findings
+            name = family.__name__.rsplit(".", 1)[-1]
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "check-failed",
+                    f"the {name} check stopped with {type(e).__name__}: {e}",
+                    "the other checks' findings still stand; please report this model",
+                )
+            )
     progress(1.0, "checked")
     return sort_findings(findings)
