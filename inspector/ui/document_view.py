@@ -59,7 +59,7 @@ class DocumentView(QWidget):
         self.scene = GraphScene(drawn.diagram, drawn.layout, palette_for(is_dark()))
         self.scene.set_show_edge_labels(self._show_edge_labels)
         self.view.setScene(self.scene)
-        self.view.fit_to_window()
+        self.view.start_view()
         self._fill_breadcrumb()
         self.apply_findings()
         self.scene_replaced.emit()

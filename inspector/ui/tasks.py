@@ -9,13 +9,14 @@ user PyTorch code) does not come here: it runs in a child process.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from inspector.core.tasks import Cancelled, CancelToken, ProgressFn
 
@@ -71,6 +72,41 @@ class _Pending:
     on_progress: Callable[[float, str], None] | None
 
 
+class GuiThreadCollector(QObject):
+    """Runs Python's cyclic garbage collector on the GUI thread only.
+
+    Why: a collection runs in whichever thread happens to allocate when a threshold is crossed.
+    When that is a worker thread and the garbage holds Qt objects (a closed tab's widgets kept in
+    a reference cycle by a connected lambda), Qt destroys them off the GUI thread and the
+    process crashes (seen here as a rare segfault in a worker building a graph model). So the
+    automatic collector is switched off and a timer on the GUI thread collects, generation by
+    generation, when the allocation counts pass the usual thresholds (as pyqtgraph does).
+    """
+
+    _installed: GuiThreadCollector | None = None
+
+    def __init__(self, interval_ms: int = 200) -> None:
+        super().__init__(QCoreApplication.instance())
+        self.thresholds = gc.get_threshold()
+        gc.disable()
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.collect_if_due)
+        self.timer.start(interval_ms)
+
+    @classmethod
+    def install(cls) -> None:
+        """Once per process, from the GUI thread (idempotent)."""
+        if cls._installed is None:
+            cls._installed = cls()
+
+    def collect_if_due(self) -> None:
+        counts = gc.get_count()
+        for generation in (2, 1, 0):
+            if counts[generation] > self.thresholds[generation]:
+                gc.collect(generation)
+                return
+
+
 class TaskRunner(QObject):
     """Runs core functions off the GUI thread. ``busy_changed`` tells the status bar."""
 
@@ -78,6 +114,7 @@ class TaskRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, max_threads: int = 2) -> None:
         super().__init__(parent)
+        GuiThreadCollector.install()
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
         self._relay = _Relay(self)

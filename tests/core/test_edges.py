@@ -494,6 +494,8 @@ def test_detect_and_localize_rates_against_checker_and_onnxruntime(
             r[1] += o.detected
             r[2] += sum(o.localized)
             r[3] += len(c.faults)
+        edge = rows[kind].setdefault("ours edge", [0])
+        edge[0] += sum(outcomes["ours"].right_edge)
     lines = [f"{len(sources)} valid models, {len(cases)} faulted cases", ""]
     lines.append(
         f"{'fault':<18}{'n':>5}"
@@ -508,7 +510,10 @@ def test_detect_and_localize_rates_against_checker_and_onnxruntime(
             n, det, loc, nf = rows[kind][tool]
             totals[tool] = [a + b for a, b in zip(totals[tool], (n, det, loc, nf), strict=True)]
             cells += f"{100 * det / n:>11.0f}% /{100 * loc / nf:>4.0f}%"
-        lines.append(f"{kind:<18}{rows[kind]['ours'][0]:>5}{cells}")
+        on_edge = 100 * rows[kind]["ours edge"][0] / rows[kind]["ours"][3]
+        lines.append(
+            f"{kind:<18}{rows[kind]['ours'][0]:>5}{cells}   (ours on the edge {on_edge:.0f}%)"
+        )
     cells = "".join(
         f"{100 * t[1] / t[0]:>11.0f}% /{100 * t[2] / t[3]:>4.0f}%" for t in totals.values()
     )

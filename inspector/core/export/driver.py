@@ -75,7 +75,9 @@ def load_source(cfg: ExportConfig) -> tuple[Any, tuple | None, Any]:
             module = _import_user_file(src)
             factory = getattr(module, cfg.factory, None)
             if factory is None or not callable(factory):
-                names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
+                names = [
+                    n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+                ]
                 raise SourceError(
                     finding(
                         "source-load-failed",
@@ -149,9 +151,7 @@ def _load_weights(model: Any, path: str) -> None:
             )
         ) from e
     if not isinstance(state, dict):
-        raise SourceError(
-            finding("weights-need-code", f"'{Path(path).name}' holds no state dict")
-        )
+        raise SourceError(finding("weights-need-code", f"'{Path(path).name}' holds no state dict"))
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
@@ -211,7 +211,7 @@ def dtype_findings(model: Any, args: tuple, names: list[str]) -> list[Explained]
 
     found: list[Explained] = []
     weights = {p.dtype for p in model.parameters()} | {b.dtype for b in model.buffers()}
-    for name, a in zip(names, args):
+    for name, a in zip(names, args, strict=False):
         if a.dtype == torch.float64:
             found.append(finding("float64-input", f"input '{name}' is float64", tensor=name))
         elif a.dtype in (torch.float16, torch.bfloat16):
@@ -267,16 +267,28 @@ class ExportFailed(Exception):
 
 
 def export(
-    model: Any, args: tuple, names: list[str], dims: list[DynamicDim], cfg: ExportConfig
+    model: Any,
+    args: tuple,
+    names: list[str],
+    dims: list[DynamicDim],
+    cfg: ExportConfig,
+    branches: list[SourceLine],
+    module: Any = None,
 ) -> tuple[Any, list[Explained]]:
-    """Export to ``cfg.output``; (the ExportedProgram or None, findings about the export)."""
+    """Export to ``cfg.output``; (the ExportedProgram or None, findings about the export).
+    ``branches`` are the shape tests in the source (:func:`shape_branches`)."""
     if cfg.exporter == "torchscript":
-        return None, _export_torchscript(model, args, names, dims, cfg)
-    return _export_dynamo(model, args, names, dims, cfg)
+        return None, _export_torchscript(model, args, names, dims, cfg, branches, module)
+    return _export_dynamo(model, args, names, dims, cfg, branches)
 
 
 def _export_dynamo(
-    model: Any, args: tuple, names: list[str], dims: list[DynamicDim], cfg: ExportConfig
+    model: Any,
+    args: tuple,
+    names: list[str],
+    dims: list[DynamicDim],
+    cfg: ExportConfig,
+    branches: list[SourceLine],
 ) -> tuple[Any, list[Explained]]:
     import torch
     from torch.export import Dim
@@ -309,17 +321,22 @@ def _export_dynamo(
             )
         else:
             symbols[str(size)] = d.symbol
-            found += _narrowed_range(program, size, d)
+            found += _narrowed_range(program, size, d, branches)
     log(f"translating to ONNX (opset {cfg.opset or 'default'})")
-    onnx_program = torch.onnx.export(
-        program,
-        args,
-        dynamo=True,
-        opset_version=cfg.opset,
-        optimize=cfg.constant_folding,
-        input_names=names,
-        verbose=False,
-    )
+    try:
+        onnx_program = torch.onnx.export(
+            program,
+            args,
+            dynamo=True,
+            opset_version=cfg.opset,
+            optimize=cfg.constant_folding,
+            input_names=names,
+            verbose=False,
+        )
+    except Exception as e:
+        # The captured graph knows where each op was called: locate_error reads it.
+        e.program = program  # type: ignore[attr-defined]
+        raise
     _rename_dims(onnx_program.model, symbols, names, dims, found)
     log(f"saving {cfg.output}")
     onnx_program.save(cfg.output, external_data=cfg.external_data)
@@ -340,7 +357,9 @@ def _user_input_shapes(program: Any) -> dict[int, list[Any]]:
     return out
 
 
-def _narrowed_range(program: Any, size: Any, d: DynamicDim) -> list[Explained]:
+def _narrowed_range(
+    program: Any, size: Any, d: DynamicDim, branches: list[SourceLine]
+) -> list[Explained]:
     # A Python `if` on the size adds a guard that narrows the symbol's range (e.g. batch <= 4):
     # torch keeps the branch taken at the example size and records the range, silently.
     for sym, rng in program.range_constraints.items():
@@ -355,6 +374,7 @@ def _narrowed_range(program: Any, size: Any, d: DynamicDim) -> list[Explained]:
                     f"'{d.symbol}' (dim {d.dim} of '{d.input}') is only valid in "
                     f"[{rng.lower}, {upper}]: a shape test in the code chose one branch at "
                     "export time",
+                    source=branches[0] if branches else None,
                     tensor=d.input,
                 )
             ]
@@ -388,7 +408,13 @@ def _rename_dims(
 
 
 def _export_torchscript(
-    model: Any, args: tuple, names: list[str], dims: list[DynamicDim], cfg: ExportConfig
+    model: Any,
+    args: tuple,
+    names: list[str],
+    dims: list[DynamicDim],
+    cfg: ExportConfig,
+    branches: list[SourceLine],
+    module: Any,
 ) -> list[Explained]:
     import torch
 
@@ -410,24 +436,30 @@ def _export_torchscript(
         )
     found: list[Explained] = []
     user_file = str(Path(cfg.source).resolve())
+    shape_lines = {b.line for b in branches}
     for w in caught:
-        # The tracer warns where a tensor became a Python bool/int: the branch or value is baked.
-        if w.category.__name__ == "TracerWarning" and "boolean" in str(w.message):
-            where = _source_line(w.filename, w.lineno) if w.filename == user_file else None
-            found.append(
-                finding(
-                    "data-dependent-control-flow",
-                    "the tracer turned a tensor into a Python bool: the branch taken for the "
-                    "example input was baked into the file",
-                    source=where,
-                )
+        # The tracer warns where a tensor became a Python bool, number or NumPy array: the
+        # branch taken, or the value, for the example input is baked into the file.
+        if w.category.__name__ != "TracerWarning" or w.filename != user_file:
+            continue
+        where = _source_line(w.filename, w.lineno)
+        if "boolean" in str(w.message):
+            code = "branch-baked" if w.lineno in shape_lines else "data-dependent-control-flow"
+            what = "the branch taken for the example input was baked into the file"
+        else:
+            code = (
+                "custom-autograd-function"
+                if _in_autograd_function(module, w.lineno)
+                else "tensor-value-baked"
             )
+            what = "its value for the example input was baked into the file as a constant"
+        found.append(
+            finding(code, f"the tracer turned a tensor into a Python value: {what}", where)
+        )
     return found
 
 
-def locate_error(
-    exc: BaseException, cfg: ExportConfig, module: Any, program: Any
-) -> Explained:
+def locate_error(exc: BaseException, cfg: ExportConfig, module: Any, program: Any) -> Explained:
     """Translate an export exception, with the user's source line where it can be found."""
     text_parts, frames = [], []
     e: BaseException | None = exc
@@ -504,22 +536,25 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
         args = example if example is not None else build_inputs(cfg)
         names = input_names(model, cfg, len(args))
         dims = cfg.dynamic_dims(names)
+        result["input_names"] = names
         for d in dims:
             if d.input not in names:
                 found.append(
                     finding(
                         "dynamic-axis-missing",
-                        f"--dynamic names input '{d.input}', but the inputs are "
-                        f"{', '.join(names)}",
+                        f"--dynamic names input '{d.input}', but the inputs are {', '.join(names)}",
                     )
                 )
         dims = [d for d in dims if d.input in names]
         found += dtype_findings(model, args, names)
+        branches = (
+            shape_branches(str(Path(cfg.source).resolve())) if cfg.source_kind == "python" else []
+        )
         timings["load"] = time.perf_counter() - t0 - timings["import"]
         t1 = time.perf_counter()
         try:
             with torch.no_grad():
-                program, degraded = export(model, args, names, dims, cfg)
+                program, degraded = export(model, args, names, dims, cfg, branches, module)
         except Exception as e:  # every exporter error becomes a finding
             traceback.print_exc()
             found.append(locate_error(e, cfg, module, getattr(e, "program", program)))
@@ -533,7 +568,6 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
 
             t2 = time.perf_counter()
             log("validating: onnx checker, static checks, ONNX Runtime parity")
-            branches = shape_branches(cfg.source) if cfg.source_kind == "python" else []
             checked, checklist, opset = validate_export(
                 cfg, model, args, names, dims, found, branches
             )

@@ -63,6 +63,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "a Python if on a shape was evaluated once at the example size and only that branch "
         "was exported: use torch.cond for both branches, or remove the shape test",
     ),
+    "tensor-value-baked": (
+        Severity.ERROR,
+        "a tensor became a Python number or NumPy array while tracing (.item(), .tolist(), "
+        ".numpy(), int(t)): keep the computation in torch ops, or use the dynamo exporter",
+    ),
     "float64-input": (
         Severity.WARNING,
         "cast inputs and weights to float32 (model.float(), x.float()) before exporting; many "

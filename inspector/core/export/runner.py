@@ -61,6 +61,7 @@ class ExportResult:
     source_lines: list[str | None] = field(default_factory=list)
     checklist: list[dict[str, str]] = field(default_factory=list)
     opset: int | None = None
+    input_names: list[str] = field(default_factory=list)  # as exported (for write_script)
     timings: dict[str, float] = field(default_factory=dict)
     log: str = ""  # the child's whole log: the raw exporter messages, one click away
 
@@ -72,7 +73,7 @@ class ExportResult:
         """Each finding's ``to_dict()`` plus its ``source_line`` (or None): the CLI's JSON."""
         return [
             {**f.to_dict(), "source_line": s}
-            for f, s in zip(self.findings, self.source_lines)
+            for f, s in zip(self.findings, self.source_lines, strict=True)
         ]
 
     def to_json(self) -> dict[str, Any]:
@@ -215,6 +216,7 @@ def result_from_json(data: dict[str, Any], log: str = "") -> ExportResult:
         source_lines=sources,
         checklist=data.get("checklist", []),
         opset=data.get("opset"),
+        input_names=data.get("input_names", []),
         timings=data.get("timings", {}),
         log=log,
     )

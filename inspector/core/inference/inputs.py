@@ -20,8 +20,7 @@ Loaded feeds (:func:`load_feeds`): ``.npy`` (for a one-input model), ``.npz`` ma
 an ONNX ``TensorProto`` ``.pb``, a folder of ``NAME.npy`` files, or an onnx ``test_data_set_N``
 folder (``input_<i>.pb`` in graph-input order), which also brings the expected outputs.
 
-:func:`check_feeds` compares feeds with the declared inputs (missing/unknown names, dtype, rank,
-fixed dims) and returns findings; :func:`cast_feeds` is the one-click fix for dtype mismatches.
+Checking feeds against the declared inputs is :mod:`inspector.core.feeds`'s job.
 
 Known limitations: the role analysis follows the main graph only (an index used inside a Loop
 body is treated as a plain integer); a range for an index is only found when the table is an
@@ -40,8 +39,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Graph, Model, Shape, format_shape
+from inspector.core.graph import Graph, Model, Shape
 
 DEFAULT_DIM = 1  # batch-like symbols and unknown dims
 SEQUENCE_DIM = 16  # sequence-like symbols
@@ -327,134 +325,3 @@ def load_expected(model: Model, source: str | os.PathLike[str]) -> dict[str, np.
     if not arrays:
         raise FeedError(f"{p}: no expected outputs found")
     return arrays
-
-
-# ------------------------------------------------------------------------------- feed checks
-
-
-def check_feeds(model: Model, feeds: Mapping[str, np.ndarray]) -> list[Finding]:
-    """Every disagreement between ``feeds`` and the declared inputs, as findings.
-
-    Codes: ``missing-input`` (an input with no feed), ``unknown-input`` (a feed no input takes),
-    ``dtype-mismatch``, ``shape-mismatch`` (rank, or a fixed dim); each sits on the input's tensor.
-    """
-    g = model.graph
-    findings: list[Finding] = []
-    for name in g.inputs:
-        if name not in feeds:
-            findings.append(
-                Finding(
-                    Severity.ERROR,
-                    "missing-input",
-                    f"no value given for input '{name}'",
-                    "give it with --input NAME=FILE, or use --random",
-                    tensor=name,
-                )
-            )
-            continue
-        t = g.values[name].type
-        if t is None:
-            continue
-        arr = np.asarray(feeds[name])
-        got = _feed_dtype(arr)
-        if t.dtype != got and t.dtype in _CASTABLE and got in _CASTABLE:
-            findings.append(
-                Finding(
-                    Severity.ERROR,
-                    "dtype-mismatch",
-                    f"input '{name}' is declared {t.dtype} but the feed is {got}",
-                    f"cast to {t.dtype}",
-                    tensor=name,
-                )
-            )
-        elif t.dtype != got:
-            findings.append(
-                Finding(
-                    Severity.ERROR,
-                    "dtype-mismatch",
-                    f"input '{name}' is declared {t.dtype} but the feed is {got}",
-                    f"give a {t.dtype} array",
-                    tensor=name,
-                )
-            )
-        if t.shape is None:
-            continue
-        if arr.ndim != len(t.shape):
-            findings.append(
-                Finding(
-                    Severity.ERROR,
-                    "shape-mismatch",
-                    f"input '{name}' is declared {format_shape(t.shape)} (rank {len(t.shape)}) "
-                    f"but the feed has shape {list(arr.shape)} (rank {arr.ndim})",
-                    f"reshape the feed to rank {len(t.shape)}",
-                    tensor=name,
-                )
-            )
-            continue
-        bad = [
-            (i, d, n)
-            for i, (d, n) in enumerate(zip(t.shape, arr.shape, strict=True))
-            if isinstance(d, int) and d != n
-        ]
-        if bad:
-            where = ", ".join(f"dim {i} is {n}, declared {d}" for i, d, n in bad)
-            findings.append(
-                Finding(
-                    Severity.ERROR,
-                    "shape-mismatch",
-                    f"input '{name}' is declared {format_shape(t.shape)} but the feed has "
-                    f"shape {list(arr.shape)}: {where}",
-                    "give a feed with the declared fixed dims",
-                    tensor=name,
-                )
-            )
-    inputs = set(g.inputs)
-    for name in feeds:
-        if name not in inputs:
-            findings.append(
-                Finding(
-                    Severity.ERROR,
-                    "unknown-input",
-                    f"the feed '{name}' matches no input of the model "
-                    f"(inputs: {', '.join(g.inputs) or 'none'})",
-                    "rename the array after one of the inputs",
-                    tensor=name,
-                )
-            )
-    return findings
-
-
-_CASTABLE = frozenset(
-    (
-        "float16",
-        "float32",
-        "float64",
-        "int8",
-        "int16",
-        "int32",
-        "int64",
-        "uint8",
-        "uint16",
-        "uint32",
-        "uint64",
-        "bool",
-    )
-)
-
-
-def _feed_dtype(arr: np.ndarray) -> str:
-    if arr.dtype.kind in "OUS":
-        return "string"
-    return str(arr.dtype)
-
-
-def cast_feeds(model: Model, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``feeds`` with every numeric feed cast to its input's declared dtype (the one-click fix)."""
-    g = model.graph
-    out = dict(feeds)
-    for name, arr in feeds.items():
-        v = g.values.get(name)
-        t = v.type if v is not None and v.is_input else None
-        if t is not None and t.dtype in _CASTABLE and _feed_dtype(np.asarray(arr)) in _CASTABLE:
-            out[name] = np.asarray(arr).astype(t.dtype, copy=False)
-    return out

@@ -56,7 +56,7 @@ class Profile:
     unmapped: list[dict[str, Any]] = field(default_factory=list)  # {name, op_type, us, reason}
     not_run: dict[int, str] = field(default_factory=dict)  # node index → why it has no time
     events: list[dict[str, Any]] = field(default_factory=list)  # the child's raw summary
-    assignment_known: bool = False  # whether the session reported which nodes it kept
+    kept: set[str] = field(default_factory=set)  # original node names the session ran; may be empty
 
     def slowest_ops(self) -> list[tuple[str, float]]:
         """(op type, total µs per run) over the events, slowest first."""
@@ -71,7 +71,7 @@ def map_profile(
 ) -> Profile:
     """Attribute each kernel event (``{name, op_type, provider, us}``) to original nodes."""
     by_name = {n.name: n.index for n in graph.nodes if n.name}
-    profile = Profile(events=events, assignment_known=bool(assignment))
+    profile = Profile(events=events, kept={a["node"] for a in assignment})
     for e in events:
         indices, source = _locate(graph, by_name, e["name"], e["op_type"])
         if not indices:
@@ -89,11 +89,10 @@ def map_profile(
             previous = profile.node_times.get(i)
             us = e["us"] + (previous.us if previous else 0.0)
             profile.node_times[i] = NodeTime(i, node.name, node.op_type, us, source, e["name"])
-    kept = {a["node"] for a in assignment}
     for node in graph.nodes:
         if node.index in profile.node_times:
             continue
-        if assignment and node.name and node.name not in kept:
+        if profile.kept and node.name and node.name not in profile.kept:
             profile.not_run[node.index] = "removed by the optimizer (constant-folded or fused)"
         elif node.op_type == "Constant":
             profile.not_run[node.index] = "a constant: folded into an initializer"

@@ -17,6 +17,7 @@ the last lines of the child's stderr, which names the Python frame but not the n
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -36,10 +37,10 @@ from typing import Any
 import numpy as np
 
 import inspector
+from inspector.core.feeds import check_feeds
 from inspector.core.findings import Finding, Severity, has_errors
 from inspector.core.graph import Model, open_model
 from inspector.core.inference import protocol
-from inspector.core.inference.inputs import check_feeds
 from inspector.core.inference.profile import Profile, map_profile
 from inspector.core.inference.protocol import RunOptions
 from inspector.core.tasks import Cancelled, CancelToken, ProgressFn, no_progress
@@ -287,8 +288,6 @@ def _child_env() -> dict[str, str]:
 
 
 def _relay(line: str, progress: ProgressFn) -> None:
-    import json
-
     try:
         msg = json.loads(line)
         progress(float(msg["progress"]), str(msg["message"]))

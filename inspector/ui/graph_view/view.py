@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QKeyEvent,
@@ -41,6 +42,8 @@ MAX_ZOOM = 4.0
 MIN_ZOOM_OF_FIT = 0.5
 #: A fitted small graph is not blown up beyond its natural size.
 MAX_FIT_ZOOM = 1.0
+READABLE_FIT_ZOOM = 0.45  # below this, box titles are too small to read: start at the top instead
+START_ZOOM = 0.85
 KEY_STEP = 1.25
 #: Zoom factor per wheel notch (120 units of angleDelta) with Ctrl held.
 WHEEL_STEP = 1.2
@@ -67,9 +70,10 @@ class GraphView(QGraphicsView):
         super().__init__(parent)
         self.last_frame_ms = 0.0
         self._press_pos: QPoint | None = None
-        # True from fit_to_window until the user zooms or pans: a resize then refits, so a graph
-        # fitted before its tab was laid out (or the window maximised) still fills the view.
-        self._keep_fit = False
+        # The automatic view ("fit" or "start") last applied, kept until the user zooms or pans:
+        # a resize applies it again, so a graph shown before its tab was laid out (or the window
+        # maximised) is still fitted or started right.
+        self._auto_view: str | None = None
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -126,7 +130,7 @@ class GraphView(QGraphicsView):
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to ``zoom`` (clamped to the limits), keeping the scene point under ``anchor``
         (viewport pixels; default the viewport's centre) where it is."""
-        self._keep_fit = False
+        self._auto_view = None
         lo, hi = self.zoom_limits()
         zoom = min(max(zoom, lo), hi)
         if abs(zoom - self.zoom) < 1e-9:
@@ -151,10 +155,26 @@ class GraphView(QGraphicsView):
             return
         self.set_zoom(self.fit_zoom())
         self.centerOn(scene.sceneRect().center())
-        self._keep_fit = True
+        self._auto_view = "fit"
+
+    def start_view(self) -> None:
+        """The first view of a graph: fitted when that is readable, else readable at its top
+        (as a reader starts at the inputs: a 10k-node graph fitted is a sliver of dots)."""
+        scene = self.graph_scene()
+        if scene is None:
+            return
+        if self.fit_zoom() >= READABLE_FIT_ZOOM or scene.diagram.box_count == 0:
+            self.fit_to_window()
+            return
+        self.set_zoom(START_ZOOM)
+        top = int(np.argmin(scene.layout.y - scene.layout.h / 2))
+        half_height = self.viewport().height() / 2 / self.zoom
+        y = float(scene.layout.y[top] - scene.layout.h[top] / 2) - 24 + half_height
+        self.centerOn(QPointF(float(scene.layout.x[top]), y))
+        self._auto_view = "start"
 
     def center_on_box(self, i: int) -> None:
-        self._keep_fit = False
+        self._auto_view = None
         scene = self.graph_scene()
         if scene is not None:
             self.centerOn(scene.box_center(i))
@@ -183,11 +203,13 @@ class GraphView(QGraphicsView):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.minimap.place()
-        if self._keep_fit:
+        if self._auto_view == "fit":
             self.fit_to_window()
+        elif self._auto_view == "start":
+            self.start_view()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        self._keep_fit = False
+        self._auto_view = None
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             steps = event.angleDelta().y() / 120
             self.zoom_by(WHEEL_STEP**steps, event.position())
@@ -214,7 +236,7 @@ class GraphView(QGraphicsView):
             super().keyPressEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        self._keep_fit = False
+        self._auto_view = None
         if event.button() == Qt.MouseButton.LeftButton:
             self._press_pos = event.position().toPoint()
         super().mousePressEvent(event)
