@@ -190,8 +190,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"--opset {args.opset} is too old; onnxruntime has kernels from opset 7")
     if args.save_converted and args.opset is None:
         raise UsageError("--save-converted needs --opset N (the opset to convert to)")
-    if args.save_converted and Path(args.save_converted).resolve() == Path(args.model).resolve():
-        raise UsageError("refusing to overwrite the model file; give --save-converted a new path")
+    for out in (args.save_converted, args.save_dynamic):
+        if out and Path(out).resolve() == Path(args.model).resolve():
+            raise UsageError("refusing to overwrite the model file; give a new path to save to")
     model = _open(args.model)
     from inspector.core.checks import RuntimeTarget, run_checks
     from inspector.core.findings import has_errors
@@ -205,6 +206,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UsageError(f"cannot convert to opset {args.opset}: {msg}") from e
         print(f"wrote {saved}", file=sys.stderr)
+    if args.save_dynamic:
+        from inspector.core.checks.shape_dynamic import make_dim_dynamic
+
+        try:
+            make_dim_dynamic(args.model, args.save_dynamic)
+        except ValueError as e:
+            raise UsageError(f"cannot make the batch dynamic: {e}") from e
+        print(f"wrote {args.save_dynamic}", file=sys.stderr)
 
     findings = run_checks(model, RuntimeTarget(args.runtime, args.provider, args.opset))
     if args.json:
@@ -486,6 +495,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         "--save-converted",
         metavar="OUT.onnx",
         help="with --opset: also write the converted model to this new file",
+    )
+    p.add_argument(
+        "--save-dynamic",
+        metavar="OUT.onnx",
+        help="also write a copy whose fixed batch dims (dim 0 of the inputs) are 'batch'",
     )
     p = add("run", cmd_run)
     p.add_argument("model", help="the .onnx file")

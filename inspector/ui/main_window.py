@@ -192,6 +192,13 @@ class MainWindow(QMainWindow):
                 tip="Write the model converted to the toolbar's target opset to a new file",
             )
         )
+        m.addAction(
+            self._action(
+                "Save with Dynamic &Batch As…",
+                self._make_dynamic_dialog,
+                tip="Write a copy whose fixed batch dim (dim 0 of the inputs) is the symbol 'batch'",
+            )
+        )
         m.addSeparator()
         m.addAction(
             self._action(
@@ -558,6 +565,50 @@ class MainWindow(QMainWindow):
             "save-converted",
             lambda _p, _c: save_retargeted(model, opset, path),
             lambda out: self.statusBar().showMessage(f"Wrote {out}", 8000),
+            failed,
+        )
+
+    def _make_dynamic_dialog(self) -> None:
+        view = self.current_view()
+        if view is None:
+            return
+        if not any(f.code == "fixed-batch-dim" for f in view.document.findings):
+            self.messages.show_message(
+                f"{view.document.path.name} has no fixed batch dim to make dynamic "
+                "(or its checks have not finished yet)."
+            )
+            return
+        src = view.document.path
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save with dynamic batch as",
+            str(src.with_name(f"{src.stem}_dynamic.onnx")),
+            MODEL_FILTER,
+        )
+        if path:
+            self.make_dynamic_to(path)
+
+    def make_dynamic_to(self, path: str) -> None:
+        """Write the current model with its fixed batch dims renamed to 'batch' to ``path`` (a
+        new file), then open it in a new tab, where inference and the checks show the effect."""
+        from inspector.core.checks.shape_dynamic import make_dim_dynamic
+
+        view = self.current_view()
+        if view is None:
+            return
+        src = view.document.path
+
+        def failed(err: TaskError) -> None:
+            text = str(err.exception).strip().splitlines()[0] if str(err.exception).strip() else ""
+            self.messages.show_message(
+                f"Could not save {src.name} with a dynamic batch: "
+                f"{text or type(err.exception).__name__}"
+            )
+
+        self.runner.submit(
+            "make-dynamic",
+            lambda _p, _c: make_dim_dynamic(src, path),
+            lambda _result: self.open_files([path]),
             failed,
         )
 

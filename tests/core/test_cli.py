@@ -129,3 +129,27 @@ def test_check_save_converted_writes_a_new_file_only(tmp_path):
     assert path.read_bytes() == before
     r = run_cli("check", str(path), "--save-converted", str(out))
     assert r.returncode == 2 and "--opset" in r.stderr
+
+
+def test_check_save_dynamic(tmp_path):
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["a"], ["y"], name="relu")],
+        "g",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [8, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [8, 3])],
+    )
+    path = tmp_path / "fixed.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    before = path.read_bytes()
+    r = run_cli("check", str(path), "--json")
+    assert "fixed-batch-dim" in [f["code"] for f in json.loads(r.stdout)["findings"]]
+    out = tmp_path / "dynamic.onnx"
+    r = run_cli("check", str(path), "--save-dynamic", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    dims = onnx.load(out).graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and dims[1].dim_value == 3
+    assert path.read_bytes() == before
+    assert run_cli("check", str(path), "--save-dynamic", str(path)).returncode == 2
+    assert path.read_bytes() == before

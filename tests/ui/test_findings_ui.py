@@ -203,3 +203,97 @@ def test_save_converted_writes_a_new_file(qtbot, window, tmp_path):
     window.save_converted_to(str(path))  # its own file: refused, said in the window
     qtbot.waitUntil(lambda: "overwrite" in window.messages.text, timeout=30000)
     assert path.read_bytes() == before
+
+
+def _edge_fault_models(folder: Path) -> dict[str, Path]:
+    """One small model per edge-check code; every faulty tensor is a real edge (not a weight)."""
+    f32, f16 = TensorProto.FLOAT, TensorProto.FLOAT16
+    vi = helper.make_tensor_value_info
+    cases = {
+        "dtype-mismatch": (
+            [helper.make_node("Add", ["a", "b"], ["y"], name="add")],
+            [vi("a", f32, [3]), vi("b", f16, [3])],
+            [vi("y", f32, [3])],
+            [],
+        ),
+        "shape-mismatch": (
+            [helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")],
+            [vi("a", f32, ["n", 3]), vi("b", f32, [4, 5])],
+            [vi("y", f32, ["n", 5])],
+            [],
+        ),
+        "declared-type-conflict": (
+            [
+                helper.make_node("Relu", ["a"], ["t"], name="relu"),
+                helper.make_node("Neg", ["t"], ["y"], name="neg"),
+            ],
+            [vi("a", f32, [3])],
+            [vi("y", f32, [3])],
+            [vi("t", f16, [3])],
+        ),
+        "declared-shape-conflict": (
+            [
+                helper.make_node("Relu", ["a"], ["t"], name="relu"),
+                helper.make_node("Neg", ["t"], ["y"], name="neg"),
+            ],
+            [vi("a", f32, [3])],
+            [vi("y", f32, [3])],
+            [vi("t", f32, [5])],
+        ),
+        "fixed-batch-dim": (
+            [helper.make_node("Relu", ["a"], ["y"], name="relu")],
+            [vi("a", f32, [8, 3])],
+            [vi("y", f32, [8, 3])],
+            [],
+        ),
+    }
+    out = {}
+    for code, (nodes, inputs, outputs, infos) in cases.items():
+        g = helper.make_graph(nodes, code, inputs, outputs, value_info=infos)
+        path = folder / f"{code}.onnx"
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+        out[code] = path
+    return out
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "dtype-mismatch",
+        "shape-mismatch",
+        "declared-type-conflict",
+        "declared-shape-conflict",
+        "fixed-batch-dim",
+    ],
+)
+def test_edge_check_codes_badge_hover_and_row(qtbot, window, tmp_path, code):
+    path = _edge_fault_models(tmp_path)[code]
+    expected = cli_findings(path)
+    view = open_checked(qtbot, window, path)
+    doc = view.document
+    assert as_dicts(doc.findings) == sorted(json.dumps(f, sort_keys=True) for f in expected)
+    found = [f for f in doc.findings if f.code == code]
+    assert found, [f.code for f in doc.findings]
+    f = found[0]
+    # the Problems panel has its row
+    assert any(r.code == code and r.message == f.message for r in window.problems.shown_findings())
+    # the edge it sits on carries the badge, and hovering it shows the message
+    edges = doc.current.diagram.edges_of_value(f.tensor)
+    assert edges, f"no edge for tensor {f.tensor!r}"
+    severity, text = view.scene.edge_overlay[edges[0]]
+    assert severity == f.severity.value and f.message in text
+    assert f.message in view.scene.tooltip_at(view.scene.edge_midpoint(edges[0]))
+
+
+def test_make_dynamic_writes_a_new_file_and_opens_it(qtbot, window, tmp_path):
+    path = _edge_fault_models(tmp_path)["fixed-batch-dim"]
+    before = path.read_bytes()
+    open_checked(qtbot, window, path)
+    out = tmp_path / "dynamic.onnx"
+    window.make_dynamic_to(str(out))
+    qtbot.waitUntil(lambda: window.tabs.count() == 2, timeout=60000)
+    view = window.current_view()
+    qtbot.waitUntil(lambda: view.document.checked, timeout=60000)
+    assert path.read_bytes() == before
+    assert view.document.graph.values["a"].declared.shape == ("batch", 3)
+    assert "fixed-batch-dim" not in [f.code for f in view.document.findings]
