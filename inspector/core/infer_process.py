@@ -13,47 +13,37 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
+from inspector.core.child_process import run_streaming
 from inspector.core.graph import TensorType, infer_proto_types
 from inspector.core.loader import ModelLoadError, load_model_file
-from inspector.core.tasks import Cancelled, CancelToken
-
-POLL_S = 0.05
+from inspector.core.tasks import CancelToken
 
 
 def infer_types_in_child(
     path: str | os.PathLike[str], cancel: CancelToken | None = None, timeout: float = 600.0
 ) -> tuple[dict[str, TensorType], str]:
     """(value name → inferred type, error text or "") for the model at ``path``."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "inspector.core.infer_process", str(Path(path))],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
-    started = time.monotonic()
-    try:
-        while True:
-            try:
-                out, err = proc.communicate(timeout=POLL_S)
-                break
-            except subprocess.TimeoutExpired:
-                if cancel is not None and cancel.cancelled:
-                    raise Cancelled() from None
-                if time.monotonic() - started > timeout:
-                    return {}, f"shape inference took longer than {timeout:.0f} s and was stopped"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if proc.returncode != 0:
-        last = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        return {}, f"shape inference failed (exit code {proc.returncode}) {last[0]}".strip()
-    data = json.loads(out)
+    lines: list[str] = []
+    with tempfile.TemporaryFile() as stderr:
+        returncode = run_streaming(
+            [sys.executable, "-m", "inspector.core.infer_process", str(Path(path))],
+            lines.append,
+            cancel,
+            timeout,
+            stderr=stderr,
+        )
+        stderr.seek(0)
+        err = stderr.read().decode("utf-8", "replace")
+    if returncode is None:
+        return {}, f"shape inference took longer than {timeout:.0f} s and was stopped"
+    if returncode != 0:
+        last = err.strip().splitlines()[-1:] or [""]
+        return {}, f"shape inference failed (exit code {returncode}) {last[0]}".strip()
+    data = json.loads("".join(lines))
     types = {
         name: TensorType(dtype, tuple(shape) if shape is not None else None)
         for name, (dtype, shape) in data["types"].items()

@@ -13,25 +13,19 @@ step; the exporter gives no finer signal.
 from __future__ import annotations
 
 import json
-import os
-import queue
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import inspector
+from inspector.core.child_process import child_env, run_streaming
 from inspector.core.export.config import ExportConfig
 from inspector.core.export.explain import Explained, SourceLine, finding
 from inspector.core.findings import Finding, Severity, has_errors
-from inspector.core.tasks import Cancelled, CancelToken, ProgressFn, no_progress
+from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
-POLL_S = 0.05
 DEFAULT_TIMEOUT_S = 900.0
 LogFn = Callable[[str], None]
 
@@ -131,60 +125,20 @@ def _run_child(
     timeout: float,
 ) -> Explained | None:
     """Run the driver to the end; None when it wrote a result, else the finding saying why."""
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"  # the log must arrive line by line, not at exit
-    env["CUDA_VISIBLE_DEVICES"] = ""
-    root = str(Path(inspector.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    proc = subprocess.Popen(
+    # unbuffered: the log must arrive line by line, not at exit; no GPU for the user's code
+    env = child_env(PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
+    returncode = run_streaming(
         [sys.executable, "-m", "inspector.core.export.driver", str(config_path), str(result_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
+        on_line,
+        cancel,
+        timeout,
         env=env,
     )
-    pending: queue.Queue[str | None] = queue.Queue()
-    # A reader thread, because a pipe read blocks and the loop must poll cancel and timeout.
-    reader = threading.Thread(target=_pump, args=(proc, pending), daemon=True)
-    reader.start()
-    started = time.monotonic()
-    try:
-        while True:
-            try:
-                line = pending.get(timeout=POLL_S)
-            except queue.Empty:
-                line = ""
-            if line is None:
-                break
-            if line:
-                on_line(line)
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled()
-            if time.monotonic() - started > timeout:
-                return finding("export-timeout", f"the export took over {timeout:.0f} s")
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-    if proc.returncode != 0 or not result_path.is_file():
-        return finding(
-            "export-crashed", f"the export process ended with exit code {proc.returncode}"
-        )
+    if returncode is None:
+        return finding("export-timeout", f"the export took over {timeout:.0f} s")
+    if returncode != 0 or not result_path.is_file():
+        return finding("export-crashed", f"the export process ended with exit code {returncode}")
     return None
-
-
-def _pump(proc: subprocess.Popen[str], pending: queue.Queue[str | None]) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        pending.put(line.rstrip("\n"))
-    pending.put(None)
 
 
 def _failed(explained: Explained, log: str) -> ExportResult:

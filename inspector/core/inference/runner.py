@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,16 +32,15 @@ from typing import Any
 
 import numpy as np
 
-import inspector
+from inspector.core.child_process import run_streaming
 from inspector.core.feeds import check_feeds
 from inspector.core.findings import Finding, Severity, has_errors
 from inspector.core.graph import Model, open_model
 from inspector.core.inference import protocol
 from inspector.core.inference.profile import Profile, map_profile
 from inspector.core.inference.protocol import RunOptions
-from inspector.core.tasks import Cancelled, CancelToken, ProgressFn, no_progress
+from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
-POLL_S = 0.05  # how often cancel and the timeout are checked while the child runs
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-5
 _STDERR_TAIL = 4000  # characters of the child's stderr kept for a crash report
@@ -235,56 +230,13 @@ def _run_child(
 ) -> int | None:
     """Run the child to its end; its return code, or None on timeout (raises Cancelled)."""
     with open(workdir / protocol.STDERR, "wb") as stderr:
-        proc = subprocess.Popen(
+        return run_streaming(
             [sys.executable, "-m", "inspector.core.inference.child", str(workdir)],
-            stdout=subprocess.PIPE,
+            lambda line: _relay(line, progress),
+            cancel,
+            timeout,
             stderr=stderr,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=_child_env(),
         )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:  # a thread, so the parent wakes the moment the child closes stdout
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=read, name="inference-child-stdout", daemon=True)
-    reader.start()
-    started = time.monotonic()
-    try:
-        while True:
-            try:
-                line = lines.get(timeout=POLL_S)
-            except queue.Empty:
-                line = ""
-            if line is None:
-                break
-            if line:
-                _relay(line, progress)
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled()
-            if time.monotonic() - started > timeout:
-                return None
-        return proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=1.0)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-def _child_env() -> dict[str, str]:
-    """The parent's environment, with this package importable even when the caller's working
-    folder is elsewhere and the package is not installed (a source checkout)."""
-    env = dict(os.environ)
-    root = str(Path(inspector.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
 
 
 def _relay(line: str, progress: ProgressFn) -> None:
