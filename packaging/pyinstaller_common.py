@@ -37,3 +37,19 @@ def analysis_options() -> dict[str, Any]:
         "hiddenimports": ["inspector.cli", "inspector.ui.app", "inspector.desktop.identity"],
         "excludes": ["torch", "onnxscript", "tkinter", "matplotlib", "IPython"],
     }
+
+
+def pyinstaller_command(spec: Path, build: Path) -> list[str]:
+    """The PyInstaller run both build scripts start with: ``spec`` into ``build``/dist."""
+    return [
+        sys.executable,
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--clean",
+        "--distpath",
+        str(build / "dist"),
+        "--workpath",
+        str(build / "work"),
+        str(spec),
+    ]

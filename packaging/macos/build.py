@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from pyinstaller_common import ROOT, VERSION, identity  # noqa: E402
+from pyinstaller_common import ROOT, VERSION, identity, pyinstaller_command  # noqa: E402
 
 BUILD = ROOT / "build" / "macos"
 
@@ -30,18 +30,7 @@ def commands() -> list[list[str]]:
     """The build's commands, in order."""
     app = BUILD / "dist" / f"{identity.APP_NAME}.app"
     return [
-        [
-            sys.executable,
-            "-m",
-            "PyInstaller",
-            "--noconfirm",
-            "--clean",
-            "--distpath",
-            str(BUILD / "dist"),
-            "--workpath",
-            str(BUILD / "work"),
-            str(HERE / "onnx-inspector.spec"),
-        ],
+        pyinstaller_command(HERE / "onnx-inspector.spec", BUILD),
         [
             "hdiutil",
             "create",

@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from pyinstaller_common import ICONS, ROOT, VERSION, identity  # noqa: E402
+from pyinstaller_common import ICONS, ROOT, VERSION, identity, pyinstaller_command  # noqa: E402
 
 BUILD = ROOT / "build" / "windows"
 ISCC_DEFAULT = Path(os.environ.get("PROGRAMFILES(X86)", r"C:\Program Files (x86)")) / (
@@ -34,18 +34,7 @@ ISCC_DEFAULT = Path(os.environ.get("PROGRAMFILES(X86)", r"C:\Program Files (x86)
 def commands(iscc: str = "iscc") -> list[list[str]]:
     """The build's commands, in order."""
     return [
-        [
-            sys.executable,
-            "-m",
-            "PyInstaller",
-            "--noconfirm",
-            "--clean",
-            "--distpath",
-            str(BUILD / "dist"),
-            "--workpath",
-            str(BUILD / "work"),
-            str(HERE / "onnx-inspector.spec"),
-        ],
+        pyinstaller_command(HERE / "onnx-inspector.spec", BUILD),
         [
             iscc,
             f"/DAppVersion={VERSION}",
