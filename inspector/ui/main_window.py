@@ -615,25 +615,29 @@ class MainWindow(QMainWindow):
     def _run_in_background(self, fn, on_done) -> None:
         self.runner.submit("stats", lambda _progress, _cancel: fn(), on_done)
 
-    def _about(self) -> None:
-        import onnx
+    def about_text(self) -> str:
+        """The About box's text: this program's version and those of what it runs on."""
+        from importlib.metadata import PackageNotFoundError, version
 
-        try:
-            import onnxruntime
-
-            ort = onnxruntime.__version__
-        except ImportError:
-            ort = "not installed"
         from PySide6 import __version__ as pyside_version
         from PySide6.QtCore import qVersion
 
-        QMessageBox.about(
-            self,
-            "About ONNX Inspector",
+        def installed(package: str) -> str:
+            # read from the package metadata: importing torch just to print its version is slow
+            try:
+                return version(package)
+            except PackageNotFoundError:
+                return "not installed"
+
+        return (
             f"<b>ONNX Inspector {__version__}</b><br>See an ONNX model's graph, and what will go "
-            f"wrong with it, before you deploy it.<br><br>onnx {onnx.__version__}<br>"
-            f"onnxruntime {ort}<br>Qt {qVersion()}, PySide6 {pyside_version}",
+            f"wrong with it, before you deploy it.<br><br>onnx {installed('onnx')}<br>"
+            f"onnxruntime {installed('onnxruntime')}<br>torch {installed('torch')}<br>"
+            f"Qt {qVersion()}, PySide6 {pyside_version}"
         )
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About ONNX Inspector", self.about_text())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window_state(self.saveGeometry(), self.saveState())

@@ -280,3 +280,19 @@ def test_launch_with_no_file_opens_the_sample(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert "TAB sample.onnx" in r.stdout
+
+
+def test_about_names_the_versions(window):
+    from importlib.metadata import version
+
+    import onnxruntime
+    from PySide6.QtCore import qVersion
+
+    text = window.about_text()
+    for part in (
+        f"onnx {onnx.__version__}",
+        f"onnxruntime {onnxruntime.__version__}",
+        f"torch {version('torch')}",
+        f"Qt {qVersion()}",
+    ):
+        assert part in text
