@@ -26,6 +26,7 @@ from inspector import __version__
 from inspector.core.checks import RuntimeTarget
 from inspector.core.findings import Finding, findings_at
 from inspector.ui.document_view import DocumentView
+from inspector.ui.panels.inference import InferencePanel
 from inspector.ui.panels.problems import ProblemsPanel
 from inspector.ui.panels.properties import PropertiesPanel
 from inspector.ui.panels.search import SearchPanel
@@ -34,6 +35,7 @@ from inspector.ui.settings import Settings
 from inspector.ui.target_picker import TargetPicker, runtime_facts
 from inspector.ui.tasks import TaskError, TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
+from inspector.ui.wizard import ExportWizard
 
 MODEL_FILTER = "ONNX models (*.onnx *.onnx.data *.pb);;All files (*)"
 
@@ -83,7 +85,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
         self.tabs.tabCloseRequested.connect(self._close_tab)
-        self.tabs.currentChanged.connect(lambda _i: (self._show_findings(), self._show_selection()))
+        self.tabs.currentChanged.connect(self._current_tab_changed)
         self._pending_finding: Finding | None = None
         central = QWidget(self)
         lay = QVBoxLayout(central)
@@ -100,6 +102,12 @@ class MainWindow(QMainWindow):
         props = self._add_dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
         search = self._add_dock("Search", self.search, Qt.DockWidgetArea.LeftDockWidgetArea)
         problems = self._add_dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.inference = InferencePanel(self.runner, self, settings=self.settings.q)
+        inference = self._add_dock(
+            "Inference", self.inference, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(problems, inference)
+        problems.raise_()
         self.resizeDocks([problems], [170], Qt.Orientation.Vertical)
         # first-run widths; a saved layout (restoreState below) replaces them
         self.resizeDocks([search, props], [230, 400], Qt.Orientation.Horizontal)
@@ -176,6 +184,14 @@ class MainWindow(QMainWindow):
             "Open one or more .onnx files",
         )
         m.addAction(self.open_action)
+        m.addAction(
+            self._action(
+                "&Export from PyTorch…",
+                self.export_from_pytorch,
+                "Ctrl+E",
+                "Export a PyTorch model to ONNX, step by step, and validate the result",
+            )
+        )
         self.recent_menu = m.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.reopen_action = QAction("Reopen Last Session's Files at Start", self, checkable=True)
@@ -282,6 +298,9 @@ class MainWindow(QMainWindow):
         self.target_picker.target_chosen.connect(self._target_chosen)
         s.findings_changed.connect(self._findings_changed)
         self.problems.finding_activated.connect(self._finding_activated)
+        self.inference.findings_changed.connect(self._run_findings)
+        self.inference.node_highlighted.connect(self._run_highlighted)
+        self.inference.heat_changed.connect(self._run_heat)
         self.search.result_activated.connect(self._search_activated)
         self.search.matches_changed.connect(self._search_matches)
         self.runner.busy_changed.connect(self._busy_changed)
@@ -465,6 +484,40 @@ class MainWindow(QMainWindow):
         if view is not None and view.doc_id == doc_id:
             self._show_selection()
 
+    def _current_tab_changed(self, _index: int) -> None:
+        view = self.current_view()
+        if view is None:
+            self.inference.set_document(None, None)
+        else:
+            self.inference.set_document(view.document.model, view.document.path)
+        self._show_findings()
+        self._show_selection()
+
+    def _run_findings(self, findings: list) -> None:
+        view = self.current_view()
+        if view is not None:
+            self.session.set_run_findings(view.doc_id, findings)
+
+    def _run_highlighted(self, node_index: int) -> None:
+        """The inference panel found a node (the first NaN/Inf, or the one an error names)."""
+        view = self.current_view()
+        box = view.box_of_node(node_index) if view is not None else None
+        if box is not None and view.scene is not None:
+            view.scene.set_highlight({box})
+            view.view.zoom_to_box(box)
+
+    def _run_heat(self, seconds: dict | None) -> None:
+        """Profile times per node → a 0..1 heat per box of the graph shown."""
+        view = self.current_view()
+        if view is None or view.scene is None:
+            return
+        if not seconds or view.document.graph_path != ():
+            view.scene.set_box_heat(None)  # profiles map onto the main graph only
+            return
+        top = max(seconds.values()) or 1.0
+        boxes = {view.box_of_node(i): t / top for i, t in seconds.items()}
+        view.scene.set_box_heat({b: h for b, h in boxes.items() if b is not None})
+
     def _findings_changed(self, doc_id: int) -> None:
         view = self.current_view()
         if view is not None and view.doc_id == doc_id:
@@ -523,7 +576,10 @@ class MainWindow(QMainWindow):
             self.properties.show_node(doc.model, doc.graph, int(sel.ident), found)
         else:
             found = findings_at(doc.findings, doc.graph_path, tensor=str(sel.ident))
-            self.properties.show_value(doc.model, doc.graph, str(sel.ident), found)
+            captured = self.inference.captured_value(str(sel.ident)) if not doc.graph_path else None
+            self.properties.show_value(
+                doc.model, doc.graph, str(sel.ident), found, captured.stats if captured else None
+            )
 
     def _save_converted_dialog(self) -> None:
         view = self.current_view()
@@ -567,6 +623,14 @@ class MainWindow(QMainWindow):
             lambda out: self.statusBar().showMessage(f"Wrote {out}", 8000),
             failed,
         )
+
+    def export_from_pytorch(self) -> ExportWizard:
+        """Open the export wizard; the model it exports opens in a tab, with its checks."""
+        wizard = ExportWizard(self.runner, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.model_exported.connect(lambda path: self.open_files([path]))
+        wizard.open()
+        return wizard
 
     def _make_dynamic_dialog(self) -> None:
         view = self.current_view()

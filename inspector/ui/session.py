@@ -41,10 +41,14 @@ class Document:
     graph_path: GraphPath = ()
     selection: Selection | None = None
     history: list[GraphPath] = field(default_factory=list)
-    findings: list[Finding] = field(
-        default_factory=list
-    )  # of every check, for the session's target
-    checked: bool = False  # whether ``findings`` are the result of a finished check run
+    check_findings: list[Finding] = field(default_factory=list)  # static checks, session target
+    run_findings: list[Finding] = field(default_factory=list)  # the inference panel's last run
+    checked: bool = False  # whether ``check_findings`` are the result of a finished check run
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding the views show: the static checks', then the last run's."""
+        return self.check_findings + self.run_findings
 
     @property
     def graph(self) -> Graph:
@@ -168,6 +172,14 @@ class Session(QObject):
             if doc.model.types_inferred:
                 self.check(doc_id)
 
+    def set_run_findings(self, doc_id: int, findings: list[Finding]) -> None:
+        """The findings of an inference run (feed checks, a failure on a node), shown with the
+        static checks' until the next run."""
+        doc = self.documents.get(doc_id)
+        if doc is not None:
+            doc.run_findings = list(findings)
+            self.findings_changed.emit(doc_id)
+
     def check(self, doc_id: int) -> None:
         """Run every static check on the document in the background; ``findings_changed``."""
         doc = self.documents[doc_id]
@@ -177,13 +189,13 @@ class Session(QObject):
 
         def done(findings: list[Finding]) -> None:
             if doc_id in self.documents and target == self.target:
-                doc.findings = findings
+                doc.check_findings = findings
                 doc.checked = True
                 self.findings_changed.emit(doc_id)
 
         def failed(err: TaskError) -> None:
             if doc_id in self.documents:
-                doc.findings = [
+                doc.check_findings = [
                     Finding(
                         Severity.WARNING,
                         "check-failed",

@@ -41,7 +41,7 @@ from inspector.core.export.explain import (
     finding,
     user_frames,
 )
-from inspector.core.findings import Severity
+from inspector.core.findings import Finding, Severity
 
 #: Largest opset the TorchScript exporter writes; the dynamo exporter writes 18 or newer.
 TORCHSCRIPT_MAX_OPSET = 20
@@ -70,6 +70,7 @@ def load_source(cfg: ExportConfig) -> tuple[Any, tuple | None, Any]:
     src = Path(cfg.source).resolve()
     module = None
     example: tuple | None = None
+    _check_source_kind(cfg, src)
     try:
         if cfg.source_kind == "python":
             module = _import_user_file(src)
@@ -115,7 +116,10 @@ def load_source(cfg: ExportConfig) -> tuple[Any, tuple | None, Any]:
         )
     if cfg.weights:
         _load_weights(model, cfg.weights)
-    model.eval()
+    if cfg.source_kind != "exported_program":
+        # program.module() raises NotImplementedError on eval(): the archive already holds the
+        # graph in the mode it was exported in.
+        model.eval()
     if isinstance(example, torch.Tensor):
         example = (example,)
     return model, (tuple(example) if example is not None else None), module
@@ -140,6 +144,15 @@ def _load_weights(model: Any, path: str) -> None:
 
     import torch
 
+    kind = sniff_torch_file(Path(path))
+    if kind in ("torchscript", "exported_program"):
+        raise SourceError(
+            finding(
+                "source-load-failed",
+                f"'{Path(path).name}' is a {_KIND_NAMES[kind]}, not a state dict: export it as "
+                "the source (its weights are inside), or pass a state dict as the weights",
+            )
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -147,7 +160,15 @@ def _load_weights(model: Any, path: str) -> None:
             finding(
                 "weights-need-code",
                 f"'{Path(path).name}' is not a plain state dict: loading it would run code "
-                f"from the pickle, so it was not loaded ({str(e).splitlines()[0][:200]})",
+                f"from the pickle, so it was not loaded ({_pickle_reason(e)})",
+            )
+        ) from e
+    except Exception as e:
+        raise SourceError(
+            finding(
+                "source-load-failed",
+                f"cannot read the weights '{Path(path).name}' as a state dict saved with "
+                f"torch.save: {type(e).__name__}: {_first_line(e)}",
             )
         ) from e
     if not isinstance(state, dict):
@@ -158,6 +179,112 @@ def _load_weights(model: Any, path: str) -> None:
         raise SourceError(
             finding("source-load-failed", f"the weights do not fit the model: {e}")
         ) from e
+
+
+_KIND_NAMES = {
+    "python": "Python file",
+    "torchscript": "TorchScript file (torch.jit.save)",
+    "exported_program": "torch.export archive (torch.export.save)",
+    "pickle": "torch.save pickle",
+}
+
+
+def sniff_torch_file(path: Path) -> str | None:
+    """What a PyTorch file is, read from its zip directory without unpickling anything:
+    ``torchscript``, ``exported_program``, ``pickle`` (torch.save: a state dict or a whole
+    model), or None (not a PyTorch file, or unreadable)."""
+    import zipfile
+
+    try:
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as f:
+                head = f.read(2)
+            # torch.save's legacy format (and plain pickles) start with the PROTO opcode.
+            return "pickle" if len(head) == 2 and head[0] == 0x80 and head[1] <= 5 else None
+        with zipfile.ZipFile(path) as z:
+            names = {n.split("/", 1)[1] for n in z.namelist() if "/" in n}
+    except OSError:
+        return None
+    if "archive_format" in names or "models/model.json" in names:
+        return "exported_program"
+    if "constants.pkl" in names or any(n.startswith("code/") for n in names):
+        return "torchscript"
+    if "data.pkl" in names:
+        return "pickle"
+    return None
+
+
+def _check_source_kind(cfg: ExportConfig, src: Path) -> None:
+    """Refuse, with what to do instead, a source that is not of its declared kind: above all a
+    torch.save pickle, which is never loaded as a model (it would run arbitrary code)."""
+    if cfg.source_kind == "python" and src.suffix in (".py", ""):
+        return
+    actual = sniff_torch_file(src) if src.is_file() else None
+    if actual == cfg.source_kind:
+        return
+    if actual == "pickle":
+        if _is_state_dict(src):
+            raise SourceError(
+                finding(
+                    "source-load-failed",
+                    f"'{src.name}' is a state dict (weights without the model's code), not a "
+                    "model: give the Python file that builds the model and its factory as the "
+                    "source, and this file as the weights",
+                    hint="export SOURCE.py --factory NAME --weights "
+                    f"{src.name}; the wizard: a Python source plus this file as its weights",
+                )
+            )
+        raise SourceError(
+            finding(
+                "weights-need-code",
+                f"'{src.name}' is a whole model saved with torch.save (a pickle): it is never "
+                "loaded, because unpickling it would run arbitrary code. Give the Python file "
+                "that builds the model and its factory as the source, with a state dict as "
+                "the weights",
+            )
+        )
+    if actual is not None:
+        raise SourceError(
+            finding(
+                "source-load-failed",
+                f"'{src.name}' is a {_KIND_NAMES[actual]}, but the source kind is "
+                f"{cfg.source_kind}: choose the source kind {actual}",
+            )
+        )
+    if cfg.source_kind == "python":
+        raise SourceError(
+            finding(
+                "source-load-failed",
+                f"'{src.name}' is not a .py file: give the Python file that builds the model",
+            )
+        )
+    # Not recognised: let the loader try and report its own error.
+
+
+def _pickle_reason(e: BaseException) -> str:
+    """What the pickle needs, from torch's weights_only error: 'it needs __main__.MLP'."""
+    import re
+
+    m = re.search(r"GLOBAL ([\w.]+)", str(e))
+    return f"it needs {m.group(1)}, a class or function from the code" if m else _first_line(e)
+
+
+def _is_state_dict(path: Path) -> bool:
+    """Whether ``path`` loads with ``torch.load(weights_only=True)`` (safe: no code runs) into a
+    dict."""
+    import torch
+
+    try:
+        return isinstance(torch.load(path, map_location="cpu", weights_only=True), dict)
+    except Exception:
+        return False
+
+
+def _first_line(e: BaseException) -> str:
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    return (text.splitlines() or [""])[0][:200]
 
 
 def _source_line(path: str, line: int) -> SourceLine:
@@ -182,7 +309,8 @@ def input_names(model: Any, cfg: ExportConfig, count: int) -> list[str]:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
     except (TypeError, ValueError):
-        params = []
+        schema = getattr(getattr(model, "forward", None), "schema", None)  # a ScriptModule
+        params = [a.name for a in schema.arguments[1:]] if schema is not None else []
     if len(params) >= count:
         return params[:count]
     return [f"input_{i}" for i in range(count)]
@@ -277,8 +405,23 @@ def export(
 ) -> tuple[Any, list[Explained]]:
     """Export to ``cfg.output``; (the ExportedProgram or None, findings about the export).
     ``branches`` are the shape tests in the source (:func:`shape_branches`)."""
+    import torch
+
     if cfg.exporter == "torchscript":
         return None, _export_torchscript(model, args, names, dims, cfg, branches, module)
+    if isinstance(model, torch.jit.ScriptModule):
+        # torch.export (and so the dynamo exporter) refuses ScriptModules outright.
+        log("a TorchScript model: using the TorchScript exporter (dynamo cannot export it)")
+        found = _export_torchscript(model, args, names, dims, cfg, branches, module)
+        note = Finding(
+            Severity.INFO,
+            "exporter-switched",
+            "exported with the TorchScript exporter: the dynamo exporter cannot take a "
+            "TorchScript model",
+            "to use the dynamo exporter, export from the Python code that builds the model "
+            "(a .py file and its factory) or from a torch.export .pt2 archive",
+        )
+        return None, [Explained(note), *found]
     return _export_dynamo(model, args, names, dims, cfg, branches)
 
 
@@ -533,6 +676,18 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
     try:
         log(f"loading {cfg.source} (this runs the model's code)")
         model, example, module = load_source(cfg)
+        if example is None and not cfg.inputs:
+            where = {"python": f"the factory '{cfg.factory}' returns"}.get(cfg.source_kind, "")
+            raise SourceError(
+                finding(
+                    "source-load-failed",
+                    f"no example inputs: {where or 'the file holds'} none and no input was "
+                    "described",
+                    hint="describe each input (name, dtype, shape), e.g. "
+                    "InputSpec('x', 'float32', [2, 16]) on the wizard's Inputs page, or return "
+                    "(model, example_inputs) from the factory",
+                )
+            )
         args = example if example is not None else build_inputs(cfg)
         names = input_names(model, cfg, len(args))
         dims = cfg.dynamic_dims(names)

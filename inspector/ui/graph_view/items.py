@@ -62,6 +62,10 @@ OVERVIEW_PX = 4096
 OVERVIEW_MIN_PX = 256
 BADGE_BUDGET = 400
 BADGE_OVERLAP = 24.0  # how far a box's badge reaches back over its top-right corner
+#: Profile heat: its colour, and how many tint steps it is drawn in (one drawRects call each).
+HEAT_COLOR = QColor(230, 81, 0)
+HEAT_STEPS = 8
+HEAT_BAR_PX = 4.0  # thickness of the heat bar along a box's bottom edge, in screen pixels
 
 
 def draw_rects(painter: QPainter, rects: np.ndarray) -> None:
@@ -382,7 +386,8 @@ class OverviewLayer(_Layer):
 
 
 class OverlayLayer(_Layer):
-    """Search highlights, findings (outline and badge per box or edge) and the selection."""
+    """Profile heat, search highlights, findings (outline and badge per box or edge) and the
+    selection."""
 
     def __init__(self, scene: GraphScene, rect: QRectF) -> None:
         super().__init__(scene, rect)
@@ -435,6 +440,7 @@ class OverlayLayer(_Layer):
             return np.column_stack([cx - w / 2, cy - h / 2, w, h])
 
         far = lod < FAR_LOD
+        self._paint_heat(painter, (qx0, qy0, qx1, qy1), px, far)
         hl = visible_boxes(s.highlighted)
         tint = QColor(pal.highlight)
         tint.setAlpha(70)
@@ -475,6 +481,40 @@ class OverlayLayer(_Layer):
             painter.setPen(sel_pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             draw_rects(painter, marker_rects(np.array([s.selected_box]), 3))
+
+    def _paint_heat(self, painter: QPainter, rect: Rect, px: float, far: bool) -> None:
+        """Profile heat: a tint over each timed box (stronger when hotter) and, up close, a bar
+        along its bottom edge as long as the value; far out, a solid marker per hot box."""
+        s = self.graph
+        qx0, qy0, qx1, qy1 = rect
+        ids, values = s.heat_ids, s.heat_values
+        keep = (s.bx1[ids] >= qx0) & (s.bx0[ids] <= qx1) & (s.by1[ids] >= qy0) & (s.by0[ids] <= qy1)
+        ids, values = ids[keep], values[keep]
+        if not len(ids):
+            return
+        x0, y0, x1, y1 = s.bx0[ids], s.by0[ids], s.bx1[ids], s.by1[ids]
+        painter.setPen(Qt.PenStyle.NoPen)
+        # Batched by tint step: one drawRects per step instead of one call per box.
+        steps = np.minimum((values * HEAT_STEPS).astype(np.int64), HEAT_STEPS - 1)
+        for k in range(HEAT_STEPS):
+            sel = steps == k
+            if not sel.any():
+                continue
+            tint = QColor(HEAT_COLOR)
+            tint.setAlpha(
+                int(40 + 180 * (k + 1) / HEAT_STEPS) if far else int(25 + 90 * (k + 1) / HEAT_STEPS)
+            )
+            painter.setBrush(tint)
+            draw_rects(
+                painter, np.column_stack([x0[sel], y0[sel], x1[sel] - x0[sel], y1[sel] - y0[sel]])
+            )
+        if far:
+            return
+        bar_h = np.minimum(HEAT_BAR_PX * px, (y1 - y0) / 3)
+        painter.setBrush(HEAT_COLOR)
+        draw_rects(
+            painter, np.column_stack([x0, y1 - bar_h, (x1 - x0) * np.maximum(values, 0.02), bar_h])
+        )
 
     def _paint_badges(self, painter: QPainter, badges: list[tuple[float, float, str, str]]) -> None:
         """A pill per finding, ``(left, middle y, severity, text)``: over a box's top-right

@@ -95,6 +95,9 @@ class GraphScene(QGraphicsScene):
         self.edge_overlay: dict[int, tuple[str, str]] = {}
         self.highlighted = np.zeros(0, np.int64)
         self.highlight_mask = np.zeros(n, dtype=bool)
+        # Profile heat: box ids and their values in 0..1 (parallel arrays; empty when off).
+        self.heat_ids = np.zeros(0, np.int64)
+        self.heat_values = np.zeros(0, np.float64)
 
         x0, y0, x1, y1 = layout.bounds
         self.drawing_rect = QRectF(x0, y0, x1 - x0, y1 - y0)
@@ -268,6 +271,17 @@ class GraphScene(QGraphicsScene):
     def set_edge_overlay(self, overlay: dict[int, tuple[str, str]]) -> None:
         """Findings per edge: ``{edge: (severity, badge text)}``."""
         self.edge_overlay = dict(overlay)
+        self._overlay_changed()
+
+    def set_box_heat(self, heat: dict[int, float] | None) -> None:
+        """Profile heat per box, ``{box: value}`` with values in 0..1 (clipped); None clears.
+
+        Painted under the other overlays as a tint and a bar along the box's bottom edge whose
+        length is the value, so a hot node is found from afar and compared up close.
+        """
+        heat = heat or {}
+        self.heat_ids = np.fromiter(heat.keys(), np.int64, len(heat))
+        self.heat_values = np.clip(np.fromiter(heat.values(), np.float64, len(heat)), 0.0, 1.0)
         self._overlay_changed()
 
     def _overlay_changed(self) -> None:

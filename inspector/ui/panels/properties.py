@@ -14,7 +14,7 @@ The pages themselves are built by :mod:`inspector.ui.panels.property_pages`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
@@ -100,16 +100,22 @@ class PropertiesPanel(QWidget):
         )
 
     def show_value(
-        self, model: Model, graph: Graph, name: str, findings: Sequence[FindingLike] = ()
+        self,
+        model: Model,
+        graph: Graph,
+        name: str,
+        findings: Sequence[FindingLike] = (),
+        captured: Mapping[str, Any] | None = None,
     ) -> None:
-        """The tensor's types, producer and consumers; an initializer's values, summarised."""
+        """The tensor's types, producer and consumers; an initializer's values, summarised;
+        ``captured``: its values' statistics from the last inference run, if captured."""
         value = graph.values.get(name)
         if value is None:
             self._show(lambda: placeholder(f"There is no tensor named '{name}' in this graph."))
             return
         init = value.initializer
         self._show(
-            lambda: value_page(graph, value, findings, self._stats_state(graph, init)),
+            lambda: value_page(graph, value, findings, self._stats_state(graph, init), captured),
             (lambda: self._ensure_stats(model, graph, init)) if init is not None else None,
         )
 

@@ -9,7 +9,8 @@ Known limitations: a ``graphs`` attribute (a list of graphs) has no "open" link;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from inspector.core.graph import (
     Dim,
@@ -75,10 +76,15 @@ def node_page(
 
 
 def value_page(
-    graph: Graph, value: Value, findings: Sequence[FindingLike], stats: TensorStats | str | None
+    graph: Graph,
+    value: Value,
+    findings: Sequence[FindingLike],
+    stats: TensorStats | str | None,
+    captured: Mapping[str, Any] | None = None,
 ) -> Page:
     """A tensor's page; ``stats``: an initializer's statistics, why there are none, or None while
-    they are computed."""
+    they are computed; ``captured``: the statistics of its values in the last inference run
+    (dtype, shape, min, max, mean, std, nan, inf, first_values), when they were captured."""
     page = Page()
     page.findings(findings)
     page.heading(value.name, "tensor")
@@ -120,6 +126,19 @@ def value_page(
         )
         page.section("Statistics")
         _stats_block(page, stats)
+    if captured:
+        page.section("Values in the last run")
+        keys = ("dtype", "shape", "min", "max", "mean", "std", "nan", "inf", "first_values")
+        page.key_values(
+            [(k.replace("_", " "), mono(str(captured[k]))) for k in keys if k in captured]
+        )
+        page.paragraph(
+            esc(
+                "Captured by exposing every intermediate tensor as an output, which changes "
+                "which fusions ONNX Runtime runs: values can differ slightly from a normal run."
+            ),
+            "muted",
+        )
     return page
 
 

@@ -1,0 +1,209 @@
+"""Page 4 of the export wizard: the export itself, with a live log, progress, time and Cancel.
+
+The export runs :func:`inspector.core.export.export_model` on the window's task runner; that
+function runs the user's code in a child process. Log lines arrive on the worker thread and reach
+the log view through a queued signal of :class:`_LogRelay`; Cancel sets the task's token, and
+``export_model`` kills the child. Every run has a number so that lines of a cancelled run that
+are still in the queue do not land in the next run's log.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from inspector.core.export import ExportConfig, ExportResult, export_model
+from inspector.core.findings import Severity
+from inspector.core.tasks import CancelToken, ProgressFn
+from inspector.ui.tasks import TaskError
+
+if TYPE_CHECKING:
+    from inspector.ui.wizard.wizard import ExportWizard
+
+TASK_KEY = "export-wizard"
+_MAX_LOG_LINES = 20_000  # an exporter stuck in a loop must not eat the memory
+
+
+class _LogRelay(QObject):
+    """Lives in the GUI thread; the worker emits on it, so slots run in the GUI thread."""
+
+    line_logged = Signal(int, str)  # run number, one line of the child's output
+    stopped = Signal(int)  # run number: export_model returned or raised (child gone)
+
+
+class ExportPage(QWizardPage):
+    """Runs the export when the page is entered; Next is enabled once there is a result."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTitle("Export")
+        self.setSubTitle("The model is loaded and exported in a separate process.")
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 100)
+        self.elapsed = QLabel(self)
+        self.cancel_button = QPushButton("Cancel export", self)
+        self.cancel_button.setToolTip("Stop the export process; the wizard stays open")
+        self.restart_button = QPushButton("Export again", self)
+        self.restart_button.setToolTip("Run the export again with the same settings")
+        self.log = QPlainTextEdit(self)
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(_MAX_LOG_LINES)
+        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.log.setToolTip("What the export process prints, as it prints it")
+
+        row = QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.elapsed)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.restart_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addLayout(row)
+        layout.addWidget(self.log, 1)
+
+        self._relay = _LogRelay(self)
+        self._relay.line_logged.connect(self._line)
+        self._relay.stopped.connect(self._stopped)
+        self._clock = QElapsedTimer()
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(200)
+        self._ticker.timeout.connect(self._tick)
+        self._run = 0
+        self._running = False
+        self._cancelling = False
+        self.result: ExportResult | None = None
+        self.config: ExportConfig | None = None  # the settings of the last run
+        self.cancel_button.clicked.connect(self.cancel)
+        self.restart_button.clicked.connect(self.start)
+        self._show_buttons()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def is_running(self) -> bool:
+        """Whether an export process may still be alive (also while it is being stopped)."""
+        return self._running
+
+    def start(self) -> None:
+        """Start an export with the wizard's current settings (cancelling a running one)."""
+        wizard = self._wizard()
+        config = wizard.build_config()
+        self._run += 1
+        run, relay = self._run, self._relay
+        self.result, self.config = None, config
+        self._running, self._cancelling = True, False
+        self.log.clear()
+        self.progress.setValue(0)
+        self.status.setText(f"Exporting {config.source} to {config.output}…")
+        self._clock.start()
+        self._ticker.start()
+        self._tick()
+
+        def work(progress: ProgressFn, cancel: CancelToken) -> ExportResult:
+            try:
+                return export_model(
+                    config, progress, cancel, lambda line: relay.line_logged.emit(run, line)
+                )
+            finally:
+                relay.stopped.emit(run)
+
+        wizard.runner.submit(TASK_KEY, work, self._done, self._error, self._progress)
+        self._show_buttons()
+        self.completeChanged.emit()
+        wizard.export_started.emit()
+
+    def cancel(self) -> None:
+        """Stop the export; :attr:`ExportWizard.export_cancelled` follows once the child is gone."""
+        if not self._running or self._cancelling:
+            return
+        self._cancelling = True
+        self._wizard().runner.cancel(TASK_KEY)
+        self.status.setText("Stopping the export process…")
+        self._show_buttons()
+
+    # -- QWizardPage -------------------------------------------------------------------------
+
+    def initializePage(self) -> None:
+        self.start()
+
+    def cleanupPage(self) -> None:
+        """Going Back stops the export: its settings are about to change."""
+        self.cancel()
+        self.result = None
+
+    def isComplete(self) -> bool:
+        return self.result is not None
+
+    # -- slots (GUI thread) --------------------------------------------------------------------
+
+    def _line(self, run: int, line: str) -> None:
+        if run == self._run:
+            self.log.appendPlainText(line)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(round(100 * fraction))
+        self.progress.setFormat(f"%p%  {message}")
+
+    def _stopped(self, run: int) -> None:
+        if run != self._run:
+            return
+        self._running = False
+        self._ticker.stop()
+        self._tick()
+        if self._cancelling:  # the runner drops a cancelled task's result: this is the end
+            self.progress.setValue(0)
+            self.progress.setFormat("cancelled")
+            self.status.setText(
+                "Export cancelled; the export process was stopped. Go Back to change the "
+                "settings, or export again."
+            )
+            self._show_buttons()
+            self._wizard().export_cancelled.emit()
+
+    def _done(self, result: ExportResult) -> None:
+        self.result = result
+        errors = sum(1 for f in result.findings if f.severity == Severity.ERROR)
+        if result.ok:
+            self.status.setText(
+                f"Exported to {result.onnx}"
+                + (f" with {errors} error finding(s)." if errors else ".")
+                + " Next shows the validation."
+            )
+        else:
+            first = result.findings[0].message if result.findings else "see the log"
+            self.status.setText(f"The export failed: {first}. Next explains it.")
+        self._show_buttons()
+        self.completeChanged.emit()
+        self._wizard().export_finished.emit(result.ok)
+
+    def _error(self, error: TaskError) -> None:
+        # export_model turns export failures into results; reaching here is a bug in the
+        # Inspector itself, so show it plainly and keep the traceback in the log.
+        self._running = False
+        self._ticker.stop()
+        self.status.setText(f"The export could not run: {error.exception}")
+        self.log.appendPlainText(error.details)
+        self._show_buttons()
+
+    def _tick(self) -> None:
+        self.elapsed.setText(f"{self._clock.elapsed() / 1000:.1f} s")
+
+    def _show_buttons(self) -> None:
+        self.cancel_button.setEnabled(self._running and not self._cancelling)
+        self.restart_button.setEnabled(not self._running)
+
+    def _wizard(self) -> ExportWizard:
+        return cast("ExportWizard", self.wizard())

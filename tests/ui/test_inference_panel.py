@@ -1,0 +1,269 @@
+"""The inference panel on real models: loaded test data, random index inputs, the dtype cast, Cancel
+of a hung run, the NaN locator, the profile heat, saving outputs, and the graph's heat overlay.
+
+Every run goes through the panel's own task runner and a real ONNX Runtime child process; tests
+wait on the panel's signals, never sleep.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from PySide6.QtCore import QSettings
+
+from inspector.core.diagram import build_diagram, layout_diagram
+from inspector.core.graph import open_model
+from inspector.ui.graph_view import GraphScene
+from inspector.ui.graph_view.items import HEAT_COLOR
+from inspector.ui.panels.inference import InferencePanel
+from inspector.ui.panels.inference_results import OUTPUT_COLUMNS
+from inspector.ui.tasks import TaskRunner
+from tests.model_zoo import shipped_data_dir
+from tests.ui.test_graph_view import count_color, helper_model, show
+
+RUN_TIMEOUT_MS = 30_000
+CONV = shipped_data_dir() / "pytorch-converted" / "test_Conv2d"
+EMBEDDING = shipped_data_dir() / "pytorch-converted" / "test_Embedding"
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path: Path):
+    runner = TaskRunner()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    p = InferencePanel(runner, settings=settings)
+    qtbot.addWidget(p)
+    p.options.warmup.setValue(0)
+    p.options.repeat.setValue(2)
+    yield p
+    runner.cancel_all()
+    assert runner.wait_idle(10_000)  # no worker (and so no child process) left behind
+
+
+def _open(panel: InferencePanel, path: Path) -> None:
+    panel.set_document(open_model(path, infer=False), path)
+
+
+def _run(qtbot, panel: InferencePanel) -> str:
+    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        panel.run()
+    return blocker.args[0]
+
+
+def _load(qtbot, panel: InferencePanel, path: Path) -> None:
+    with qtbot.waitSignal(panel.feeds_loaded, timeout=10_000):
+        panel.load_feeds_from(path)
+
+
+def _save(model: onnx.ModelProto, path: Path) -> Path:
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def _children() -> list[int]:
+    """Our inference child processes, from /proc (Linux)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"inspector.core.inference.child" in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_test_data_set_runs_matches_expected_and_saves(qtbot, panel, tmp_path):
+    _open(panel, CONV / "model.onnx")
+    _load(qtbot, panel, CONV / "test_data_set_0")
+    assert panel.source_boxes[0].currentText() == "file"
+    assert panel.expected is not None and "1 expected" in panel.expected_label.text()
+
+    assert _run(qtbot, panel) == "ok"
+    assert panel.result is not None and panel.result.match is not None and panel.result.match.ok
+    summary = panel.results.summary.text()
+    assert "matches expected" in summary and "rtol 0.001" in summary
+    verdict = panel.results.table.item(0, OUTPUT_COLUMNS.index("expected"))
+    assert verdict is not None and verdict.text() == "allclose"
+    assert "median" in panel.results.latency.text()
+    assert panel.results.histogram.counts is not None
+
+    out = tmp_path / "outputs.npz"
+    with qtbot.waitSignal(panel.outputs_saved, timeout=10_000):
+        panel.save_outputs_to(out)
+    with np.load(out) as saved:
+        arrays = panel.result.arrays()
+        assert set(saved.files) == set(arrays)
+        for name, value in arrays.items():
+            np.testing.assert_array_equal(saved[name], value)
+
+
+def test_random_inputs_on_an_embedding_index_input_run(qtbot, panel):
+    _open(panel, EMBEDDING / "model.onnx")
+    assert panel.specs[0].role == "index"
+    assert _run(qtbot, panel) == "ok"
+    assert panel.result is not None and panel.result.ok
+    assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_float64_feed_is_found_and_the_cast_button_fixes_it(qtbot, panel, tmp_path):
+    _open(panel, CONV / "model.onnx")
+    npz = tmp_path / "feeds.npz"
+    np.savez(npz, **{"0": np.ones((2, 3, 7, 5), np.float64)})
+    with qtbot.waitSignal(panel.findings_changed, timeout=10_000) as found:
+        panel.load_feeds_from(npz)
+    assert [f.code for f in found.args[0]] == ["dtype-mismatch"]
+    assert "float64" in panel.feed_problems.text()
+    assert panel.cast_button.isVisibleTo(panel) and panel.cast_button.text() == "Cast to float32"
+    assert _run(qtbot, panel) == "invalid-feeds"  # never reaches ONNX Runtime
+
+    panel.cast_button.click()
+    assert panel.feed_findings == [] and not panel.cast_button.isVisibleTo(panel)
+    assert panel.loaded["0"].dtype == np.float32
+    assert _run(qtbot, panel) == "ok"
+
+
+def _endless_loop_model(tmp_path: Path) -> Path:
+    """A Loop with no trip count whose condition stays true: ONNX Runtime spins forever."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [1]),
+        ],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["", "keep_going", "x"], ["y"], body=body, name="forever")],
+        "endless",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        [
+            numpy_helper.from_array(np.array(True), "keep_going"),
+            numpy_helper.from_array(np.array([1.0], np.float32), "one"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return _save(model, tmp_path / "endless.onnx")
+
+
+def test_cancel_kills_a_hung_run_and_the_panel_stays_responsive(qtbot, panel, tmp_path):
+    _open(panel, _endless_loop_model(tmp_path))
+    panel.run()
+    assert panel.running and panel.cancel_button.isEnabled() and not panel.run_button.isEnabled()
+    # The session is running its endless Loop once the child reports the timed run ...
+    qtbot.waitUntil(lambda: panel._progress_text.startswith("timed run"), timeout=RUN_TIMEOUT_MS)
+    # ... and the GUI thread is free meanwhile: the elapsed-time label keeps ticking.
+    ticks = panel.status.text()
+    qtbot.waitUntil(lambda: panel.status.text() != ticks, timeout=2_000)
+    assert _children()
+
+    with qtbot.waitSignal(panel.run_finished, timeout=1_000) as blocker:
+        panel.cancel_button.click()
+    assert blocker.args == ["cancelled"] and "Cancelled" in panel.status.text()
+    assert not panel.running and panel.run_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.runner.is_running("inference.run"), timeout=1_000)
+    assert panel.runner.wait_idle(10_000)
+    assert _children() == []
+
+
+def test_nan_locator_highlights_the_first_nan_node(qtbot, panel, tmp_path):
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["r"], name="relu"),
+            helper.make_node("Neg", ["r"], ["n"], name="neg"),
+            helper.make_node("Sqrt", ["n"], ["s"], name="sqrt_of_negative"),
+            helper.make_node("Add", ["s", "r"], ["a"], name="add"),
+            helper.make_node("Mul", ["a", "a"], ["y"], name="mul"),
+        ],
+        "nan_mid_graph",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    _open(panel, _save(model, tmp_path / "nan.onnx"))
+    panel.set_source("x", "constant")
+    panel.inputs.item(0, 4).setText("2")  # Relu(2) = 2, Sqrt(-2) = NaN in every element
+    panel.options.capture.setChecked(True)
+    with qtbot.waitSignal(panel.node_highlighted, timeout=RUN_TIMEOUT_MS) as blocker:
+        panel.run()
+    assert blocker.args == [2]
+    assert any(f.code == "first-non-finite" for f in panel.feed_findings + _findings(panel))
+    captured = panel.captured_value("s")
+    assert captured is not None and captured.stats is not None and captured.stats["nan"] == 4
+    assert panel.captured_value("n") is not None and panel.captured_value("nope") is None
+    assert panel.results.capture_note.isVisibleTo(panel.results)
+
+
+def _findings(panel: InferencePanel) -> list:
+    return panel.result.findings if panel.result is not None else []
+
+
+def test_profile_heat_has_a_time_for_every_node_that_ran(qtbot, panel, torch_cnn):
+    _open(panel, torch_cnn)
+    panel.options.profile.setChecked(True)
+    with qtbot.waitSignal(panel.heat_changed, timeout=RUN_TIMEOUT_MS) as blocker:
+        panel.run()
+    heat = blocker.args[0]
+    assert panel.result is not None and panel.result.profile is not None
+    model = panel.model
+    assert model is not None
+    ran = {n.index for n in model.graph.nodes if n.name in panel.result.profile.kept}
+    assert ran and ran <= set(heat) and all(heat[i] > 0 for i in ran)
+    assert panel.profile_view.nodes.rowCount() == len(panel.result.profile.node_times)
+
+    # Options are remembered for the next panel (the next start of the window).
+    again = InferencePanel(panel.runner, settings=panel.settings)
+    qtbot.addWidget(again)
+    assert again.options.profile.isChecked() and again.options.repeat.value() == 2
+
+
+def test_clearing_the_document_clears_heat_and_findings(qtbot, panel):
+    _open(panel, EMBEDDING / "model.onnx")
+    with qtbot.waitSignals(
+        [panel.heat_changed, panel.findings_changed],
+        check_params_cbs=[lambda heat: heat is None, lambda findings: findings == []],
+        timeout=1_000,
+    ):
+        panel.set_document(None, None)
+    assert not panel.run_button.isEnabled() and panel.inputs.rowCount() == 0
+
+
+def test_box_heat_is_painted_and_cleared(qtbot, tmp_path):
+    model = open_model(helper_model(tmp_path / "small.onnx"))
+    diagram = build_diagram(model, model.graph)
+    view = show(qtbot, diagram, layout_diagram(diagram))
+    scene = view.graph_scene()
+    assert isinstance(scene, GraphScene)
+    box = 0
+    view.zoom_to_box(box)
+    r = view.mapFromScene(scene.box_rect(box)).boundingRect().adjusted(-4, -4, 4, 4)
+
+    def heat_pixels() -> int:
+        view.viewport().repaint()
+        image = view.viewport().grab().toImage()
+        return count_color(image, HEAT_COLOR, r.left(), r.top(), r.right(), r.bottom())
+
+    assert heat_pixels() == 0
+    scene.set_box_heat({box: 1.0})
+    full = heat_pixels()
+    assert full > 20
+    scene.set_box_heat({box: 0.2})
+    assert 0 < heat_pixels() < full  # a shorter bar for a cooler node
+    scene.set_box_heat(None)
+    assert heat_pixels() == 0
