@@ -215,7 +215,7 @@ def conv(view: NodeView) -> RuleResult:
         faults.append(
             ShapeFault(
                 1,
-                f"{view.label}: input {_desc(view, 0)} has rank {len(x)} but the weight "
+                f"{view.label}: the data ({_desc(view, 0)}) has rank {len(x)} but the weight "
                 f"{_desc(view, 1)} has rank {len(w)}",
                 f"the weight needs rank {len(x)}",
             )
@@ -227,7 +227,7 @@ def conv(view: NodeView) -> RuleResult:
             faults.append(
                 ShapeFault(
                     1,
-                    f"{view.label}: input {_desc(view, 0)} has {c} channels but the weight "
+                    f"{view.label}: the data ({_desc(view, 0)}) has {c} channels but the weight "
                     f"{_desc(view, 1)} expects {w[0]}",
                     f"the weight needs {c} input channels (dim 0), it has {w[0]}",
                 )
@@ -241,7 +241,7 @@ def conv(view: NodeView) -> RuleResult:
         faults.append(
             ShapeFault(
                 1,
-                f"{view.label}: input {_desc(view, 0)} has {c} channels but the weight "
+                f"{view.label}: the data ({_desc(view, 0)}) has {c} channels but the weight "
                 f"{_desc(view, 1)} expects {w[1] * group}{grouped}",
                 hint,
             )
