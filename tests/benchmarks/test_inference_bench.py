@@ -118,3 +118,39 @@ def test_100mb_result_reaches_the_caller_within_100ms(tmp_path):
         f"\n100 MB output: result.json written → run_model returned: {[f'{d:.1f}' for d in delays]} ms"
     )
     assert statistics.median(delays) < 100
+
+
+def test_100mb_result_reaches_the_panel_within_100ms(tmp_path, qtbot):
+    """The same, through the window's inference panel: from the child's last write to the
+    panel's run_finished on the GUI thread (histograms and the queued signal included)."""
+    from PySide6.QtCore import QSettings
+
+    from inspector.core.graph import open_model
+    from inspector.ui.panels.inference import InferencePanel
+    from inspector.ui.tasks import TaskRunner
+
+    n = 100 * 1024 * 1024 // 4
+    path = _big_output_model(tmp_path / "big.onnx", n)
+    runner = TaskRunner()
+    panel = InferencePanel(
+        runner, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    )
+    qtbot.addWidget(panel)
+    panel.options.warmup.setValue(0)
+    panel.options.repeat.setValue(1)
+    panel.set_document(open_model(path, infer=False), path)
+    delays = []
+    for _ in range(3):
+        with qtbot.waitSignal(panel.run_finished, timeout=300_000) as blocker:
+            panel.run()
+        arrived = time.time()
+        assert blocker.args[0] == "ok"
+        written = os.stat(Path(panel.result.workdir) / protocol.RESULT).st_mtime
+        delays.append((arrived - written) * 1000.0)
+    runner.cancel_all()
+    assert runner.wait_idle(30000)
+    print(
+        f"\n100 MB output: result.json written → panel run_finished: "
+        f"{[f'{d:.1f}' for d in delays]} ms"
+    )
+    assert statistics.median(delays) < 100

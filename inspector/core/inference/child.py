@@ -84,6 +84,7 @@ def _describe(workdir: Path, index: int, name: str, value: Any) -> dict[str, Any
     if isinstance(value, np.ndarray):
         file = protocol.save_tensor(workdir, index, value)
         stats = protocol.stats_to_json(tensor_stats(value))
+        stats["histogram"] = protocol.histogram_to_json(value)
         return {"name": name, "file": file, "kind": "tensor", "stats": stats}
     kinds = ((list, "sequence"), (dict, "map"), (type(None), "none"))
     kind = next((k for t, k in kinds if isinstance(value, t)), "other")

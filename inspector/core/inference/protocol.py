@@ -164,5 +164,26 @@ def stats_to_json(stats: TensorStats) -> dict[str, Any]:
     }
 
 
+HISTOGRAM_BINS = 32
+HISTOGRAM_SAMPLE = 1 << 22  # values looked at per tensor: bounded time whatever its size
+
+
+def histogram_to_json(arr: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict[str, list] | None:
+    """``{"counts", "edges"}`` of the finite values of a numeric tensor (the child computes it
+    while the values are in its memory, so the parent reads no output to draw it); a tensor
+    bigger than ``HISTOGRAM_SAMPLE`` values is sampled with an even stride. None if not numeric."""
+    if arr.dtype.kind not in "biuf" or arr.size == 0:
+        return None
+    flat = arr.reshape(-1)
+    if flat.size > HISTOGRAM_SAMPLE:
+        flat = flat[:: -(-flat.size // HISTOGRAM_SAMPLE)]
+    values = flat.astype(np.float64)
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return None
+    counts, edges = np.histogram(values, bins=bins)
+    return {"counts": counts.tolist(), "edges": edges.tolist()}
+
+
 def progress_line(fraction: float, message: str) -> str:
     return json.dumps({"progress": round(fraction, 4), "message": message})

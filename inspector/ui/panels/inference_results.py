@@ -1,12 +1,12 @@
 """The result side of the inference panel: outputs, histogram, comparison, latency, errors, profile.
 
 Everything here only shows a :class:`~inspector.core.inference.runner.RunResult`; running is the
-panel's business (:mod:`inspector.ui.panels.inference`). Histograms are computed by
-:func:`compute_histograms` on the worker thread that ran the model, so showing a result never
-reads a big output on the GUI thread: the statistics come precomputed from the child.
+panel's business (:mod:`inspector.ui.panels.inference`). Statistics and histograms come
+precomputed from the child (:func:`inspector.core.inference.protocol.histogram_to_json`), so
+showing a result never reads a big output.
 
 Known limitations: a histogram is drawn from an evenly spaced sample of at most
-``HISTOGRAM_SAMPLE`` values of the output; non-tensor outputs (sequences, maps) get a row
+``protocol.HISTOGRAM_SAMPLE`` values of the output; non-tensor outputs (sequences, maps) get a row
 without statistics or histogram.
 """
 
@@ -33,8 +33,6 @@ from PySide6.QtWidgets import (
 
 from inspector.core.inference.runner import Comparison, RunResult, TensorResult
 
-HISTOGRAM_BINS = 32
-HISTOGRAM_SAMPLE = 1 << 20  # values read per output: bounded time whatever the output's size
 #: (counts, bin edges) per output name, from :func:`compute_histograms`.
 Histograms = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -53,24 +51,14 @@ _OK_COLOR = "#2e7d32"
 _BAD_COLOR = "#d32f2f"
 
 
-def compute_histograms(result: RunResult, bins: int = HISTOGRAM_BINS) -> Histograms:
-    """A histogram of the finite values of each numeric tensor output (worker thread).
-
-    Called right after the run, while the output files are in the page cache; an output bigger
-    than ``HISTOGRAM_SAMPLE`` values is sampled with an even stride rather than read whole.
-    """
+def compute_histograms(result: RunResult) -> Histograms:
+    """Each numeric output's histogram, as the child computed it with the statistics (so no
+    output is read here: a 100 MB result reaches the panel as fast as the runner returns it)."""
     out: Histograms = {}
     for t in result.outputs:
-        arr = t.array()
-        if arr is None or arr.dtype.kind not in "biuf" or arr.size == 0:
-            continue
-        flat = arr.reshape(-1)
-        if flat.size > HISTOGRAM_SAMPLE:
-            flat = flat[:: -(-flat.size // HISTOGRAM_SAMPLE)]
-        values = flat.astype(np.float64)
-        values = values[np.isfinite(values)]
-        if values.size:
-            out[t.name] = np.histogram(values, bins=bins)
+        h = (t.stats or {}).get("histogram")
+        if h:
+            out[t.name] = (np.asarray(h["counts"]), np.asarray(h["edges"]))
     return out
 
 
