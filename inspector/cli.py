@@ -390,7 +390,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """
     import importlib.util
 
-    from inspector.core.export.config import ConfigError, DynamicDim, ExportConfig
+    from inspector.core.export.config import ConfigError, DynamicDim, ExportConfig, InputSpec
 
     source, out = Path(args.source), Path(args.out)
     kind = args.source_kind or {".py": "python", ".pt2": "exported_program"}.get(
@@ -404,6 +404,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
     try:
         dynamic = [DynamicDim.parse(text) for text in args.dynamic]
+        inputs = [InputSpec.parse(text) for text in args.input]
     except ConfigError as e:
         raise UsageError(str(e)) from e
     config = ExportConfig(
@@ -412,6 +413,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         source_kind=kind,
         factory=args.factory or "",
         weights=args.weights or "",
+        inputs=inputs,
         dynamic=dynamic,
         dynamic_batch=args.dynamic_batch,
         exporter=args.exporter,
@@ -549,6 +551,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
         "--source-kind", choices=("python", "torchscript", "exported_program"), help="override"
     )
     p.add_argument("--weights", help="a state dict to load (torch.load(weights_only=True))")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME:DTYPE:SHAPE",
+        help="an example input, e.g. image:float32:1,3,224,224 (repeatable; needed when the "
+        "source brings none, as a TorchScript file)",
+    )
     p.add_argument("--dynamic-batch", action="store_true", help="dim 0 of every input is 'batch'")
     p.add_argument(
         "--dynamic",

@@ -306,3 +306,38 @@ def test_cli_pickle_named_as_torchscript_exits_1_with_the_reason(files, tmp_path
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
     (f,) = json.loads(run.stdout)["findings"]
     assert f["code"] == "weights-need-code" and "never loaded" in f["message"]
+
+
+def test_cli_exports_a_torchscript_file_with_described_inputs(files, tmp_path):
+    out = tmp_path / "script.onnx"
+    script = tmp_path / "repeat.py"
+    run = _cli(
+        str(files / "net_script.pt"),
+        "--source-kind",
+        "torchscript",
+        "--out",
+        str(out),
+        "--input",
+        "x:float32:2,16",
+        "--dynamic-batch",
+        "--script",
+        str(script),
+        "--json",
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    data = json.loads(run.stdout)
+    assert data["ok"] and "exporter-switched" in [f["code"] for f in data["findings"]]
+    x5 = np.load(files / "x5.npy")
+    np.testing.assert_allclose(_run_onnx(str(out), x5), np.load(files / "ref5.npy"), atol=1e-5)
+    # the saved script repeats it with the TorchScript exporter (torch.export refuses the file)
+    assert "dynamo=False" in script.read_text()
+    bad = _cli(
+        str(files / "net_script.pt"),
+        "--source-kind",
+        "torchscript",
+        "--out",
+        str(tmp_path / "bad.onnx"),
+        "--input",
+        "x:float32:2,x",
+    )
+    assert bad.returncode == 2 and "NAME:DTYPE:SHAPE" in bad.stderr

@@ -81,6 +81,19 @@ class InputSpec:
     dtype: str = "float32"  # one of INPUT_DTYPES
     shape: list[int] = field(default_factory=list)
 
+    @classmethod
+    def parse(cls, text: str) -> InputSpec:
+        """Parse the CLI form ``NAME:DTYPE:SHAPE`` (``image:float32:1,3,224,224``)."""
+        parts = text.split(":")
+        dims = parts[2].replace(" ", "").split(",") if len(parts) == 3 else []
+        if len(parts) != 3 or not parts[0].strip() or not all(d.isdigit() for d in dims):
+            raise ConfigError(
+                f"--input '{text}' must look like NAME:DTYPE:SHAPE, e.g. image:float32:1,3,224,224"
+            )
+        if parts[1] not in INPUT_DTYPES:
+            raise ConfigError(f"--input '{text}': dtype must be one of {', '.join(INPUT_DTYPES)}")
+        return cls(parts[0].strip(), parts[1], [int(d) for d in dims])
+
 
 @dataclass
 class ExportConfig:

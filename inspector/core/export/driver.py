@@ -41,7 +41,7 @@ from inspector.core.export.explain import (
     finding,
     user_frames,
 )
-from inspector.core.findings import Finding, Severity
+from inspector.core.findings import Severity
 
 #: Largest opset the TorchScript exporter writes; the dynamo exporter writes 18 or newer.
 TORCHSCRIPT_MAX_OPSET = 20
@@ -413,15 +413,12 @@ def export(
         # torch.export (and so the dynamo exporter) refuses ScriptModules outright.
         log("a TorchScript model: using the TorchScript exporter (dynamo cannot export it)")
         found = _export_torchscript(model, args, names, dims, cfg, branches, module)
-        note = Finding(
-            Severity.INFO,
+        note = finding(
             "exporter-switched",
             "exported with the TorchScript exporter: the dynamo exporter cannot take a "
             "TorchScript model",
-            "to use the dynamo exporter, export from the Python code that builds the model "
-            "(a .py file and its factory) or from a torch.export .pt2 archive",
         )
-        return None, [Explained(note), *found]
+        return None, [note, *found]
     return _export_dynamo(model, args, names, dims, cfg, branches)
 
 

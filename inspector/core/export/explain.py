@@ -84,6 +84,11 @@ CODES: dict[str, tuple[Severity, str]] = {
         "choose an opset this exporter supports (dynamo: 18 or newer; torchscript: 7 to 20) "
         "and the target runtime can run",
     ),
+    "exporter-switched": (
+        Severity.INFO,
+        "to use the dynamo exporter, export from the Python code that builds the model (a .py "
+        "file and its factory) or from a torch.export .pt2 archive",
+    ),
     "opset-not-honored": (
         Severity.WARNING,
         "the file's opset differs from the one requested: use the dynamo exporter with opset "

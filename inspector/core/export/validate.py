@@ -351,7 +351,9 @@ def write_script(cfg: ExportConfig, path: str | Path, names: list[str] | None = 
     ).replace("SEED", str(cfg.seed))
     names = names or [s.name for s in cfg.inputs]
     dims = cfg.dynamic_dims(names)
-    if cfg.exporter == "dynamo":
+    # the driver exports a TorchScript model with the TorchScript exporter whatever was asked
+    # (torch.export refuses ScriptModules): the script must do the same to reproduce it
+    if cfg.exporter == "dynamo" and cfg.source_kind != "torchscript":
         symbols = sorted({d.symbol for d in dims})
         renames = [(names.index(d.input), d.dim, d.symbol) for d in dims]
         dim_lines = "".join(f"{s} = torch.export.Dim({s!r})\n" for s in symbols)
