@@ -87,3 +87,18 @@ def findings_at(
             or (tensor is not None and f.tensor == tensor)
         )
     ]
+
+
+def finding_from_dict(d: dict[str, Any]) -> Finding:
+    """The inverse of :meth:`Finding.to_dict` (findings that crossed a process boundary)."""
+    return Finding(
+        Severity(d["severity"]),
+        d["code"],
+        d["message"],
+        d.get("hint", ""),
+        d.get("node", ""),
+        d.get("node_index"),
+        d.get("op_type", ""),
+        d.get("tensor"),
+        tuple(d.get("path", ())),
+    )

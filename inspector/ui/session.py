@@ -12,7 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from inspector.core.checks import RuntimeTarget, run_checks
+from inspector.core.checks import RuntimeTarget
+from inspector.core.checks.child import run_checks_in_child
 from inspector.core.diagram import DrawnGraph, draw_graph
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, open_model
@@ -208,7 +209,7 @@ class Session(QObject):
 
         self.runner.submit(
             f"check:{doc_id}",
-            lambda progress, cancel: run_checks(doc.model, target, progress, cancel),
+            lambda _progress, cancel: run_checks_in_child(doc.path, target, cancel),
             done,
             failed,
         )

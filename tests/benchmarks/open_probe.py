@@ -5,7 +5,10 @@
 closed), ``open_s`` (best of
 ``--rounds`` opens: from ``open_files`` to the first complete paint of the graph, i.e. the window is
 interactive), ``ratio`` (open_s / onnx_load_s, both measured here, so machine noise mostly cancels),
-``frames_ms`` (one forced repaint per zoom level and per pan step after the open), ``rss_mb``
+``frames_ms`` (per zoom level and per pan step after the open, the median of 5 forced
+repaints; ``max_frame_ms`` the largest of those, ``worst_single_frame_ms`` the slowest single
+repaint), ``worst_busy_frame_ms`` (the slowest of the repaints done while shape inference and
+the checks ran after the first open), ``rss_mb``
 (peak resident memory of this process while the window had the model open) and ``nodes``.
 """
 
@@ -16,6 +19,7 @@ import gc
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -58,8 +62,19 @@ def main() -> None:
     app.processEvents()
 
     opens = []
-    for _ in range(args.rounds):
+    busy_frames: list[float] = []
+    for round_ in range(args.rounds):
         opens.append(_open_once(app, window, path))
+        if round_ == 0:
+            # Frames while shape inference and the checks run after the first paint (children,
+            # then a worker filling in the inferred types): the window must stay smooth then too.
+            document = window.current_view().document
+            started = time.perf_counter()
+            while not document.checked and time.perf_counter() - started < 120:
+                app.processEvents()
+                t0 = time.perf_counter()
+                window.current_view().view.viewport().repaint()
+                busy_frames.append((time.perf_counter() - t0) * 1000)
         # let background shape inference finish before the next round (it is not part of "open")
         window.runner.wait_idle(600_000)
         app.processEvents()
@@ -70,19 +85,27 @@ def main() -> None:
             gc.collect()
 
     view = window.current_view().view
+
+    def frame_ms() -> float:
+        """Median of 5 forced repaints: one paint on a shared VM is at the scheduler's mercy."""
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            view.viewport().repaint()
+            times.append((time.perf_counter() - t0) * 1000)
+        worst.append(max(times))
+        return statistics.median(times)
+
     frames: dict[str, float] = {}
+    worst: list[float] = []
     for z in ZOOMS:
         view.set_zoom(z)
-        t0 = time.perf_counter()
-        view.viewport().repaint()
-        frames[f"zoom {z}"] = (time.perf_counter() - t0) * 1000
+        frames[f"zoom {z}"] = frame_ms()
     view.set_zoom(0.3)
     for step in range(5):
         view.horizontalScrollBar().setValue(view.horizontalScrollBar().value() + 200)
         view.verticalScrollBar().setValue(view.verticalScrollBar().value() + 300)
-        t0 = time.perf_counter()
-        view.viewport().repaint()
-        frames[f"pan {step}"] = (time.perf_counter() - t0) * 1000
+        frames[f"pan {step}"] = frame_ms()
 
     # Peak memory of the window with the model open, read before onnx.load below adds its own.
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -105,6 +128,9 @@ def main() -> None:
             "ratio": min(opens) / min(loads),
             "frames_ms": frames,
             "max_frame_ms": max(frames.values()),
+            "worst_single_frame_ms": max(worst),
+            "busy_frames": len(busy_frames),
+            "worst_busy_frame_ms": max(busy_frames, default=0.0),
             "rss_mb": rss_mb,
         },
         sys.stdout,

@@ -41,7 +41,11 @@ def test_open_to_first_paint(benchmark, size: str) -> None:
     print(
         f"\n{size}: {result['nodes']} nodes, onnx.load {result['onnx_load_s']:.3f} s, "
         f"open to first paint {result['open_s']:.3f} s = {result['ratio']:.1f}x, "
-        f"worst frame {result['max_frame_ms']:.1f} ms, peak RSS {result['rss_mb']:.0f} MB"
+        f"frames (median of 5) at most {result['max_frame_ms']:.1f} ms, slowest single "
+        f"{result['worst_single_frame_ms']:.1f} ms, slowest of {result['busy_frames']} while "
+        f"inference and checks ran {result['worst_busy_frame_ms']:.1f} ms, "
+        f"peak RSS {result['rss_mb']:.0f} MB"
     )
     assert result["max_frame_ms"] < 50
+    assert result["worst_busy_frame_ms"] < 50
     assert result["rss_mb"] < 1536

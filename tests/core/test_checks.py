@@ -45,3 +45,17 @@ def test_findings_are_sorted_errors_first(tmp_path):
     findings = run_checks(unknown_op_model(tmp_path))
     ranks = [Severity(f.severity).rank for f in findings]
     assert ranks == sorted(ranks)
+
+
+def test_the_child_process_gives_the_same_findings(tmp_path):
+    from inspector.core.checks import RuntimeTarget
+    from inspector.core.checks.child import run_checks_in_child
+
+    model = unknown_op_model(tmp_path)
+    assert run_checks_in_child(model.path, RuntimeTarget()) == run_checks(model)
+    stopped = run_checks_in_child(model.path, RuntimeTarget(), timeout=0.01)
+    assert [f.code for f in stopped] == ["check-failed"] and "stopped" in stopped[0].message
+    bad = tmp_path / "empty.onnx"
+    bad.write_bytes(b"")
+    unreadable = run_checks_in_child(bad, RuntimeTarget())
+    assert [f.code for f in unreadable] == ["check-failed"] and "empty" in unreadable[0].message
