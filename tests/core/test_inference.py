@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -33,6 +32,12 @@ from inspector.core.inference.inputs import (
 )
 from inspector.core.inference.runner import RunOptions, compare, run_model
 from inspector.core.tasks import Cancelled, CancelToken
+from tests.inference_models import (
+    endless_loop_model,
+    inference_children,
+    nan_mid_graph_model,
+    save_checked,
+)
 from tests.model_zoo import shipped_model_id, shipped_models, shipped_test_data
 
 FAST = RunOptions(warmup=0, repeat=1)
@@ -40,12 +45,6 @@ FAST = RunOptions(warmup=0, repeat=1)
 # Models ONNX Runtime 1.32 cannot load (measured): opset-6 era kernels it dropped, the training
 # domain's Gradient op, and StringNormalizer, which needs the en_US.UTF-8 locale installed.
 _NOT_LOADABLE_BECAUSE = ("Could not find an implementation", "Gradient", "locale")
-
-
-def _save(model: onnx.ModelProto, path: Path) -> Path:
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
 
 
 def _cases() -> list[tuple[Path, Path]]:
@@ -146,7 +145,7 @@ def _gather_model(tmp_path: Path) -> Path:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    return _save(model, tmp_path / "gather.onnx")
+    return save_checked(model, tmp_path / "gather.onnx")
 
 
 def test_random_feeds_respect_index_ranges_and_masks(tmp_path):
@@ -259,57 +258,10 @@ def test_compare_reports_errors_and_tolerances():
 # ------------------------------------------------------------------------- hangs and crashes
 
 
-def _endless_loop_model(tmp_path: Path) -> Path:
-    """A Loop with no trip count whose condition stays true: ONNX Runtime spins forever."""
-    body = helper.make_graph(
-        [
-            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-            helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
-        ],
-        "body",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [1]),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [1]),
-        ],
-    )
-    graph = helper.make_graph(
-        [helper.make_node("Loop", ["", "keep_going", "x"], ["y"], body=body, name="forever")],
-        "endless",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
-        [
-            numpy_helper.from_array(np.array(True), "keep_going"),
-            numpy_helper.from_array(np.array([1.0], np.float32), "one"),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return _save(model, tmp_path / "endless.onnx")
-
-
-def _children() -> list[int]:
-    """Our inference children, from /proc (Linux)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid() and b"inspector.core.inference.child" in cmdline:
-            pids.append(int(stat.parent.name))
-    return pids
-
-
 def _when_running(action) -> threading.Thread:
     def wait_then_act() -> None:
         deadline = time.monotonic() + 30
-        while not _children() and time.monotonic() < deadline:
+        while not inference_children() and time.monotonic() < deadline:
             time.sleep(0.05)  # polling /proc from a helper thread, not sleeping in the test
         time.sleep(0.5)  # let the session start its endless run
         action()
@@ -320,7 +272,7 @@ def _when_running(action) -> threading.Thread:
 
 
 def test_cancel_kills_a_hung_run(tmp_path):
-    path = _endless_loop_model(tmp_path)
+    path = endless_loop_model(tmp_path)
     cancel = CancelToken()
     helper_thread = _when_running(cancel.cancel)
     start = time.monotonic()
@@ -328,21 +280,23 @@ def test_cancel_kills_a_hung_run(tmp_path):
         run_model(path, {"x": np.zeros(1, np.float32)}, FAST, cancel=cancel)
     helper_thread.join()
     assert time.monotonic() - start < 30
-    assert _children() == []
+    assert inference_children() == []
 
 
 def test_timeout_stops_a_hung_run(tmp_path):
-    path = _endless_loop_model(tmp_path)
+    path = endless_loop_model(tmp_path)
     r = run_model(path, {"x": np.zeros(1, np.float32)}, FAST, timeout=2.0)
     assert r.status == "timed-out" and r.findings[0].code == "timed-out"
-    assert _children() == []
+    assert inference_children() == []
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the child in /proc")
 def test_native_crash_is_reported_as_a_crash(tmp_path):
     # A segfault delivered to the child while ONNX Runtime runs: what a native crash looks like.
-    path = _endless_loop_model(tmp_path)
-    helper_thread = _when_running(lambda: [os.kill(p, signal.SIGSEGV) for p in _children()])
+    path = endless_loop_model(tmp_path)
+    helper_thread = _when_running(
+        lambda: [os.kill(p, signal.SIGSEGV) for p in inference_children()]
+    )
     r = run_model(path, {"x": np.zeros(1, np.float32)}, FAST, timeout=60)
     helper_thread.join()
     assert r.status == "crashed"
@@ -361,7 +315,7 @@ def test_huge_allocation_is_a_run_failure_not_a_crash(tmp_path):
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    path = _save(model, tmp_path / "huge.onnx")
+    path = save_checked(model, tmp_path / "huge.onnx")
     r = run_model(path, {"x": np.ones(1, np.float32)}, FAST, timeout=120)
     assert r.status in ("run-failed", "crashed"), r.status
     assert r.findings[0].node_index == 0 or r.status == "crashed"
@@ -371,21 +325,7 @@ def test_huge_allocation_is_a_run_failure_not_a_crash(tmp_path):
 
 
 def test_first_nan_node_is_located(tmp_path):
-    graph = helper.make_graph(
-        [
-            helper.make_node("Relu", ["x"], ["r"], name="relu"),
-            helper.make_node("Neg", ["r"], ["n"], name="neg"),
-            helper.make_node("Sqrt", ["n"], ["s"], name="sqrt_of_negative"),
-            helper.make_node("Add", ["s", "r"], ["a"], name="add"),
-            helper.make_node("Mul", ["a", "a"], ["y"], name="mul"),
-        ],
-        "nan_mid_graph",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    path = _save(model, tmp_path / "nan.onnx")
+    path = nan_mid_graph_model(tmp_path)
     feeds = {"x": np.array([1, 2, 3, 4], np.float32)}
     plain = run_model(path, feeds, FAST)
     assert [f.code for f in plain.findings] == ["non-finite-output"]

@@ -7,13 +7,10 @@ wait on the panel's signals, never sleep.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 from PySide6.QtCore import QSettings
 
 from inspector.core.diagram import build_diagram, layout_diagram
@@ -23,6 +20,7 @@ from inspector.ui.graph_view.items import HEAT_COLOR
 from inspector.ui.panels.inference import InferencePanel
 from inspector.ui.panels.inference_results import OUTPUT_COLUMNS
 from inspector.ui.tasks import TaskRunner
+from tests.inference_models import endless_loop_model, inference_children, nan_mid_graph_model
 from tests.model_zoo import shipped_data_dir
 from tests.ui.test_graph_view import count_color, helper_model, show
 
@@ -57,27 +55,6 @@ def _run(qtbot, panel: InferencePanel) -> str:
 def _load(qtbot, panel: InferencePanel, path: Path) -> None:
     with qtbot.waitSignal(panel.feeds_loaded, timeout=10_000):
         panel.load_feeds_from(path)
-
-
-def _save(model: onnx.ModelProto, path: Path) -> Path:
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
-
-
-def _children() -> list[int]:
-    """Our inference child processes, from /proc (Linux)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == os.getpid() and b"inspector.core.inference.child" in cmdline:
-            pids.append(int(stat.parent.name))
-    return pids
 
 
 def test_test_data_set_runs_matches_expected_and_saves(qtbot, panel, tmp_path):
@@ -130,40 +107,8 @@ def test_float64_feed_is_found_and_the_cast_button_fixes_it(qtbot, panel, tmp_pa
     assert _run(qtbot, panel) == "ok"
 
 
-def _endless_loop_model(tmp_path: Path) -> Path:
-    """A Loop with no trip count whose condition stays true: ONNX Runtime spins forever."""
-    body = helper.make_graph(
-        [
-            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-            helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
-        ],
-        "body",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [1]),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [1]),
-        ],
-    )
-    graph = helper.make_graph(
-        [helper.make_node("Loop", ["", "keep_going", "x"], ["y"], body=body, name="forever")],
-        "endless",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
-        [
-            numpy_helper.from_array(np.array(True), "keep_going"),
-            numpy_helper.from_array(np.array([1.0], np.float32), "one"),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    return _save(model, tmp_path / "endless.onnx")
-
-
 def test_cancel_kills_a_hung_run_and_the_panel_stays_responsive(qtbot, panel, tmp_path):
-    _open(panel, _endless_loop_model(tmp_path))
+    _open(panel, endless_loop_model(tmp_path))
     panel.run()
     assert panel.running and panel.cancel_button.isEnabled() and not panel.run_button.isEnabled()
     # The session is running its endless Loop once the child reports the timed run ...
@@ -171,7 +116,7 @@ def test_cancel_kills_a_hung_run_and_the_panel_stays_responsive(qtbot, panel, tm
     # ... and the GUI thread is free meanwhile: the elapsed-time label keeps ticking.
     ticks = panel.status.text()
     qtbot.waitUntil(lambda: panel.status.text() != ticks, timeout=2_000)
-    assert _children()
+    assert inference_children()
 
     with qtbot.waitSignal(panel.run_finished, timeout=1_000) as blocker:
         panel.cancel_button.click()
@@ -179,24 +124,11 @@ def test_cancel_kills_a_hung_run_and_the_panel_stays_responsive(qtbot, panel, tm
     assert not panel.running and panel.run_button.isEnabled()
     qtbot.waitUntil(lambda: not panel.runner.is_running("inference.run"), timeout=1_000)
     assert panel.runner.wait_idle(10_000)
-    assert _children() == []
+    assert inference_children() == []
 
 
 def test_nan_locator_highlights_the_first_nan_node(qtbot, panel, tmp_path):
-    graph = helper.make_graph(
-        [
-            helper.make_node("Relu", ["x"], ["r"], name="relu"),
-            helper.make_node("Neg", ["r"], ["n"], name="neg"),
-            helper.make_node("Sqrt", ["n"], ["s"], name="sqrt_of_negative"),
-            helper.make_node("Add", ["s", "r"], ["a"], name="add"),
-            helper.make_node("Mul", ["a", "a"], ["y"], name="mul"),
-        ],
-        "nan_mid_graph",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    _open(panel, _save(model, tmp_path / "nan.onnx"))
+    _open(panel, nan_mid_graph_model(tmp_path))
     panel.set_source("x", "constant")
     panel.inputs.item(0, 4).setText("2")  # Relu(2) = 2, Sqrt(-2) = NaN in every element
     panel.options.capture.setChecked(True)

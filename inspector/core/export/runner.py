@@ -23,7 +23,7 @@ from typing import Any
 from inspector.core.child_process import child_env, run_streaming
 from inspector.core.export.config import ExportConfig
 from inspector.core.export.explain import Explained, SourceLine, finding
-from inspector.core.findings import Finding, Severity, has_errors
+from inspector.core.findings import Finding, finding_from_dict, has_errors
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 DEFAULT_TIMEOUT_S = 900.0
@@ -149,19 +149,7 @@ def result_from_json(data: dict[str, Any], log: str = "") -> ExportResult:
     """The driver's result JSON as an :class:`ExportResult`."""
     findings, sources = [], []
     for d in data.get("findings", []):
-        findings.append(
-            Finding(
-                Severity(d["severity"]),
-                d["code"],
-                d["message"],
-                d.get("hint", ""),
-                d.get("node", ""),
-                d.get("node_index"),
-                d.get("op_type", ""),
-                d.get("tensor"),
-                tuple(d.get("path", ())),
-            )
-        )
+        findings.append(finding_from_dict(d))
         sources.append(d.get("source_line"))
     return ExportResult(
         ok=bool(data.get("ok")),
