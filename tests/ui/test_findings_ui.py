@@ -16,12 +16,10 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QTextBrowser
 
 from inspector.core.findings import Finding
-from inspector.ui.main_window import MainWindow
-from inspector.ui.settings import Settings
+from tests.ui.window_driving import open_and_wait
 
 
 def unsupported_everywhere(folder: Path) -> Path:
@@ -103,25 +101,6 @@ def cli_findings(path: Path) -> list[dict]:
     return json.loads(r.stdout)["findings"]
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)))
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    yield w
-    w.runner.cancel_all()
-    assert w.runner.wait_idle(30000)
-
-
-def open_checked(qtbot, window: MainWindow, path: Path):
-    window.open_files([str(path)])
-    qtbot.waitUntil(lambda: window.tabs.count() == 1, timeout=60000)
-    view = window.current_view()
-    qtbot.waitUntil(lambda: view.document.checked, timeout=120000)
-    return view
-
-
 def as_dicts(findings: list[Finding]) -> list[str]:
     return sorted(json.dumps(f.to_dict(), sort_keys=True) for f in findings)
 
@@ -129,7 +108,7 @@ def as_dicts(findings: list[Finding]) -> list[str]:
 def test_runtime_findings_everywhere(qtbot, window, tmp_path):
     path = unsupported_everywhere(tmp_path)
     expected = cli_findings(path)
-    view = open_checked(qtbot, window, path)
+    view = open_and_wait(qtbot, window, path, checked=True)
     doc = view.document
     assert as_dicts(doc.findings) == sorted(json.dumps(f, sort_keys=True) for f in expected)
     # the Problems panel lists exactly these
@@ -161,7 +140,7 @@ def test_runtime_findings_everywhere(qtbot, window, tmp_path):
 def test_edge_finding_badge_and_hover(qtbot, window, tmp_path):
     path = dtype_fault(tmp_path)
     expected = cli_findings(path)
-    view = open_checked(qtbot, window, path)
+    view = open_and_wait(qtbot, window, path, checked=True)
     doc = view.document
     assert as_dicts(doc.findings) == sorted(json.dumps(f, sort_keys=True) for f in expected)
     mismatch = [f for f in doc.findings if f.code == "dtype-mismatch"]
@@ -177,7 +156,7 @@ def test_edge_finding_badge_and_hover(qtbot, window, tmp_path):
 
 def test_switching_target_rechecks_without_relayout(qtbot, window, tmp_path):
     path = unsupported_everywhere(tmp_path)
-    view = open_checked(qtbot, window, path)
+    view = open_and_wait(qtbot, window, path, checked=True)
     layout_before = view.document.current.layout
     scene_before = view.scene
     from inspector.core.checks import RuntimeTarget
@@ -193,7 +172,7 @@ def test_save_converted_writes_a_new_file(qtbot, window, tmp_path):
 
     path = dtype_fault(tmp_path)
     before = path.read_bytes()
-    open_checked(qtbot, window, path)
+    open_and_wait(qtbot, window, path, checked=True)
     window.session.set_target(RuntimeTarget(opset=18))
     out = tmp_path / "converted.onnx"
     window.save_converted_to(str(out))
@@ -269,7 +248,7 @@ def _edge_fault_models(folder: Path) -> dict[str, Path]:
 def test_edge_check_codes_badge_hover_and_row(qtbot, window, tmp_path, code):
     path = _edge_fault_models(tmp_path)[code]
     expected = cli_findings(path)
-    view = open_checked(qtbot, window, path)
+    view = open_and_wait(qtbot, window, path, checked=True)
     doc = view.document
     assert as_dicts(doc.findings) == sorted(json.dumps(f, sort_keys=True) for f in expected)
     found = [f for f in doc.findings if f.code == code]
@@ -288,7 +267,7 @@ def test_edge_check_codes_badge_hover_and_row(qtbot, window, tmp_path, code):
 def test_make_dynamic_writes_a_new_file_and_opens_it(qtbot, window, tmp_path):
     path = _edge_fault_models(tmp_path)["fixed-batch-dim"]
     before = path.read_bytes()
-    open_checked(qtbot, window, path)
+    open_and_wait(qtbot, window, path, checked=True)
     out = tmp_path / "dynamic.onnx"
     window.make_dynamic_to(str(out))
     qtbot.waitUntil(lambda: window.tabs.count() == 2, timeout=60000)

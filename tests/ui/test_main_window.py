@@ -14,44 +14,19 @@ from pathlib import Path
 import onnx
 import pytest
 from onnx import shape_inference
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 
 from inspector import resource_path
 from inspector.ui.document_view import DocumentView
 from inspector.ui.main_window import MainWindow
 from inspector.ui.panels.search import SearchPanel
-from inspector.ui.settings import Settings
 from tests.bad_models import make_bad_files, small_model
 from tests.model_zoo import shipped_model_id, shipped_models
 from tests.ui.panel_reading import declared_infos, tables_with_header, types_cell, value_infos
+from tests.ui.window_driving import open_and_wait
 
 ZOO = ["torch_cnn", "torch_transformer", "torch_lstm", "torch_if_loop", "helper_if_loop_function"]
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    yield w
-    w.runner.cancel_all()
-    assert w.runner.wait_idle(30000)
-
-
-def open_and_wait(qtbot, window: MainWindow, path: Path) -> DocumentView:
-    before = window.tabs.count()
-    window.open_files([str(path)])
-    qtbot.waitUntil(
-        lambda: window.tabs.count() > before and not window.session.loading, timeout=60000
-    )
-    view = window.current_view()
-    assert view is not None
-    # shape inference runs after the first paint; wait for it so the panels show inferred types
-    qtbot.waitUntil(lambda: view.document.model.types_inferred, timeout=60000)
-    return view
 
 
 def click_box(qtbot, view: DocumentView, box: int) -> None:

@@ -6,36 +6,15 @@ from __future__ import annotations
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from PySide6.QtCore import QSettings
 
-from inspector.ui.main_window import MainWindow
-from inspector.ui.settings import Settings
 from inspector.ui.wizard import ExportWizard
+from tests.ui.window_driving import open_and_wait
 
 RUN_TIMEOUT_MS = 120_000
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)))
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    yield w
-    w.runner.cancel_all()
-    assert w.runner.wait_idle(60000)
-
-
-def open_checked(qtbot, window, path):
-    window.open_files([str(path)])
-    qtbot.waitUntil(lambda: window.tabs.count() >= 1 and not window.session.loading, timeout=60000)
-    view = window.current_view()
-    qtbot.waitUntil(lambda: view.document.checked, timeout=60000)
-    return view
-
-
 def test_profile_heat_lands_on_the_graph(qtbot, window, torch_cnn):
-    view = open_checked(qtbot, window, torch_cnn)
+    view = open_and_wait(qtbot, window, torch_cnn, checked=True)
     window.inference.options.profile.setChecked(True)
     with qtbot.waitSignal(window.inference.heat_changed, timeout=RUN_TIMEOUT_MS) as blocker:
         window.inference.run()
@@ -63,7 +42,7 @@ def test_a_failed_run_is_shown_on_its_node_and_in_problems(qtbot, window, tmp_pa
         ),
         path,
     )
-    view = open_checked(qtbot, window, path)
+    view = open_and_wait(qtbot, window, path, checked=True)
     with qtbot.waitSignal(window.inference.run_finished, timeout=RUN_TIMEOUT_MS):
         window.inference.run()
     run = view.document.run_findings
