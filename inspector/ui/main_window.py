@@ -10,22 +10,20 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from inspector import __version__
 from inspector.core.checks import RuntimeTarget
 from inspector.core.findings import Finding, findings_at
 from inspector.ui.document_view import DocumentView
+from inspector.ui.message_bar import MessageBar
+from inspector.ui.model_files import MODEL_FILTER, ModelFileActions
 from inspector.ui.panels.inference import InferencePanel
 from inspector.ui.panels.problems import ProblemsPanel
 from inspector.ui.panels.properties import PropertiesPanel
@@ -33,43 +31,11 @@ from inspector.ui.panels.search import SearchPanel
 from inspector.ui.session import Selection, Session
 from inspector.ui.settings import Settings
 from inspector.ui.target_picker import TargetPicker, runtime_facts
-from inspector.ui.tasks import TaskError, TaskRunner
+from inspector.ui.tasks import TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
-from inspector.ui.wizard import ExportWizard
-
-MODEL_FILTER = "ONNX models (*.onnx *.onnx.data *.pb);;All files (*)"
 
 
-class MessageBar(QWidget):
-    """An inline, dismissable message above the tabs: errors never block the window with a dialog."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.label = QLabel(self)
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton(self)
-        close.setText("✕")
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(8, 4, 4, 4)
-        lay.addWidget(self.label, 1)
-        lay.addWidget(close)
-        self.setStyleSheet("MessageBar { background: #fdecea; } QLabel { color: #611a15; }")
-        self.setAutoFillBackground(True)
-        self.hide()
-
-    def show_message(self, text: str) -> None:
-        self.label.setText(text)
-        self.show()
-
-    @property
-    def text(self) -> str:
-        return self.label.text() if self.isVisible() else ""
-
-
-class MainWindow(QMainWindow):
+class MainWindow(ModelFileActions, QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
@@ -581,127 +547,8 @@ class MainWindow(QMainWindow):
                 doc.model, doc.graph, str(sel.ident), found, captured.stats if captured else None
             )
 
-    def _save_converted_dialog(self) -> None:
-        view = self.current_view()
-        opset = self.session.target.opset
-        if view is None or opset is None:
-            self.messages.show_message(
-                "Choose a target opset in the toolbar first; the model is converted to it."
-            )
-            return
-        src = view.document.path
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Save converted model as",
-            str(src.with_name(f"{src.stem}_opset{opset}.onnx")),
-            MODEL_FILTER,
-        )
-        if path:
-            self.save_converted_to(path)
-
-    def save_converted_to(self, path: str) -> None:
-        """Convert the current model to the target opset and write it to ``path`` (a new file;
-        the model's own file is refused). Runs in the background; the status bar says the end."""
-        from inspector.core.checks.runtime_retarget import save_retargeted
-
-        view = self.current_view()
-        opset = self.session.target.opset
-        if view is None or opset is None:
-            return
-        model = view.document.model
-
-        def failed(err: TaskError) -> None:
-            text = str(err.exception).strip().splitlines()[0] if str(err.exception).strip() else ""
-            self.messages.show_message(
-                f"Could not convert {view.document.path.name} to opset {opset}: "
-                f"{text or type(err.exception).__name__}"
-            )
-
-        self.runner.submit(
-            "save-converted",
-            lambda _p, _c: save_retargeted(model, opset, path),
-            lambda out: self.statusBar().showMessage(f"Wrote {out}", 8000),
-            failed,
-        )
-
-    def export_from_pytorch(self) -> ExportWizard:
-        """Open the export wizard; the model it exports opens in a tab, with its checks."""
-        wizard = ExportWizard(self.runner, self)
-        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        wizard.model_exported.connect(lambda path: self.open_files([path]))
-        wizard.open()
-        return wizard
-
-    def _make_dynamic_dialog(self) -> None:
-        view = self.current_view()
-        if view is None:
-            return
-        if not any(f.code == "fixed-batch-dim" for f in view.document.findings):
-            self.messages.show_message(
-                f"{view.document.path.name} has no fixed batch dim to make dynamic "
-                "(or its checks have not finished yet)."
-            )
-            return
-        src = view.document.path
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Save with dynamic batch as",
-            str(src.with_name(f"{src.stem}_dynamic.onnx")),
-            MODEL_FILTER,
-        )
-        if path:
-            self.make_dynamic_to(path)
-
-    def make_dynamic_to(self, path: str) -> None:
-        """Write the current model with its fixed batch dims renamed to 'batch' to ``path`` (a
-        new file), then open it in a new tab, where inference and the checks show the effect."""
-        from inspector.core.checks.shape_dynamic import make_dim_dynamic
-
-        view = self.current_view()
-        if view is None:
-            return
-        src = view.document.path
-
-        def failed(err: TaskError) -> None:
-            text = str(err.exception).strip().splitlines()[0] if str(err.exception).strip() else ""
-            self.messages.show_message(
-                f"Could not save {src.name} with a dynamic batch: "
-                f"{text or type(err.exception).__name__}"
-            )
-
-        self.runner.submit(
-            "make-dynamic",
-            lambda _p, _c: make_dim_dynamic(src, path),
-            lambda _result: self.open_files([path]),
-            failed,
-        )
-
     def _run_in_background(self, fn, on_done) -> None:
         self.runner.submit("stats", lambda _progress, _cancel: fn(), on_done)
-
-    def about_text(self) -> str:
-        """The About box's text: this program's version and those of what it runs on."""
-        from importlib.metadata import PackageNotFoundError, version
-
-        from PySide6 import __version__ as pyside_version
-        from PySide6.QtCore import qVersion
-
-        def installed(package: str) -> str:
-            # read from the package metadata: importing torch just to print its version is slow
-            try:
-                return version(package)
-            except PackageNotFoundError:
-                return "not installed"
-
-        return (
-            f"<b>ONNX Inspector {__version__}</b><br>See an ONNX model's graph, and what will go "
-            f"wrong with it, before you deploy it.<br><br>onnx {installed('onnx')}<br>"
-            f"onnxruntime {installed('onnxruntime')}<br>torch {installed('torch')}<br>"
-            f"Qt {qVersion()}, PySide6 {pyside_version}"
-        )
-
-    def _about(self) -> None:
-        QMessageBox.about(self, "About ONNX Inspector", self.about_text())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
