@@ -7,7 +7,6 @@ than our whole ranking. Run: ``python -m pytest tests/benchmarks/test_graph_libs
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import pytest
 
@@ -28,6 +27,7 @@ def edges() -> tuple[int, np.ndarray, np.ndarray]:
 
 
 def networkx_rank(n: int, us: np.ndarray, ud: np.ndarray) -> dict[int, int]:
+    nx = pytest.importorskip("networkx")  # the bench extra: the app itself does not use it
     g = nx.DiGraph()
     g.add_nodes_from(range(n))
     g.add_edges_from(zip(us.tolist(), ud.tolist(), strict=True))
