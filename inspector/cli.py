@@ -203,7 +203,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             saved = save_retargeted(model, args.opset, args.save_converted)
         except Exception as e:  # the converter's own error: say it in one line
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            from inspector.core.findings import error_line
+
+            msg = error_line(e)
             raise UsageError(f"cannot convert to opset {args.opset}: {msg}") from e
         print(f"wrote {saved}", file=sys.stderr)
     if args.save_dynamic:

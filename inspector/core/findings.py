@@ -102,3 +102,9 @@ def finding_from_dict(d: dict[str, Any]) -> Finding:
         d.get("tensor"),
         tuple(d.get("path", ())),
     )
+
+
+def error_line(e: BaseException) -> str:
+    """An exception as one line for a message: its first line, or its type's name if empty."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

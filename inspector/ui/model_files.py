@@ -4,11 +4,14 @@ window's session, task runner, message bar and tabs, and never writes the user's
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from inspector import __version__
-from inspector.ui.tasks import TaskError
+from inspector.core.findings import error_line
 from inspector.ui.wizard import ExportWizard
 
 MODEL_FILTER = "ONNX models (*.onnx *.onnx.data *.pb);;All files (*)"
@@ -45,19 +48,11 @@ class ModelFileActions:
         if view is None or opset is None:
             return
         model = view.document.model
-
-        def failed(err: TaskError) -> None:
-            text = str(err.exception).strip().splitlines()[0] if str(err.exception).strip() else ""
-            self.messages.show_message(
-                f"Could not convert {view.document.path.name} to opset {opset}: "
-                f"{text or type(err.exception).__name__}"
-            )
-
-        self.runner.submit(
+        self._write_in_background(
             "save-converted",
-            lambda _p, _c: save_retargeted(model, opset, path),
+            lambda: save_retargeted(model, opset, path),
             lambda out: self.statusBar().showMessage(f"Wrote {out}", 8000),
-            failed,
+            f"Could not convert {view.document.path.name} to opset {opset}",
         )
 
     def export_from_pytorch(self) -> ExportWizard:
@@ -97,19 +92,23 @@ class ModelFileActions:
         if view is None:
             return
         src = view.document.path
-
-        def failed(err: TaskError) -> None:
-            text = str(err.exception).strip().splitlines()[0] if str(err.exception).strip() else ""
-            self.messages.show_message(
-                f"Could not save {src.name} with a dynamic batch: "
-                f"{text or type(err.exception).__name__}"
-            )
-
-        self.runner.submit(
+        self._write_in_background(
             "make-dynamic",
-            lambda _p, _c: make_dim_dynamic(src, path),
+            lambda: make_dim_dynamic(src, path),
             lambda _result: self.open_files([path]),
-            failed,
+            f"Could not save {src.name} with a dynamic batch",
+        )
+
+    def _write_in_background(
+        self, key: str, write: Callable[[], Any], done: Callable[[Any], None], failure: str
+    ) -> None:
+        """Run ``write`` (which writes a new file) on the task runner; a failure is said in the
+        message bar as ``failure: <the error's first line>``."""
+        self.runner.submit(
+            key,
+            lambda _p, _c: write(),
+            done,
+            lambda err: self.messages.show_message(f"{failure}: {error_line(err.exception)}"),
         )
 
     def about_text(self) -> str:

@@ -49,7 +49,7 @@ from inspector.core.checks.edge_types import (
 )
 from inspector.core.checks.shape_dynamic import fixed_batch_findings
 from inspector.core.checks.shape_rules import RULES, NodeView
-from inspector.core.findings import Finding, Severity
+from inspector.core.findings import Finding, Severity, error_line
 from inspector.core.graph import Graph, Model, Node, Shape, format_shape
 from inspector.core.tasks import CancelToken
 
@@ -426,7 +426,7 @@ class _Walker:
         self.report(graph, node, "dtype-mismatch", message, hint, name)
 
     def _report_inference_error(self, graph: Graph, node: Node, e: Exception) -> None:
-        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        text = error_line(e)
         code = "dtype-mismatch" if "TypeInferenceError" in text else "shape-mismatch"
         for prefix in ("[ShapeInferenceError] ", "[TypeInferenceError] "):
             text = text.replace(prefix, "")

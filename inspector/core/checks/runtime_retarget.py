@@ -21,7 +21,7 @@ from pathlib import Path
 import onnx
 
 from inspector.core.checks import RuntimeTarget
-from inspector.core.findings import Finding, Severity
+from inspector.core.findings import Finding, Severity, error_line
 from inspector.core.graph import Model, build_model
 from inspector.core.loader import LoadedFile
 from inspector.core.tasks import CancelToken
@@ -55,7 +55,7 @@ def retarget_preview(
     try:
         converted = convert(model, opset)
     except Exception as e:  # the converter raises plain RuntimeError/ValueError with its reason
-        error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        error = error_line(e)
         error = error.rsplit("failed: ", 1)[-1]  # drop the C++ file and assertion prefix
         return RetargetPreview(opset, None, error, _conversion_failures(model, opset, error))
     if cancel is not None:
