@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -258,28 +257,36 @@ def test_compare_reports_errors_and_tolerances():
 # ------------------------------------------------------------------------- hangs and crashes
 
 
-def _when_running(action) -> threading.Thread:
-    def wait_then_act() -> None:
-        deadline = time.monotonic() + 30
-        while not inference_children() and time.monotonic() < deadline:
-            time.sleep(0.05)  # polling /proc from a helper thread, not sleeping in the test
-        time.sleep(0.5)  # let the session start its endless run
-        action()
+class _WhenRunning:
+    """A progress callback that acts once the child says it has started its timed runs.
 
-    t = threading.Thread(target=wait_then_act, daemon=True)
-    t.start()
-    return t
+    The child prints its "warm-up"/"timed run" line right before ``session.run``, so acting on
+    that line waits on the child itself, not on a guess at how long its start-up takes.
+    """
+
+    def __init__(self, action) -> None:
+        self._action = action
+        self._done = False
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if not self._done and ("warm-up" in message or "timed run" in message):
+            self._done = True
+            self._action()
 
 
 def test_cancel_kills_a_hung_run(tmp_path):
     path = endless_loop_model(tmp_path)
     cancel = CancelToken()
-    helper_thread = _when_running(cancel.cancel)
     start = time.monotonic()
     with pytest.raises(Cancelled):
-        run_model(path, {"x": np.zeros(1, np.float32)}, FAST, cancel=cancel)
-    helper_thread.join()
-    assert time.monotonic() - start < 30
+        run_model(
+            path,
+            {"x": np.zeros(1, np.float32)},
+            FAST,
+            progress=_WhenRunning(cancel.cancel),
+            cancel=cancel,
+        )
+    assert time.monotonic() - start < 60
     assert inference_children() == []
 
 
@@ -294,11 +301,8 @@ def test_timeout_stops_a_hung_run(tmp_path):
 def test_native_crash_is_reported_as_a_crash(tmp_path):
     # A segfault delivered to the child while ONNX Runtime runs: what a native crash looks like.
     path = endless_loop_model(tmp_path)
-    helper_thread = _when_running(
-        lambda: [os.kill(p, signal.SIGSEGV) for p in inference_children()]
-    )
-    r = run_model(path, {"x": np.zeros(1, np.float32)}, FAST, timeout=60)
-    helper_thread.join()
+    crash = _WhenRunning(lambda: [os.kill(p, signal.SIGSEGV) for p in inference_children()])
+    r = run_model(path, {"x": np.zeros(1, np.float32)}, FAST, progress=crash, timeout=120)
     assert r.status == "crashed"
     (f,) = r.findings
     assert f.code == "crashed" and "SIGSEGV" in f.message

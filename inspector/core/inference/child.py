@@ -21,16 +21,20 @@ bound once before the loop, so the figure is comparable to a bare ``session.run`
 from __future__ import annotations
 
 import faulthandler
-import json
-import sys
-import time
-from pathlib import Path
-from typing import Any
 
-import numpy as np
+# Before any heavy import: a native crash while numpy or onnxruntime loads must leave its stack too.
+faulthandler.enable()
 
-from inspector.core.inference import protocol
-from inspector.core.tensor_stats import tensor_stats
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from inspector.core.inference import protocol  # noqa: E402
+from inspector.core.tensor_stats import tensor_stats  # noqa: E402
 
 _KERNEL_SUFFIX = "_kernel_time"
 _MAX_PROTO_BYTES = 2_000_000_000  # protobuf cannot serialize a message past 2 GB
@@ -194,7 +198,6 @@ def run(workdir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    faulthandler.enable()  # on a native crash, the stack goes to stderr for the parent to quote
     workdir = Path(argv[0])
     protocol.write_result(workdir, run(workdir))
     return 0
