@@ -45,6 +45,13 @@ def run_app(argv: Sequence[str]) -> int:
     from inspector.ui.settings import Settings
     from inspector.ui.theme import apply_theme
 
+    if QApplication.instance() is None:
+        from inspector.ui.platform_check import window_problem
+
+        problem = window_problem()
+        if problem:  # Qt would abort with a misleading message; say what to do instead
+            print(f"onnx-inspector: {problem}", file=sys.stderr)
+            return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ONNX Inspector")
     app.setOrganizationName("ONNX Inspector")
