@@ -6,7 +6,7 @@ precomputed from the child (:func:`inspector.core.inference.protocol.histogram_t
 showing a result never reads a big output.
 
 Known limitations: a histogram is drawn from an evenly spaced sample of at most
-``protocol.HISTOGRAM_SAMPLE`` values of the output; non-tensor outputs (sequences, maps) get a row
+``tensor_stats.HISTOGRAM_SAMPLE`` values of the output; non-tensor outputs (sequences, maps) get a row
 without statistics or histogram.
 """
 
