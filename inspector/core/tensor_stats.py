@@ -108,18 +108,18 @@ def tensor_stats(
 class _Accumulator:
     """Running min, max, mean and M2 (Chan et al.'s parallel variance) over finite values.
 
-    Mean and M2 are kept in exact working units so float64 neither overflows nor rounds the
-    spread away: floats are scaled by ``2**-exp``, the power of two just above the largest
-    magnitude seen (squares past ~1e154 would overflow, those of denormals underflow to 0);
-    integers are offset by the first chunk's minimum (int64 values near ±9.2e18 that differ by a
-    few units are all the same float64).
+    Mean and M2 are kept in working units, so float64 neither overflows nor rounds the spread
+    away: values are taken relative to an ``offset`` (the first value seen), so a spread of a few
+    ulps or, for int64 near ±9.2e18, of a few units survives; floats are also scaled by
+    ``2**-exp``, the power of two just above the largest magnitude seen (exact), because squares
+    past ~1e154 overflow and those of denormals underflow to 0.
     """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.count = 0  # finite values seen
-        self.exp = 0  # floats: working units are value * 2**-exp
-        self.offset = 0  # ints: working units are value - offset
+        self.offset: float | int = 0  # working units: (value - offset), floats * 2**-exp
+        self.exp = 0
         self.mean = 0.0  # in working units
         self.m2 = 0.0  # in working units squared
         self.lo: float | int | None = None
@@ -140,8 +140,11 @@ class _Accumulator:
             if values.size == 0:
                 return
             lo, hi = float(values.min()), float(values.max())
+            if self.count == 0:
+                self.offset = float(values[0])
             self._rescale(max(abs(lo), abs(hi)))
-            units = np.ldexp(values, -self.exp)
+            # Both terms are at most 1 in magnitude: no overflow, and exact when they are close.
+            units = np.ldexp(values, -self.exp) - math.ldexp(self.offset, -self.exp)
         else:
             # Ints keep their own dtype for min/max, which float64 cannot hold exactly past 2**53.
             lo, hi = int(chunk.min()), int(chunk.max())
@@ -175,7 +178,7 @@ class _Accumulator:
         if self.count == 0:
             mean = std = None
         elif self.kind == "float":
-            mean = math.ldexp(self.mean, self.exp)
+            mean = math.ldexp(math.ldexp(self.offset, -self.exp) + self.mean, self.exp)
             std = math.ldexp(math.sqrt(self.m2 / self.count), self.exp)
         else:
             mean = self.offset + self.mean
