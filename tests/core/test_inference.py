@@ -25,9 +25,11 @@ from onnx import TensorProto, helper, numpy_helper
 from inspector.core.feeds import cast_feed, check_feeds
 from inspector.core.graph import open_model
 from inspector.core.inference.inputs import (
+    build_feeds,
     input_specs,
     load_feeds,
     random_feeds,
+    symbol_sizes,
 )
 from inspector.core.inference.runner import RunOptions, compare, run_model
 from inspector.core.tasks import Cancelled, CancelToken
@@ -202,6 +204,87 @@ def test_load_feeds_from_each_format(tmp_path):
     loaded = load_feeds(model, folder)
     assert np.array_equal(loaded.feeds["attention_mask"], feeds["attention_mask"])
     assert list(loaded.expected) == ["y"]
+
+
+def _dims_model(tmp_path: Path) -> Path:
+    """Inputs with -1 (as PaddlePaddle exports declare), 0, shared symbols and unnamed dims."""
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [
+        # A PaddlePaddle-style image input [-1, 3, -1, -1] into a Conv.
+        helper.make_node("Conv", ["image", "w"], ["conv"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("GlobalAveragePool", ["conv"], ["pooled"], name="pool"),
+        # Two inputs sharing symbols, and two sharing nothing but -1 dims: Add needs equal sizes.
+        helper.make_node("Add", ["a", "b"], ["ab"], name="add_symbols"),
+        helper.make_node("Add", ["p", "q"], ["pq"], name="add_unknown"),
+        # A declared 0 dim: an empty tensor is a legal feed.
+        helper.make_node("Relu", ["empty"], ["relu_empty"], name="relu_empty"),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("image", TensorProto.FLOAT, [-1, 3, -1, -1]),
+        helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n", "features", "seq_len"]),
+        helper.make_tensor_value_info("b", TensorProto.FLOAT, ["n", "features", "seq_len"]),
+        helper.make_tensor_value_info("p", TensorProto.FLOAT, [-1, -1]),
+        helper.make_tensor_value_info("q", TensorProto.FLOAT, [-1, -1]),
+        helper.make_tensor_value_info("empty", TensorProto.FLOAT, [0, 4]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [-1, 8, 1, 1]),
+        helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["n", "features", "seq_len"]),
+        helper.make_tensor_value_info("pq", TensorProto.FLOAT, [-1, -1]),
+        helper.make_tensor_value_info("relu_empty", TensorProto.FLOAT, [0, 4]),
+    ]
+    graph = helper.make_graph(nodes, "dims", inputs, outputs, [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return save_checked(model, tmp_path / "dims.onnx")
+
+
+def test_random_feeds_size_negative_zero_and_symbolic_dims_and_run(tmp_path):
+    path = _dims_model(tmp_path)
+    model = open_model(path, infer=False)
+    specs = input_specs(model)
+    assert symbol_sizes(specs) == {"n": 1, "features": 16, "seq_len": 16}
+    feeds = random_feeds(model, seed=2)
+    shapes = {name: a.shape for name, a in feeds.items()}
+    assert shapes == {
+        "image": (1, 3, 224, 224),  # batch 1, an image's height and width
+        "a": (1, 16, 16),
+        "b": (1, 16, 16),  # the same size for each symbol in every input
+        "p": (1, 16),
+        "q": (1, 16),
+        "empty": (0, 4),  # 0 as declared
+    }
+    assert check_feeds(model, feeds) == []  # a -1 dim accepts any size
+    r = run_model(path, feeds, RunOptions(warmup=0, repeat=1, capture=["*"]), model=model)
+    assert r.ok, r.findings
+    out = {t.name: t.stats for t in r.outputs}
+    assert out["pooled"]["shape"] == [1, 8, 1, 1] and out["ab"]["shape"] == [1, 16, 16]
+    assert out["relu_empty"]["shape"] == [0, 4] and out["relu_empty"]["histogram"] is None
+    # An override changes the symbol in every input that has it.
+    bigger = random_feeds(model, seed=2, dims={"features": 5})
+    assert bigger["a"].shape == bigger["b"].shape == (1, 5, 16)
+    assert run_model(path, bigger, FAST, model=model).ok
+
+
+def test_cli_and_panel_builder_give_the_same_random_feeds(tmp_path):
+    # One builder: given arrays replace an input, and the others keep their random values.
+    model = open_model(_dims_model(tmp_path), infer=False)
+    specs = input_specs(model)
+    all_random = build_feeds(specs, seed=5)
+    mine = np.zeros((1, 3, 8, 8), np.float32)
+    mixed = build_feeds(specs, seed=5, given={"image": mine}, constants={"p": 2.0})
+    assert mixed["image"] is mine and (mixed["p"] == 2.0).all() and mixed["p"].shape == (1, 16)
+    for name in ("a", "b", "q", "empty"):
+        assert np.array_equal(mixed[name], all_random[name])
+
+
+def test_cli_run_random_on_negative_dims_runs(tmp_path):
+    path = _dims_model(tmp_path)
+    r = run_cli("run", str(path), "--random", "--json", "--repeat", "1")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    shapes = {o["name"]: o["shape"] for o in json.loads(r.stdout)["outputs"]}
+    assert shapes["pq"] == [1, 16] and shapes["relu_empty"] == [0, 4]
 
 
 # ----------------------------------------------------------------------------- runs and errors
