@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inspector.core.graph import format_float
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 CHUNK = 1 << 18  # elements per float64 chunk: 2 MB of scratch memory
@@ -201,9 +200,7 @@ def _minus(chunk: np.ndarray, lo: int) -> np.ndarray:
     return (as_u64.view(np.uint64) - np.uint64(lo % 2**64)).astype(np.float64)
 
 
-def histogram(
-    arr: np.ndarray, bins: int = HISTOGRAM_BINS
-) -> tuple[np.ndarray, np.ndarray] | None:
+def histogram(arr: np.ndarray, bins: int = HISTOGRAM_BINS) -> tuple[np.ndarray, np.ndarray] | None:
     """``(counts, edges)`` of the finite values of a numeric tensor; None when it has none
     (empty, all NaN/Inf, or not numeric: strings, complex).
 
@@ -271,7 +268,9 @@ def _dtype_name(dtype: np.dtype) -> str:
 def _format(value: object, kind: str) -> str:
     """One value as the panel shows it: floats to 6 significant digits, strings quoted."""
     if kind == "float":
-        return format_float(float(value))  # type: ignore[arg-type]
+        # graph.format_float's format, written out: importing inspector.core.graph imports onnx,
+        # seconds of start-up for every inference child, which needs this module but not onnx.
+        return f"{float(value):.6g}"  # type: ignore[arg-type]
     if kind == "int":
         return str(int(value))  # type: ignore[call-overload]
     if kind == "bool":

@@ -34,6 +34,7 @@ from inspector.core.inference.inputs import (
 from inspector.core.inference.runner import RunOptions, compare, run_model
 from inspector.core.tasks import Cancelled, CancelToken
 from tests.inference_models import (
+    dims_model,
     endless_loop_model,
     inference_children,
     nan_mid_graph_model,
@@ -206,41 +207,8 @@ def test_load_feeds_from_each_format(tmp_path):
     assert list(loaded.expected) == ["y"]
 
 
-def _dims_model(tmp_path: Path) -> Path:
-    """Inputs with -1 (as PaddlePaddle exports declare), 0, shared symbols and unnamed dims."""
-    rng = np.random.default_rng(0)
-    weight = numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w")
-    nodes = [
-        # A PaddlePaddle-style image input [-1, 3, -1, -1] into a Conv.
-        helper.make_node("Conv", ["image", "w"], ["conv"], name="conv", pads=[1, 1, 1, 1]),
-        helper.make_node("GlobalAveragePool", ["conv"], ["pooled"], name="pool"),
-        # Two inputs sharing symbols, and two sharing nothing but -1 dims: Add needs equal sizes.
-        helper.make_node("Add", ["a", "b"], ["ab"], name="add_symbols"),
-        helper.make_node("Add", ["p", "q"], ["pq"], name="add_unknown"),
-        # A declared 0 dim: an empty tensor is a legal feed.
-        helper.make_node("Relu", ["empty"], ["relu_empty"], name="relu_empty"),
-    ]
-    inputs = [
-        helper.make_tensor_value_info("image", TensorProto.FLOAT, [-1, 3, -1, -1]),
-        helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n", "features", "seq_len"]),
-        helper.make_tensor_value_info("b", TensorProto.FLOAT, ["n", "features", "seq_len"]),
-        helper.make_tensor_value_info("p", TensorProto.FLOAT, [-1, -1]),
-        helper.make_tensor_value_info("q", TensorProto.FLOAT, [-1, -1]),
-        helper.make_tensor_value_info("empty", TensorProto.FLOAT, [0, 4]),
-    ]
-    outputs = [
-        helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [-1, 8, 1, 1]),
-        helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["n", "features", "seq_len"]),
-        helper.make_tensor_value_info("pq", TensorProto.FLOAT, [-1, -1]),
-        helper.make_tensor_value_info("relu_empty", TensorProto.FLOAT, [0, 4]),
-    ]
-    graph = helper.make_graph(nodes, "dims", inputs, outputs, [weight])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    return save_checked(model, tmp_path / "dims.onnx")
-
-
 def test_random_feeds_size_negative_zero_and_symbolic_dims_and_run(tmp_path):
-    path = _dims_model(tmp_path)
+    path = dims_model(tmp_path)
     model = open_model(path, infer=False)
     specs = input_specs(model)
     assert symbol_sizes(specs) == {"n": 1, "features": 16, "seq_len": 16}
@@ -268,7 +236,7 @@ def test_random_feeds_size_negative_zero_and_symbolic_dims_and_run(tmp_path):
 
 def test_cli_and_panel_builder_give_the_same_random_feeds(tmp_path):
     # One builder: given arrays replace an input, and the others keep their random values.
-    model = open_model(_dims_model(tmp_path), infer=False)
+    model = open_model(dims_model(tmp_path), infer=False)
     specs = input_specs(model)
     all_random = build_feeds(specs, seed=5)
     mine = np.zeros((1, 3, 8, 8), np.float32)
@@ -279,7 +247,7 @@ def test_cli_and_panel_builder_give_the_same_random_feeds(tmp_path):
 
 
 def test_cli_run_random_on_negative_dims_runs(tmp_path):
-    path = _dims_model(tmp_path)
+    path = dims_model(tmp_path)
     r = run_cli("run", str(path), "--random", "--json", "--repeat", "1")
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
@@ -335,6 +303,17 @@ def test_compare_reports_errors_and_tolerances():
     assert not m.ok and m.outputs[0].max_abs == pytest.approx(0.1)
     assert "rtol 0.001" in m.outputs[0].message
     assert compare({"s": np.array(["a"], object)}, {"s": np.array(["a"])}).ok
+
+
+def test_the_child_starts_without_importing_onnx():
+    # onnx takes seconds to import, and a run without capture does not need it.
+    code = (
+        "import sys, inspector.core.inference.child; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'PySide6', 'torch')))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
 
 
 # ------------------------------------------------------------------------- hangs and crashes

@@ -15,8 +15,8 @@ import pytest
 from onnx import numpy_helper
 
 from inspector.core import tensor_stats as ts_module
-from inspector.core.tasks import Cancelled, CancelToken
 from inspector.core.inference.protocol import histogram_to_json, stats_to_json
+from inspector.core.tasks import Cancelled, CancelToken
 from inspector.core.tensor_stats import HISTOGRAM_BINS, histogram, tensor_stats
 
 DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
