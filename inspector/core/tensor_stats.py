@@ -33,6 +33,7 @@ FIRST_VALUES = 8  # how many leading values are kept, formatted
 HISTOGRAM_BINS = 32
 HISTOGRAM_SAMPLE = 1 << 22  # values a histogram looks at: bounded time whatever the tensor's size
 _EXACT_INT = 2**53  # past this, float64 cannot tell consecutive integers apart
+_SAFE_EXP = 400  # |values| within 2**±400: float64 squares and their sums stay finite and normal
 _MAX_TEXT = 40  # a string value longer than this is shortened
 
 
@@ -109,9 +110,9 @@ class _Accumulator:
 
     Mean and M2 are kept in working units, so float64 neither overflows nor rounds the spread
     away: values are taken relative to an ``offset`` (the first value seen), so a spread of a few
-    ulps or, for int64 near ±9.2e18, of a few units survives; floats are also scaled by
-    ``2**-exp``, the power of two just above the largest magnitude seen (exact), because squares
-    past ~1e154 overflow and those of denormals underflow to 0.
+    ulps or, for int64 near ±9.2e18, of a few units survives; floats past 2**±400 are also scaled
+    by ``2**-exp``, the power of two just above the largest magnitude seen (exact), because
+    squares past ~1e154 overflow and those of denormals underflow to 0.
     """
 
     def __init__(self, kind: str) -> None:
@@ -142,8 +143,10 @@ class _Accumulator:
             if self.count == 0:
                 self.offset = float(values[0])
             self._rescale(max(abs(lo), abs(hi)))
-            # Both terms are at most 1 in magnitude: no overflow, and exact when they are close.
-            units = np.ldexp(values, -self.exp) - math.ldexp(self.offset, -self.exp)
+            if self.exp:  # both terms at most 1 in magnitude: no overflow, exact when close
+                units = np.ldexp(values, -self.exp) - math.ldexp(self.offset, -self.exp)
+            else:
+                units = values - self.offset
         else:
             # Ints keep their own dtype for min/max, which float64 cannot hold exactly past 2**53.
             lo, hi = int(chunk.min()), int(chunk.max())
@@ -162,10 +165,13 @@ class _Accumulator:
         self.count = total
 
     def _rescale(self, peak: float) -> None:
-        """Raise the scale (never lower it) so that ``peak`` is below 1 in working units."""
+        """Raise the scale (never lower it) so that ``peak`` is below 1 in working units, where
+        its square could overflow or underflow; values in between are left unscaled (faster)."""
         if peak == 0.0:
             return
         exp = math.frexp(peak)[1]  # peak < 2**exp
+        if -_SAFE_EXP < exp < _SAFE_EXP:
+            exp = 0
         if self.count == 0:
             self.exp = exp
         elif exp > self.exp:

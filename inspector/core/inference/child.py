@@ -177,17 +177,19 @@ def run(workdir: Path, result: dict[str, Any]) -> None:
     result["stage"] = "reading the request"
     request = protocol.Request.read(workdir)
     opts = request.options
-    _progress(0.0, "loading ONNX Runtime")
-    try:
-        import onnxruntime as ort
-    except Exception as e:  # a broken install: ImportError, or OSError from its native library
-        result.update(status="session-failed", error=f"onnxruntime cannot be imported: {e}")
-        return
-    ort.set_default_logger_severity(3)
+    result["stage"] = "reading the feeds"
     feeds = protocol.read_feeds(workdir)
     model: Any = request.model
     added: list[str] = []
-    available = ort.get_available_providers()
+    _progress(0.0, "loading ONNX Runtime")
+    try:
+        import onnxruntime as ort
+
+        ort.set_default_logger_severity(3)
+        available = ort.get_available_providers()
+    except Exception as e:  # a broken install: ImportError, or OSError from its native library
+        result.update(status="session-failed", error=f"onnxruntime cannot be loaded: {e}")
+        return
     if opts.provider not in available:
         # ONNX Runtime would fall back to the CPU with only a warning: say it plainly instead.
         result.update(
@@ -199,16 +201,17 @@ def run(workdir: Path, result: dict[str, Any]) -> None:
     if opts.capture:
         result["stage"] = "adding the captured tensors as outputs"
         model, added = _model_with_outputs(request.model, opts.capture, workdir)
+    result["stage"] = "setting the session options"
+    session_options = _session_options(ort, opts, workdir)
+    result["stage"] = ""
     _progress(0.05, "creating the session")
     try:
-        session = ort.InferenceSession(
-            model, _session_options(ort, opts, workdir), providers=[opts.provider]
-        )
+        session = ort.InferenceSession(model, session_options, providers=[opts.provider])
+        result["providers"] = session.get_providers()
+        names = [o.name for o in session.get_outputs()]
     except Exception as e:  # ONNX Runtime raises its own exception types for every failure
         result.update(status="session-failed", error=str(e))
         return
-    result["providers"] = session.get_providers()
-    names = [o.name for o in session.get_outputs()]
     total = opts.warmup + opts.repeat
     latencies: list[float] = []
     values: list[Any] = []
