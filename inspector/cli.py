@@ -245,12 +245,11 @@ def _run_feeds(
     """(feeds, expected outputs or None) from --inputs, --input, --random and --expected."""
     from inspector.core.inference.inputs import (
         FeedError,
+        build_feeds,
         input_specs,
         load_array,
         load_expected,
         load_feeds,
-        random_value,
-        resolve_shape,
     )
 
     feeds: dict[str, Any] = {}
@@ -269,13 +268,11 @@ def _run_feeds(
             expected = load_expected(model, args.expected)
     except FeedError as e:
         raise UsageError(str(e)) from e
-    missing = [s for s in input_specs(model) if s.name not in feeds]
+    specs = input_specs(model)
+    missing = [s for s in specs if s.name not in feeds]
     if missing and (args.random or not (args.inputs or args.input)):
-        import numpy as np
-
         # Random is the default when no feed is given; with feeds, only --random fills the rest.
-        rng = np.random.default_rng(args.seed)
-        feeds.update({s.name: random_value(s, resolve_shape(s.shape), rng) for s in missing})
+        feeds = build_feeds(specs, args.seed, given=feeds)
     elif missing:
         names = ", ".join(s.name for s in missing)
         raise UsageError(f"no value for input(s) {names}; give --input NAME=FILE or add --random")

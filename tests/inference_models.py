@@ -68,6 +68,39 @@ def nan_mid_graph_model(folder: Path) -> Path:
     return save_checked(model, folder / "nan.onnx")
 
 
+def dims_model(folder: Path) -> Path:
+    """Inputs with -1 (as PaddlePaddle exports declare), 0, shared symbols and unnamed dims."""
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [
+        # A PaddlePaddle-style image input [-1, 3, -1, -1] into a Conv.
+        helper.make_node("Conv", ["image", "w"], ["conv"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("GlobalAveragePool", ["conv"], ["pooled"], name="pool"),
+        # Two inputs sharing symbols, and two sharing nothing but -1 dims: Add needs equal sizes.
+        helper.make_node("Add", ["a", "b"], ["ab"], name="add_symbols"),
+        helper.make_node("Add", ["p", "q"], ["pq"], name="add_unknown"),
+        # A declared 0 dim: an empty tensor is a legal feed.
+        helper.make_node("Relu", ["empty"], ["relu_empty"], name="relu_empty"),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("image", TensorProto.FLOAT, [-1, 3, -1, -1]),
+        helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n", "features", "seq_len"]),
+        helper.make_tensor_value_info("b", TensorProto.FLOAT, ["n", "features", "seq_len"]),
+        helper.make_tensor_value_info("p", TensorProto.FLOAT, [-1, -1]),
+        helper.make_tensor_value_info("q", TensorProto.FLOAT, [-1, -1]),
+        helper.make_tensor_value_info("empty", TensorProto.FLOAT, [0, 4]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("pooled", TensorProto.FLOAT, [-1, 8, 1, 1]),
+        helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["n", "features", "seq_len"]),
+        helper.make_tensor_value_info("pq", TensorProto.FLOAT, [-1, -1]),
+        helper.make_tensor_value_info("relu_empty", TensorProto.FLOAT, [0, 4]),
+    ]
+    graph = helper.make_graph(nodes, "dims", inputs, outputs, [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return save_checked(model, folder / "dims.onnx")
+
+
 def inference_children() -> list[int]:
     """Pids of this process's inference child processes, from /proc (Linux)."""
     pids = []

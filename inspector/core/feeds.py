@@ -109,7 +109,7 @@ def check_feeds(model: Model, feeds: Mapping[str, np.ndarray]) -> list[Finding]:
             )
             continue
         for axis, (d, n) in enumerate(zip(t.shape, arr.shape, strict=True)):
-            if isinstance(d, int) and d != n:
+            if isinstance(d, int) and d >= 0 and d != n:  # a negative dim (-1) is unknown
                 findings.append(
                     finding(
                         "shape-mismatch",

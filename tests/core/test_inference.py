@@ -25,13 +25,16 @@ from onnx import TensorProto, helper, numpy_helper
 from inspector.core.feeds import cast_feed, check_feeds
 from inspector.core.graph import open_model
 from inspector.core.inference.inputs import (
+    build_feeds,
     input_specs,
     load_feeds,
     random_feeds,
+    symbol_sizes,
 )
 from inspector.core.inference.runner import RunOptions, compare, run_model
 from inspector.core.tasks import Cancelled, CancelToken
 from tests.inference_models import (
+    dims_model,
     endless_loop_model,
     inference_children,
     nan_mid_graph_model,
@@ -204,6 +207,54 @@ def test_load_feeds_from_each_format(tmp_path):
     assert list(loaded.expected) == ["y"]
 
 
+def test_random_feeds_size_negative_zero_and_symbolic_dims_and_run(tmp_path):
+    path = dims_model(tmp_path)
+    model = open_model(path, infer=False)
+    specs = input_specs(model)
+    assert symbol_sizes(specs) == {"n": 1, "features": 16, "seq_len": 16}
+    feeds = random_feeds(model, seed=2)
+    shapes = {name: a.shape for name, a in feeds.items()}
+    assert shapes == {
+        "image": (1, 3, 224, 224),  # batch 1, an image's height and width
+        "a": (1, 16, 16),
+        "b": (1, 16, 16),  # the same size for each symbol in every input
+        "p": (1, 16),
+        "q": (1, 16),
+        "empty": (0, 4),  # 0 as declared
+    }
+    assert check_feeds(model, feeds) == []  # a -1 dim accepts any size
+    r = run_model(path, feeds, RunOptions(warmup=0, repeat=1, capture=["*"]), model=model)
+    assert r.ok, r.findings
+    out = {t.name: t.stats for t in r.outputs}
+    assert out["pooled"]["shape"] == [1, 8, 1, 1] and out["ab"]["shape"] == [1, 16, 16]
+    assert out["relu_empty"]["shape"] == [0, 4] and out["relu_empty"]["histogram"] is None
+    # An override changes the symbol in every input that has it.
+    bigger = random_feeds(model, seed=2, dims={"features": 5})
+    assert bigger["a"].shape == bigger["b"].shape == (1, 5, 16)
+    assert run_model(path, bigger, FAST, model=model).ok
+
+
+def test_cli_and_panel_builder_give_the_same_random_feeds(tmp_path):
+    # One builder: given arrays replace an input, and the others keep their random values.
+    model = open_model(dims_model(tmp_path), infer=False)
+    specs = input_specs(model)
+    all_random = build_feeds(specs, seed=5)
+    mine = np.zeros((1, 3, 8, 8), np.float32)
+    mixed = build_feeds(specs, seed=5, given={"image": mine}, constants={"p": 2.0})
+    assert mixed["image"] is mine and (mixed["p"] == 2.0).all() and mixed["p"].shape == (1, 16)
+    for name in ("a", "b", "q", "empty"):
+        assert np.array_equal(mixed[name], all_random[name])
+
+
+def test_cli_run_random_on_negative_dims_runs(tmp_path):
+    path = dims_model(tmp_path)
+    r = run_cli("run", str(path), "--random", "--json", "--repeat", "1")
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    shapes = {o["name"]: o["shape"] for o in json.loads(r.stdout)["outputs"]}
+    assert shapes["pq"] == [1, 16] and shapes["relu_empty"] == [0, 4]
+
+
 # ----------------------------------------------------------------------------- runs and errors
 
 
@@ -252,6 +303,17 @@ def test_compare_reports_errors_and_tolerances():
     assert not m.ok and m.outputs[0].max_abs == pytest.approx(0.1)
     assert "rtol 0.001" in m.outputs[0].message
     assert compare({"s": np.array(["a"], object)}, {"s": np.array(["a"])}).ok
+
+
+def test_the_child_starts_without_importing_onnx():
+    # onnx takes seconds to import, and a run without capture does not need it.
+    code = (
+        "import sys, inspector.core.inference.child; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'PySide6', 'torch')))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
 
 
 # ------------------------------------------------------------------------- hangs and crashes

@@ -15,12 +15,18 @@ from PySide6.QtCore import QSettings
 
 from inspector.core.diagram import build_diagram, layout_diagram
 from inspector.core.graph import open_model
+from inspector.core.inference.inputs import build_feeds, input_specs
 from inspector.ui.graph_view import GraphScene
 from inspector.ui.graph_view.items import HEAT_COLOR
 from inspector.ui.panels.inference import InferencePanel
 from inspector.ui.panels.inference_results import OUTPUT_COLUMNS
 from inspector.ui.tasks import TaskRunner
-from tests.inference_models import endless_loop_model, inference_children, nan_mid_graph_model
+from tests.inference_models import (
+    dims_model,
+    endless_loop_model,
+    inference_children,
+    nan_mid_graph_model,
+)
 from tests.model_zoo import shipped_data_dir
 from tests.ui.test_graph_view import count_color, helper_model, show
 
@@ -88,6 +94,30 @@ def test_random_inputs_on_an_embedding_index_input_run(qtbot, panel):
     assert _run(qtbot, panel) == "ok"
     assert panel.result is not None and panel.result.ok
     assert panel.run_button.isEnabled() and not panel.cancel_button.isEnabled()
+
+
+def test_negative_zero_and_shared_symbolic_dims_run_from_the_panel(qtbot, panel, tmp_path):
+    _open(panel, dims_model(tmp_path))
+    # One box per symbol, whatever the number of inputs sharing it; -1 and 0 dims have none.
+    assert {name: box.value() for name, box in panel.dim_boxes.items()} == {
+        "n": 1,
+        "features": 16,
+        "seq_len": 16,
+    }
+    shapes = {panel.specs[row].name: panel.inputs.item(row, 2).text() for row in range(6)}
+    assert shapes["image"].endswith("→ [1, 3, 224, 224]")
+    assert shapes["p"].endswith("→ [1, 16]") and shapes["empty"].endswith("→ [0, 4]")
+    panel.dim_boxes["features"].setValue(5)
+    assert panel.inputs.item(1, 2).text().endswith("→ [1, 5, 16]")
+    assert panel.inputs.item(2, 2).text().endswith("→ [1, 5, 16]")
+    assert _run(qtbot, panel) == "ok"
+    assert panel.result is not None and panel.result.ok
+    # The panel's feeds are the CLI's for the same seed and dims (one builder).
+    assert panel.model is not None
+    cli = build_feeds(input_specs(panel.model), panel.seed.value(), {"features": 5})
+    plan = panel.feed_plan()
+    ours = build_feeds(panel.specs, plan.seed, plan.dims, plan.given, plan.constants)
+    assert all(np.array_equal(ours[k], cli[k]) for k in cli)
 
 
 def test_float64_feed_is_found_and_the_cast_button_fixes_it(qtbot, panel, tmp_path):

@@ -7,7 +7,15 @@ and it runs in its own process so that a native crash or a hang never reaches th
 
 Failures ONNX Runtime reports as exceptions (session creation, a run) end normally with
 ``status`` set and the raw message kept; a crash ends the process, and faulthandler writes the
-Python stack to stderr for the parent to quote.
+Python stack to stderr for the parent to quote. Only exceptions raised by onnxruntime calls are
+put on ONNX Runtime: one raised by the Inspector's own code (reading the request, building the
+captured copy, statistics, histograms, the profile) ends with status ``inspector-error``, the
+traceback as ``error`` and what it was doing as ``stage``, and keeps what was done by then.
+
+A run that fails with graph optimizations on is tried once more, in a session with them off
+(``unoptimized`` in the result): ONNX Runtime names the nodes of its optimized graph
+(``c1_nchwc``, ``mm/MatMulAddFusion``), and the unoptimized run names the original node, or shows
+that the original graph runs and the optimizer is at fault.
 
 Intermediate capture runs a temporary copy of the model, held in memory (or, past protobuf's
 2 GB limit, written to WORKDIR), with the captured tensors added as graph outputs; the user's
@@ -28,6 +36,8 @@ faulthandler.enable()
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import traceback  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -135,37 +145,73 @@ def _assignment(session: Any) -> list[dict[str, str]]:
     ]
 
 
-def run(workdir: Path) -> dict[str, Any]:
-    """Do the request in ``workdir`` and return the result (also written to ``result.json``)."""
+def _unoptimized(
+    ort: Any,
+    model: Any,
+    opts: protocol.RunOptions,
+    feeds: dict[str, Any],
+    names: list[str],
+    workdir: Path,
+) -> dict[str, str]:
+    """The failed run once more with graph optimizations off: {status, error}."""
+    plain = replace(opts, graph_optimization_level="disable", profile=False)
+    try:
+        session = ort.InferenceSession(
+            model, _session_options(ort, plain, workdir), providers=[opts.provider]
+        )
+    except Exception as e:
+        return {"status": "session-failed", "error": str(e)}
+    try:
+        session.run(names, feeds)
+    except Exception as e:
+        return {"status": "run-failed", "error": str(e)}
+    return {"status": "ok", "error": ""}
+
+
+def run(workdir: Path, result: dict[str, Any]) -> None:
+    """Do the request in ``workdir``, filling ``result`` (see :func:`protocol.result_skeleton`).
+
+    Every onnxruntime call is wrapped here and sets an ONNX Runtime status; any other exception
+    propagates to :func:`main`, which reports it as the Inspector's, with ``result["stage"]``.
+    """
+    result["stage"] = "reading the request"
     request = protocol.Request.read(workdir)
     opts = request.options
-    result = protocol.result_skeleton()
-    _progress(0.0, "loading ONNX Runtime")
-    import onnxruntime as ort
-
-    ort.set_default_logger_severity(3)
+    result["stage"] = "reading the feeds"
     feeds = protocol.read_feeds(workdir)
     model: Any = request.model
     added: list[str] = []
-    _progress(0.05, "creating the session")
-    available = ort.get_available_providers()
+    _progress(0.0, "loading ONNX Runtime")
     try:
-        if opts.provider not in available:
-            # ONNX Runtime would fall back to the CPU with only a warning: say it plainly instead.
-            raise ValueError(
-                f"execution provider {opts.provider} is not available in this onnxruntime "
-                f"build; installed: {', '.join(available)}"
-            )
-        if opts.capture:
-            model, added = _model_with_outputs(request.model, opts.capture, workdir)
-        session = ort.InferenceSession(
-            model, _session_options(ort, opts, workdir), providers=[opts.provider]
+        import onnxruntime as ort
+
+        ort.set_default_logger_severity(3)
+        available = ort.get_available_providers()
+    except Exception as e:  # a broken install: ImportError, or OSError from its native library
+        result.update(status="session-failed", error=f"onnxruntime cannot be loaded: {e}")
+        return
+    if opts.provider not in available:
+        # ONNX Runtime would fall back to the CPU with only a warning: say it plainly instead.
+        result.update(
+            status="session-failed",
+            error=f"execution provider {opts.provider} is not available in this onnxruntime "
+            f"build; installed: {', '.join(available)}",
         )
+        return
+    if opts.capture:
+        result["stage"] = "adding the captured tensors as outputs"
+        model, added = _model_with_outputs(request.model, opts.capture, workdir)
+    result["stage"] = "setting the session options"
+    session_options = _session_options(ort, opts, workdir)
+    result["stage"] = ""
+    _progress(0.05, "creating the session")
+    try:
+        session = ort.InferenceSession(model, session_options, providers=[opts.provider])
+        result["providers"] = session.get_providers()
+        names = [o.name for o in session.get_outputs()]
     except Exception as e:  # ONNX Runtime raises its own exception types for every failure
         result.update(status="session-failed", error=str(e))
-        return result
-    result["providers"] = session.get_providers()
-    names = [o.name for o in session.get_outputs()]
+        return
     total = opts.warmup + opts.repeat
     latencies: list[float] = []
     values: list[Any] = []
@@ -184,22 +230,47 @@ def run(workdir: Path) -> dict[str, Any]:
                 latencies.append(elapsed * 1000.0)
     except Exception as e:
         result.update(status="run-failed", error=str(e))
-        return result
-    _progress(0.9, "writing outputs")
+        if opts.graph_optimization_level != "disable":
+            del session  # its memory, before a second session is built
+            _progress(0.9, "locating the failing node with graph optimizations off")
+            result["unoptimized"] = _unoptimized(ort, model, opts, feeds, names, workdir)
+        return
     result["latencies_ms"] = latencies
+    profile_file = None
+    if opts.profile:
+        try:
+            profile_file = session.end_profiling()
+        except Exception as e:
+            result.update(status="run-failed", error=f"ONNX Runtime's profiler failed: {e}")
+            return
+    _progress(0.9, "writing outputs")
     extra = set(added)
     for i, (name, value) in enumerate(zip(names, values, strict=True)):
         key = "intermediates" if name in extra else "outputs"
+        result["stage"] = f"summarizing {key[:-1]} '{name}'"
         result[key].append(_describe(workdir, i, name, value))
-    if opts.profile:
-        result["profile"] = _profile(session.end_profiling(), total)
+    if profile_file is not None:
+        result["stage"] = "reading the profile"
+        result["profile"] = _profile(profile_file, total)
         result["assignment"] = _assignment(session)
-    return result
+    result["stage"] = ""
 
 
 def main(argv: list[str]) -> int:
     workdir = Path(argv[0])
-    protocol.write_result(workdir, run(workdir))
+    result = protocol.result_skeleton()
+    try:
+        run(workdir, result)
+    except Exception:  # not ONNX Runtime's: every onnxruntime call is wrapped in run()
+        result.update(status="inspector-error", error=traceback.format_exc())
+    try:
+        protocol.write_result(workdir, result)
+    except Exception:  # the result itself cannot be written: say only that
+        fallback = protocol.result_skeleton()
+        fallback.update(
+            status="inspector-error", stage="writing the result", error=traceback.format_exc()
+        )
+        protocol.write_result(workdir, fallback)
     return 0
 
 

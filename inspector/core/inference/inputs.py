@@ -13,8 +13,14 @@ Runtime's own test tool from [0, 1000), which is past the end of most embedding 
   used as a sequence position gets 0;
 * floats get a seeded standard normal; other integers ``[0, 10)``.
 
-Symbolic dims are chosen by name: ``batch``-like symbols and unknown dims are 1, sequence-like
-ones (``seq``, ``len``, ``time``, ``token``) are 16; any symbol can be overridden.
+Dim sizes (:func:`symbol_sizes`, :func:`feed_shape`): a fixed dim keeps its size, ``0``
+included (an empty tensor is a legal feed). A symbol gets one size for every input it appears in
+(so two inputs sharing ``batch`` always agree), chosen by name: ``batch``-like 1, sequence-like
+(``seq``, ``len``, ``time``, ``token``) 16, height/width-like 224; any symbol can be overridden.
+A symbol whose name says nothing, and an unknown dim (no value, or a negative one such as the
+``-1`` PaddlePaddle exports declare), are sized by position: dim 0 is taken as a batch (1), the
+last two dims of a float NCHW image input (dim 1 of 1, 3 or 4 channels) as its height and width
+(224), any other dim 16.
 
 Loaded feeds (:func:`load_feeds`): ``.npy`` (for a one-input model), ``.npz`` matched by name,
 an ONNX ``TensorProto`` ``.pb``, a folder of ``NAME.npy`` files, or an onnx ``test_data_set_N``
@@ -41,9 +47,13 @@ from onnx import numpy_helper
 
 from inspector.core.graph import Graph, Model, Shape
 
-DEFAULT_DIM = 1  # batch-like symbols and unknown dims
-SEQUENCE_DIM = 16  # sequence-like symbols
+BATCH_DIM = 1  # batch-like symbols, and an unknown dim 0
+SEQUENCE_DIM = 16  # sequence-like symbols, and any other unknown dim: small, but not degenerate
+IMAGE_DIM = 224  # height/width-like symbols, and an image input's unknown height and width
+_BATCH_SYMBOL = re.compile(r"batch|^(n|b|bs|num)$", re.IGNORECASE)
 _SEQUENCE_SYMBOL = re.compile(r"seq|len|time|token|step", re.IGNORECASE)
+_IMAGE_SYMBOL = re.compile(r"height|width|^(h|w|img_h|img_w)$", re.IGNORECASE)
+_IMAGE_CHANNELS = (1, 3, 4)
 _INT_HIGH = 10  # exclusive upper bound for integers with no known role
 
 # Ops whose output carries the same values as input 0 (maybe reshaped or re-typed), so an index
@@ -164,31 +174,98 @@ def _table_size(g: Graph, node_index: int) -> tuple[int | None, str]:
     return size, f"index into '{node.inputs[0]}' axis {axis} ({size})"
 
 
-def resolve_shape(shape: Shape | None, dims: Mapping[str, int] | None = None) -> tuple[int, ...]:
-    """A concrete shape: fixed dims kept, symbols from ``dims`` or chosen by name, unknown → 1.
+def _positional_size(spec: InputSpec, axis: int) -> int:
+    """The size of a dim nothing names, from where it sits (see the module's docstring)."""
+    if axis == 0:
+        return BATCH_DIM
+    shape = spec.shape or ()
+    image = (
+        spec.role == "float"
+        and len(shape) == 4
+        and axis in (2, 3)
+        and isinstance(shape[1], int)
+        and shape[1] in _IMAGE_CHANNELS
+    )
+    return IMAGE_DIM if image else SEQUENCE_DIM
+
+
+def _symbol_size(spec: InputSpec, axis: int, symbol: str) -> int:
+    if _BATCH_SYMBOL.search(symbol):
+        return BATCH_DIM
+    if _SEQUENCE_SYMBOL.search(symbol):
+        return SEQUENCE_DIM
+    if _IMAGE_SYMBOL.search(symbol):
+        return IMAGE_DIM
+    return _positional_size(spec, axis)
+
+
+def symbol_sizes(specs: list[InputSpec], dims: Mapping[str, int] | None = None) -> dict[str, int]:
+    """One size per symbolic dim over all ``specs``: ``dims[symbol]`` where given, else chosen by
+    its name or, failing that, by the position of its first appearance."""
+    dims = dims or {}
+    out: dict[str, int] = {}
+    for spec in specs:
+        for axis, d in enumerate(spec.shape or ()):
+            if isinstance(d, str) and d not in out:
+                out[d] = int(dims[d]) if d in dims else _symbol_size(spec, axis, d)
+    return out
+
+
+def feed_shape(spec: InputSpec, sizes: Mapping[str, int]) -> tuple[int, ...]:
+    """The concrete shape fed to ``spec``'s input: fixed dims (``0`` too) kept, symbols from
+    ``sizes`` (:func:`symbol_sizes`), unknown and negative dims by position.
 
     An unknown rank gives a scalar ``()``: there is nothing better to guess.
     """
-    dims = dims or {}
     out = []
-    for d in shape or ():
-        if isinstance(d, int):
+    for axis, d in enumerate(spec.shape or ()):
+        if isinstance(d, int) and d >= 0:
             out.append(d)
-        elif d is None:
-            out.append(DEFAULT_DIM)
-        elif d in dims:
-            out.append(int(dims[d]))
+        elif isinstance(d, str):
+            out.append(int(sizes[d]) if d in sizes else _symbol_size(spec, axis, d))
         else:
-            out.append(SEQUENCE_DIM if _SEQUENCE_SYMBOL.search(d) else DEFAULT_DIM)
+            out.append(_positional_size(spec, axis))
     return tuple(out)
+
+
+def build_feeds(
+    specs: list[InputSpec],
+    seed: int = 0,
+    dims: Mapping[str, int] | None = None,
+    given: Mapping[str, np.ndarray] | None = None,
+    constants: Mapping[str, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """The feeds of a run: ``given`` arrays where there are, ``constants`` (every element one
+    value) next, random values for the rest. The one builder the CLI and the panel share.
+
+    Random values are drawn for every input in order whatever its source, so an input's values
+    depend only on the seed, the dims and its position: ``run --random --seed N`` and the panel
+    give the same arrays, and an input keeps its values when another one switches to a file.
+    ``given`` names that are not in ``specs`` are kept, for the feed checks to report.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = symbol_sizes(specs, dims)
+    given = given or {}
+    constants = constants or {}
+    feeds: dict[str, np.ndarray] = {}
+    for spec in specs:
+        shape = feed_shape(spec, sizes)
+        drawn = random_value(spec, shape, rng)
+        if spec.name in given:
+            feeds[spec.name] = given[spec.name]
+        elif spec.name in constants:
+            feeds[spec.name] = np.full(shape, constants[spec.name]).astype(drawn.dtype)
+        else:
+            feeds[spec.name] = drawn
+    feeds.update({k: v for k, v in given.items() if k not in feeds})
+    return feeds
 
 
 def random_feeds(
     model: Model, seed: int = 0, dims: Mapping[str, int] | None = None
 ) -> dict[str, np.ndarray]:
     """A random feed for every input of ``model`` (reproducible for a given ``seed``)."""
-    rng = np.random.default_rng(seed)
-    return {s.name: random_value(s, resolve_shape(s.shape, dims), rng) for s in input_specs(model)}
+    return build_feeds(input_specs(model), seed, dims)
 
 
 def random_value(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector.core.tensor_stats import TensorStats
+from inspector.core.tensor_stats import TensorStats, histogram
 
 REQUEST = "request.json"
 FEEDS = "feeds.npz"
@@ -111,8 +111,11 @@ def load_tensor(workdir: Path, file: str) -> np.ndarray:
 def result_skeleton() -> dict[str, Any]:
     """The keys of ``result.json``, with their empty values.
 
-    ``status``: "ok" | "session-failed" | "run-failed"; ``error``: ONNX Runtime's raw message;
-    ``providers``: the session's providers; ``latencies_ms``: one per timed run; ``outputs`` and
+    ``status``: "ok" | "session-failed" | "run-failed" (ONNX Runtime raised) | "inspector-error"
+    (the Inspector's own code raised); ``error``: ONNX Runtime's raw message, or the Inspector's
+    traceback; ``stage``: what the child was doing when the Inspector's code raised;
+    ``unoptimized``: after a run failed with graph optimizations on, {status, error} of the same
+    run with them off, else None; ``providers``: the session's providers; ``latencies_ms``: one per timed run; ``outputs`` and
     ``intermediates``: [{name, file or null, kind ("tensor" | "sequence" | ...), stats}] where
     stats are :func:`stats_to_json` of :func:`~inspector.core.tensor_stats.tensor_stats`;
     ``profile``: [{name, op_type, provider, us, runs}] kernel events summed per node;
@@ -121,6 +124,8 @@ def result_skeleton() -> dict[str, Any]:
     return {
         "status": "ok",
         "error": "",
+        "stage": "",
+        "unoptimized": None,
         "providers": [],
         "latencies_ms": [],
         "outputs": [],
@@ -164,24 +169,14 @@ def stats_to_json(stats: TensorStats) -> dict[str, Any]:
     }
 
 
-HISTOGRAM_BINS = 32
-HISTOGRAM_SAMPLE = 1 << 22  # values looked at per tensor: bounded time whatever its size
-
-
-def histogram_to_json(arr: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict[str, list] | None:
-    """``{"counts", "edges"}`` of the finite values of a numeric tensor (the child computes it
-    while the values are in its memory, so the parent reads no output to draw it); a tensor
-    bigger than ``HISTOGRAM_SAMPLE`` values is sampled with an even stride. None if not numeric."""
-    if arr.dtype.kind not in "biuf" or arr.size == 0:
+def histogram_to_json(arr: np.ndarray) -> dict[str, list] | None:
+    """``{"counts", "edges"}`` of :func:`~inspector.core.tensor_stats.histogram` (the child
+    computes it while the values are in its memory, so the parent reads no output to draw it);
+    None for a tensor with no finite numeric value."""
+    h = histogram(arr)
+    if h is None:
         return None
-    flat = arr.reshape(-1)
-    if flat.size > HISTOGRAM_SAMPLE:
-        flat = flat[:: -(-flat.size // HISTOGRAM_SAMPLE)]
-    values = flat.astype(np.float64)
-    values = values[np.isfinite(values)]
-    if not values.size:
-        return None
-    counts, edges = np.histogram(values, bins=bins)
+    counts, edges = h
     return {"counts": counts.tolist(), "edges": edges.tolist()}
 
 

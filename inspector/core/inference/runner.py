@@ -24,6 +24,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import traceback
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-5
 _STDERR_TAIL = 4000  # characters of the child's stderr kept for a crash report
+_PY_TRACEBACK = "Traceback (most recent call last)"
 
 
 @dataclass
@@ -109,7 +111,9 @@ class Match:
 @dataclass
 class RunResult:
     """What a run gave. ``status``: "ok", "invalid-feeds", "session-failed", "run-failed",
-    "crashed" or "timed-out"; the failures also appear in ``findings`` (same Finding contract)."""
+    "crashed", "timed-out" or "inspector-error" (the Inspector's own code failed around the run:
+    ``error`` holds its traceback, and whatever outputs were done are kept); the failures also
+    appear in ``findings`` (same Finding contract)."""
 
     status: str
     findings: list[Finding]
@@ -119,7 +123,7 @@ class RunResult:
     match: Match | None = None
     profile: Profile | None = None
     first_nonfinite: tuple[int, str] | None = None  # (node index, tensor) of the first NaN/Inf
-    error: str = ""  # ONNX Runtime's raw message, or the crash's stderr tail
+    error: str = ""  # ONNX Runtime's raw message, the crash's stderr tail, or our traceback
     providers: list[str] = field(default_factory=list)
     workdir: Path | None = None
     _finalizer: Any = field(default=None, repr=False)
@@ -212,9 +216,23 @@ def run_model(
             )
         elif (data := protocol.read_result(workdir)) is None:
             stderr = _stderr_tail(workdir)
-            result = RunResult("crashed", [_crash_finding(returncode, stderr)], error=stderr)
+            if returncode > 0 and _PY_TRACEBACK in stderr:
+                # A Python exception escaped the child: its code, not ONNX Runtime's, failed.
+                result = RunResult(
+                    "inspector-error", [inspector_error_finding("", stderr)], error=stderr
+                )
+            else:
+                result = RunResult("crashed", [_crash_finding(returncode, stderr)], error=stderr)
         else:
-            result = _build_result(model, data, workdir, expected, rtol, atol)
+            try:
+                result = _build_result(model, data, workdir, expected, rtol, atol)
+            except Exception:  # our mapping of a good result failed: ours, not ONNX Runtime's
+                details = traceback.format_exc()
+                result = RunResult(
+                    "inspector-error",
+                    [inspector_error_finding("reading the run's result", details)],
+                    error=details,
+                )
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -276,6 +294,21 @@ def _crash_finding(returncode: int, stderr: str) -> Finding:
     )
 
 
+def inspector_error_finding(stage: str, details: str) -> Finding:
+    """The finding for an exception raised by the Inspector's own code around a run (never
+    ONNX Runtime's): the last line of the traceback, and where it happened."""
+    lines = [ln.strip() for ln in details.splitlines() if ln.strip()]
+    last = lines[-1] if lines else "an unknown error"
+    while_ = f" while {stage}" if stage else ""
+    return Finding(
+        Severity.ERROR,
+        "inspector-error",
+        f"ONNX Inspector failed{while_}: {last}",
+        "this is a bug in ONNX Inspector, not in ONNX Runtime or the model; please report it "
+        "to ONNX Inspector with the details (the traceback)",
+    )
+
+
 def _tensors(entries: list[dict[str, Any]], workdir: Path) -> list[TensorResult]:
     return [TensorResult(e["name"], e["kind"], e["stats"], e["file"], workdir) for e in entries]
 
@@ -299,8 +332,11 @@ def _build_result(
         providers=data["providers"],
         workdir=workdir,
     )
+    if status == "inspector-error":
+        result.findings.append(inspector_error_finding(data["stage"], data["error"]))
+        return result
     if status != "ok":
-        result.findings.append(error_finding(model, status, data["error"]))
+        result.findings.append(error_finding(model, status, data["error"], data["unoptimized"]))
         return result
     if expected:
         result.match = compare(result.arrays(), expected, rtol, atol)
@@ -335,20 +371,67 @@ _OP_PATTERNS = (
 )
 
 
-def error_finding(model: Model, status: str, raw: str) -> Finding:
-    """The finding for a failed session or run, on the node ONNX Runtime names where it can be
-    found: by name, else (for unnamed nodes) the only node of the named op type."""
+# Names ONNX Runtime's optimizer gives the nodes it creates (measured on 1.32): the NCHWc layout
+# names a node after its first output ("c1_nchwc"); MatMul+Add fusion appends to the MatMul's
+# name ("mm/MatMulAddFusion"); a clash adds "_token_<n>".
+_CLASH_SUFFIX = re.compile(r"_token_\d+$")
+_OPTIMIZED_SUFFIXES = (
+    (re.compile(r"^(.+)_nchwc$"), "output"),
+    (re.compile(r"^(.+)/\w*Fusion$"), "node"),
+)
+
+
+def _named_node(model: Model, raw: str) -> tuple[str, int | None]:
+    """(the node name ONNX Runtime's message gives, its index among the original nodes)."""
     name = next((m.group(1) for p in _NODE_NAME_PATTERNS if (m := p.search(raw))), "")
+    index = next((n.index for n in model.graph.nodes if name and n.name == name), None)
+    return name, index
+
+
+def _optimized_origin(model: Model, name: str) -> int | None:
+    """The original node an optimizer-made node name comes from, where the name tells."""
+    g = model.graph
+    base = _CLASH_SUFFIX.sub("", name)
+    for pattern, kind in _OPTIMIZED_SUFFIXES:
+        if not (m := pattern.match(base)):
+            continue
+        stem = m.group(1)
+        if kind == "output" and (v := g.values.get(stem)) is not None and v.producer is not None:
+            return v.producer
+        return next((n.index for n in g.nodes if n.name == stem), None)
+    return None
+
+
+def error_finding(
+    model: Model, status: str, raw: str, unoptimized: Mapping[str, str] | None = None
+) -> Finding:
+    """The finding for a failed session or run, on the original node that failed.
+
+    The node is found, in order: by the name ONNX Runtime gives, when it is an original node's;
+    by the name the same run gives with graph optimizations off (``unoptimized``, from the
+    child's retry), when the optimized graph renamed or fused the node; by the optimizer's naming
+    (``<output>_nchwc``, ``<node>/…Fusion``); and last, the only node of the op type the message
+    gives (ONNX Runtime names an unnamed node '').
+    """
+    name, index = _named_node(model, raw)
     op = next((m.group(1) for p in _OP_PATTERNS if (m := p.search(raw))), "")
+    again = unoptimized or {}
+    runs_plain = status == "run-failed" and again.get("status") == "ok"
+    if index is None and again.get("status") == status:
+        index = _named_node(model, again.get("error", ""))[1]
+    if index is None and name:
+        index = _optimized_origin(model, name)
     nodes = model.graph.nodes
-    index = next((n.index for n in nodes if name and n.name == name), None)
     if index is None and op:
         same_op = [n.index for n in nodes if n.op_type == op]
         index = same_op[0] if len(same_op) == 1 else None
     node = nodes[index] if index is not None else None
+    renamed = node is not None and name and name != node.name
     where = (
         f" at node '{node.label}' ({node.op_type})" if node else (f" at a {op} node" if op else "")
     )
+    if renamed:
+        where += f", which ONNX Runtime ran as '{name}' after optimizing the graph"
     detail = raw.split("Status Message:", 1)[-1].strip().splitlines()[0] if raw.strip() else ""
     if status == "session-failed":
         if "Could not find an implementation" in raw:
@@ -357,6 +440,15 @@ def error_finding(model: Model, status: str, raw: str) -> Finding:
         else:
             message = f"ONNX Runtime could not load the model{where}: {detail}"
             hint = "run `onnx-inspector check` on the model for the static checks"
+    elif runs_plain:
+        message = (
+            f"the run failed{where}: {detail}; the same run succeeds with graph optimizations "
+            "disabled"
+        )
+        hint = (
+            "ONNX Runtime's optimizer breaks this model: set the graph optimization level to "
+            "'basic' or 'disable' in the run options, and report the model to ONNX Runtime"
+        )
     else:
         message = f"the run failed{where}: {detail}"
         hint = "check the feeds' values and shapes against what this node expects"

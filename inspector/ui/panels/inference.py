@@ -17,7 +17,8 @@ What the window wires (ids only, past tense):
 - :meth:`InferencePanel.captured_value` for an edge's values after a run.
 
 Known limitations: one model at a time (the document given to :meth:`set_document`); symbolic
-dims are shared by name across inputs; feeds for sequence/map/optional inputs are not supported.
+dims are shared by name across inputs, and a dim with no name (``-1``, or no value) gets its size
+by position with no box to change it; feeds for sequence/map/optional inputs are not supported.
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ from inspector.core.inference.inputs import (
     FeedError,
     InputSpec,
     LoadedFeeds,
+    build_feeds,
+    feed_shape,
     input_specs,
     load_feeds,
-    random_value,
-    resolve_shape,
+    symbol_sizes,
 )
 from inspector.core.inference.runner import RunResult, TensorResult, run_model
 from inspector.core.tasks import CancelToken, ProgressFn
@@ -82,37 +84,13 @@ _SHAPE_COL = INPUT_COLUMNS.index("shape")
 
 @dataclass
 class FeedPlan:
-    """What the user chose for each input, copied off the widgets so a worker can build feeds."""
+    """What the user chose for each input, copied off the widgets so a worker can build feeds
+    with :func:`~inspector.core.inference.inputs.build_feeds` (the one the CLI uses too)."""
 
     seed: int = 0
     dims: dict[str, int] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)  # input → one of SOURCES
-    loaded: dict[str, np.ndarray] = field(default_factory=dict)
-    constants: dict[str, float] = field(default_factory=dict)
-
-
-def build_feeds(specs: list[InputSpec], plan: FeedPlan) -> dict[str, np.ndarray]:
-    """The feed of every input as ``plan`` says (worker thread).
-
-    Random values are drawn for every input in order, whatever its source, so a random input
-    gets the same values as ``onnx-inspector run --random --seed N`` and does not change when
-    another input switches to a file.
-    """
-    rng = np.random.default_rng(plan.seed)
-    feeds = {}
-    for spec in specs:
-        shape = resolve_shape(spec.shape, plan.dims)
-        drawn = random_value(spec, shape, rng)
-        source = plan.sources.get(spec.name, "random")
-        if source == "file" and spec.name in plan.loaded:
-            feeds[spec.name] = plan.loaded[spec.name]
-        elif source == "constant":
-            feeds[spec.name] = np.full(shape, plan.constants.get(spec.name, 0.0)).astype(
-                drawn.dtype
-            )
-        else:
-            feeds[spec.name] = drawn
-    return feeds
+    given: dict[str, np.ndarray] = field(default_factory=dict)  # inputs whose source is "file"
+    constants: dict[str, float] = field(default_factory=dict)  # inputs whose source is "constant"
 
 
 class InferencePanel(QWidget):
@@ -274,17 +252,15 @@ class InferencePanel(QWidget):
             if w is not None:
                 w.deleteLater()
         self.dim_boxes: dict[str, QSpinBox] = {}
-        for spec in self.specs:
-            for d in spec.shape or ():
-                if isinstance(d, str) and d not in self.dim_boxes:
-                    box = QSpinBox(self)
-                    box.setRange(1, 1 << 20)
-                    box.setValue(resolve_shape((d,))[0])
-                    box.setToolTip(f"Size of the symbolic dim '{d}' in every input that has it")
-                    box.valueChanged.connect(self._refresh_rows)
-                    self.dim_boxes[d] = box
-                    self.dims_row.addWidget(QLabel(d, self))
-                    self.dims_row.addWidget(box)
+        for symbol, size in symbol_sizes(self.specs).items():
+            box = QSpinBox(self)
+            box.setRange(0, 1 << 20)  # 0 is a legal size: an empty tensor
+            box.setValue(size)
+            box.setToolTip(f"Size of the symbolic dim '{symbol}' in every input that has it")
+            box.valueChanged.connect(self._refresh_rows)
+            self.dim_boxes[symbol] = box
+            self.dims_row.addWidget(QLabel(symbol, self))
+            self.dims_row.addWidget(box)
 
     def _build_rows(self) -> None:
         self.inputs.blockSignals(True)
@@ -309,7 +285,7 @@ class InferencePanel(QWidget):
     def _refresh_rows(self) -> None:
         """Re-derive the shape and value cells from the sources, dims and seed."""
         self.inputs.blockSignals(True)
-        dims = self._dims()
+        sizes = symbol_sizes(self.specs, self._dims())
         for row, spec in enumerate(self.specs):
             combo = self.source_boxes[row]
             has_file = spec.name in self.loaded
@@ -323,7 +299,7 @@ class InferencePanel(QWidget):
                 value_text = f"{self.loaded_from[spec.name]} ({arr.dtype})"
                 tip = f"Loaded from {self.loaded_from[spec.name]}"
             else:
-                shape_text = f"{format_shape(spec.shape)} → {list(resolve_shape(spec.shape, dims))}"
+                shape_text = f"{format_shape(spec.shape)} → {list(feed_shape(spec, sizes))}"
                 if source == "constant":
                     value_text = value_item.text() if _is_number(value_item.text()) else "0"
                     tip = "Every element gets this value (edit it)"
@@ -332,7 +308,10 @@ class InferencePanel(QWidget):
                     tip = f"Random values: {spec.reason}"
             shape_item.setText(shape_text)
             shape_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            shape_item.setToolTip("Declared shape → the shape fed (symbolic dims set above)")
+            shape_item.setToolTip(
+                "Declared shape → the shape fed (symbolic dims set above; a dim with no size "
+                "is 1 in dim 0, else 16, or 224 for an image's height and width)"
+            )
             value_item.setText(value_text)
             value_item.setToolTip(tip)
             editable = Qt.ItemFlag.ItemIsEditable if source == "constant" else Qt.ItemFlag(0)
@@ -356,12 +335,14 @@ class InferencePanel(QWidget):
 
     def feed_plan(self) -> FeedPlan:
         """The user's choices now, for :func:`build_feeds`."""
-        sources, constants = {}, {}
+        given, constants = {}, {}
         for row, spec in enumerate(self.specs):
-            sources[spec.name] = self.source_boxes[row].currentText()
-            if sources[spec.name] == "constant":
+            source = self.source_boxes[row].currentText()
+            if source == "file" and spec.name in self.loaded:
+                given[spec.name] = self.loaded[spec.name]
+            elif source == "constant":
                 constants[spec.name] = float(self.inputs.item(row, _VALUE_COL).text())
-        return FeedPlan(self.seed.value(), self._dims(), sources, dict(self.loaded), constants)
+        return FeedPlan(self.seed.value(), self._dims(), given, constants)
 
     # -------------------------------------------------------------------------------- feeds
 
@@ -481,7 +462,7 @@ class InferencePanel(QWidget):
         self._set_result(None)
 
         def work(progress: ProgressFn, cancel: CancelToken) -> tuple[RunResult, Histograms]:
-            feeds = build_feeds(specs, plan)
+            feeds = build_feeds(specs, plan.seed, plan.dims, plan.given, plan.constants)
             result = run_model(
                 path, feeds, options, progress, cancel, timeout, expected, model=model
             )

@@ -6,7 +6,7 @@ precomputed from the child (:func:`inspector.core.inference.protocol.histogram_t
 showing a result never reads a big output.
 
 Known limitations: a histogram is drawn from an evenly spaced sample of at most
-``protocol.HISTOGRAM_SAMPLE`` values of the output; non-tensor outputs (sequences, maps) get a row
+``tensor_stats.HISTOGRAM_SAMPLE`` values of the output; non-tensor outputs (sequences, maps) get a row
 without statistics or histogram.
 """
 
@@ -129,11 +129,14 @@ class ResultsView(QWidget):
         self.capture_note.setStyleSheet("color: #ef6c00;")
         self.error_raw = QPlainTextEdit(self)
         self.error_raw.setReadOnly(True)
-        self.error_raw.setToolTip("ONNX Runtime's raw message, or the crashed child's stderr")
+        self.error_raw.setToolTip(
+            "ONNX Runtime's raw message, the crashed child's stderr, or the Inspector's own "
+            "traceback (for an inspector-error)"
+        )
         self.raw_toggle = QToolButton(self)
-        self.raw_toggle.setText("Raw message")
+        self.raw_toggle.setText("Details")
         self.raw_toggle.setCheckable(True)
-        self.raw_toggle.setToolTip("Show or hide ONNX Runtime's own message")
+        self.raw_toggle.setToolTip("Show or hide the raw message or traceback")
         self.raw_toggle.toggled.connect(self.error_raw.setVisible)
 
         self.table = QTableWidget(0, len(OUTPUT_COLUMNS), self)
