@@ -190,7 +190,7 @@ class _Structure:
         need, why = self._min_ir()
         if need > ir:
             self._add(
-                Severity.WARNING,
+                Severity.INFO,
                 "ir-version-too-old",
                 f"IR version {ir} is older than {why} needs (IR {need}); onnx.checker and "
                 "ONNX Runtime accept it, other tools may not",

@@ -27,6 +27,7 @@ INIT = -2  # definer of an initializer
 _STANDARD = frozenset(("", "ai.onnx", "ai.onnx.ml"))
 _GRAPH_OPS = frozenset(("If", "Loop", "Scan", "SequenceMap"))
 _MAX_NAMED = 8  # node names listed in a cycle message
+_MAX_CYCLE_FINDINGS = 200  # nodes of one cycle that get a finding each (its first, by index)
 
 # add(severity, code, message, hint, view, node, tensor): how a pass reports a finding
 Report = Callable[..., None]
@@ -221,7 +222,9 @@ def _order(
 
     Every node on a cycle lies within the index span of one of the cycle's backward reads (the
     cycle, walked in index space, crosses each point between its ends going down), so only the
-    nodes inside those spans are searched for cycles.
+    nodes inside those spans are searched for cycles. A cycle's first 200 nodes get a finding
+    each (a 100k-node cycle would otherwise flood the Problems panel); every message gives the
+    cycle's size.
     """
     nodes = view.nodes
     back = list({(node.index, name): (node, name, p) for node, name, p in back}.values())
@@ -247,8 +250,8 @@ def _order(
         members.setdefault(comp[i], []).append(i)
     for i in order:
         cycle = members[comp[i]]
-        if len(cycle) < 2:
-            continue
+        if len(cycle) < 2 or i > cycle[min(len(cycle), _MAX_CYCLE_FINDINGS) - 1]:
+            continue  # not on a cycle, or past the first nodes of a huge one
         node = nodes[i]
         names = ", ".join(node_label(nodes[k]) for k in cycle[:_MAX_NAMED])
         more = f" and {len(cycle) - _MAX_NAMED} more" if len(cycle) > _MAX_NAMED else ""
