@@ -22,17 +22,21 @@ opsets and features used (``ir-version-too-old``, ``initializer-not-input``), mo
 functions defined twice, calling themselves or importing an opset that changes their ops
 (``duplicate-function``, ``recursive-function``, ``function-opset-mismatch``).
 
-Then ``onnx.checker.check_model(full_check=True)`` runs (:mod:`.structure_checker`); its error
-becomes ``onnx-checker-failed`` unless a code above already reports it.
+``onnx.checker.check_model(full_check=True)`` runs first (:mod:`.structure_checker`); its error
+becomes ``onnx-checker-failed`` unless a code here already reports it.
 
 Severity: an error when onnx.checker or ONNX Runtime (1.32, CPU) rejects the model, else a
 warning or note; each case is measured in ``tests/core/test_structure.py``. Faults that only
 ONNX Runtime rejects, and only where it looks (data longer than its dims in a used initializer,
 duplicate node names inside a called function), are errors only there.
 
-Cost: linear in nodes and tensors; the cycle search runs only when some node reads a later
-node's output. The schema pass runs only when onnx.checker rejects the model: the checker makes
-the same checks on every node, so a model it accepts has no schema fault to find.
+Cost: linear in nodes and tensors. When onnx.checker accepts the model (the usual case), only
+the checks it does not make run (node names, data longer than needed, function outputs, empty
+graphs, opsets, IR): its C++ has made the others on every node and found nothing. When it
+rejects the model, every pass runs, so each fault is named, not just its first. The cycle search
+runs only when some node reads a later node's output, and only over the nodes between them.
+Measured on a 100k-node chain (50k initializers): 0.17 s of CPU when the checker accepts it,
+0.76 s with every pass; onnx.checker itself takes about 0.8 s.
 
 Known limitations: ``target`` does not change what is checked (structure is runtime-neutral);
 types and shapes are the ``edges`` family's; ops without an onnx schema are the
@@ -56,7 +60,13 @@ from inspector.core.checks.structure_data import (
     tensor_faults,
 )
 from inspector.core.checks.structure_schema import node_faults, schema_at
-from inspector.core.checks.structure_topology import GraphView, discover, scan, strongly_connected
+from inspector.core.checks.structure_topology import (
+    GraphView,
+    discover,
+    nodes_for,
+    scan,
+    strongly_connected,
+)
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Model, Node
 from inspector.core.tasks import CancelToken
@@ -95,12 +105,11 @@ class _Structure:
         """All checks with ``full``; without it, only those onnx.checker does not make (it
         accepted the model, so the others would find nothing)."""
         self._model_level()
-        self._functions()
         g = self.proto.graph
         main = GraphView(
             (),
             "main",
-            self.model.graph.nodes,
+            nodes_for(self.model.graph, g),
             [vi.name for vi in g.input],
             [vi.name for vi in g.output],
             g.initializer,
@@ -108,16 +117,16 @@ class _Structure:
             self.opsets,
         )
         roots = [discover(main)]
-        for f, fp in zip(self.model.functions, self.proto.functions, strict=True):
+        built = {f.graph.path: f.graph for f in self.model.functions}
+        for fp in self.proto.functions:
+            fid = _function_id(fp)
+            path = ("function", fid)
             opsets = {normalize_domain(o.domain): o.version for o in fp.opset_import}
-            roots.append(
-                discover(
-                    GraphView(
-                        f.graph.path, "function", f.graph.nodes, list(fp.input),
-                        list(fp.output), (), (), opsets, _function_id(fp),
-                    )
-                )
-            )  # fmt: skip
+            nodes = nodes_for(built.get(path), fp)
+            view = GraphView(path, "function", nodes, list(fp.input), list(fp.output), (), (),
+                             opsets, fid)  # fmt: skip
+            roots.append(discover(view))
+        self._functions(main, roots[1:])
         self._main_graph(main)
         for root in roots:
             self._tick()
@@ -221,65 +230,54 @@ class _Structure:
             need, why = _FUNCTIONS_IR, "a model with local functions"
         return need, why
 
-    def _functions(self) -> None:
+    def _functions(self, main: GraphView, bodies: list[GraphView]) -> None:
         """Duplicate and recursive model-local functions; which ones the graph calls."""
         protos = self.proto.functions
-        ids = [(normalize_domain(f.domain), f.name) for f in protos]
         first: dict[tuple[str, str], int] = {}
-        for k, key in enumerate(ids):
+        for k, f in enumerate(protos):
+            key = (normalize_domain(f.domain), f.name)
             if key in first:
                 self._add(
                     Severity.ERROR,
                     "duplicate-function",
-                    f"model-local function {_function_id(protos[k])} is defined twice",
+                    f"model-local function {_function_id(f)} is defined twice",
                     "remove one definition (or rename it and its calls)",
                 )
             first.setdefault(key, k)
         if not protos:
             return
-        index = {key: first[key] for key in first}
-        calls: list[list[tuple[int, Node, tuple[str, ...]]]] = []
-        for f in self.model.functions:
-            out = []
-            for g in f.graph.iter_graphs():
-                for n in g.nodes:
-                    callee = index.get((normalize_domain(n.domain), n.op_type))
-                    if callee is not None:
-                        out.append((callee, n, g.path))
-            calls.append(out)
-        comp = strongly_connected(len(protos), [[c for c, _, _ in out] for out in calls])
+
+        def calls_in(root: GraphView) -> list[tuple[int, GraphView, Node]]:
+            return [
+                (c, view, n)
+                for view in root.tree()
+                for n in view.nodes
+                if (c := first.get((normalize_domain(n.domain), n.op_type))) is not None
+            ]
+
+        calls = [calls_in(body) for body in bodies]
+        comp = strongly_connected(len(bodies), [[c for c, _, _ in out] for out in calls])
         for k, out in enumerate(calls):
-            for callee, n, path in out:
+            for callee, view, n in out:
                 if comp[callee] == comp[k]:
-                    self.findings.append(
-                        Finding(
-                            Severity.ERROR,
-                            "recursive-function",
-                            f"function {_function_id(protos[k])} calls "
-                            f"{_function_id(protos[callee])}, which leads back to it; "
-                            "model-local functions must not be recursive",
-                            "inline or restructure the call; ONNX has no recursion",
-                            n.name,
-                            n.index,
-                            n.op_type,
-                            None,
-                            path,
-                        )
+                    self._add(
+                        Severity.ERROR,
+                        "recursive-function",
+                        f"function {bodies[k].function} calls {bodies[callee].function}, which "
+                        "leads back to it; model-local functions must not be recursive",
+                        "inline or restructure the call; ONNX has no recursion",
+                        view,
+                        n,
                     )
         # called: reachable from the main graph (ONNX Runtime only inlines those)
-        todo = [
-            c
-            for g in self.model.graph.iter_graphs()
-            for n in g.nodes
-            if (c := index.get((normalize_domain(n.domain), n.op_type))) is not None
-        ]
+        todo = [c for c, _, _ in calls_in(main)]
         reached: set[int] = set()
         while todo:
             k = todo.pop()
             if k not in reached:
                 reached.add(k)
                 todo += [c for c, _, _ in calls[k]]
-        self.called = {_function_id(protos[k]) for k in reached}
+        self.called = {bodies[k].function for k in reached}
 
     # ---------------------------------------------------------------------------- main graph
 

@@ -85,7 +85,8 @@ def run_checker(model: Model) -> CheckerResult:
     """``onnx.checker.check_model(full_check=True)`` on the model, in memory or by its path."""
     path = model.path
     by_path = path is not None and path.is_file() and _has_external_data(model.proto)
-    if not by_path and model.proto.ByteSize() > _MAX_PROTO_BYTES:
+    # the file's size stands for the protobuf's (computing ByteSize copies every weight)
+    if not by_path and model.file_size > _MAX_PROTO_BYTES:
         if path is None or not path.is_file():
             return CheckerResult("the model is 2 GB or more and has no file to check", ran=False)
         by_path = True

@@ -20,7 +20,7 @@ from onnx import AttributeProto, SparseTensorProto, TensorProto
 
 from inspector.core.checks.edges import node_label
 from inspector.core.findings import Severity
-from inspector.core.graph import Node
+from inspector.core.graph import Graph, Node
 
 INPUT = -1  # definer of a graph input, in a graph's name → definer map
 INIT = -2  # definer of an initializer
@@ -93,7 +93,7 @@ def discover(view: GraphView) -> GraphView:
                 sub = GraphView(
                     (*view.path, node.label, key),
                     "subgraph",
-                    g.nodes if g is not None else _nodes_of(gp),
+                    nodes_for(g, gp),
                     [vi.name for vi in gp.input],
                     [vi.name for vi in gp.output],
                     gp.initializer,
@@ -371,8 +371,11 @@ def _defined_in(scopes: tuple[dict[str, int], ...], name: str) -> bool:
     return any(name in s for s in scopes)
 
 
-def _nodes_of(gp: onnx.GraphProto) -> list[Node]:
-    """Graph-model nodes for a graph the graph model did not build (a GRAPHS attribute)."""
+def nodes_for(built: Graph | None, gp: onnx.GraphProto | onnx.FunctionProto) -> list[Node]:
+    """The graph model's nodes of ``gp``, or, where it built none or not all of them (a GRAPHS
+    attribute; a graph it had to cut short), nodes made here from the protobuf."""
+    if built is not None and len(built.nodes) == len(gp.node):
+        return built.nodes
     return [
         Node(i, n.name, n.op_type, n.domain, list(n.input), list(n.output), n)
         for i, n in enumerate(gp.node)
