@@ -85,9 +85,18 @@ def check(
     checker = run_checker(model)
     if cancel is not None:
         cancel.check()
+    found = own_findings(model, every_check=bool(checker.error) or not checker.ran, cancel=cancel)
+    return found + checker_findings(checker, found, model)
+
+
+def own_findings(
+    model: Model, every_check: bool = True, cancel: CancelToken | None = None
+) -> list[Finding]:
+    """The family's findings without onnx.checker: every check, or, when onnx.checker has
+    accepted the model (``every_check`` False), only those it does not make."""
     s = _Structure(model, cancel)
-    s.run(full=bool(checker.error) or not checker.ran)
-    return s.findings + checker_findings(checker, s.findings, model)
+    s.run(every_check)
+    return s.findings
 
 
 class _Structure:
@@ -116,7 +125,7 @@ class _Structure:
             g.sparse_initializer,
             self.opsets,
         )
-        roots = [discover(main)]
+        roots = [discover(main, full)]
         built = {f.graph.path: f.graph for f in self.model.functions}
         for fp in self.proto.functions:
             fid = _function_id(fp)
@@ -125,7 +134,7 @@ class _Structure:
             nodes = nodes_for(built.get(path), fp)
             view = GraphView(path, "function", nodes, list(fp.input), list(fp.output), (), (),
                              opsets, fid)  # fmt: skip
-            roots.append(discover(view))
+            roots.append(discover(view, full))
         self._functions(main, roots[1:])
         self._main_graph(main)
         for root in roots:

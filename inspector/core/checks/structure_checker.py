@@ -48,12 +48,13 @@ _COVERED: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         (r"Required attribute '.*' is missing", "missing-attribute"),
         (r"Unrecognized attribute", "unknown-attribute"),
         (
-            r"appeared multiple times|of 'attr' is required|is expected to have field",
+            r"appeared multiple times|of 'attr' is required|is expected to have field"
+            r"|type field and data field mismatch|more than one value field",
             "invalid-attribute",
         ),
         (r"has input size|more inputs|input \d+ is marked single", "wrong-input-count"),
         (r"has output size|more outputs|output \d+ is marked single", "wrong-output-count"),
-        (r"Field 'op_type' of 'node'", "invalid-node"),
+        (r"Field 'op_type' of 'node'|has zero input and zero output", "invalid-node"),
         (
             r"of 'value_info' is required|Unrecognized type value case"
             r"|Element type of input \d+ unknown",
@@ -63,7 +64,8 @@ _COVERED: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
         (r"IR version < 3 cannot have opset_import", "ir-version-too-old"),
         (
             r"TensorProto|STRING data|Sparse tensor|sparse_tensor|0-element|should be stored in"
-            r"|Negative dimension|of 'tensor' is required|of 'init' is required",
+            r"|Negative dimension|of 'tensor' is required|of 'init' is required"
+            r"|setting data_type field",
             "initializer-size-mismatch initializer-invalid",
         ),
     )
@@ -113,7 +115,7 @@ def checker_findings(result: CheckerResult, found: list[Finding], model: Model) 
         return []
     text = result.error
     codes = covering_codes(text)
-    if codes and any(f.code in codes for f in found):
+    if codes and any(f.code in codes and f.severity is Severity.ERROR for f in found):
         return []
     line = " ".join(text.split())
     node_index, path, node = None, (), None

@@ -61,6 +61,7 @@ _PER_ENTRY = {
     TensorProto.INT2: 4,
     TensorProto.UINT2: 4,
 }
+_INT64_MAX = 2**63 - 1
 _BY_NAME = TensorProto.DESCRIPTOR.fields_by_name
 _DATA_FIELDS = tuple(
     _BY_NAME[f]
@@ -106,7 +107,7 @@ def tensor_faults(t: TensorProto, what: str, named: bool = False) -> list[DataFa
     named_ok = _NAME in fields or not named
     if raw and named_ok and len(fields) == 2 + (_NAME in fields) + (_DIMS in fields):
         # the usual initializer: name, dims, data_type and raw_data, nothing else
-        dims = fields.get(_DIMS, ())
+        dims = list(fields.get(_DIMS, ()))  # one pass over the protobuf container
         bits = _BITS.get(fields.get(_DATA_TYPE, 0))
         if bits and min(dims, default=1) > 0 and len(raw) == -(-math.prod(dims) * bits // 8):
             return []
@@ -188,7 +189,7 @@ def sparse_faults(st: SparseTensorProto, what: str, named: bool = False) -> list
         return out + index_faults
     idx = numpy_helper.to_array(indices).astype(np.int64)
     if linear:
-        size = int(np.prod(dims, dtype=np.int64))
+        size = min(math.prod(dims), _INT64_MAX)  # an int64 index cannot pass a bigger size
         bad = (idx < 0) | (idx >= size)
         if bad.any():
             k = int(np.argmax(bad))
@@ -196,7 +197,9 @@ def sparse_faults(st: SparseTensorProto, what: str, named: bool = False) -> list
         elif nnz > 1 and not (np.diff(idx) > 0).all():
             out.append(_invalid(f"{what}: indices are not strictly increasing", "sort them"))
     else:
-        bad = (idx < 0) | (idx >= np.asarray(dims, dtype=np.int64))
+        bad = (idx < 0) | (
+            idx >= np.minimum(np.asarray(dims, dtype=object), _INT64_MAX).astype(np.int64)
+        )
         if bad.any():
             k = int(np.argwhere(bad)[0][0])
             out.append(

@@ -44,7 +44,7 @@ class GraphView:
     outputs: list[str]
     initializers: Sequence[TensorProto]
     sparse: Sequence[SparseTensorProto]
-    opsets: dict[str, int]
+    opsets: dict[str, int]  # domain ("ai.onnx" as "") → version in force
     function: str = ""  # "domain:name" of the function this graph is (in), else ""
     subs: list[tuple[Node, GraphView]] = field(default_factory=list)  # its subgraphs
     implicit: dict[int, set[str]] = field(default_factory=dict)  # node → outer names read
@@ -71,15 +71,20 @@ class GraphView:
         return out
 
 
-def discover(view: GraphView) -> GraphView:
-    """Fill in ``view.subs`` (recursively); return ``view``."""
+def discover(view: GraphView, every_node: bool = False) -> GraphView:
+    """Fill in ``view.subs`` (recursively); return ``view``.
+
+    Standard ops other than control flow hold no graph in a model onnx.checker accepts (their
+    schemas have no graph attribute); ``every_node`` looks in theirs too, for a model it
+    rejected."""
     for node in view.nodes:
         if (
-            node.subgraph_by_attribute is None
+            not every_node
+            and node.subgraph_by_attribute is None
             and node.domain in _STANDARD
             and node.op_type not in _GRAPH_OPS
         ):
-            continue  # standard ops other than control flow hold no graphs
+            continue
         built = node.subgraph_by_attribute or {}
         for a in node.proto.attribute:
             if a.type == AttributeProto.GRAPH:
@@ -101,7 +106,7 @@ def discover(view: GraphView) -> GraphView:
                     view.opsets,
                     view.function,
                 )
-                view.subs.append((node, discover(sub)))
+                view.subs.append((node, discover(sub, every_node)))
     return view
 
 
