@@ -2,8 +2,12 @@
 :func:`run_checks` runs every family and returns their findings in one list (the CLI's ``check``,
 the Problems panel and the graph highlights all read that list).
 
-Families: ``runtime_support`` (what the chosen runtime cannot run), ``edges`` (dtype and shape
-mismatches on edges).
+Families: ``structure`` (spec violations, and onnx.checker's verdict), ``runtime_support`` (what
+the chosen runtime cannot run), ``edges`` (dtype and shape mismatches on edges).
+
+Families restate one another at times (onnx.checker's one error, which another family often
+explains already; onnx's schema-verify messages, which the edges family meets through inference):
+:func:`~inspector.core.checks.structure_checker.drop_repeats` keeps one finding per fault.
 """
 
 from __future__ import annotations
@@ -46,9 +50,10 @@ def run_checks(
 ) -> list[Finding]:
     """Every finding of every static check family, sorted."""
     target = target or RuntimeTarget()
-    from inspector.core.checks import edges, runtime_support
+    from inspector.core.checks import edges, runtime_support, structure
+    from inspector.core.checks.structure_checker import drop_repeats
 
-    families: list = [runtime_support, edges]  # see the module docstring
+    families: list = [structure, runtime_support, edges]  # see the module docstring
     findings: list[Finding] = []
     for i, family in enumerate(families):
         progress(i / max(1, len(families)), family.__name__.rsplit(".", 1)[-1])
@@ -67,4 +72,4 @@ def run_checks(
                 )
             )
     progress(1.0, "checked")
-    return sort_findings(findings)
+    return sort_findings(drop_repeats(findings))
