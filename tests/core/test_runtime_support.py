@@ -17,8 +17,9 @@ from inspector.core.checks.runtime_retarget import retarget_preview, save_retarg
 from inspector.core.checks.runtime_support import check
 from inspector.core.graph import Model, open_model
 from tests.bad_models import make_bad_files, small_model
-from tests.core import runtime_truth
-from tests.core.runtime_truth import _single, if_model, local_function_model
+from tests.core import runtime_corpus, runtime_truth
+from tests.core.runtime_corpus import if_model, local_function_model
+from tests.core.runtime_corpus import single as _single
 
 F, BF = TensorProto.FLOAT, TensorProto.BFLOAT16
 
@@ -145,7 +146,7 @@ def test_retarget_preview_and_save_as(tmp_path):
 
 def test_sampled_truth():
     """150 corpus models (the hand-built ones included) against real sessions in children."""
-    cases = runtime_truth.sample(runtime_truth.build_corpus(), 150)
+    cases = runtime_corpus.sample(runtime_corpus.build_corpus(), 150)
     labels = runtime_truth.label_cases(cases)
     s = runtime_truth.score(cases, labels)
     print(s.text())

@@ -54,12 +54,17 @@ class KernelDef:
 
 @dataclass(frozen=True, slots=True)
 class SchemaVersion:
-    """The formal inputs and outputs of one version of an operator schema."""
+    """The formal inputs and outputs of one version of an operator schema, and what the
+    runtime's schema check (``Graph::InferAndVerifyTypeMatch``, ``OpSchema::Verify``) looks at."""
 
     since: int
     inputs: tuple[tuple[str, bool], ...]  # (type string or parameter name, variadic?)
     outputs: tuple[tuple[str, bool], ...]
     deprecated: bool
+    input_types: tuple[frozenset[str], ...] = ()  # per formal input: the types it takes
+    input_homogeneous: tuple[bool, ...] = ()  # per formal input: one type for all its arguments
+    required: tuple[str, ...] = ()  # required attributes
+    attributes: frozenset[str] = frozenset()  # every attribute the schema declares
 
     def param_of(self, formals: tuple[tuple[str, bool], ...], index: int) -> str | None:
         """The type parameter (or literal type) of actual argument ``index``; a trailing
@@ -81,6 +86,7 @@ class Registry:
     schemas: dict[tuple[str, str], list[SchemaVersion]]  # sorted by since-version
     max_opset: dict[str, int]  # domain → newest opset the runtime accepts
     max_ir: int | None
+    own_domains: frozenset[str] = frozenset()  # domains whose schemas only the runtime defines
 
     def schema_for(self, domain: str, op_type: str, opset: int) -> SchemaVersion | None:
         """The schema version in force at ``opset`` (newest since-version not above it)."""
@@ -174,6 +180,10 @@ def load_registry(provider: str = "CPUExecutionProvider") -> Registry | None:
                 tuple((p.typeStr, p.option == variadic) for p in s.inputs),
                 tuple((p.typeStr, p.option == variadic) for p in s.outputs),
                 bool(s.deprecated),
+                tuple(frozenset(p.types) for p in s.inputs),
+                tuple(bool(p.isHomogeneous) for p in s.inputs),
+                tuple(sorted(a.name for a in s.attributes.values() if a.required)),
+                frozenset(s.attributes),
             )
         )
         max_opset[s.domain] = max(max_opset.get(s.domain, 0), s.since_version)
@@ -181,6 +191,7 @@ def load_registry(provider: str = "CPUExecutionProvider") -> Registry | None:
         versions.sort(key=lambda v: v.since)
     # The IR version released with the runtime's newest ai.onnx opset is the newest it reads.
     irs = [row[1] for row in onnx.helper.VERSION_TABLE if row[2] == max_opset.get("")]
+    onnx_domains = {normalize_domain(d.domain) for d in onnx.defs.get_all_schemas_with_history()}
     return Registry(
         provider,
         onnxruntime.__version__,
@@ -188,4 +199,5 @@ def load_registry(provider: str = "CPUExecutionProvider") -> Registry | None:
         schemas,
         max_opset,
         max(irs) if irs else None,
+        frozenset(set(max_opset) - onnx_domains),
     )
