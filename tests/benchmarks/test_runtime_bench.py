@@ -1,7 +1,7 @@
 """The runtime-support check: its accuracy against real sessions on the full corpus, and its speed.
 
 * ``test_truth_full``: every model of ``tests/core/runtime_corpus.build_corpus()``, the tuned part
-  and the held-out part scored separately, labelled by real ``InferenceSession`` creation in child
+  and the two held-out parts scored separately, labelled by real ``InferenceSession`` creation in child
   processes (cached in ``tests/benchmarks/.cache/runtime_truth.json``), against the check's
   prediction. Targets on each part: precision and recall of "session creation fails" ≥ 0.99,
   failing node named in ≥ 99% of node-pinned failures.
@@ -27,7 +27,7 @@ from tests.core import runtime_corpus, runtime_truth
 pytestmark = pytest.mark.benchmark
 
 
-@pytest.mark.parametrize("part", ["tuned", "heldout"])
+@pytest.mark.parametrize("part", ["tuned", "heldout", "heldout2"])
 def test_truth_full(benchmark, part) -> None:
     cases = runtime_corpus.build_corpus(part)
     labels = runtime_truth.label_cases(cases)

@@ -235,6 +235,13 @@ def _tfidf(n: NodeView) -> Refusal | None:
             f"TfIdfVectorizer's CPU kernel needs max_gram_length ≥ min_gram_length ({hi} < {lo})",
             "core/providers/cpu/nn/tfidfvectorizer.cc:179",
         )
+    counts = n.attrs.get("ngram_counts")
+    if isinstance(counts, list) and isinstance(hi, int) and hi > len(counts):
+        return Refusal(
+            f"TfIdfVectorizer's CPU kernel needs max_gram_length ≤ len(ngram_counts) "
+            f"({hi} > {len(counts)})",
+            "core/providers/cpu/nn/tfidfvectorizer.cc:192",
+        )
     skip = n.attrs.get("max_skip_count")
     if isinstance(skip, int) and skip < 0:
         return Refusal(

@@ -13,7 +13,9 @@ Matching follows ONNX Runtime's ``KernelRegistry::VerifyKernelDef`` (measured wi
   ``start < since <= end`` and the range is closed; an open-ended kernel ("25 and up") matches only
   ``since == 25`` exactly (a newer schema version needs a new kernel);
 * each kernel type constraint is keyed by the schema's type-parameter name ("T", "T1"); it is met
-  when any node input or output bound to that parameter has one of the allowed types.
+  when the first argument present that is bound to that parameter (inputs first, then outputs)
+  has one of the allowed types; the other arguments are not looked at (``MatchKernelDefTypes``;
+  measured: RMSNormalization with a double scale and a float output has no kernel).
 
 Known limitations: the highest opset a domain accepts is taken as the newest schema version in that
 domain, and the highest IR version from ``onnx.helper.VERSION_TABLE`` at that opset (onnxruntime
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from inspector.core.graph import TensorType
 
 OPEN_END = 2**31 - 1  # how onnxruntime spells "and every later version" (INT_MAX)
+ABSENT = ""  # an optional input or output left out (None is a present one of unknown type)
 
 #: dtype names of the graph model → the element names onnxruntime's type strings use.
 _ORT_ELEM = {"float32": "float", "float64": "double"}
@@ -130,6 +133,7 @@ def ort_type_str(t: TensorType | None) -> str | None:
     return _ort_dtype(t.dtype)
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of dtypes, looked up for every edge of every node
 def _ort_dtype(dtype: str) -> str | None:
     if dtype in ("undefined", "?") or dtype.startswith("dtype("):
         return None
@@ -201,3 +205,44 @@ def load_registry(provider: str = "CPUExecutionProvider") -> Registry | None:
         max(irs) if irs else None,
         frozenset(set(max_opset) - onnx_domains),
     )
+
+
+def bind_params(
+    schema: SchemaVersion, ins: tuple[str | None, ...], outs: tuple[str | None, ...]
+) -> dict[str, dict[int, str | None]]:
+    """Type parameter → {argument position: actual type (None: unknown)} for every argument
+    present, inputs first, then outputs; inputs at their index, outputs as ``-1 - index`` (so a
+    hint can name an input tensor)."""
+    bound: dict[str, dict[int, str | None]] = {}
+    for i, t in enumerate(ins):
+        p = schema.param_of(schema.inputs, i)
+        if p is not None and t != ABSENT:
+            bound.setdefault(p, {})[i] = t
+    for i, t in enumerate(outs):
+        p = schema.param_of(schema.outputs, i)
+        if p is not None and t != ABSENT:
+            bound.setdefault(p, {})[-1 - i] = t
+    return bound
+
+
+def find_kernel(
+    kernels: list[KernelDef],
+    schema: SchemaVersion,
+    ins: tuple[str | None, ...],
+    outs: tuple[str | None, ...],
+) -> KernelDef | None:
+    """The first kernel whose every constraint takes the first argument present that is bound
+    to it (``KernelRegistry::VerifyKernelDef``: inputs first, then outputs; the other arguments
+    of the parameter are not looked at); an unknown type never disqualifies."""
+    bound = bind_params(schema, ins, outs)
+    for k in kernels:
+        if all(_first_allowed(bound.get(name), allowed) for name, allowed in k.constraints):
+            return k
+    return None
+
+
+def _first_allowed(args: dict[int, str | None] | None, allowed: frozenset[str]) -> bool:
+    if not args:
+        return True
+    first = next(iter(args.values()))
+    return first is None or first in allowed

@@ -30,7 +30,7 @@ def schema_problem(
     attribute_names: set[str],
 ) -> str | None:
     """What the runtime's schema check rejects in a node of ``op`` with input types ``ins``
-    (onnxruntime type strings, None where unknown), or None."""
+    (onnxruntime type strings; None where unknown, "" where left out), or None."""
     missing = [a for a in schema.required if a not in attribute_names]
     if missing:
         return f"required attribute '{missing[0]}' is missing"
@@ -39,8 +39,8 @@ def schema_problem(
     bound: dict[str, str] = {}
     last = len(schema.inputs) - 1
     for i, actual in enumerate(ins):
-        if actual is None:
-            continue
+        if not actual:
+            continue  # left out, or of unknown type
         formal = i if i <= last else (last if schema.inputs[last][1] else None)
         if formal is None:
             continue  # more inputs than the schema has: the arity check is onnx's

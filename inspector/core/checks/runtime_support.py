@@ -29,10 +29,17 @@ model was opened without inference (``model.types_inferred`` is False) the check
 its own copy of the types and leaves the model untouched (so it is safe on a worker thread while
 the window infers in a child). A type that is still unknown never yields a type finding.
 
+Order, as onnxruntime resolves a node (measured with 1.32): its own schema check (domains only the
+runtime defines); a kernel for the types, and then that kernel's constructor; else the op's
+function body, inlined and type-checked before any of its kernels is looked up; only then, on CPU,
+float16 run through inserted Casts. An Identity no kernel takes is not a failure when the Identity
+elimination removes it first.
+
 Known limitations: execution providers are judged one at a time (no CPU fallback for another EP);
-graph optimizations that fuse nodes before kernel lookup are not modelled (they only ever replace
-nodes with ones that have kernels); the float16 Cast fallback is modelled for the CPU provider as
-"every float16 input and output becomes float".
+of the graph optimizations that run before kernel lookup only Identity elimination is modelled
+(fusions only ever replace nodes with ones that have kernels); constructor checks on constant
+input tensors (a Div by a constant zero, constant Resize scales) are not made; the float16 Cast
+fallback is modelled for the CPU provider as "every float16 input and output becomes float".
 """
 
 from __future__ import annotations
@@ -51,9 +58,12 @@ from inspector.core.checks.runtime_functions import (
 )
 from inspector.core.checks.runtime_refusals import NodeView, refusal
 from inspector.core.checks.runtime_registry import (
+    ABSENT,
     KernelDef,
     Registry,
     SchemaVersion,
+    bind_params,
+    find_kernel,
     load_registry,
     normalize_domain,
     ort_type_str,
@@ -83,6 +93,13 @@ class _Verdict:
 
 
 _OK = _Verdict("")
+_IDENTITY_REMOVED = _Verdict(
+    "runtime-fallback",
+    Severity.INFO,
+    "no kernel takes this Identity's type, but onnxruntime's graph optimization removes the "
+    "Identity before kernels are looked up",
+    hint="with graph optimizations disabled the session would fail here",
+)
 
 
 def check(model: Model, target: RuntimeTarget, cancel: CancelToken | None = None) -> list[Finding]:
@@ -205,14 +222,16 @@ class _Checker:
             domain = normalize_domain(node.domain)
             if (domain, node.op_type) in self.local:
                 continue  # inlined by the runtime; its body is checked as its own graph
-            ins = tuple(ort_type_str(types.get(i)) if i else None for i in node.inputs)
-            outs = tuple(ort_type_str(types.get(o)) if o else None for o in node.outputs)
+            ins = tuple(ort_type_str(types.get(i)) if i else ABSENT for i in node.inputs)
+            outs = tuple(ort_type_str(types.get(o)) if o else ABSENT for o in node.outputs)
             key = (domain, node.op_type, opsets.get(domain), ins, outs, _attribute_key(node.proto))
             verdict = self.verdicts.get(key)
             if verdict is None:
                 verdict = self.verdicts[key] = self._verdict(
                     node.proto, domain, opsets, ins, outs, [types.get(i) for i in node.inputs]
                 )
+            if verdict.severity is Severity.ERROR and _eliminated_identity(g, node):
+                verdict = _IDENTITY_REMOVED
             if verdict.code:
                 tensor = None
                 if verdict.tensor is not None:
@@ -282,8 +301,12 @@ class _Checker:
                     "contrib operator docs list them)",
                 )
         kernels = reg.kernels_at(domain, op, schema.since)
-        if kernels and _find_kernel(kernels, schema, ins, outs) is not None:
-            return self._constructed(proto, domain, schema) or _OK
+        if kernels and find_kernel(kernels, schema, ins, outs) is not None:
+            return (
+                self._constructed(proto, domain, schema)
+                or self._unknown_types(op, schema, kernels, ins, outs)
+                or _OK
+            )
         # Partitioning inlines the function of a node no kernel takes before the CPU provider's
         # float16 Cast insertion runs (measured: float16 Q with a float mask inlines Attention).
         fallback = self._function_fallback(proto, domain, schema, opsets, in_types)
@@ -292,7 +315,7 @@ class _Checker:
         if kernels and self.cpu and _FLOAT16 in ins + outs:
             as_float = tuple(_FLOAT if t == _FLOAT16 else t for t in ins)
             outs_float = tuple(_FLOAT if t == _FLOAT16 else t for t in outs)
-            if _find_kernel(kernels, schema, as_float, outs_float) is not None:
+            if find_kernel(kernels, schema, as_float, outs_float) is not None:
                 return self._constructed(proto, domain, schema) or _Verdict(
                     "runtime-fallback",
                     Severity.INFO,
@@ -318,6 +341,36 @@ class _Checker:
             f"onnxruntime has kernels only for versions {', '.join(ranges)}{would}",
             hint=f"convert the model to opset {good[-1]}" if good else "upgrade onnxruntime",
         )
+
+    def _unknown_types(
+        self,
+        op: str,
+        schema: SchemaVersion,
+        kernels: list[KernelDef],
+        ins: tuple[str | None, ...],
+        outs: tuple[str | None, ...],
+    ) -> _Verdict | None:
+        """A warning when a type the kernel lookup depends on is unknown and the kernels do not
+        take every type the schema allows for it: the kernel was assumed, not found."""
+        for param, args in bind_params(schema, ins, outs).items():
+            if next(iter(args.values())) is not None:
+                continue
+            taken = {
+                t for k in kernels for n, allowed in k.constraints if n == param for t in allowed
+            }
+            formal = [i for i, (p, _) in enumerate(schema.inputs) if p == param]
+            allowed = schema.input_types[formal[0]] if formal and schema.input_types else set()
+            if taken and allowed - taken:
+                return _Verdict(
+                    "runtime-unverified",
+                    Severity.WARNING,
+                    f"the type bound to {op}'s {param} is unknown here, and {self.reg.provider} "
+                    f"has kernels only for {_short(sorted(taken))}: whether the session can be "
+                    "created cannot be told",
+                    hint="declare the tensor's type (or run shape inference), or run `run` to "
+                    "confirm",
+                )
+        return None
 
     def _constructed(
         self, proto: onnx.NodeProto, domain: str, schema: SchemaVersion
@@ -384,7 +437,7 @@ class _Checker:
         failed: _Verdict | None = None
         for n in resolved_body(fn, proto):
             d = normalize_domain(n.domain)
-            ins = tuple(ort_type_str(types.get(i)) if i else None for i in n.input)
+            ins = tuple(ort_type_str(types.get(i)) if i else ABSENT for i in n.input)
             inner = self.reg.schema_for(d, n.op_type, body_opsets.get(d, 0))
             problem = inner and schema_problem(inner, n.op_type, ins, {a.name for a in n.attribute})
             if problem:
@@ -398,7 +451,7 @@ class _Checker:
                     f"{op} takes, so that the body is not needed",
                 )
             if failed is None:
-                outs = tuple(ort_type_str(types.get(o)) if o else None for o in n.output)
+                outs = tuple(ort_type_str(types.get(o)) if o else ABSENT for o in n.output)
                 v = self._verdict(n, d, body_opsets, ins, outs, [types.get(i) for i in n.input])
                 if v.code and v.severity is Severity.ERROR:
                     failed = _Verdict(
@@ -430,28 +483,28 @@ class _Checker:
         ins: tuple[str | None, ...],
         outs: tuple[str | None, ...],
     ) -> _Verdict:
-        bound = _bind(schema, ins, outs)
+        bound = bind_params(schema, ins, outs)
         accepted: dict[str, set[str]] = {}
         for k in kernels:
             for name, allowed in k.constraints:
                 accepted.setdefault(name, set()).update(allowed)
+        firsts = {p: next(iter(a.items())) for p, a in bound.items()}
         bad = [
-            (p, actual)
-            for p, actual in bound.items()
-            if p in accepted and actual and not (set(actual.values()) & accepted[p])
+            (p, first)
+            for p, first in firsts.items()
+            if p in accepted and first[1] is not None and first[1] not in accepted[p]
         ]
         if not bad:  # each parameter is fine alone, but no one kernel takes the combination
             combos = "; ".join(
                 ", ".join(f"{n}={_short(sorted(a))}" for n, a in k.constraints) for k in kernels
             )
-            got = ", ".join(f"{p}={_short(sorted(set(a.values())))}" for p, a in bound.items())
+            got = ", ".join(f"{p}={_short([t])}" for p, (_, t) in firsts.items() if t)
             return _Verdict(
                 "unsupported-type",
                 message=f"{op} has kernels for {combos}, but got {got}",
                 hint="cast the inputs so that they match one of those combinations",
             )
-        param, actual = bad[0]
-        index, got = next(iter(actual.items()))
+        param, (index, got) = bad[0]
         target = _cast_target(accepted[param])
         return _Verdict(
             "unsupported-type",
@@ -464,39 +517,25 @@ class _Checker:
         )
 
 
-def _bind(
-    schema: SchemaVersion, ins: tuple[str | None, ...], outs: tuple[str | None, ...]
-) -> dict[str, dict[int, str]]:
-    """Type parameter → {argument position: actual type}; inputs at their index, outputs as
-    ``-1 - index`` (so a hint can name an input tensor)."""
-    bound: dict[str, dict[int, str]] = {}
-    for i, t in enumerate(ins):
-        p = schema.param_of(schema.inputs, i)
-        if p is not None and t is not None:
-            bound.setdefault(p, {})[i] = t
-    for i, t in enumerate(outs):
-        p = schema.param_of(schema.outputs, i)
-        if p is not None and t is not None:
-            bound.setdefault(p, {})[-1 - i] = t
-    return bound
-
-
-def _find_kernel(
-    kernels: list[KernelDef],
-    schema: SchemaVersion,
-    ins: tuple[str | None, ...],
-    outs: tuple[str | None, ...],
-) -> KernelDef | None:
-    """The first kernel whose every constraint is met by some bound argument (onnxruntime's rule:
-    any one argument of the parameter with an allowed type; unknown types never disqualify)."""
-    bound = _bind(schema, ins, outs)
-    for k in kernels:
-        if all(
-            name not in bound or not set(bound[name].values()).isdisjoint(allowed)
-            for name, allowed in k.constraints
-        ):
-            return k
-    return None
+def _eliminated_identity(g: Graph, node) -> bool:
+    """Whether onnxruntime's Identity elimination (a level-1 graph transformer, on by default,
+    ``EliminateIdentity::SatisfyCondition``) removes this node before kernel lookup: always when
+    its output is not a graph output; when it is, only if the input comes from another node whose
+    output is not a graph output and feeds nothing else."""
+    if node.op_type != "Identity" or normalize_domain(node.domain) or len(node.outputs) != 1:
+        return False
+    if not node.inputs or not node.inputs[0]:
+        return False
+    out = g.values.get(node.outputs[0])
+    if out is None or not out.is_output:
+        return True
+    src = g.values.get(node.inputs[0])
+    return (
+        src is not None
+        and src.producer is not None
+        and not src.is_output
+        and len(src.consumers) == 1
+    )
 
 
 def _attribute_key(proto: onnx.NodeProto) -> tuple[bytes, ...]:
