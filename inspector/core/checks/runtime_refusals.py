@@ -176,16 +176,6 @@ def _resize(n: NodeView) -> Refusal | None:
     return None
 
 
-def _in(name: str, allowed: tuple, default: object, where: str, what: str = "") -> _Rule:
-    def rule(n: NodeView) -> Refusal | None:
-        value = n.attrs.get(name, default)
-        if value in allowed:
-            return None
-        return Refusal(f"{n.op}'s CPU kernel needs {what or name} in {allowed}, got {value}", where)
-
-    return rule
-
-
 def _lrn(n: NodeView) -> Refusal | None:
     size = n.attrs.get("size")
     if not isinstance(size, int):
@@ -347,6 +337,24 @@ def locale_installed(name: str) -> bool | None:
     return True
 
 
+def _grid_sample(n: NodeView) -> Refusal | None:
+    modes = ("linear", "nearest", "cubic") if n.since >= 20 else ("bilinear", "nearest", "bicubic")
+    mode = n.attrs.get("mode", modes[0])
+    if mode not in modes:
+        return Refusal(
+            f"GridSample's CPU kernel takes mode {', '.join(modes)}, not {mode!r}",
+            "core/providers/cpu/tensor/grid_sample.h:28",
+        )
+    padding = n.attrs.get("padding_mode", "zeros")
+    if padding not in ("zeros", "border", "reflection"):
+        return Refusal(
+            f"GridSample's CPU kernel takes padding_mode zeros, border or reflection, not "
+            f"{padding!r}",
+            "core/providers/cpu/tensor/grid_sample.h:52",
+        )
+    return None
+
+
 # (domain, op) → rules, in the order the constructor checks them.
 _RULES: dict[tuple[str, str], list[_Rule]] = {
     ("", "RNN"): _rnn("core/providers/cpu/rnn/rnn.h:48", "core/providers/cpu/rnn/rnn.h:25", None),
@@ -367,26 +375,26 @@ _RULES: dict[tuple[str, str], list[_Rule]] = {
     ("", "Resize"): [_resize],
     ("", "Upsample"): [_resize],
     ("", "MaxPool"): [
-        _in("storage_order", (0, 1), 0, "core/providers/cpu/nn/pool_attributes.h:78"),
+        _one_of("storage_order", (0, 1), 0, "core/providers/cpu/nn/pool_attributes.h:78"),
     ],
-    ("", "Mod"): [_in("fmod", (0, 1), 0, "core/providers/cpu/math/element_wise_ops.cc:2475")],
+    ("", "Mod"): [_one_of("fmod", (0, 1), 0, "core/providers/cpu/math/element_wise_ops.cc:2475")],
     ("", "CumSum"): [
-        _in("exclusive", (0, 1), 0, "core/providers/cpu/math/cumsum.cc:109"),
-        _in("reverse", (0, 1), 0, "core/providers/cpu/math/cumsum.cc:118"),
+        _one_of("exclusive", (0, 1), 0, "core/providers/cpu/math/cumsum.cc:109"),
+        _one_of("reverse", (0, 1), 0, "core/providers/cpu/math/cumsum.cc:118"),
     ],
     ("", "CumProd"): [
-        _in("exclusive", (0, 1), 0, "core/providers/cpu/math/cumprod.cc:106"),
-        _in("reverse", (0, 1), 0, "core/providers/cpu/math/cumprod.cc:112"),
+        _one_of("exclusive", (0, 1), 0, "core/providers/cpu/math/cumprod.cc:106"),
+        _one_of("reverse", (0, 1), 0, "core/providers/cpu/math/cumprod.cc:112"),
     ],
     ("", "NonMaxSuppression"): [
-        _in(
+        _one_of(
             "center_point_box",
             (0, 1),
             0,
             "core/providers/cpu/object_detection/non_max_suppression.h:17",
         )
     ],
-    ("", "LpNormalization"): [_in("p", (1, 2), 2, "core/providers/cpu/nn/lp_norm.h:30")],
+    ("", "LpNormalization"): [_one_of("p", (1, 2), 2, "core/providers/cpu/nn/lp_norm.h:30")],
     ("", "LRN"): [_lrn],
     ("", "ReverseSequence"): [_reverse_sequence],
     ("", "TfIdfVectorizer"): [_tfidf],
@@ -418,28 +426,8 @@ _RULES: dict[tuple[str, str], list[_Rule]] = {
         _one_of("mode", ("DCR", "CRD"), "DCR", "core/providers/cpu/tensor/space_depth_ops.h:34")
     ],
     ("", "StringNormalizer"): [_string_normalizer],
+    ("", "GridSample"): [_grid_sample],
 }
-
-
-def _grid_sample(n: NodeView) -> Refusal | None:
-    modes = ("linear", "nearest", "cubic") if n.since >= 20 else ("bilinear", "nearest", "bicubic")
-    mode = n.attrs.get("mode", modes[0])
-    if mode not in modes:
-        return Refusal(
-            f"GridSample's CPU kernel takes mode {', '.join(modes)}, not {mode!r}",
-            "core/providers/cpu/tensor/grid_sample.h:28",
-        )
-    padding = n.attrs.get("padding_mode", "zeros")
-    if padding not in ("zeros", "border", "reflection"):
-        return Refusal(
-            f"GridSample's CPU kernel takes padding_mode zeros, border or reflection, not "
-            f"{padding!r}",
-            "core/providers/cpu/tensor/grid_sample.h:52",
-        )
-    return None
-
-
-_RULES[("", "GridSample")] = [_grid_sample]
 
 
 def refusal(view: NodeView, auto_pad: bool) -> Refusal | None:
