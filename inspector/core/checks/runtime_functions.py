@@ -23,7 +23,8 @@ from inspector.core.graph import TensorType, infer_proto_types
 _ELEM_OF_NAME: dict[str, int] = {}
 
 
-def _elem_type(dtype: str) -> int | None:
+def elem_type(dtype: str) -> int | None:
+    """The TensorProto element type of a graph-model dtype name (None if not a plain tensor)."""
     if not _ELEM_OF_NAME:
         from inspector.core.graph import dtype_name
 
@@ -39,7 +40,7 @@ def value_info(name: str, t: TensorType | None) -> onnx.ValueInfoProto:
         if inner.type.WhichOneof("value") is None:
             return inner
         return helper.make_value_info(name, helper.make_sequence_type_proto(inner.type))
-    elem = _elem_type(t.dtype) if t is not None else None
+    elem = elem_type(t.dtype) if t is not None else None
     if t is None or elem is None:
         return onnx.ValueInfoProto(name=name)
     shape = None if t.shape is None else [d if d is not None else None for d in t.shape]
@@ -78,9 +79,13 @@ def schema_function(
             if not versions:
                 return None
             type_protos = [value_info("", t).type for t in input_types]
-            if any(tp.WhichOneof("value") is None for tp in type_protos):
+            if any(
+                tp.WhichOneof("value") is None and name
+                for tp, name in zip(type_protos, node.input, strict=False)
+            ):
                 # onnx's builders crash (SIGSEGV, measured) on an untyped input; without every
-                # input's type the body cannot be built, so no fallback is predicted.
+                # given input's type the body cannot be built, so no fallback is predicted. An
+                # optional input left out gets an empty type, as onnxruntime passes it.
                 return None
             types = [tp.SerializeToString() for tp in type_protos]
             data = schema.get_context_dependent_function_with_opset_version(
@@ -134,17 +139,17 @@ def body_types(
 _BODY_TYPES: dict[tuple, dict[str, TensorType]] = {}
 
 
-def _infer_body(
-    fn: onnx.FunctionProto,
-    call: onnx.NodeProto,
-    input_types: list[TensorType | None],
-    opsets: dict[str, int],
-    local_functions: tuple[onnx.FunctionProto, ...],
-) -> dict[str, TensorType]:
+def resolved_body(fn: onnx.FunctionProto, call: onnx.NodeProto) -> list[onnx.NodeProto]:
+    """The body's nodes with every attribute given by reference (``@name``) replaced by the
+    call's value, or the function's default; one neither gives is left out, as the runtime does
+    when it inlines."""
     call_attrs = {a.name: a for a in call.attribute}
     defaults = {a.name: a for a in fn.attribute_proto}
     nodes = []
     for n in fn.node:
+        if not any(a.ref_attr_name for a in n.attribute):
+            nodes.append(n)
+            continue
         m = onnx.NodeProto()
         m.CopyFrom(n)
         resolved = []
@@ -152,7 +157,7 @@ def _infer_body(
             if a.ref_attr_name:
                 src = call_attrs.get(a.ref_attr_name) or defaults.get(a.ref_attr_name)
                 if src is None:
-                    continue  # the attribute is optional and not given: leave it out
+                    continue
                 b = onnx.AttributeProto()
                 b.CopyFrom(src)
                 b.name = a.name
@@ -162,6 +167,17 @@ def _infer_body(
         del m.attribute[:]
         m.attribute.extend(resolved)
         nodes.append(m)
+    return nodes
+
+
+def _infer_body(
+    fn: onnx.FunctionProto,
+    call: onnx.NodeProto,
+    input_types: list[TensorType | None],
+    opsets: dict[str, int],
+    local_functions: tuple[onnx.FunctionProto, ...],
+) -> dict[str, TensorType]:
+    nodes = resolved_body(fn, call)
     inputs = [value_info(name, t) for name, t in zip(fn.input, input_types, strict=False)]
     graph = helper.make_graph(
         nodes, "body", inputs, [onnx.ValueInfoProto(name=o) for o in fn.output]

@@ -13,7 +13,9 @@ Matching follows ONNX Runtime's ``KernelRegistry::VerifyKernelDef`` (measured wi
   ``start < since <= end`` and the range is closed; an open-ended kernel ("25 and up") matches only
   ``since == 25`` exactly (a newer schema version needs a new kernel);
 * each kernel type constraint is keyed by the schema's type-parameter name ("T", "T1"); it is met
-  when any node input or output bound to that parameter has one of the allowed types.
+  when the first argument present that is bound to that parameter (inputs first, then outputs)
+  has one of the allowed types; the other arguments are not looked at (``MatchKernelDefTypes``;
+  measured: RMSNormalization with a double scale and a float output has no kernel).
 
 Known limitations: the highest opset a domain accepts is taken as the newest schema version in that
 domain, and the highest IR version from ``onnx.helper.VERSION_TABLE`` at that opset (onnxruntime
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from inspector.core.graph import TensorType
 
 OPEN_END = 2**31 - 1  # how onnxruntime spells "and every later version" (INT_MAX)
+ABSENT = ""  # an optional input or output left out (None is a present one of unknown type)
 
 #: dtype names of the graph model → the element names onnxruntime's type strings use.
 _ORT_ELEM = {"float32": "float", "float64": "double"}
@@ -54,12 +57,17 @@ class KernelDef:
 
 @dataclass(frozen=True, slots=True)
 class SchemaVersion:
-    """The formal inputs and outputs of one version of an operator schema."""
+    """The formal inputs and outputs of one version of an operator schema, and what the
+    runtime's schema check (``Graph::InferAndVerifyTypeMatch``, ``OpSchema::Verify``) looks at."""
 
     since: int
     inputs: tuple[tuple[str, bool], ...]  # (type string or parameter name, variadic?)
     outputs: tuple[tuple[str, bool], ...]
     deprecated: bool
+    input_types: tuple[frozenset[str], ...] = ()  # per formal input: the types it takes
+    input_homogeneous: tuple[bool, ...] = ()  # per formal input: one type for all its arguments
+    required: tuple[str, ...] = ()  # required attributes
+    attributes: frozenset[str] = frozenset()  # every attribute the schema declares
 
     def param_of(self, formals: tuple[tuple[str, bool], ...], index: int) -> str | None:
         """The type parameter (or literal type) of actual argument ``index``; a trailing
@@ -81,6 +89,7 @@ class Registry:
     schemas: dict[tuple[str, str], list[SchemaVersion]]  # sorted by since-version
     max_opset: dict[str, int]  # domain → newest opset the runtime accepts
     max_ir: int | None
+    own_domains: frozenset[str] = frozenset()  # domains whose schemas only the runtime defines
 
     def schema_for(self, domain: str, op_type: str, opset: int) -> SchemaVersion | None:
         """The schema version in force at ``opset`` (newest since-version not above it)."""
@@ -124,6 +133,7 @@ def ort_type_str(t: TensorType | None) -> str | None:
     return _ort_dtype(t.dtype)
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of dtypes, looked up for every edge of every node
 def _ort_dtype(dtype: str) -> str | None:
     if dtype in ("undefined", "?") or dtype.startswith("dtype("):
         return None
@@ -174,6 +184,10 @@ def load_registry(provider: str = "CPUExecutionProvider") -> Registry | None:
                 tuple((p.typeStr, p.option == variadic) for p in s.inputs),
                 tuple((p.typeStr, p.option == variadic) for p in s.outputs),
                 bool(s.deprecated),
+                tuple(frozenset(p.types) for p in s.inputs),
+                tuple(bool(p.isHomogeneous) for p in s.inputs),
+                tuple(sorted(a.name for a in s.attributes.values() if a.required)),
+                frozenset(s.attributes),
             )
         )
         max_opset[s.domain] = max(max_opset.get(s.domain, 0), s.since_version)
@@ -181,6 +195,7 @@ def load_registry(provider: str = "CPUExecutionProvider") -> Registry | None:
         versions.sort(key=lambda v: v.since)
     # The IR version released with the runtime's newest ai.onnx opset is the newest it reads.
     irs = [row[1] for row in onnx.helper.VERSION_TABLE if row[2] == max_opset.get("")]
+    onnx_domains = {normalize_domain(d.domain) for d in onnx.defs.get_all_schemas_with_history()}
     return Registry(
         provider,
         onnxruntime.__version__,
@@ -188,4 +203,46 @@ def load_registry(provider: str = "CPUExecutionProvider") -> Registry | None:
         schemas,
         max_opset,
         max(irs) if irs else None,
+        frozenset(set(max_opset) - onnx_domains),
     )
+
+
+def bind_params(
+    schema: SchemaVersion, ins: tuple[str | None, ...], outs: tuple[str | None, ...]
+) -> dict[str, dict[int, str | None]]:
+    """Type parameter → {argument position: actual type (None: unknown)} for every argument
+    present, inputs first, then outputs; inputs at their index, outputs as ``-1 - index`` (so a
+    hint can name an input tensor)."""
+    bound: dict[str, dict[int, str | None]] = {}
+    for i, t in enumerate(ins):
+        p = schema.param_of(schema.inputs, i)
+        if p is not None and t != ABSENT:
+            bound.setdefault(p, {})[i] = t
+    for i, t in enumerate(outs):
+        p = schema.param_of(schema.outputs, i)
+        if p is not None and t != ABSENT:
+            bound.setdefault(p, {})[-1 - i] = t
+    return bound
+
+
+def find_kernel(
+    kernels: list[KernelDef],
+    schema: SchemaVersion,
+    ins: tuple[str | None, ...],
+    outs: tuple[str | None, ...],
+) -> KernelDef | None:
+    """The first kernel whose every constraint takes the first argument present that is bound
+    to it (``KernelRegistry::VerifyKernelDef``: inputs first, then outputs; the other arguments
+    of the parameter are not looked at); an unknown type never disqualifies."""
+    bound = bind_params(schema, ins, outs)
+    for k in kernels:
+        if all(_first_allowed(bound.get(name), allowed) for name, allowed in k.constraints):
+            return k
+    return None
+
+
+def _first_allowed(args: dict[int, str | None] | None, allowed: frozenset[str]) -> bool:
+    if not args:
+        return True
+    first = next(iter(args.values()))
+    return first is None or first in allowed

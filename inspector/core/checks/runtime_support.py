@@ -9,20 +9,37 @@ session stops at the first. Codes:
   node's op has kernels only at other opsets, or does not exist yet at the model's opset.
 * ``unsupported-op``: no schema or no kernel for this op and domain at any version.
 * ``unsupported-type``: kernels exist at this version, but none takes these input/output types.
+* ``kernel-refused``: a kernel takes the node's types, but its constructor refuses an attribute
+  value (:mod:`.runtime_refusals`; e.g. LSTM ``layout=1``, Cast ``saturate=0`` to int8).
+* ``schema-refused``: the runtime's own schema for a domain onnx does not define
+  (``com.microsoft``) rejects the node's types or misses a required attribute.
+* ``function-body-invalid``: no kernel takes the node's types, so the runtime inlines the op's
+  function body, and a node of that body fails the runtime's schema check (e.g. a MatMul whose
+  inputs are float16 and float: FAIL "bound to different types").
 * ``runtime-fallback`` (info): the runtime still runs the node, by inlining the op's ONNX function
   body, or (CPU) by running float16 through inserted Casts to float.
 * ``runtime-unchecked`` (warning): the check cannot be made for this runtime or provider (this
   build registers no kernels for it); nothing is guessed.
+* ``runtime-unverified`` (warning): whether session creation fails on this node cannot be told
+  statically (a function body that cannot be built without the input types, a locale the
+  target machine must have); the hint says what would settle it.
 
 Types at each node come from the graph model's declared types and onnx shape inference. When the
 model was opened without inference (``model.types_inferred`` is False) the check runs inference on
 its own copy of the types and leaves the model untouched (so it is safe on a worker thread while
 the window infers in a child). A type that is still unknown never yields a type finding.
 
+Order, as onnxruntime resolves a node (measured with 1.32): its own schema check (domains only the
+runtime defines); a kernel for the types, and then that kernel's constructor; else the op's
+function body, inlined and type-checked before any of its kernels is looked up; only then, on CPU,
+float16 run through inserted Casts. An Identity no kernel takes is not a failure when the Identity
+elimination removes it first.
+
 Known limitations: execution providers are judged one at a time (no CPU fallback for another EP);
-graph optimizations that fuse nodes before kernel lookup are not modelled (they only ever replace
-nodes with ones that have kernels); the float16 Cast fallback is modelled for the CPU provider as
-"every float16 input and output becomes float".
+of the graph optimizations that run before kernel lookup only Identity elimination is modelled
+(fusions only ever replace nodes with ones that have kernels); constructor checks on constant
+input tensors (a Div by a constant zero, constant Resize scales) are not made; the float16 Cast
+fallback is modelled for the CPU provider as "every float16 input and output becomes float".
 """
 
 from __future__ import annotations
@@ -34,18 +51,25 @@ import onnx
 from inspector.core.checks import RuntimeTarget
 from inspector.core.checks.runtime_functions import (
     body_types,
+    elem_type,
     has_typed_function,
+    resolved_body,
     schema_function,
 )
+from inspector.core.checks.runtime_refusals import NodeView, refusal
 from inspector.core.checks.runtime_registry import (
+    ABSENT,
     KernelDef,
     Registry,
     SchemaVersion,
+    bind_params,
+    find_kernel,
     load_registry,
     normalize_domain,
     ort_type_str,
     providers_with_kernels,
 )
+from inspector.core.checks.runtime_schema import ort_function, schema_problem
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, TensorType, infer_proto_types
 from inspector.core.tasks import CancelToken
@@ -69,6 +93,13 @@ class _Verdict:
 
 
 _OK = _Verdict("")
+_IDENTITY_REMOVED = _Verdict(
+    "runtime-fallback",
+    Severity.INFO,
+    "no kernel takes this Identity's type, but onnxruntime's graph optimization removes the "
+    "Identity before kernels are looked up",
+    hint="with graph optimizations disabled the session would fail here",
+)
 
 
 def check(model: Model, target: RuntimeTarget, cancel: CancelToken | None = None) -> list[Finding]:
@@ -191,14 +222,16 @@ class _Checker:
             domain = normalize_domain(node.domain)
             if (domain, node.op_type) in self.local:
                 continue  # inlined by the runtime; its body is checked as its own graph
-            ins = tuple(ort_type_str(types.get(i)) if i else None for i in node.inputs)
-            outs = tuple(ort_type_str(types.get(o)) if o else None for o in node.outputs)
-            key = (domain, node.op_type, opsets.get(domain), ins, outs)
+            ins = tuple(ort_type_str(types.get(i)) if i else ABSENT for i in node.inputs)
+            outs = tuple(ort_type_str(types.get(o)) if o else ABSENT for o in node.outputs)
+            key = (domain, node.op_type, opsets.get(domain), ins, outs, _attribute_key(node.proto))
             verdict = self.verdicts.get(key)
             if verdict is None:
                 verdict = self.verdicts[key] = self._verdict(
                     node.proto, domain, opsets, ins, outs, [types.get(i) for i in node.inputs]
                 )
+            if verdict.severity is Severity.ERROR and _eliminated_identity(g, node):
+                verdict = _IDENTITY_REMOVED
             if verdict.code:
                 tensor = None
                 if verdict.tensor is not None:
@@ -257,24 +290,39 @@ class _Checker:
             )
         if (domain, op) == ("", "Constant"):
             return _OK  # onnxruntime turns Constant nodes into initializers; no kernel is needed
+        if domain in reg.own_domains:
+            problem = schema_problem(schema, op, ins, {a.name for a in proto.attribute})
+            if problem is not None:
+                return _Verdict(
+                    "schema-refused",
+                    message=f"onnxruntime {reg.runtime_version}'s own schema for {dname}.{op} "
+                    f"(version {schema.since}) rejects this node: {problem}",
+                    hint="match the types and attributes that schema declares (onnxruntime's "
+                    "contrib operator docs list them)",
+                )
         kernels = reg.kernels_at(domain, op, schema.since)
-        if kernels:
-            if _find_kernel(kernels, schema, ins, outs) is not None:
-                return _OK
-            if self.cpu and _FLOAT16 in ins + outs:
-                as_float = tuple(_FLOAT if t == _FLOAT16 else t for t in ins)
-                outs_float = tuple(_FLOAT if t == _FLOAT16 else t for t in outs)
-                if _find_kernel(kernels, schema, as_float, outs_float) is not None:
-                    return _Verdict(
-                        "runtime-fallback",
-                        Severity.INFO,
-                        f"no float16 CPU kernel for {op}; onnxruntime runs it in float through "
-                        "inserted Casts",
-                        hint="expect extra Cast nodes and float32 precision on CPU",
-                    )
+        if kernels and find_kernel(kernels, schema, ins, outs) is not None:
+            return (
+                self._constructed(proto, domain, schema)
+                or self._unknown_types(op, schema, kernels, ins, outs)
+                or _OK
+            )
+        # Partitioning inlines the function of a node no kernel takes before the CPU provider's
+        # float16 Cast insertion runs (measured: float16 Q with a float mask inlines Attention).
         fallback = self._function_fallback(proto, domain, schema, opsets, in_types)
         if fallback is not None:
             return fallback
+        if kernels and self.cpu and _FLOAT16 in ins + outs:
+            as_float = tuple(_FLOAT if t == _FLOAT16 else t for t in ins)
+            outs_float = tuple(_FLOAT if t == _FLOAT16 else t for t in outs)
+            if find_kernel(kernels, schema, as_float, outs_float) is not None:
+                return self._constructed(proto, domain, schema) or _Verdict(
+                    "runtime-fallback",
+                    Severity.INFO,
+                    f"no float16 CPU kernel for {op}; onnxruntime runs it in float through "
+                    "inserted Casts",
+                    hint="expect extra Cast nodes and float32 precision on CPU",
+                )
         if kernels:
             return self._type_verdict(op, dname, schema, kernels, ins, outs)
         ranges = reg.versions_with_kernels(domain, op)
@@ -294,6 +342,60 @@ class _Checker:
             hint=f"convert the model to opset {good[-1]}" if good else "upgrade onnxruntime",
         )
 
+    def _unknown_types(
+        self,
+        op: str,
+        schema: SchemaVersion,
+        kernels: list[KernelDef],
+        ins: tuple[str | None, ...],
+        outs: tuple[str | None, ...],
+    ) -> _Verdict | None:
+        """A warning when a type the kernel lookup depends on is unknown and the kernels do not
+        take every type the schema allows for it: the kernel was assumed, not found."""
+        for param, args in bind_params(schema, ins, outs).items():
+            if next(iter(args.values())) is not None:
+                continue
+            taken = {
+                t for k in kernels for n, allowed in k.constraints if n == param for t in allowed
+            }
+            formal = [i for i, (p, _) in enumerate(schema.inputs) if p == param]
+            allowed = schema.input_types[formal[0]] if formal and schema.input_types else set()
+            if taken and allowed - taken:
+                return _Verdict(
+                    "runtime-unverified",
+                    Severity.WARNING,
+                    f"the type bound to {op}'s {param} is unknown here, and {self.reg.provider} "
+                    f"has kernels only for {_short(sorted(taken))}: whether the session can be "
+                    "created cannot be told",
+                    hint="declare the tensor's type (or run shape inference), or run `run` to "
+                    "confirm",
+                )
+        return None
+
+    def _constructed(
+        self, proto: onnx.NodeProto, domain: str, schema: SchemaVersion
+    ) -> _Verdict | None:
+        """The kernel takes the types; does its constructor take the attributes? (CPU only: the
+        refusals are the CPU kernels'.)"""
+        if not self.cpu or any(a.ref_attr_name for a in proto.attribute):
+            return None  # an attribute given by reference has no value here
+        attrs = {a.name: _attribute_value(a) for a in proto.attribute}
+        view = NodeView(proto.op_type, domain, schema.since, attrs)
+        found = refusal(view, "auto_pad" in schema.attributes)
+        if found is None:
+            return None
+        where = f"onnxruntime/{found.where}"
+        if not found.certain:
+            return _Verdict(
+                "runtime-unverified", Severity.WARNING, f"{found.message} ({where})", found.hint
+            )
+        return _Verdict(
+            "kernel-refused",
+            message=f"{found.message}: the kernel's constructor throws and session creation "
+            f"fails ({where})",
+            hint=found.hint or "change the attribute to a value the CPU kernel takes",
+        )
+
     def _function_fallback(
         self,
         proto: onnx.NodeProto,
@@ -302,42 +404,69 @@ class _Checker:
         opsets: dict[str, int],
         in_types: list[TensorType | None],
     ) -> _Verdict | None:
-        """The runtime inlines an op's schema function when no kernel fits; the body's ops are
-        looked up at the model's opset. None when the op has no function."""
+        """The runtime inlines an op's function body when no kernel fits: the body's nodes are
+        type-checked against the runtime's schemas, then looked up like any node, at the model's
+        opset. None when the op has no function."""
+        op = proto.op_type
         fn = schema_function(
             proto, domain, schema.since, opsets.get(domain, 0), in_types, self._since_at
         )
+        source = "its ONNX function body"
         if fn is None:
-            if None in in_types and has_typed_function(proto.op_type, domain, schema.since):
+            first = in_types[0] if in_types else None
+            built = ort_function(proto, domain, elem_type(first.dtype) if first else None)
+            if built is not None:
+                fn, where = built
+                source = f"the function body onnxruntime defines for it ({where})"
+        if fn is None:
+            given = [t for t, name in zip(in_types, proto.input, strict=False) if name]
+            if None in given and has_typed_function(op, domain, schema.since):
                 return _Verdict(
-                    "runtime-fallback",
-                    Severity.INFO,
-                    f"no kernel for {proto.op_type} with these types; onnxruntime inlines its "
-                    "ONNX function body, which could not be checked (input types unknown)",
-                    hint="run shape inference or declare the input types to check the body",
+                    "runtime-unverified",
+                    Severity.WARNING,
+                    f"no kernel for {op} with these types; onnxruntime inlines its ONNX function "
+                    "body, which cannot be checked without every input's type",
+                    hint="declare the input types (or run shape inference), or run `run` to "
+                    "confirm the session is created",
                 )
             return None
         types = body_types(fn, proto, in_types, opsets, self.local_protos)
         body_opsets = dict(opsets)
         for o in fn.opset_import:
             body_opsets.setdefault(normalize_domain(o.domain), o.version)
-        for n in fn.node:
+        failed: _Verdict | None = None
+        for n in resolved_body(fn, proto):
             d = normalize_domain(n.domain)
-            ins = tuple(ort_type_str(types.get(i)) if i else None for i in n.input)
-            outs = tuple(ort_type_str(types.get(o)) if o else None for o in n.output)
-            v = self._verdict(n, d, body_opsets, ins, outs, [types.get(i) for i in n.input])
-            if v.code and v.severity is Severity.ERROR:
+            ins = tuple(ort_type_str(types.get(i)) if i else ABSENT for i in n.input)
+            inner = self.reg.schema_for(d, n.op_type, body_opsets.get(d, 0))
+            problem = inner and schema_problem(inner, n.op_type, ins, {a.name for a in n.attribute})
+            if problem:
+                # The runtime type-checks the whole inlined body before it looks up kernels.
                 return _Verdict(
-                    v.code,
-                    message=f"no kernel for {proto.op_type} itself, and its function body fails: "
-                    f"{n.op_type} inside it: {v.message}",
-                    hint=v.hint,
+                    "function-body-invalid",
+                    message=f"no kernel takes {op} with these types, so onnxruntime inlines "
+                    f"{source}, and its {n.op_type} node fails the schema check: {problem} "
+                    "(session creation fails)",
+                    hint="cast the inputs to types a kernel for "
+                    f"{op} takes, so that the body is not needed",
                 )
+            if failed is None:
+                outs = tuple(ort_type_str(types.get(o)) if o else ABSENT for o in n.output)
+                v = self._verdict(n, d, body_opsets, ins, outs, [types.get(i) for i in n.input])
+                if v.code and v.severity is Severity.ERROR:
+                    failed = _Verdict(
+                        v.code,
+                        message=f"no kernel for {op} itself, and {source} fails: "
+                        f"{n.op_type} inside it: {v.message}",
+                        hint=v.hint,
+                    )
+        if failed is not None:
+            return failed
         return _Verdict(
             "runtime-fallback",
             Severity.INFO,
-            f"no kernel for {proto.op_type} with these types; onnxruntime inlines its ONNX "
-            f"function body ({len(fn.node)} nodes)",
+            f"no kernel for {op} with these types; onnxruntime inlines {source} "
+            f"({len(fn.node)} nodes)",
             hint="expect it to run slower than a fused kernel",
         )
 
@@ -354,28 +483,28 @@ class _Checker:
         ins: tuple[str | None, ...],
         outs: tuple[str | None, ...],
     ) -> _Verdict:
-        bound = _bind(schema, ins, outs)
+        bound = bind_params(schema, ins, outs)
         accepted: dict[str, set[str]] = {}
         for k in kernels:
             for name, allowed in k.constraints:
                 accepted.setdefault(name, set()).update(allowed)
+        firsts = {p: next(iter(a.items())) for p, a in bound.items()}
         bad = [
-            (p, actual)
-            for p, actual in bound.items()
-            if p in accepted and actual and not (set(actual.values()) & accepted[p])
+            (p, first)
+            for p, first in firsts.items()
+            if p in accepted and first[1] is not None and first[1] not in accepted[p]
         ]
         if not bad:  # each parameter is fine alone, but no one kernel takes the combination
             combos = "; ".join(
                 ", ".join(f"{n}={_short(sorted(a))}" for n, a in k.constraints) for k in kernels
             )
-            got = ", ".join(f"{p}={_short(sorted(set(a.values())))}" for p, a in bound.items())
+            got = ", ".join(f"{p}={_short([t])}" for p, (_, t) in firsts.items() if t)
             return _Verdict(
                 "unsupported-type",
                 message=f"{op} has kernels for {combos}, but got {got}",
                 hint="cast the inputs so that they match one of those combinations",
             )
-        param, actual = bad[0]
-        index, got = next(iter(actual.items()))
+        param, (index, got) = bad[0]
         target = _cast_target(accepted[param])
         return _Verdict(
             "unsupported-type",
@@ -388,39 +517,42 @@ class _Checker:
         )
 
 
-def _bind(
-    schema: SchemaVersion, ins: tuple[str | None, ...], outs: tuple[str | None, ...]
-) -> dict[str, dict[int, str]]:
-    """Type parameter → {argument position: actual type}; inputs at their index, outputs as
-    ``-1 - index`` (so a hint can name an input tensor)."""
-    bound: dict[str, dict[int, str]] = {}
-    for i, t in enumerate(ins):
-        p = schema.param_of(schema.inputs, i)
-        if p is not None and t is not None:
-            bound.setdefault(p, {})[i] = t
-    for i, t in enumerate(outs):
-        p = schema.param_of(schema.outputs, i)
-        if p is not None and t is not None:
-            bound.setdefault(p, {})[-1 - i] = t
-    return bound
+def _eliminated_identity(g: Graph, node) -> bool:
+    """Whether onnxruntime's Identity elimination (a level-1 graph transformer, on by default,
+    ``EliminateIdentity::SatisfyCondition``) removes this node before kernel lookup: always when
+    its output is not a graph output; when it is, only if the input comes from another node whose
+    output is not a graph output and feeds nothing else."""
+    if node.op_type != "Identity" or normalize_domain(node.domain) or len(node.outputs) != 1:
+        return False
+    if not node.inputs or not node.inputs[0]:
+        return False
+    out = g.values.get(node.outputs[0])
+    if out is None or not out.is_output:
+        return True
+    src = g.values.get(node.inputs[0])
+    return (
+        src is not None
+        and src.producer is not None
+        and not src.is_output
+        and len(src.consumers) == 1
+    )
 
 
-def _find_kernel(
-    kernels: list[KernelDef],
-    schema: SchemaVersion,
-    ins: tuple[str | None, ...],
-    outs: tuple[str | None, ...],
-) -> KernelDef | None:
-    """The first kernel whose every constraint is met by some bound argument (onnxruntime's rule:
-    any one argument of the parameter with an allowed type; unknown types never disqualify)."""
-    bound = _bind(schema, ins, outs)
-    for k in kernels:
-        if all(
-            name not in bound or not set(bound[name].values()).isdisjoint(allowed)
-            for name, allowed in k.constraints
-        ):
-            return k
-    return None
+def _attribute_key(proto: onnx.NodeProto) -> tuple[bytes, ...]:
+    """The attributes, as part of a verdict's cache key (Constant's value can be large and never
+    changes the verdict)."""
+    if proto.op_type == "Constant":
+        return ()
+    return tuple(a.SerializeToString() for a in proto.attribute)
+
+
+def _attribute_value(a: onnx.AttributeProto) -> object:
+    value = onnx.helper.get_attribute_value(a)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, list):
+        return [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in value]
+    return value
 
 
 def _short(types: list[str]) -> str:
