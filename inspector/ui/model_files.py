@@ -70,7 +70,7 @@ class ModelFileActions:
             return
         if not any(f.code == "fixed-batch-dim" for f in view.document.findings):
             self.messages.show_message(
-                f"{view.document.path.name} has no fixed batch dim to make dynamic "
+                f"{view.document.path.name} has no input whose fixed dim 0 behaves as a batch "
                 "(or its checks have not finished yet)."
             )
             return
