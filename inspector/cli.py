@@ -210,13 +210,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"wrote {saved}", file=sys.stderr)
     dynamic = None
     if args.save_dynamic:
+        from inspector.core.findings import error_line
         from inspector.core.rewrites.dynamic_batch import save_dynamic_batch
 
         try:
             # written only once the copy ran at two batch sizes; a failed proof is a finding
             dynamic = save_dynamic_batch(args.model, args.save_dynamic, model=model)
-        except ValueError as e:
-            raise UsageError(f"cannot make the batch dynamic: {e}") from e
+        except (ValueError, OSError) as e:  # the destination refused, or not writable
+            raise UsageError(f"cannot make the batch dynamic: {error_line(e)}") from e
         print(dynamic.message, file=sys.stderr)
 
     findings = run_checks(model, RuntimeTarget(args.runtime, args.provider, args.opset))

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from inspector.core.checks.batch_ops import COMPUTE_RULES
 from inspector.core.checks.batch_rules import (
@@ -69,6 +69,7 @@ class BatchFlow:
 
     batch: dict[str, BatchInput] = field(default_factory=dict)
     not_batch: dict[str, str] = field(default_factory=dict)  # input → why not, in words
+    stopped_at: dict[str, int] = field(default_factory=dict)  # input → the node that stopped it
 
 
 def candidates(model: Model) -> dict[str, int]:
@@ -107,6 +108,8 @@ def analyse_batch(model: Model, inputs: Collection[str] | None = None) -> BatchF
             break
         for n, reason in vetoed.items():
             flow.not_batch[n] = reason
+            if n in p.stopped_at:
+                flow.stopped_at[n] = p.stopped_at[n]
             active.pop(n, None)
     return flow
 
@@ -129,6 +132,7 @@ class _Pass:
             n: Track(0, size, frozenset((n,))) for n, size in seeds.items()
         }
         self.vetoed: dict[str, str] = {}
+        self.stopped_at: dict[str, int] = {}  # seed → index of the node that vetoed it
         self.reached: list[tuple[str, int, Track]] = []  # (graph output, axis, track)
 
     def run(self) -> dict[str, str]:
@@ -152,13 +156,20 @@ class _Pass:
             except Exception as e:  # an odd model must cost a finding, never the whole check
                 self._blame(node, here, f"could not be followed ({type(e).__name__})", None)
                 continue
-            seeds = frozenset().union(*(c.seeds for c in here.values()))
-            size = next(iter(here.values())).size
+            first = next(iter(here.values()))
+            size = first.size
+            seeds = first.seeds
+            if len(here) > 1:
+                seeds = seeds.union(*(c.seeds for c in here.values()))
             for slot, c in outs.items():
                 name = node.outputs[slot] if slot < len(node.outputs) else ""
                 if not name:
                     continue
-                self.carried[name] = replace(c, size=size, seeds=seeds)
+                self.carried[name] = (
+                    Track(c.axis, size, seeds)
+                    if isinstance(c, Track)
+                    else Vec(c.entries, c.scalar, size, seeds)
+                )
                 for i in g.values[name].consumers:
                     if i <= index:
                         self._veto(seeds, "the graph is not in topological order")
@@ -181,10 +192,12 @@ class _Pass:
         where = f"dim 0 reaches {node.op_type} '{node.label}', which {reason}"
         for i, c in here.items():
             if slots is None or i in slots:
-                self._veto(c.seeds, where)
+                self._veto(c.seeds, where, node.index)
 
-    def _veto(self, seeds: Iterable[str], reason: str) -> None:
+    def _veto(self, seeds: Iterable[str], reason: str, node: int | None = None) -> None:
         for s in seeds:
+            if s not in self.vetoed and node is not None:
+                self.stopped_at[s] = node
             self.vetoed.setdefault(s, reason)
 
     def _node(self, node: Node, here: dict[int, Track | Vec]) -> Out:
@@ -199,7 +212,7 @@ class _Pass:
         else:
             raise Veto("is not an op whose batch handling is known")
         # after the rule, whose reason (naming the input to blame) says more
-        if len({c.size for c in here.values()}) > 1:
+        if len(here) > 1 and len({c.size for c in here.values()}) > 1:
             raise Veto("joins batches of different fixed sizes")
         return outs
 

@@ -234,8 +234,7 @@ def _quantize(p: Facts, node: Node, tracks: dict[int, Track]) -> Out:
     scale = p.shape(node.inputs[1])
     a = tracks[0].axis
     per_axis = scale is None or (len(scale) >= 1 and scale != (1,))
-    axis = norm(int_attr(node, "axis", 1), p.rank(node.inputs[0]))
-    if per_axis and axis == a:
+    if per_axis and norm(int_attr(node, "axis", 1), p.rank(node.inputs[0])) == a:
         raise Veto("quantizes per element along it")
     return {0: Track(a)}
 
@@ -382,7 +381,6 @@ COMPUTE_RULES: dict[str, Rule] = {
     "CastLike": _elementwise(),
     "Dropout": _elementwise((0, 1)),
     "MaxPool": _image((0, 1)),
-    "MaxUnpool": _image(data=(0, 1)),
     "GridSample": _image(data=(0, 1)),
     "BatchNormalization": _batch_norm,
     "MatMul": _matmul,

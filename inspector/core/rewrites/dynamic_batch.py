@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector.core.checks.batch_flow import analyse_batch, candidates, why_not
+from inspector.core.checks.batch_flow import BatchFlow, analyse_batch, candidates, why_not
 from inspector.core.checks.shape_dynamic import make_dim_dynamic
 from inspector.core.findings import Finding, Severity, error_line
 from inspector.core.graph import Model, open_model
@@ -111,7 +111,8 @@ def save_dynamic_batch(
     flow = analyse_batch(model, inputs)
     names = list(flow.batch) if inputs is None else list(inputs)
     if not names:
-        return _failed(f"nothing written: {why_not(flow)}", {}, (), _NO_BATCH_HINT)
+        message = f"nothing written: {why_not(flow)}"
+        return DynamicBatchResult(False, None, {}, (), message, _not_batch_findings(model, flow))
     sizes = {n: fixed[n] for n in names}
     dst.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent))
@@ -260,6 +261,27 @@ def _rows_disagree(
                 f"samples: {match.outputs[0].message}"
             )
     return ""
+
+
+def _not_batch_findings(model: Model, flow: BatchFlow) -> list[Finding]:
+    """One finding per candidate input, on the node that stopped its batch (the graph's badge)."""
+    g = model.graph
+    out = []
+    for name, reason in flow.not_batch.items():
+        node = g.nodes[flow.stopped_at[name]] if name in flow.stopped_at else None
+        out.append(
+            Finding(
+                Severity.ERROR,
+                CODE,
+                f"Save with Dynamic Batch: nothing written: '{name}': {reason}",
+                _NO_BATCH_HINT,
+                node=node.name if node else "",
+                node_index=node.index if node else None,
+                op_type=node.op_type if node else "",
+                tensor=name,
+            )
+        )
+    return out or [Finding(Severity.ERROR, CODE, f"Save with Dynamic Batch: {why_not(flow)}")]
 
 
 def _failed(
