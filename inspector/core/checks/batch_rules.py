@@ -79,11 +79,20 @@ class Facts:
         return len(shape)
 
     def const(self, name: str) -> np.ndarray | None:
-        """Values of a small constant (initializer or Constant node); None otherwise."""
+        """Values of a small constant (an initializer, a Constant node, or a Concat of those, as
+        unoptimized exports write a Reshape target); None otherwise."""
         if not name:
             return None
         if name not in self._consts:
-            self._consts[name] = _read_const(self.g, name)
+            arr = _read_const(self.g, name)
+            v = self.g.values.get(name)
+            if arr is None and v is not None and v.producer is not None:
+                node = self.g.nodes[v.producer]
+                if node.op_type == "Concat" and node.domain in ("", "ai.onnx"):
+                    parts = [self.const(n) for n in node.inputs]
+                    if all(a is not None and a.ndim == 1 for a in parts):
+                        arr = np.concatenate(parts)  # type: ignore[arg-type]
+            self._consts[name] = arr
         return self._consts[name]
 
     def ints(self, name: str, what: str) -> list[int]:

@@ -24,7 +24,7 @@ import onnx
 
 from inspector.core.checks.batch_flow import analyse_batch, candidates, why_not
 from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Model, format_shape
+from inspector.core.graph import Model, format_shape, open_model
 
 # Protobuf cannot serialize a message of 2 GiB or more; stay well below it.
 _INLINE_LIMIT = 1_800_000_000
@@ -75,8 +75,6 @@ def make_dim_dynamic(
     ``source`` (the user's file is never overwritten), when an input is not one with a fixed
     dim 0, or when no input's dim 0 behaves as a batch (saying why).
     """
-    from inspector.core.graph import open_model
-
     src, dst = Path(source), Path(destination)
     if dst.exists() and src.exists() and os.path.samefile(src, dst):
         raise ValueError("make_dim_dynamic writes a new file; the destination is the source")
