@@ -250,13 +250,25 @@ def test_a_failed_proof_names_the_node_and_leaves_the_destination_alone(tmp_path
 
 
 @pytest.mark.slow
-def test_a_proof_also_catches_an_output_that_does_not_follow_the_batch(tmp_path: Path) -> None:
+def test_a_proof_also_catches_outputs_that_do_not_follow_the_batch(tmp_path: Path) -> None:
     # Reshape to [1, -1] runs at batch 3 too: [1, 36] instead of [3, 12]
     path = reshape_baked(tmp_path, [1, -1])
     result = save_dynamic_batch(path, tmp_path / "dynamic.onnx", inputs=["x"])
     assert not result.ok
     assert "output 'y' is [1, 36] at batch 3" in result.message
     assert not (tmp_path / "dynamic.onnx").exists()
+    # x[0:1] runs at batch 3 too, and gives sample 0's output: no output follows the batch
+    first = save(
+        tmp_path,
+        "first_sample",
+        [helper.make_node("Slice", ["x", "zero", "one", "zero"], ["y"], name="first")],
+        [vi("x", [1, 3])],
+        [vi("y", [1, 3])],
+        [ints("zero", [0]), ints("one", [1])],
+    )
+    assert "slices it ([0:1:1])" in flow(first).not_batch["x"]
+    result = save_dynamic_batch(first, tmp_path / "dynamic.onnx", inputs=["x"])
+    assert not result.ok and "no output follows the batch" in result.message
 
 
 def test_save_proves_a_recurrent_model_and_keeps_the_user_file(tmp_path: Path) -> None:

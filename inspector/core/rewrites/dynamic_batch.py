@@ -13,8 +13,9 @@ Save with Dynamic Batch As… call:
    (its outputs must equal the original's); the copy at a second size M (3, or 2 when N is 3)
    whose first samples are the ones fed at N. At M, each output must either keep its shape and
    values (it does not depend on the batch) or change on exactly one axis from N to M and agree
-   with the original on the shared samples. That catches a batch size baked into a Reshape
-   target or a constant (the run fails on that node), and an op that mixes samples;
+   with the original on the shared samples, and at least one output must change. That catches
+   a batch size baked into a Reshape target or a constant (the run fails on that node), an op
+   that mixes samples, and a model that reads only some samples (``x[0]``);
 4. only a proven copy is moved to the destination (with its ``.data`` file when it has one).
    A failed proof leaves nothing behind, and an existing file at the destination untouched: a
    file that does not run must not sit where the user expects a working one. The result names
@@ -239,7 +240,10 @@ def _first_error(result: RunResult) -> str:
 def _rows_disagree(
     base: Mapping[str, np.ndarray], wide: Mapping[str, np.ndarray], sizes: set[int], m0: int
 ) -> str:
-    """Why the outputs at the other batch size do not follow the batch ("" when they do)."""
+    """Why the outputs at the other batch size do not follow the batch ("" when they do): each
+    keeps its shape and values, or changes on one axis from N to M and keeps the shared samples'
+    values; and at least one changes (a model that reads only the first sample runs too)."""
+    followed = False
     for name, a in base.items():
         b = wide.get(name)
         if b is None:
@@ -254,12 +258,15 @@ def _rows_disagree(
                 )
             k = min(a.shape[ax], b.shape[ax])
             a, b = np.take(a, range(k), axis=ax), np.take(b, range(k), axis=ax)
+            followed = True
         match = compare({name: b}, {name: a}, RTOL, ATOL)
         if not match.ok:
             return (
                 f"output '{name}' at batch {m0} differs from the original's on the same "
                 f"samples: {match.outputs[0].message}"
             )
+    if not followed:
+        return f"no output follows the batch: at batch {m0} every output keeps its shape"
     return ""
 
 
