@@ -23,7 +23,9 @@ Save with Dynamic Batch As… call:
 
 Known limitations: random feeds only (a model whose outputs depend on input values in a way
 random values do not reach is not fully exercised); ops with random outputs (RandomNormal,
-Dropout in training mode) fail the comparison; the proof runs on the CPU provider.
+Dropout in training mode) fail the comparison; the proof runs on the CPU provider; the rewrite
+itself (``onnx.load``/``onnx.save``) runs in the caller's process, in the window a worker thread,
+which holds the interpreter lock while protobuf parses a very large model.
 """
 
 from __future__ import annotations
