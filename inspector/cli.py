@@ -194,7 +194,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if out and Path(out).resolve() == Path(args.model).resolve():
             raise UsageError("refusing to overwrite the model file; give a new path to save to")
     model = _open(args.model)
-    from inspector.core.checks import RuntimeTarget, run_checks
+    from inspector.core.checks import RuntimeTarget, run_checks, sort_findings
     from inspector.core.findings import has_errors
 
     if args.save_converted:
@@ -208,18 +208,26 @@ def cmd_check(args: argparse.Namespace) -> int:
             msg = error_line(e)
             raise UsageError(f"cannot convert to opset {args.opset}: {msg}") from e
         print(f"wrote {saved}", file=sys.stderr)
+    dynamic = None
     if args.save_dynamic:
-        from inspector.core.checks.shape_dynamic import make_dim_dynamic
+        from inspector.core.findings import error_line
+        from inspector.core.rewrites.dynamic_batch import save_dynamic_batch
 
         try:
-            make_dim_dynamic(args.model, args.save_dynamic)
-        except ValueError as e:
-            raise UsageError(f"cannot make the batch dynamic: {e}") from e
-        print(f"wrote {args.save_dynamic}", file=sys.stderr)
+            # written only once the copy ran at two batch sizes; a failed proof is a finding
+            dynamic = save_dynamic_batch(args.model, args.save_dynamic, model=model)
+        except (ValueError, OSError) as e:  # the destination refused, or not writable
+            raise UsageError(f"cannot make the batch dynamic: {error_line(e)}") from e
+        print(dynamic.message, file=sys.stderr)
 
     findings = run_checks(model, RuntimeTarget(args.runtime, args.provider, args.opset))
+    if dynamic is not None:
+        findings = sort_findings(findings + dynamic.findings)
     if args.json:
-        _print_json({"findings": [f.to_dict() for f in findings]})
+        report: dict[str, Any] = {"findings": [f.to_dict() for f in findings]}
+        if dynamic is not None:
+            report["save_dynamic"] = dynamic.to_dict()
+        _print_json(report)
     elif not findings:
         print(f"no findings for {args.provider}")
     else:
@@ -500,7 +508,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     p.add_argument(
         "--save-dynamic",
         metavar="OUT.onnx",
-        help="also write a copy whose fixed batch dims (dim 0 of the inputs) are 'batch'",
+        help="also write a copy whose fixed batch (dim 0 of the inputs where it behaves as a "
+        "batch) is 'batch', kept only once it ran at two batch sizes; exit 1 if it did not",
     )
     p = add("run", cmd_run)
     p.add_argument("model", help="the .onnx file")

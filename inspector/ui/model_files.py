@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from inspector import __version__
 from inspector.core.findings import error_line
+from inspector.core.tasks import CancelToken, ProgressFn
 from inspector.ui.wizard import ExportWizard
 
 MODEL_FILTER = "ONNX models (*.onnx *.onnx.data *.pb);;All files (*)"
@@ -50,7 +51,7 @@ class ModelFileActions:
         model = view.document.model
         self._write_in_background(
             "save-converted",
-            lambda: save_retargeted(model, opset, path),
+            lambda _progress, _cancel: save_retargeted(model, opset, path),
             lambda out: self.statusBar().showMessage(f"Wrote {out}", 8000),
             f"Could not convert {view.document.path.name} to opset {opset}",
         )
@@ -69,7 +70,7 @@ class ModelFileActions:
             return
         if not any(f.code == "fixed-batch-dim" for f in view.document.findings):
             self.messages.show_message(
-                f"{view.document.path.name} has no fixed batch dim to make dynamic "
+                f"{view.document.path.name} has no input whose fixed dim 0 behaves as a batch "
                 "(or its checks have not finished yet)."
             )
             return
@@ -84,31 +85,51 @@ class ModelFileActions:
             self.make_dynamic_to(path)
 
     def make_dynamic_to(self, path: str) -> None:
-        """Write the current model with its fixed batch dims renamed to 'batch' to ``path`` (a
-        new file), then open it in a new tab, where inference and the checks show the effect."""
-        from inspector.core.checks.shape_dynamic import make_dim_dynamic
+        """Write the current model with its batch dims made dynamic to ``path`` (a new file), kept
+        only once the copy ran at two batch sizes (:func:`save_dynamic_batch`, in the background;
+        the runs are child processes). The message bar says what was proven, or why nothing was
+        written; a proven copy opens in a new tab."""
+        from inspector.core.rewrites.dynamic_batch import DynamicBatchResult, save_dynamic_batch
 
         view = self.current_view()
         if view is None:
             return
-        src = view.document.path
+        doc = view.document
+        src = doc.path
+        # the open model once its types are inferred (the batch analysis reads shapes), else the
+        # worker opens the file itself
+        model = doc.model if doc.model.types_inferred else None
+
+        def done(result: DynamicBatchResult) -> None:
+            self.messages.show_message(result.message)
+            if result.path is not None:
+                self.open_files([str(result.path)])
+
         self._write_in_background(
             "make-dynamic",
-            lambda: make_dim_dynamic(src, path),
-            lambda _result: self.open_files([path]),
+            lambda progress, cancel: save_dynamic_batch(
+                src, path, model=model, progress=progress, cancel=cancel
+            ),
+            done,
             f"Could not save {src.name} with a dynamic batch",
         )
 
     def _write_in_background(
-        self, key: str, write: Callable[[], Any], done: Callable[[Any], None], failure: str
+        self,
+        key: str,
+        write: Callable[[ProgressFn, CancelToken], Any],
+        done: Callable[[Any], None],
+        failure: str,
     ) -> None:
-        """Run ``write`` (which writes a new file) on the task runner; a failure is said in the
-        message bar as ``failure: <the error's first line>``."""
+        """Run ``write(progress, cancel)`` (which writes a new file) on the task runner; its
+        progress shows in the status bar, and a failure in the message bar as ``failure: <the
+        error's first line>``."""
         self.runner.submit(
             key,
-            lambda _p, _c: write(),
+            write,
             done,
             lambda err: self.messages.show_message(f"{failure}: {error_line(err.exception)}"),
+            lambda _fraction, message: self.statusBar().showMessage(message, 8000),
         )
 
     def about_text(self) -> str:

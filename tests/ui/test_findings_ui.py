@@ -270,7 +270,9 @@ def test_make_dynamic_writes_a_new_file_and_opens_it(qtbot, window, tmp_path):
     open_and_wait(qtbot, window, path, checked=True)
     out = tmp_path / "dynamic.onnx"
     window.make_dynamic_to(str(out))
-    qtbot.waitUntil(lambda: window.tabs.count() == 2, timeout=60000)
+    assert window.runner.is_running("make-dynamic")  # the proof runs in the background
+    qtbot.waitUntil(lambda: window.tabs.count() == 2, timeout=120000)
+    assert "ran at batch 8 and 3" in window.messages.text
     view = window.current_view()
     qtbot.waitUntil(lambda: view.document.checked, timeout=60000)
     assert path.read_bytes() == before
