@@ -548,7 +548,7 @@ class _Builder:
                 v.type_source = "graph output"
             outputs.append(vi.name)
         if not self.inferred and not path:
-            return Graph(g.name, path, nodes, values, inputs, outputs, g.doc_string)
+            return Graph(g.name, path, nodes, values, inputs, outputs, _text(g.doc_string))
         for v in values.values():
             v.inferred = self.inferred.get(v.name)
             if v.declared is None and v.inferred is not None:
@@ -561,12 +561,12 @@ class _Builder:
                 and path
             ):
                 v.type_source = "outer scope"
-        return Graph(g.name, path, nodes, values, inputs, outputs, g.doc_string)
+        return Graph(g.name, path, nodes, values, inputs, outputs, _text(g.doc_string))
 
     def function_graph(self, f: onnx.FunctionProto) -> Graph:
-        gp = onnx.GraphProto(name=f.name, node=f.node, doc_string=f.doc_string)
-        gp.input.extend(onnx.ValueInfoProto(name=n) for n in f.input)
-        gp.output.extend(onnx.ValueInfoProto(name=n) for n in f.output)
+        gp = onnx.GraphProto(name=_text(f.name), node=f.node, doc_string=_text(f.doc_string))
+        gp.input.extend(onnx.ValueInfoProto(name=_text(n)) for n in f.input)
+        gp.output.extend(onnx.ValueInfoProto(name=_text(n)) for n in f.output)
         gp.value_info.extend(f.value_info)
         return self.graph(gp, ("function", f"{f.domain}:{f.name}" if f.domain else f.name))
 

@@ -275,18 +275,18 @@ class ExternalData:
 
     def ref(self, t: TensorProto) -> ExternalRef:
         """Where ``t`` (stored externally) has its bytes; see the class docstring for refusals."""
-        name = printable(t.name)
+        name = _shown(t.name)
         info: dict[str, str] = {}
         for e in t.external_data:
-            key, value = printable(e.key), e.value
+            key, value = _shown(e.key), e.value
             if key not in EXTERNAL_DATA_KEYS:
                 raise self._fail(
-                    f"initializer '{name}' has an unknown external-data key '{key}'",
+                    f"tensor '{name}' has an unknown external-data key '{key}'",
                     "ONNX knows location, offset, length and checksum; export the model again",
                 )
             if key in info:
                 raise self._fail(
-                    f"initializer '{name}' gives its external-data {key} twice",
+                    f"tensor '{name}' gives its external-data {key} twice",
                     "the model is damaged; export it again",
                 )
             info[key] = value if isinstance(value, str) else value.decode("utf-8", "replace")
@@ -299,14 +299,14 @@ class ExternalData:
             length = max(size - offset, 0)
         if offset + length > size:
             raise self._fail(
-                f"external data file '{printable(info['location'])}' is too short for '{name}' "
+                f"external data file '{_shown(info['location'])}' is too short for '{name}' "
                 f"(needs {offset + length} bytes, has {size})",
                 "the data file is truncated; copy or export it again",
             )
         needed = _stored_bytes(t)
         if needed is not None and needed != length:
             raise self._fail(
-                f"initializer '{name}' claims {length} bytes of external data, but its dims "
+                f"tensor '{name}' claims {length} bytes of external data, but its dims "
                 f"{list(t.dims)} and type need {needed}",
                 "the model is damaged; export it again",
             )
@@ -318,7 +318,7 @@ class ExternalData:
             return None
         if not _DECIMAL.fullmatch(text):
             raise self._fail(
-                f"initializer '{name}' has external-data {key} '{printable(text)[:40]}', "
+                f"tensor '{name}' has external-data {key} '{_shown(text, 40)}', "
                 "which is not a number of bytes",
                 "the model is damaged; export it again",
             )
@@ -329,19 +329,19 @@ class ExternalData:
         known = self._files.get(loc)
         if known is not None:
             return known
-        shown = printable(loc)
+        shown = _shown(loc)
         if not loc:
             raise self._fail(
-                f"initializer '{name}' is stored externally but names no file",
+                f"tensor '{name}' is stored externally but names no file",
                 "the model is damaged; export it again",
             )
         if "\x00" in loc:
             raise self._fail(
-                f"initializer '{name}' names its data file with a NUL byte ('{shown}')",
+                f"tensor '{name}' names its data file with a NUL byte ('{shown}')",
                 "the model is damaged or crafted; do not trust it",
             )
         outside = (
-            f"initializer '{name}' points outside the model's folder ({shown})",
+            f"tensor '{name}' points outside the model's folder ({shown})",
             "for safety only files next to the model are read; move the data file "
             "beside the model and re-save with a relative location",
         )
@@ -350,6 +350,12 @@ class ExternalData:
             raise self._fail(*outside)
         target = Path(os.path.realpath(self.base / loc))  # follows links, never raises on loops
         if not target.is_relative_to(self.base):
+            if Path(os.path.normpath(self.base / loc)).is_relative_to(self.base):
+                outside = (
+                    f"the data file '{shown}' of tensor '{name}' is a link that leads outside "
+                    "the model's folder",
+                    outside[1],
+                )
             raise self._fail(*outside)
         try:
             st = os.stat(target)
@@ -372,6 +378,12 @@ class ExternalData:
             )
         self._files[loc] = (target, st.st_size)
         return target, st.st_size
+
+
+def _shown(text: str | bytes, limit: int = 200) -> str:
+    """Text from the file for a message: escaped, and cut to ``limit`` characters."""
+    text = printable(text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _stored_bytes(t: TensorProto) -> int | None:
