@@ -264,15 +264,19 @@ def _run(job: dict, opens: _Opens) -> dict:
 def _oracle(kind: str, path: str, err: io.StringIO) -> int:
     """0 if onnx's full check (``checker``) or ONNX Runtime's session (``ort``) accepts the
     model at ``path``, 1 if it refuses it (its message on stderr)."""
+    model: str | bytes = path
+    if path != path.encode("utf-8", "replace").decode("utf-8"):  # undecodable file name bytes
+        with open(path, "rb") as f:  # their bindings take only valid str paths
+            model = f.read()
     try:
         if kind == "checker":
             import onnx
 
-            onnx.checker.check_model(path, full_check=True)
+            onnx.checker.check_model(model, full_check=True)
         else:
             import onnxruntime as ort
 
-            ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+            ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     except Exception as e:
         err.write(f"{type(e).__name__}: {e}"[:2000])
         return 1

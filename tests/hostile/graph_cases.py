@@ -170,20 +170,20 @@ def nested_ifs(depth: int) -> bytes:
 
 
 def nested_loops(depth: int) -> onnx.ModelProto:
-    """Loop bodies nested ``depth`` deep, each passing a float through."""
+    """Loop bodies nested ``depth`` deep, each passing a float through (valid: every name is
+    unique over all scopes, as ONNX requires)."""
     body = None
     for d in range(depth, 0, -1):
-        nodes = [node("Identity", ["cond"], ["cond_out"])]
+        nodes = [node("Identity", [f"c{d}"], [f"co{d}"])]
         if body is None:
-            nodes.append(node("Relu", ["v"], ["v_out"]))
+            nodes.append(node("Relu", [f"v{d}"], [f"vo{d}"]))
         else:
-            nodes.append(node("Loop", ["", "cond"], ["v_out"], f"loop{d}", body=body))
-            nodes[-1].input.append("v")
+            nodes.append(node("Loop", ["", f"c{d}", f"v{d}"], [f"vo{d}"], f"loop{d}", body=body))
         body = helper.make_graph(
             nodes,
             f"body{d}",
-            [vi("i", [], TensorProto.INT64), vi("cond", [], TensorProto.BOOL), vi("v")],
-            [vi("cond_out", [], TensorProto.BOOL), vi("v_out")],
+            [vi(f"i{d}", [], TensorProto.INT64), vi(f"c{d}", [], TensorProto.BOOL), vi(f"v{d}")],
+            [vi(f"co{d}", [], TensorProto.BOOL), vi(f"vo{d}")],
         )
     n = node("Loop", ["n", "c", "x"], ["y"], "loop0", body=body)
     return model(
@@ -220,7 +220,7 @@ def nesting_cases(w: CaseWriter) -> None:
                     if i < depth
                     else node("Relu", ["a"], ["b"])
                 ],
-                OPSET,
+                local,
             )
             for i in range(depth + 1)
         ]
