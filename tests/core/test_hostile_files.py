@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ from tests.hostile.verdicts import (
     oracle_jobs,
     problems,
 )
-from tests.sandbox import REPO, run_jobs
+from tests.sandbox import REPO, Outcome, run_jobs
 
 SAMPLE_PER_CATEGORY = 6
 MEMORY_CAP = 3 << 30  # bytes of address space per child
@@ -44,37 +45,53 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Case]]:
     return root, build_corpus(root / "cases")
 
 
-def _run_corpus(root: Path, cases: list[Case], timeout: float = 120.0) -> dict[str, list[str]]:
-    """Problems per case name (only cases that have some)."""
+@dataclass
+class Runs:
+    """Every command's outcome on some cases, and what each file held before."""
+
+    root: Path
+    cases: list[Case]
+    outcomes: dict[str, list[Outcome]]  # case name → one per COMMANDS
+    before: dict[str, str | None]
+
+    def problems(self) -> dict[str, list[str]]:
+        """Problems per case name (only cases that have some)."""
+        found = {}
+        for c in self.cases:
+            p = problems(c, self.outcomes[c.name], self.before[c.name], self.root)
+            if p:
+                found[c.name] = p
+        return found
+
+    def unflagged_rejections(self) -> dict[str, str]:
+        """Cases onnx's checker or ONNX Runtime refuses but ``check`` passes (name → why)."""
+        regular = [c for c in self.cases if c.regular]
+        verdicts = run_jobs(oracle_jobs(regular), memory_bytes=MEMORY_CAP, workdir=self.root)
+        missed = {}
+        for i, case in enumerate(regular):
+            checker, ort = verdicts[2 * i], verdicts[2 * i + 1]
+            refusals = [o.stderr.strip()[:200] for o in (checker, ort) if o.exit_code == 1]
+            refusals += [f"ONNX Runtime {o.status}" for o in (ort,) if o.status == "crash"]
+            check = self.outcomes[case.name][COMMANDS.index("check --json")]
+            if refusals and check.exit_code != 2 and not error_findings(check):
+                missed[case.name] = " | ".join(refusals)
+        return missed
+
+
+def run_cases(
+    root: Path, cases: list[Case], timeout: float = 120.0, memory: int = MEMORY_CAP
+) -> Runs:
     before = {c.name: fingerprint(c.path) for c in cases}
-    outcomes = run_jobs(cli_jobs(cases, root, timeout), memory_bytes=MEMORY_CAP, workdir=root)
+    outcomes = run_jobs(cli_jobs(cases, root, timeout), memory_bytes=memory, workdir=root)
     n = len(COMMANDS)
-    found = {}
-    for i, case in enumerate(cases):
-        p = problems(case, outcomes[i * n : (i + 1) * n], before[case.name], root)
-        if p:
-            found[case.name] = p
-    return found
+    by_case = {c.name: outcomes[i * n : (i + 1) * n] for i, c in enumerate(cases)}
+    return Runs(root, cases, by_case, before)
 
 
-def _unflagged_rejections(root: Path, cases: list[Case]) -> dict[str, str]:
-    """Cases onnx's checker or ONNX Runtime refuses but ``check`` passes: name → why refused."""
-    regular = [c for c in cases if c.regular]
-    verdicts = run_jobs(oracle_jobs(regular), memory_bytes=MEMORY_CAP, workdir=root)
-    checks = run_jobs(
-        [j for j in cli_jobs(regular, root) if j.argv[0] == "check"],
-        memory_bytes=MEMORY_CAP,
-        workdir=root,
-    )
-    missed = {}
-    for i, case in enumerate(regular):
-        checker, ort = verdicts[2 * i], verdicts[2 * i + 1]
-        refusals = [o.stderr.strip()[:200] for o in (checker, ort) if o.exit_code == 1]
-        refusals += [f"ONNX Runtime {o.status}" for o in (ort,) if o.status == "crash"]
-        check = checks[i]
-        if refusals and check.exit_code != 2 and not error_findings(check):
-            missed[case.name] = " | ".join(refusals)
-    return missed
+@pytest.fixture(scope="module")
+def sample_runs(corpus: tuple[Path, list[Case]]) -> Runs:
+    root, cases = corpus
+    return run_cases(root, list(iter_sample(cases, SAMPLE_PER_CATEGORY)))
 
 
 def test_corpus_covers_every_category(corpus):
@@ -86,33 +103,36 @@ def test_corpus_covers_every_category(corpus):
     assert len({c.name for c in cases}) == len(cases)
 
 
-def test_a_spread_of_the_corpus_gets_clear_outcomes(corpus):
-    root, cases = corpus
-    sample = list(iter_sample(cases, SAMPLE_PER_CATEGORY))
-    assert len(sample) >= 50
-    found = _run_corpus(root, sample)
+def test_a_spread_of_the_corpus_gets_clear_outcomes(sample_runs):
+    assert len(sample_runs.cases) >= 50
+    found = sample_runs.problems()
     assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
 
 
-@pytest.mark.slow
-def test_the_whole_corpus_gets_clear_outcomes(tmp_path):
-    cases = build_corpus(tmp_path / "cases", slow=True)
-    found = _run_corpus(tmp_path, cases, timeout=900.0)
-    assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
-
-
-def test_files_onnx_or_onnxruntime_refuse_get_an_error(corpus):
+def test_files_onnx_or_onnxruntime_refuse_get_an_error(sample_runs):
     pytest.importorskip("inspector.core.checks.structure", reason="the structure check family")
-    root, cases = corpus
-    missed = _unflagged_rejections(root, list(iter_sample(cases, SAMPLE_PER_CATEGORY)))
+    missed = sample_runs.unflagged_rejections()
     assert not missed, "\n".join(f"{k}: {v}" for k, v in missed.items())
 
 
+@pytest.fixture(scope="module")
+def whole_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    root = tmp_path_factory.mktemp("hostile_all")
+    cases = build_corpus(root / "cases", slow=True)
+    # the 1M-node chain takes about 2 minutes and 2.5 GB per command on a loaded 2-core machine
+    return run_cases(root, cases, timeout=900.0, memory=8 << 30)
+
+
 @pytest.mark.slow
-def test_every_file_onnx_or_onnxruntime_refuses_gets_an_error(corpus):
+def test_the_whole_corpus_gets_clear_outcomes(whole_runs):
+    found = whole_runs.problems()
+    assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+@pytest.mark.slow
+def test_every_file_onnx_or_onnxruntime_refuses_gets_an_error(whole_runs):
     pytest.importorskip("inspector.core.checks.structure", reason="the structure check family")
-    root, cases = corpus
-    missed = _unflagged_rejections(root, cases)
+    missed = whole_runs.unflagged_rejections()
     assert not missed, "\n".join(f"{k}: {v}" for k, v in missed.items())
 
 
@@ -172,3 +192,53 @@ def test_our_own_bug_is_one_line_exit_2_and_debuggable(tmp_path, capsys, monkeyp
     monkeypatch.setenv("ONNX_INSPECTOR_DEBUG", "1")
     with pytest.raises(KeyError):
         cli_main(["info", str(path)])
+
+
+def test_a_subgraphs_external_weights_are_read_from_the_models_folder(tmp_path, monkeypatch):
+    """Before, only the main graph's external data was resolved; onnx's own reader would have
+    looked for a subgraph's file in the working folder."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from inspector.core.graph import open_model
+    from tests.hostile.base import model, node, vi
+    from tests.hostile.file_cases import ext_tensor
+
+    (tmp_path / "w.bin").write_bytes(np.array([1.5, -2.0], np.float32).tobytes())
+    then_g = helper.make_graph(
+        [node("Add", ["x", "w"], ["t"])], "then", [], [vi("t")], [ext_tensor("w", "w.bin")]
+    )
+    else_g = helper.make_graph([node("Neg", ["x"], ["e"])], "else", [], [vi("e")])
+    m = model(
+        [node("If", ["c"], ["y"], "if", then_branch=then_g, else_branch=else_g)],
+        inputs=[vi("x"), vi("c", [], TensorProto.BOOL)],
+    )
+    path = tmp_path / "m.onnx"
+    path.write_bytes(m.SerializeToString())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = open_model(path)
+    (init,) = loaded.find_graph(("if", "then_branch")).initializers
+    np.testing.assert_array_equal(init.array(), [1.5, -2.0])
+    assert loaded.external_bytes == 8
+
+
+def test_invalid_utf8_is_repaired_in_the_protobuf_too(tmp_path):
+    """The graph model and the protobuf the checks read both hold text, with U+FFFD for the
+    bytes that were not UTF-8."""
+    from inspector.core.graph import open_model
+    from tests.bad_models import small_model
+    from tests.hostile.file_cases import BAD_UTF8
+
+    m = small_model()
+    m.graph.node[0].name = "@@@@"
+    m.metadata_props.add(key="@@@@", value="v")
+    path = tmp_path / "m.onnx"
+    path.write_bytes(m.SerializeToString().replace(b"@@@@", BAD_UTF8))
+    loaded = open_model(path)
+    assert loaded.graph.nodes[0].name == loaded.proto.graph.node[0].name
+    assert (
+        isinstance(loaded.proto.graph.node[0].name, str) and "\ufffd" in loaded.graph.nodes[0].name
+    )
+    assert all(isinstance(k, str) and "\ufffd" in k for k in loaded.metadata)

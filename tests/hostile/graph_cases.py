@@ -273,8 +273,8 @@ HOSTILE_NAMES: dict[str, str] = {
 
 
 def named_model(s: str) -> onnx.ModelProto:
-    """Every kind of name in one model is ``s`` (made distinct where it must be)."""
-    nodes = [node("Relu", [s], [s + "#t"], s), node("Neg", [s + "#t"], [s + "#y"], s)]
+    """Every kind of name in one valid model is ``s`` (made distinct where it must be)."""
+    nodes = [node("Relu", [s], [s + "#t"], s), node("Neg", [s + "#t"], [s + "#y"], s + "#2")]
     m = model(
         nodes,
         inputs=[vi(s, [s, 2])],
@@ -286,7 +286,6 @@ def named_model(s: str) -> onnx.ModelProto:
     m.graph.doc_string = s
     m.metadata_props.add(key=s, value=s)
     m.graph.node[0].doc_string = s
-    m.graph.node[0].attribute.append(helper.make_attribute(s[:1000] or "a", s))
     m.graph.value_info.append(vi(s + "#t", [s, 2]))
     return m
 
@@ -294,6 +293,12 @@ def named_model(s: str) -> onnx.ModelProto:
 def name_cases(w: CaseWriter) -> None:
     for label, s in HOSTILE_NAMES.items():
         w.add(label, named_model(s), refused=False)
+    # as attribute names and values (of an op no runtime has: no standard op takes them)
+    custom = helper.make_node("Hostile", ["x"], ["y"], domain="hostile.names")
+    for label, s in HOSTILE_NAMES.items():
+        custom.attribute.append(helper.make_attribute(f"{label}={s[:1000]}", s))
+    opsets = [*OPSET, helper.make_opsetid("hostile.names", 1)]
+    w.add("attribute_names_and_values", model([custom], opsets=opsets), refused=False)
     empty = model([node("Relu", ["x"], [""]), node("Relu", [""], ["y"])], name="")
     w.add("empty_tensor_name", empty, refused=False)
     m = model([node("Relu", ["", "x"], ["y"])], inputs=[vi(""), vi("x")], name="")
