@@ -162,11 +162,16 @@ def _read_model_bytes(p: Path) -> bytes:
             p, f"cannot read the file ({_os_reason(e)})", "check its permissions"
         ) from e
     with os.fdopen(fd, "rb") as f:
-        what = _not_a_file(os.fstat(fd).st_mode)
+        st = os.fstat(fd)
+        what = _not_a_file(st.st_mode)
         if what is not None:  # replaced between the two looks
             raise ModelLoadError(p, f"this is {what}, not a model file", "give an .onnx file")
         try:
-            data = f.read(MAX_MODEL_BYTES + 1)  # bounded: a file may grow while it is read
+            # The size it has (read() allocates what it is asked for), and never past the bound
+            # if it grows meanwhile or, like files under /proc, claims no size.
+            data = f.read(min(st.st_size, MAX_MODEL_BYTES) + 1)
+            if len(data) > st.st_size:
+                data += f.read(MAX_MODEL_BYTES + 1 - len(data))
         except OSError as e:
             raise ModelLoadError(
                 p, f"cannot read the file ({_os_reason(e)})", "check the disk or copy it again"
@@ -298,24 +303,22 @@ class ExternalData:
                 )
             info[key] = value if isinstance(value, str) else value.decode("utf-8", "replace")
         file, size = self._file(name, info.get("location", ""))
-        offset = self._number(name, info, "offset")
+        offset = self._number(name, info, "offset") or 0
         length = self._number(name, info, "length")
-        if offset is None:
-            offset = 0
-        if length is None:
-            length = max(size - offset, 0)
+        needed = _stored_bytes(t)
+        if length is not None and needed is not None and needed != length:
+            raise self._fail(
+                f"tensor '{name}' claims {length} bytes of external data, but its dims "
+                f"{list(t.dims)} and type need {needed}",
+                "the model is damaged; export it again",
+            )
+        if length is None:  # no length: the tensor's own size, else the rest of the file
+            length = needed if needed is not None else max(size - offset, 0)
         if offset + length > size:
             raise self._fail(
                 f"external data file '{_shown(info['location'])}' is too short for '{name}' "
                 f"(needs {offset + length} bytes, has {size})",
                 "the data file is truncated; copy or export it again",
-            )
-        needed = _stored_bytes(t)
-        if needed is not None and needed != length:
-            raise self._fail(
-                f"tensor '{name}' claims {length} bytes of external data, but its dims "
-                f"{list(t.dims)} and type need {needed}",
-                "the model is damaged; export it again",
             )
         return ExternalRef(file, offset, length)
 

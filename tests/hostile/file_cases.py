@@ -185,6 +185,16 @@ def external_cases(w: CaseWriter) -> None:
     )
     weights_model("no_fields", lambda t, f: t.ClearField("external_data"))
 
+    def drop(*keys: str) -> Callable[[TensorProto, Path], None]:
+        def edit(t: TensorProto, _folder: Path) -> None:
+            for e in [e for e in t.external_data if e.key in keys]:
+                t.external_data.remove(e)
+
+        return edit
+
+    weights_model("no_length", drop("length"), refused=False)  # W's own size, at offset 0
+    weights_model("no_offset_no_length", drop("offset", "length"), refused=False)
+
     # external tensors outside the main graph's initializers: onnx.load reads those too
     def bait_and_model(name: str, m: onnx.ModelProto, refused: bool) -> None:
         folder = w.folder(name)
