@@ -418,6 +418,7 @@ def _has_undecodable_text(proto: onnx.ModelProto, graphs: list[Graph]) -> bool:
     ]
     fields += [x for p in proto.metadata_props for x in (p.key, p.value)]
     fields += [o.domain for o in proto.opset_import]
+    fields += [x for f in proto.functions for x in (f.name, f.domain)]
     types: set[type] = set(map(type, fields))
     name, op_type, domain = (operator.attrgetter(a) for a in ("name", "op_type", "domain"))
     for top in graphs:
