@@ -137,12 +137,17 @@ class _Child:
         self.restarts += 1
 
     def start(self, index: int, job: Job) -> None:
+        if self.proc is not None and self.proc.poll() is not None:  # died after its last job
+            self.stop()
         if self.proc is None:
             self._spawn()
         self.job = (index, job)
         assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(job.__dict__).encode() + b"\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(json.dumps(job.__dict__).encode() + b"\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:  # it died just now: the read that follows sees EOF, a crash
+            pass
         self.started = time.monotonic()
         # until the child says it is ready, its imports run: they do not count against the job
         self.deadline = self.started + (
