@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -592,6 +593,11 @@ SUBCOMMANDS = ("info", "run", "check", "render", "export", "install-desktop", "u
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, commands = build_parser()
+    from inspector.core.text import PrintableStream
+
+    streams = sys.stdout, sys.stderr
+    # Names and paths come from the model: escape control characters before they reach a terminal.
+    sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -603,3 +609,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `info | head`: the reader has gone; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # else the final flush complains at exit
+        return EXIT_OK
+    except Exception as e:  # the last net: every expected failure above says its own line
+        if os.environ.get("ONNX_INSPECTOR_DEBUG"):
+            raise
+        from inspector.core.findings import error_line
+
+        msg = (
+            "not enough memory for this model; close other programs or use a bigger machine"
+            if isinstance(e, MemoryError)
+            else f"internal error ({type(e).__name__}: {error_line(e)}): a bug in ONNX Inspector,"
+            " not in your file; please report it with the model (ONNX_INSPECTOR_DEBUG=1 shows "
+            "the traceback)"
+        )
+        print(f"onnx-inspector: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        sys.stdout, sys.stderr = streams

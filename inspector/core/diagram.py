@@ -19,6 +19,7 @@ from inspector.core.categories import Category, category_of
 from inspector.core.graph import Graph, Model, Node, TensorType, Value, dtype_name, format_shape
 from inspector.core.layout import Layout, layered_layout
 from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
+from inspector.core.text import printable
 
 CHAR_W = 7.0  # average advance of the label font at 11 px, in scene pixels
 LINE_H = 15.0
@@ -121,20 +122,26 @@ def _attr_line(node: Node) -> str:
     return " ".join(parts)
 
 
+def _shown(text: str) -> str:
+    """A name as a box shows it: control characters and bidi overrides from the file escaped
+    (a newline would add a line, an override reverse the text); one cheap test for most names."""
+    return text if text.isprintable() else printable(text)
+
+
 def _node_lines(node: Node, values: dict[str, Value]) -> tuple[str, ...]:
-    lines = [node.op_type]
+    lines = [_shown(node.op_type)]
     if node.name:
-        lines.append(node.name)
+        lines.append(_shown(node.name))
     attrs = _attr_line(node) if node.proto.attribute else ""
     if attrs:
-        lines.append(attrs)
+        lines.append(_shown(attrs))
     inits = []
     for name in node.inputs:
         v = values.get(name) if name else None
         if v is not None and v.initializer is not None:
             inits.append(v.initializer)
     for init in inits[:MAX_INIT_LINES]:
-        lines.append(f"{init.name} ⟨{_dims(init.shape)}⟩")
+        lines.append(f"{_shown(init.name)} ⟨{_dims(init.shape)}⟩")
     if len(inits) > MAX_INIT_LINES:
         lines.append(f"+{len(inits) - MAX_INIT_LINES} more initializers")
     return tuple(lines)
@@ -149,7 +156,7 @@ def _edge_label(v: Value) -> str:
         return ""
     label = _LABELS.get(t)
     if label is None:  # few distinct types in a big model: format each once
-        label = f"{t.dtype}{format_shape(t.shape)}" if t.shape is not None else t.dtype
+        label = _shown(f"{t.dtype}{format_shape(t.shape)}" if t.shape is not None else t.dtype)
         if len(_LABELS) < 65536:
             _LABELS[t] = label
     return label
@@ -177,7 +184,7 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
     cats += [Category.INPUT] * n_in + [Category.OUTPUT] * n_out
     for name in [*graph.inputs, *graph.outputs]:
         t = values[name].type
-        lines.append((name, str(t)) if t else (name,))
+        lines.append((_shown(name), _shown(str(t))) if t else (_shown(name),))
     longest = np.fromiter((max(map(len, ls)) for ls in lines), np.float64, len(lines))
     line_count = np.fromiter(map(len, lines), np.float64, len(lines))
     width = np.clip(longest * CHAR_W + 2 * PAD_X, MIN_W, MAX_W)

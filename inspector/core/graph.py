@@ -11,6 +11,7 @@ subgraph may read its parents' values by name, as ONNX scoping says).
 from __future__ import annotations
 
 import functools
+import operator
 import os
 from collections import Counter
 from collections.abc import Collection, Iterator
@@ -21,7 +22,14 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, TensorProto, numpy_helper
 
-from inspector.core.loader import ExternalRef, LoadedFile, load_model_file, read_external_tensor
+from inspector.core.loader import (
+    ExternalData,
+    ExternalRef,
+    LoadedFile,
+    load_model_file,
+    read_external_tensor,
+    repair_text,
+)
 from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
 
 Dim = int | str | None  # a fixed size, a symbol ("batch"), or unknown
@@ -100,7 +108,7 @@ def type_from_proto(tp: onnx.TypeProto) -> TensorType | None:
         shape: Shape | None = None
         if tt.HasField("shape"):
             shape = tuple(
-                d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                d.dim_value if d.HasField("dim_value") else (_text(d.dim_param) or None)
                 for d in tt.shape.dim
             )
         dt = dtype_name(tt.elem_type)
@@ -159,7 +167,7 @@ class Node:
 
     @property
     def doc_string(self) -> str:
-        return self.proto.doc_string
+        return _text(self.proto.doc_string)
 
     @property
     def subgraphs(self) -> list[tuple[str, Graph]]:
@@ -185,6 +193,9 @@ class Initializer:
         """The values; read from disk now if stored externally (lazily: one tensor at a time)."""
         if self.external is not None:
             return read_external_tensor(self._proto, self.external)
+        if self._proto.data_location == TensorProto.EXTERNAL:
+            # onnx would resolve the location against the working folder: never let it
+            raise ValueError(f"'{self.name}' is stored externally and its data file is unknown")
         return numpy_helper.to_array(self._proto)
 
     @property
@@ -229,8 +240,10 @@ class Graph:
         """This graph and every nested subgraph, depth first."""
         yield self
         for node in self.nodes:
-            for _, sub in node.subgraphs:
-                yield from sub.iter_graphs()
+            subs = node.subgraph_by_attribute  # None on all but control flow: keep this loop bare
+            if subs:
+                for sub in subs.values():
+                    yield from sub.iter_graphs()
 
     @property
     def initializers(self) -> list[Initializer]:
@@ -338,33 +351,39 @@ def build_model(
     infer: bool = True,
 ) -> Model:
     proto = loaded.proto
-    inferred: dict[str, TensorType] = {}
-    inference_error = ""
-    if infer:
-        progress(0.0, "inferring shapes")
-        inferred, inference_error = infer_proto_types(proto)
-    if cancel:
-        cancel.check()
-    progress(0.4, "building graph")
-    builder = _Builder(inferred, loaded.external, loaded.path.parent, cancel)
-    with gc_paused():
-        graph = builder.graph(proto.graph, ())
-        functions = [
-            Function(
-                f.domain,
-                f.name,
-                builder.function_graph(f),
-                list(f.attribute),
-                {o.domain: o.version for o in f.opset_import},
-            )
-            for f in proto.functions
-        ]
+    for attempt in range(2):
+        inferred: dict[str, TensorType] = {}
+        inference_error = ""
+        if infer:
+            progress(0.0, "inferring shapes")
+            inferred, inference_error = infer_proto_types(proto)
+        if cancel:
+            cancel.check()
+        progress(0.4, "building graph")
+        builder = _Builder(inferred, loaded, cancel)
+        with gc_paused():
+            graph = builder.graph(proto.graph, ())
+            functions = [
+                Function(
+                    _text(f.domain),
+                    _text(f.name),
+                    builder.function_graph(f),
+                    [_text(a) for a in f.attribute],
+                    {_text(o.domain): o.version for o in f.opset_import},
+                )
+                for f in proto.functions
+            ]
+        # Invalid UTF-8 is rare, and finding it costs a walk over every field: look only where
+        # the build already went, and repair the whole protobuf (then build again) if it is met.
+        if attempt or not _has_undecodable_text(proto, [graph, *(f.graph for f in functions)]):
+            break
+        repair_text(proto)
     progress(1.0, "built")
     return Model(
         path=loaded.path,
         file_size=loaded.file_size,
         ir_version=proto.ir_version,
-        opset_imports={o.domain: o.version for o in proto.opset_import},
+        opset_imports={_text(o.domain): o.version for o in proto.opset_import},
         producer_name=proto.producer_name,
         producer_version=proto.producer_version,
         domain=proto.domain,
@@ -378,6 +397,41 @@ def build_model(
         inference_error=inference_error,
         types_inferred=infer,
     )
+
+
+def _text(value: str | bytes) -> str:
+    """A string field of the protobuf as text: the runtime returns ``bytes`` for invalid UTF-8."""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _has_undecodable_text(proto: onnx.ModelProto, graphs: list[Graph]) -> bool:
+    """Whether a string the graph model shows came back as ``bytes`` (invalid UTF-8): model
+    properties, metadata, graph names, node names, op types, domains, value names and symbolic
+    dims. (Node doc strings and attributes are decoded where they are read.) C-level ``map``
+    over the built objects: about 30 ms at 100k nodes."""
+    fields: list[object] = [
+        proto.producer_name,
+        proto.producer_version,
+        proto.domain,
+        proto.doc_string,
+        proto.graph.doc_string,
+    ]
+    fields += [x for p in proto.metadata_props for x in (p.key, p.value)]
+    fields += [o.domain for o in proto.opset_import]
+    fields += [x for f in proto.functions for x in (f.name, f.domain)]
+    types: set[type] = set(map(type, fields))
+    name, op_type, domain = (operator.attrgetter(a) for a in ("name", "op_type", "domain"))
+    for top in graphs:
+        for g in top.iter_graphs():
+            types.add(type(g.name))
+            types.update(map(type, g.values))
+            types.update(map(type, map(name, g.nodes)))
+            types.update(map(type, set(map(op_type, g.nodes))))
+            types.update(map(type, set(map(domain, g.nodes))))
+            for t in set(map(operator.attrgetter("declared"), g.values.values())):
+                if t is not None and t.shape:
+                    types.update(map(type, t.shape))
+    return bytes in types
 
 
 def infer_proto_types(proto: onnx.ModelProto) -> tuple[dict[str, TensorType], str]:
@@ -395,8 +449,9 @@ def infer_proto_types(proto: onnx.ModelProto) -> tuple[dict[str, TensorType], st
     def walk(g: onnx.GraphProto) -> None:
         for vi in list(g.value_info) + list(g.output) + list(g.input):
             t = cached_type_from_proto(vi.type)
-            if t is not None and vi.name not in out:
-                out[vi.name] = t
+            name = _text(vi.name)  # the window's child infers on the file as it is
+            if t is not None and name not in out:
+                out[name] = t
         for n in g.node:
             for a in n.attribute:
                 if a.type == AttributeProto.GRAPH:
@@ -411,15 +466,12 @@ def infer_proto_types(proto: onnx.ModelProto) -> tuple[dict[str, TensorType], st
 
 class _Builder:
     def __init__(
-        self,
-        inferred: dict[str, TensorType],
-        external: dict[str, ExternalRef],
-        base_dir: Path,
-        cancel: CancelToken | None,
+        self, inferred: dict[str, TensorType], loaded: LoadedFile, cancel: CancelToken | None
     ) -> None:
         self.inferred = inferred
-        self.external = external
-        self.base_dir = base_dir
+        self.external = loaded.external
+        self.external_data: ExternalData | None = loaded.external_data
+        self.base_dir = loaded.path.parent
         self.cancel = cancel
 
     def graph(self, g: onnx.GraphProto, path: tuple[str, ...]) -> Graph:
@@ -433,7 +485,7 @@ class _Builder:
 
         for t in g.initializer:
             v = value(t.name)
-            v.initializer = self._initializer(t)
+            v.initializer = self._initializer(t, path)
             v.declared = TensorType(v.initializer.dtype, v.initializer.shape)
             v.type_source = "initializer"
         for st in g.sparse_initializer:
@@ -500,7 +552,7 @@ class _Builder:
                 v.type_source = "graph output"
             outputs.append(vi.name)
         if not self.inferred and not path:
-            return Graph(g.name, path, nodes, values, inputs, outputs, g.doc_string)
+            return Graph(g.name, path, nodes, values, inputs, outputs, _text(g.doc_string))
         for v in values.values():
             v.inferred = self.inferred.get(v.name)
             if v.declared is None and v.inferred is not None:
@@ -513,17 +565,22 @@ class _Builder:
                 and path
             ):
                 v.type_source = "outer scope"
-        return Graph(g.name, path, nodes, values, inputs, outputs, g.doc_string)
+        return Graph(g.name, path, nodes, values, inputs, outputs, _text(g.doc_string))
 
     def function_graph(self, f: onnx.FunctionProto) -> Graph:
-        gp = onnx.GraphProto(name=f.name, node=f.node, doc_string=f.doc_string)
-        gp.input.extend(onnx.ValueInfoProto(name=n) for n in f.input)
-        gp.output.extend(onnx.ValueInfoProto(name=n) for n in f.output)
+        gp = onnx.GraphProto(name=_text(f.name), node=f.node, doc_string=_text(f.doc_string))
+        gp.input.extend(onnx.ValueInfoProto(name=_text(n)) for n in f.input)
+        gp.output.extend(onnx.ValueInfoProto(name=_text(n)) for n in f.output)
         gp.value_info.extend(f.value_info)
         return self.graph(gp, ("function", f"{f.domain}:{f.name}" if f.domain else f.name))
 
-    def _initializer(self, t: TensorProto) -> Initializer:
-        ext = self.external.get(t.name)
+    def _initializer(self, t: TensorProto, path: tuple[str, ...]) -> Initializer:
+        ext = None
+        if t.data_location == TensorProto.EXTERNAL:
+            # the main graph's were resolved while loading; a subgraph's are resolved here
+            ext = None if path else self.external.get(t.name)
+            if ext is None and self.external_data is not None:
+                ext = self.external_data.ref(t)
         dims = tuple(t.dims)
         if ext is not None:
             nbytes = ext.length
@@ -552,17 +609,23 @@ _STANDARD_DOMAINS = frozenset(("", "ai.onnx", "ai.onnx.ml"))
 
 def make_attribute(a: AttributeProto, subgraph: Graph | None = None) -> Attribute:
     """An attribute formatted for people; ``subgraph`` is the built graph of a GRAPH attribute."""
-    kind = AttributeProto.AttributeType.Name(a.type).lower()
+    name = _text(a.name)
+    try:
+        kind = AttributeProto.AttributeType.Name(a.type).lower()
+    except ValueError:  # a type number this onnx does not know (a newer or damaged file)
+        return Attribute(name, f"type {a.type}", f"(attribute type {a.type} is unknown)", None)
     if a.ref_attr_name:
-        return Attribute(a.name, kind, f"@{a.ref_attr_name} (from the calling node)", None)
+        return Attribute(name, kind, f"@{_text(a.ref_attr_name)} (from the calling node)", None)
     if a.type == AttributeProto.GRAPH:
         return Attribute(
-            a.name, kind, f"graph '{a.g.name}' ({len(a.g.node)} nodes)", None, subgraph
+            name, kind, f"graph '{_text(a.g.name)}' ({len(a.g.node)} nodes)", None, subgraph
         )
     if a.type == AttributeProto.GRAPHS:
-        return Attribute(a.name, kind, f"{len(a.graphs)} graphs", None)
+        return Attribute(name, kind, f"{len(a.graphs)} graphs", None)
+    if a.type == AttributeProto.UNDEFINED:
+        return Attribute(name, kind, "(no value)", None)
     value = onnx.helper.get_attribute_value(a)
-    return Attribute(a.name, kind, format_attribute_value(a, value), _plain(value))
+    return Attribute(name, kind, format_attribute_value(a, value), _plain(value))
 
 
 def _quick_value(a: AttributeProto) -> object:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from inspector.core.diagram import Diagram
 from inspector.core.layout import Layout
+from inspector.core.text import printable
 from inspector.ui.graph_view.palette import palette_for
 from inspector.ui.graph_view.scene import GraphScene
 
@@ -71,7 +72,7 @@ def render_to_file(
         generator.setFileName(str(out))
         generator.setSize(size)
         generator.setViewBox(target)
-        generator.setTitle(diagram.graph.name or "graph")
+        generator.setTitle(printable(diagram.graph.name) or "graph")  # XML allows no controls
         painter = QPainter(generator)
         painter.fillRect(target, palette.background)
         scene.render(painter, target, source)
