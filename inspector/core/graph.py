@@ -31,6 +31,7 @@ from inspector.core.loader import (
     repair_text,
 )
 from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
+from inspector.core.text import format_float
 
 Dim = int | str | None  # a fixed size, a symbol ("batch"), or unknown
 Shape = tuple[Dim, ...]
@@ -651,10 +652,6 @@ def _plain(value: object) -> object:
     if isinstance(value, list) and all(isinstance(v, (int, float, bytes)) for v in value):
         return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
     return None
-
-
-def format_float(x: float) -> str:
-    return f"{x:.6g}"
 
 
 def format_attribute_value(a: AttributeProto, value: object) -> str:

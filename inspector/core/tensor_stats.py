@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
+from inspector.core.text import format_float
 
 CHUNK = 1 << 18  # elements per float64 chunk: 2 MB of scratch memory
 FIRST_VALUES = 8  # how many leading values are kept, formatted
@@ -274,9 +275,7 @@ def _dtype_name(dtype: np.dtype) -> str:
 def _format(value: object, kind: str) -> str:
     """One value as the panel shows it: floats to 6 significant digits, strings quoted."""
     if kind == "float":
-        # graph.format_float's format, written out: importing inspector.core.graph imports onnx,
-        # seconds of start-up for every inference child, which needs this module but not onnx.
-        return f"{float(value):.6g}"  # type: ignore[arg-type]
+        return format_float(float(value))  # type: ignore[arg-type]
     if kind == "int":
         return str(int(value))  # type: ignore[call-overload]
     if kind == "bool":

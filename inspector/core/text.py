@@ -50,3 +50,8 @@ class PrintableStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def format_float(x: float) -> str:
+    """A float as every panel and message shows it: 6 significant digits."""
+    return f"{x:.6g}"

@@ -110,7 +110,6 @@ def test_a_spread_of_the_corpus_gets_clear_outcomes(sample_runs):
 
 
 def test_files_onnx_or_onnxruntime_refuse_get_an_error(sample_runs):
-    pytest.importorskip("inspector.core.checks.structure", reason="the structure check family")
     missed = sample_runs.unflagged_rejections()
     assert not missed, "\n".join(f"{k}: {v}" for k, v in missed.items())
 
@@ -131,7 +130,6 @@ def test_the_whole_corpus_gets_clear_outcomes(whole_runs):
 
 @pytest.mark.slow
 def test_every_file_onnx_or_onnxruntime_refuses_gets_an_error(whole_runs):
-    pytest.importorskip("inspector.core.checks.structure", reason="the structure check family")
     missed = whole_runs.unflagged_rejections()
     assert not missed, "\n".join(f"{k}: {v}" for k, v in missed.items())
 

@@ -19,12 +19,12 @@ from inspector.core.graph import (
     Node,
     TensorType,
     Value,
-    format_float,
     format_shape,
 )
 from inspector.core.opdocs import FormalParameter, OpDoc, op_doc
 from inspector.core.summary import model_summary
 from inspector.core.tensor_stats import TensorStats
+from inspector.core.text import format_float
 from inspector.ui.panels.page import FindingLike, Page, esc, mono, muted
 
 MAX_ROWS = 200
