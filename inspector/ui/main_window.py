@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from inspector.core.checks import RuntimeTarget
 from inspector.core.findings import Finding, findings_at
 from inspector.ui.document_view import DocumentView
-from inspector.ui.message_bar import MessageBar
+from inspector.ui.message_bar import Level, MessageBar
 from inspector.ui.model_files import MODEL_FILTER, ModelFileActions
 from inspector.ui.panels.inference import InferencePanel
 from inspector.ui.panels.problems import ProblemsPanel
@@ -46,6 +46,7 @@ class MainWindow(ModelFileActions, QMainWindow):
         self.resize(1400, 900)
 
         self.messages = MessageBar(self)
+        self.runner.install_error_handler(self.messages.show_failure)  # no failure goes unseen
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.setTabsClosable(True)
@@ -122,6 +123,7 @@ class MainWindow(ModelFileActions, QMainWindow):
             "runtime-facts",
             lambda _p, _c: runtime_facts(),
             lambda facts: self.target_picker.set_choices(*facts),
+            what="reading ONNX Runtime's providers and opsets",
         )
 
     def _target_chosen(self, target: RuntimeTarget) -> None:
@@ -249,6 +251,9 @@ class MainWindow(ModelFileActions, QMainWindow):
         s.selection_changed.connect(lambda _id: self._show_selection())
         s.graph_changed.connect(self._graph_changed)
         s.types_inferred.connect(self._types_inferred)
+        s.background_failed.connect(
+            lambda _id, text: self.messages.show_message(text, Level.WARNING)
+        )
         self.properties.node_requested.connect(
             lambda i: self._select_and_reveal(Selection("node", i))
         )
@@ -548,7 +553,12 @@ class MainWindow(ModelFileActions, QMainWindow):
             )
 
     def _run_in_background(self, fn, on_done) -> None:
-        self.runner.submit("stats", lambda _progress, _cancel: fn(), on_done)
+        self.runner.submit(
+            "stats",
+            lambda _progress, _cancel: fn(),
+            on_done,
+            what="filling in the Properties panel",
+        )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window_state(self.saveGeometry(), self.saveState())

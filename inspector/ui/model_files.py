@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from inspector import __version__
 from inspector.core.findings import error_line
 from inspector.core.tasks import CancelToken, ProgressFn
+from inspector.ui.message_bar import Level
 from inspector.ui.wizard import ExportWizard
 
 MODEL_FILTER = "ONNX models (*.onnx *.onnx.data *.pb);;All files (*)"
@@ -101,7 +102,7 @@ class ModelFileActions:
         model = doc.model if doc.model.types_inferred else None
 
         def done(result: DynamicBatchResult) -> None:
-            self.messages.show_message(result.message)
+            self.messages.show_message(result.message, Level.INFO if result.ok else Level.WARNING)
             if result.path is not None:
                 self.open_files([str(result.path)])
 
@@ -128,7 +129,9 @@ class ModelFileActions:
             key,
             write,
             done,
-            lambda err: self.messages.show_message(f"{failure}: {error_line(err.exception)}"),
+            lambda err: self.messages.show_message(
+                f"{failure}: {error_line(err.exception)}", Level.ERROR, err.details
+            ),
             lambda _fraction, message: self.statusBar().showMessage(message, 8000),
         )
 

@@ -84,6 +84,9 @@ class Session(QObject):
     selection_changed = Signal(int)  # doc id
     types_inferred = Signal(int)  # doc id: shape inference has filled in the inferred types
     findings_changed = Signal(int)  # doc id: a check run finished (or started: checked is False)
+    # doc id, one line: a child's work on the document (shape inference, checks) did not finish;
+    # the window shows it. Failures of the Inspector's own code go to the runner's error handler.
+    background_failed = Signal(int, str)
     target_changed = Signal()
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
@@ -134,6 +137,7 @@ class Session(QObject):
             done,
             failed,
             lambda f, m: self.load_progressed.emit(key, f, m),
+            what=f"opening {p.name}",
         )
 
     def _infer_later(self, doc_id: int) -> None:
@@ -157,9 +161,25 @@ class Session(QObject):
                 if all(drawn.diagram is not d for d in diagrams):
                     drawn.diagram.refresh_edge_labels()
             self.types_inferred.emit(doc_id)
+            if model.inference_error:  # onnx raised, or the child crashed or timed out
+                self.background_failed.emit(
+                    doc_id,
+                    f"Shape inference on {doc.path.name} did not finish: {model.inference_error}. "
+                    "Types are shown as the file declares them.",
+                )
             self.check(doc_id)  # the checks read inferred types, so they wait for them
 
-        self.runner.submit(f"infer:{doc_id}", work, done)
+        def failed(err: TaskError) -> None:
+            # The Inspector's own code failed. The document still ends up with no inferred types
+            # and is checked, so nothing (the Problems panel's "checking…") waits for ever.
+            model.apply_inferred({}, f"shape inference stopped ({type(err.exception).__name__})")
+            self.types_inferred.emit(doc_id)
+            self.runner.report(err)
+            self.check(doc_id)
+
+        self.runner.submit(
+            f"infer:{doc_id}", work, done, failed, what=f"inferring shapes of {doc.path.name}"
+        )
 
     # --------------------------------------------------------------------------------- checks
 
@@ -193,6 +213,12 @@ class Session(QObject):
                 doc.check_findings = findings
                 doc.checked = True
                 self.findings_changed.emit(doc_id)
+                # the child crashed, timed out or could not read the file, or a check raised
+                stopped = [f for f in findings if f.code == "check-failed"]
+                if stopped:
+                    self.background_failed.emit(
+                        doc_id, f"Not every check ran on {doc.path.name}: {stopped[0].message}"
+                    )
 
         def failed(err: TaskError) -> None:
             if doc_id in self.documents:
@@ -200,18 +226,21 @@ class Session(QObject):
                     Finding(
                         Severity.WARNING,
                         "check-failed",
-                        f"the checks stopped with {type(err.exception).__name__}: {err.exception}",
-                        "report this model to the developers",
+                        "ONNX Inspector hit an internal error while checking the model "
+                        f"({type(err.exception).__name__}: {err.exception})",
+                        "please report it with the message bar's details",
                     )
                 ]
                 doc.checked = True
                 self.findings_changed.emit(doc_id)
+            self.runner.report(err)
 
         self.runner.submit(
             f"check:{doc_id}",
             lambda _progress, cancel: run_checks_in_child(doc.path, target, cancel),
             done,
             failed,
+            what=f"checking {doc.path.name}",
         )
 
     def cancel_loading(self) -> None:
@@ -260,6 +289,7 @@ class Session(QObject):
             f"layout:{doc_id}",
             lambda progress, cancel: draw_graph(doc.model, graph, progress, cancel),
             done,
+            what=f"laying out {breadcrumb(path)[-1]} of {doc.path.name}",
         )
 
     def go_to_level(self, doc_id: int, depth: int) -> None:

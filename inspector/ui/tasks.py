@@ -5,6 +5,11 @@ its progress, result or error come back to the GUI thread by queued signals. Sta
 a key that already has one running cancels the older one, whose result is then dropped (as in
 Orange3's concurrent utilities). Work that can crash or hang the process (ONNX Runtime sessions,
 user PyTorch code) does not come here: it runs in a child process.
+
+No failure is lost: a task submitted without ``on_error`` hands its failure to the runner's one
+error handler (the window installs its message bar's), and a caller's ``on_error`` that cleans up
+after a failure it cannot explain passes it on with :meth:`TaskRunner.report`. Without a handler
+installed the traceback goes to stderr.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ TaskFn = Callable[[ProgressFn, CancelToken], Any]
 
 @dataclass
 class TaskError:
-    """What a failed task raised: the exception, and the traceback text for the log."""
+    """What a failed task raised: the exception, the traceback text, and what the task was doing
+    in people's words ("inferring shapes of model.onnx"), for the message that reports it."""
 
     exception: BaseException
     details: str
+    what: str = ""
 
 
 class _Relay(QObject):
@@ -71,6 +78,12 @@ class _Pending:
     on_done: Callable[[Any], None]
     on_error: Callable[[TaskError], None] | None
     on_progress: Callable[[float, str], None] | None
+    what: str
+
+
+def _print_error(error: TaskError) -> None:
+    """The error handler of a runner the window did not install one on (tests, tools)."""
+    print(f"error while {error.what}:\n{error.details}", file=sys.stderr)
 
 
 class GuiThreadCollector(QObject):
@@ -130,6 +143,16 @@ class TaskRunner(QObject):
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._current: dict[str, int] = {}
+        self._error_handler: Callable[[TaskError], None] = _print_error
+
+    def install_error_handler(self, handler: Callable[[TaskError], None]) -> None:
+        """Where failures go that no caller handles (the window: its message bar)."""
+        self._error_handler = handler
+
+    def report(self, error: TaskError) -> None:
+        """Hand ``error`` to the installed error handler (from an ``on_error`` that cleaned up
+        after a failure but leaves telling the user to the window)."""
+        self._error_handler(error)
 
     def submit(
         self,
@@ -138,12 +161,18 @@ class TaskRunner(QObject):
         on_done: Callable[[Any], None],
         on_error: Callable[[TaskError], None] | None = None,
         on_progress: Callable[[float, str], None] | None = None,
+        what: str = "",
     ) -> CancelToken:
-        """Start ``fn`` under ``key``, cancelling the task that key had running; returns its token."""
+        """Start ``fn`` under ``key``, cancelling the task that key had running; returns its token.
+
+        A failure goes to ``on_error``, or without one to the installed error handler; ``what``
+        says what the task does ("inferring shapes of model.onnx") for the message.
+        """
         self.cancel(key)
         task_id = next(self._ids)
         token = CancelToken()
-        self._pending[task_id] = _Pending(key, token, on_done, on_error, on_progress)
+        what = what or f"running the background task '{key}'"
+        self._pending[task_id] = _Pending(key, token, on_done, on_error, on_progress, what)
         self._current[key] = task_id
         was_busy = len(self._pending) > 1
         self._pool.start(_Job(task_id, fn, token, self._relay))
@@ -189,5 +218,7 @@ class TaskRunner(QObject):
 
     def _on_failed(self, task_id: int, error: TaskError | None) -> None:
         pending = self._take(task_id)
-        if pending is not None and error is not None and pending.on_error is not None:
-            pending.on_error(error)
+        if pending is None or error is None:  # cancelled: whoever cancelled it tidies up
+            return
+        error.what = pending.what
+        (pending.on_error or self._error_handler)(error)

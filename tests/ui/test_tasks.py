@@ -73,3 +73,42 @@ def test_garbage_is_collected_on_the_gui_thread(qtbot):
     allocated = [[i] for i in range(5000)]
     qtbot.waitUntil(lambda: ref() is None, timeout=10000)
     assert len(allocated) == 5000
+
+
+def test_a_failure_nobody_handles_goes_to_the_installed_handler_once(qtbot):
+    runner = TaskRunner()
+    unhandled: list[TaskError] = []
+    handled: list[TaskError] = []
+    runner.install_error_handler(unhandled.append)
+    runner.submit("bare", lambda _p, _c: 1 / 0, lambda _r: None, what="dividing")
+    runner.submit("caught", lambda _p, _c: [][1], lambda _r: None, handled.append)
+    qtbot.waitUntil(lambda: bool(unhandled) and bool(handled), timeout=5000)
+    assert runner.wait_idle(5000)
+    assert [e.what for e in unhandled] == ["dividing"]
+    assert isinstance(unhandled[0].exception, ZeroDivisionError)
+    assert "ZeroDivisionError" in unhandled[0].details
+    # a caller's handler keeps its failure, unless it passes it on
+    assert isinstance(handled[0].exception, IndexError) and len(unhandled) == 1
+    assert handled[0].what == "running the background task 'caught'"
+    runner.report(handled[0])
+    assert unhandled[1] is handled[0]
+
+
+def test_a_cancelled_task_reports_nothing(qtbot):
+    runner = TaskRunner()
+    reported: list[TaskError] = []
+    runner.install_error_handler(reported.append)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(_p, cancel: CancelToken) -> None:
+        started.set()
+        release.wait(5)
+        cancel.check()
+
+    runner.submit("k", slow, lambda _r: None)
+    assert started.wait(5)
+    with qtbot.waitSignal(runner.busy_changed, timeout=5000) as idle:
+        runner.cancel("k")
+        release.set()
+    assert idle.args == [False]
+    assert reported == []
