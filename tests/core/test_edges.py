@@ -106,37 +106,6 @@ def test_conv_weight_channels(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("op", "params"),
-    [
-        ("BatchNormalization", ["scale", "bias", "mean", "var"]),
-        ("InstanceNormalization", ["scale", "bias"]),
-    ],
-)
-def test_normalization_needs_one_value_per_channel(tmp_path: Path, op: str, params: list) -> None:
-    # A Conv cut to 7 output channels ahead of a normalization still holding 8 values: onnx's
-    # inference lets InstanceNormalization pass; ONNX Runtime refuses either on the normalization.
-    import onnxruntime as ort
-
-    g = helper.make_graph(
-        [
-            helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
-            helper.make_node(op, ["c", *params], ["y"], name="norm"),
-        ],
-        "g",
-        [vi("x", F, [1, 3, 4, 4])],
-        [vi("y", F, None)],
-        [init("w", [7, 3, 1, 1]), *(init(p, [8]) for p in params)],
-    )
-    model = save_open(tmp_path, g)
-    faults = errors(model)
-    assert {(f.code, f.node, f.node_index) for f in faults} == {("shape-mismatch", "norm", 1)}
-    assert {f.tensor for f in faults} == set(params)
-    with pytest.raises(Exception, match="norm"):  # at load (BatchNormalization) or at run
-        session = ort.InferenceSession(str(model.path), providers=["CPUExecutionProvider"])
-        session.run(None, {"x": np.ones((1, 3, 4, 4), np.float32)})
-
-
-@pytest.mark.parametrize(
     ("trans_b", "w_shape", "bad"), [(0, [4, 5], False), (1, [5, 4], False), (1, [4, 5], True)]
 )
 def test_gemm_inner_dimension_honours_transB(

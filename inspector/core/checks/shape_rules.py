@@ -268,30 +268,6 @@ def conv(view: NodeView) -> RuleResult:
     return faults, None
 
 
-def channel_params(view: NodeView) -> RuleResult:
-    """BatchNormalization (scale, B, mean, var) and InstanceNormalization (scale, B): one value
-    per channel, dim 1 of X. onnx's inference does not compare them; ONNX Runtime refuses at run
-    time ("Invalid input scale: 0th dimension != 7")."""
-    x = view.shape(0)
-    if not x or len(x) < 2 or not isinstance(x[1], int):
-        return [], None
-    c = x[1]
-    faults: list[ShapeFault] = []
-    for slot in range(1, len(view.inputs)):
-        p = view.shape(slot) if view.inputs[slot] else None
-        if p and len(p) == 1 and isinstance(p[0], int) and p[0] != c:
-            faults.append(
-                ShapeFault(
-                    slot,
-                    f"{view.label}: the data ({_desc(view, 0)}) has {c} channels but "
-                    f"{_desc(view, slot)} holds {p[0]} values",
-                    f"'{view.inputs[slot]}' needs one value per channel ({c}), or the "
-                    f"producer of the data is missing channels",
-                )
-            )
-    return faults, None
-
-
 # ---------------------------------------------------------------------------------------- Reshape
 
 
@@ -443,8 +419,6 @@ RULES: dict[str, Callable[[NodeView], RuleResult]] = {
     "Gemm": gemm,
     "Reshape": reshape,
     "Concat": concat,
-    "BatchNormalization": channel_params,
-    "InstanceNormalization": channel_params,
     **{
         op: broadcast
         for op in (
