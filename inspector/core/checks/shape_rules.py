@@ -2,8 +2,9 @@
 
 onnx infers a Conv's output without looking at the weight's input channels, infers Gemm without
 comparing K, and accepts a Reshape target whose element count differs from the data's. These
-rules check exactly those, plus MatMul's inner dimension, Concat's off-axis dims and broadcasting,
-and say which input is wrong and how to fix it (onnx's own messages name neither).
+rules check exactly those, plus MatMul's inner dimension, Concat's off-axis dims, broadcasting and
+the per-channel vectors of BatchNormalization and InstanceNormalization, and say which input is
+wrong and how to fix it (onnx's own messages name neither).
 
 Each rule takes a :class:`NodeView` and returns ``(faults, output_shape)``: ``output_shape`` is
 what the node would give if the fault were fixed (or ``None``), so the walker can go on past it.
@@ -411,6 +412,62 @@ def concat(view: NodeView) -> RuleResult:
     return faults, tuple(out)
 
 
+# ---------------------------------------------------------------------- per-channel parameters
+
+#: The inputs after X that hold one value per channel (dim 1 of X).
+_CHANNEL_VECTORS = {
+    "BatchNormalization": ("scale", "B", "mean", "var"),
+    "InstanceNormalization": ("scale", "B"),
+}
+
+
+def channel_vectors(view: NodeView) -> RuleResult:
+    """BatchNormalization, InstanceNormalization: each parameter holds C values, C = dim 1 of X.
+
+    Before opset 14 onnx infers BatchNormalization from X alone (InstanceNormalization at any
+    opset), and ONNX Runtime fails only when it runs the node: a Conv upstream cut to fewer
+    output channels went unseen until a later node with a rule (PaddleOCR exports, opset 11).
+    """
+    x = view.shape(0)
+    if not x or len(x) < 2:
+        return [], None
+    spatial = view.attrs(("spatial",)).get("spatial", 1)
+    if view.op_type == "BatchNormalization" and view.opset < 9 and spatial == 0:
+        return [], None  # per-activation parameters, [C, D1, ...]
+    roles = _CHANNEL_VECTORS[view.op_type]
+    fixed: dict[int, int] = {0: x[1]} if isinstance(x[1], int) else {}
+    for slot in range(1, len(roles) + 1):
+        p = view.shape(slot) if slot < len(view.inputs) and view.inputs[slot] else None
+        if p is not None and len(p) == 1 and isinstance(p[0], int):
+            fixed[slot] = p[0]
+    if len(set(fixed.values())) <= 1:
+        return [], None
+    c = _majority(view, Counter(fixed.values()), fixed)
+    faults = []
+    for slot, n in fixed.items():
+        if n == c:
+            continue
+        if slot == 0:
+            faults.append(
+                ShapeFault(
+                    0,
+                    f"{view.label}: the data ({_desc(view, 0)}) has {n} channels but its "
+                    f"{', '.join(roles)} hold {c} values",
+                    f"the data needs {c} channels (dim 1): check what {view.source(0)} computes",
+                )
+            )
+        else:
+            faults.append(
+                ShapeFault(
+                    slot,
+                    f"{view.label}: {roles[slot - 1]} {_desc(view, slot)} has {n} values for "
+                    f"{c} channels",
+                    f"'{view.inputs[slot]}' needs {c} values, one per channel",
+                )
+            )
+    return faults, (x[0], c, *x[2:])
+
+
 #: op type → rule, for ai.onnx ops.
 RULES: dict[str, Callable[[NodeView], RuleResult]] = {
     "Conv": conv,
@@ -419,6 +476,8 @@ RULES: dict[str, Callable[[NodeView], RuleResult]] = {
     "Gemm": gemm,
     "Reshape": reshape,
     "Concat": concat,
+    "BatchNormalization": channel_vectors,
+    "InstanceNormalization": channel_vectors,
     **{
         op: broadcast
         for op in (
