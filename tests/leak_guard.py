@@ -10,14 +10,14 @@ for what the test started to end, then fails the test's teardown naming what is 
 - this process's child processes, from ``/proc/*/stat`` (Linux only; the check is skipped
   elsewhere). A zombie (a child that ended but was never waited for) counts: nothing reaps it;
 - only when ``PySide6.QtWidgets`` is already imported and a QApplication exists (so Qt-free
-  tests never import Qt): work running in the global QThreadPool or in any QThreadPool under the
-  application or a top-level widget (the window's TaskRunner keeps its pool there), and active
-  QTimers under the application or a top-level widget that were not active before the test.
+  tests never import Qt): work running in the global QThreadPool or in any QThreadPool Python
+  made (each TaskRunner has one), and active QTimers Python made that were not active before
+  the test (Qt's own internal timers are not looked at).
   While it waits it processes Qt events, so queued results and single-shot timers can land.
 
 Known limitations: a grandchild whose parent (our child) already ended is re-parented away from
-this process and not seen; a TaskRunner or QTimer with no parent and no top-level widget above
-it is not reachable from the application and not seen.
+this process and not seen; threads that Python did not start (see ``python_threads``) are seen
+only through the Qt pools they belong to.
 """
 
 from __future__ import annotations
@@ -104,23 +104,34 @@ def qt_application() -> Any | None:
     return None if widgets is None else widgets.QApplication.instance()
 
 
-def _qt_roots(app: Any) -> list[Any]:
-    return [app, *app.topLevelWidgets()]
+def _qt_objects(kind: type) -> list[Any]:
+    """Every live ``kind`` Python made or saw, parented or not (a TaskRunner made without a
+    parent, a widget no longer shown), from shiboken's wrapper map: a few hundred entries in a
+    window test, read in well under a millisecond. Qt's own internal objects are not in it."""
+    from shiboken6 import Shiboken  # already imported: QtWidgets is
+
+    return [w for w in Shiboken.getAllValidWrappers() if isinstance(w, kind)]
 
 
-def busy_pools(app: Any) -> list[Any]:
+def busy_pools() -> list[Any]:
     """The QThreadPools that have a task running."""
     from PySide6.QtCore import QThreadPool  # already imported: QtWidgets is
 
     pools = [QThreadPool.globalInstance()]
-    for root in _qt_roots(app):
-        pools += [p for p in root.findChildren(QThreadPool) if p not in pools]
+    pools += [p for p in _qt_objects(QThreadPool) if p not in pools]
     return [pool for pool in pools if pool.activeThreadCount()]
 
 
 def _describe_pool(pool: Any) -> str:
+    from PySide6.QtCore import QThreadPool
+
     owner = pool.parent()
-    name = "the global QThreadPool" if owner is None else f"a {type(owner).__name__}'s QThreadPool"
+    if pool == QThreadPool.globalInstance():
+        name = "the global QThreadPool"
+    elif owner is None:
+        name = "a QThreadPool with no parent"
+    else:
+        name = f"a {type(owner).__name__}'s QThreadPool"
     return f"{name}: {pool.activeThreadCount()} task(s) running"
 
 
@@ -132,16 +143,11 @@ def _allowed_timers() -> list[Any]:
     return [] if collector is None else [collector.timer]
 
 
-def active_timers(app: Any) -> list[Any]:
+def active_timers() -> list[Any]:
     from PySide6.QtCore import QTimer  # already imported: QtWidgets is
 
     allowed = _allowed_timers()
-    timers: list[Any] = []
-    for root in _qt_roots(app):
-        for timer in root.findChildren(QTimer):
-            if timer.isActive() and timer not in timers and timer not in allowed:
-                timers.append(timer)
-    return timers
+    return [t for t in _qt_objects(QTimer) if t.isActive() and t not in allowed]
 
 
 def _describe_timer(timer: Any) -> str:
@@ -166,7 +172,7 @@ class Snapshot:
     @classmethod
     def take(cls) -> Snapshot:
         app = qt_application()
-        return cls(python_threads(), child_processes(), [] if app is None else active_timers(app))
+        return cls(python_threads(), child_processes(), [] if app is None else active_timers())
 
 
 def leftovers(before: Snapshot) -> list[str]:
@@ -183,11 +189,9 @@ def leftovers(before: Snapshot) -> list[str]:
         ]
     app = qt_application()
     if app is not None:
-        lines += [_describe_pool(p) for p in busy_pools(app)]
+        lines += [_describe_pool(p) for p in busy_pools()]
         lines += [
-            f"active QTimer {_describe_timer(t)}"
-            for t in active_timers(app)
-            if t not in before.timers
+            f"active QTimer {_describe_timer(t)}" for t in active_timers() if t not in before.timers
         ]
     return lines
 
@@ -201,7 +205,7 @@ def _wait_a_little(before: Snapshot) -> None:
     new_threads = python_threads() - before.threads
     if new_threads:
         next(iter(new_threads)).join(POLL_S)
-    elif app is not None and (pools := busy_pools(app)):
+    elif app is not None and (pools := busy_pools()):
         pools[0].waitForDone(int(POLL_S * 1000))
     else:
         time.sleep(POLL_S)

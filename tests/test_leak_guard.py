@@ -47,6 +47,15 @@ def test_qt_pool_left_busy(qtbot):
     done = threading.Event()
     atexit.register(done.set)  # the task ends as this pytest process does
     QThreadPool.globalInstance().start(lambda: done.wait(60))
+
+def test_task_runner_left_busy(qtbot):
+    from inspector.ui.tasks import TaskRunner
+
+    done = threading.Event()
+    atexit.register(done.set)
+    runner = TaskRunner()  # no parent: found all the same
+    runner.submit("k", lambda _progress, _cancel: done.wait(60), lambda _result: None)
+    kept.append(runner)
 """
 
 CLEAN = """
@@ -94,14 +103,15 @@ def run_inner(
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the child check reads /proc")
 def test_a_test_leaving_work_running_fails_naming_it(pytester, monkeypatch):
     result = run_inner(pytester, monkeypatch, LEAKY, wait_s=1)
-    result.assert_outcomes(passed=5, errors=5)
+    result.assert_outcomes(passed=6, errors=6)
     out = result.stdout.str()
-    assert out.count("the test left work running 1 s after it ended") == 5
+    assert out.count("the test left work running 1 s after it ended") == 6
     assert "thread 'forever' (daemon, target Event.wait)" in out
     assert "sys.stdin.read()  # left-running" in out
     assert "(a zombie: ended but never waited for): true" in out
     assert "active QTimer QWidget.ticker (repeating, every 1000 ms)" in out
     assert "the global QThreadPool: 1 task(s) running" in out
+    assert "a TaskRunner's QThreadPool: 1 task(s) running" in out
 
 
 def test_a_test_that_cleans_up_passes_without_waiting_the_full_time(pytester, monkeypatch):
