@@ -175,11 +175,15 @@ class Snapshot:
         return cls(python_threads(), child_processes(), [] if app is None else active_timers())
 
 
+def _runs(thread: threading.Thread) -> str:
+    target = getattr(thread, "_target", None)  # set while a Thread(target=...) runs
+    return getattr(target, "__qualname__", None) or f"{type(thread).__qualname__}.run"
+
+
 def leftovers(before: Snapshot) -> list[str]:
     """What runs now that did not before, one line each (empty when clean)."""
     lines = [
-        f"thread {t.name!r} ({'daemon' if t.daemon else 'non-daemon'}, target "
-        f"{getattr(getattr(t, '_target', None), '__qualname__', '?')})"
+        f"thread {t.name!r} ({'daemon' if t.daemon else 'non-daemon'}, running {_runs(t)})"
         for t in python_threads() - before.threads
     ]
     children = child_processes()

@@ -106,7 +106,7 @@ def test_a_test_leaving_work_running_fails_naming_it(pytester, monkeypatch):
     result.assert_outcomes(passed=6, errors=6)
     out = result.stdout.str()
     assert out.count("the test left work running 1 s after it ended") == 6
-    assert "thread 'forever' (daemon, target Event.wait)" in out
+    assert "thread 'forever' (daemon, running Event.wait)" in out
     assert "sys.stdin.read()  # left-running" in out
     assert "(a zombie: ended but never waited for): true" in out
     assert "active QTimer QWidget.ticker (repeating, every 1000 ms)" in out
