@@ -338,7 +338,8 @@ class _Structure:
         # when the function is called (it inlines it); onnx.checker does not check names.
         rejected = view.function == "" or view.function in self.called
         for node in view.nodes:
-            if not node.name:
+            # ONNX Runtime turns ai.onnx Constants into initializers before it looks at names.
+            if not node.name or (node.op_type == "Constant" and node.domain in ("", "ai.onnx")):
                 continue
             other = first.setdefault(node.name, node)
             if other is not node:
