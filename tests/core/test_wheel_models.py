@@ -420,12 +420,34 @@ def test_injected_fault(entry: WheelModel, path: Path, variant: str, tmp_path: P
     )
 
 
+#: Real batches the conservative batch analysis does not follow (strict xfail: a change that
+#: reaches one of them has to say so here). Each reason is what ``why_not`` gives.
+BATCH_MISSES = {
+    "magika/model.onnx": "a Slice [0:1000000000] on axis 0 (it keeps the whole batch)",
+    "rapidocr-onnxruntime/ch_PP-OCRv4_rec_infer.onnx": "a ReduceMean on an input of unknown rank",
+    "rapidocr-onnxruntime/ch_ppocr_mobile_v2.0_cls_infer.onnx": (
+        "a MatMul on the output of a Reshape computed at run time (unknown rank)"
+    ),
+    "silero-vad/silero_vad_16k_op15.onnx": "a Pad with run-time amounts; the state reaches an If",
+    "silero-vad/silero_vad_half.onnx": "a Pad with run-time amounts; the state reaches an If",
+    "silero-vad/silero_vad_op18_ifless.onnx": "the inputs are read inside a subgraph",
+}
+
+
+def _batch_params() -> list:
+    out = []
+    for p in _params():
+        entry = p.values[0]
+        if not entry.batch:
+            continue
+        miss = BATCH_MISSES.get(entry.id)
+        marks = [*p.marks, *([pytest.mark.xfail(reason=miss, strict=True)] if miss else [])]
+        out.append(pytest.param(*p.values, id=p.id, marks=marks))
+    return out
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("entry", "path"),
-    [p for p in _params() if p.values[0].batch],
-    ids=lambda v: getattr(v, "id", ""),
-)
+@pytest.mark.parametrize(("entry", "path"), _batch_params())
 def test_fixed_batch_is_reported_where_onnxruntime_shows_a_batch(
     entry: WheelModel, path: Path, tmp_path: Path
 ) -> None:
