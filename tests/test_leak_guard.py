@@ -95,8 +95,16 @@ def run_inner(
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     pytester.makepyfile(test_inner=source)
+    # -rN: no short summary, which repeats each message in full where CI is set (pytest does
+    # not truncate it there), so what the tests count would depend on the environment.
     return pytester.runpytest_subprocess(
-        "-p", "tests.leak_guard", "-p", "no:cacheprovider", "-o", f"leak_guard_wait_s={wait_s}"
+        "-p",
+        "tests.leak_guard",
+        "-p",
+        "no:cacheprovider",
+        "-rN",
+        "-o",
+        f"leak_guard_wait_s={wait_s}",
     )
 
 
