@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from inspector.cli import SUBCOMMANDS
-    from inspector.cli import main as cli_main
+    from inspector.commands import NAMES
 
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and (args[0] in SUBCOMMANDS or args[0] in ("-h", "--help")):
+    if args and (args[0] in NAMES or args[0] in ("-h", "--help")):
+        from inspector.cli import main as cli_main
+
         return cli_main(args)
     from inspector.ui.app import run_app
 

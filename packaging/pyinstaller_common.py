@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from inspector import __version__  # noqa: E402
+from inspector.commands import SUBCOMMANDS  # noqa: E402
 from inspector.desktop import identity  # noqa: E402, F401 (re-exported to the specs)
 
 VERSION = __version__
@@ -33,8 +34,14 @@ def analysis_options() -> dict[str, Any]:
         "scripts": [str(ROOT / "inspector" / "__main__.py")],
         "pathex": [str(ROOT)],
         "datas": [(str(ROOT / "resources"), "resources")],
-        # The CLI imports its subcommands' modules lazily, out of the static analysis' sight.
-        "hiddenimports": ["inspector.cli", "inspector.ui.app", "inspector.desktop.identity"],
+        # The CLI imports each subcommand's module by its name in the registry (importlib), which
+        # the static analysis cannot follow.
+        "hiddenimports": [
+            "inspector.cli",
+            *(f"inspector.cli.{c.module}" for c in SUBCOMMANDS),
+            "inspector.ui.app",
+            "inspector.desktop.identity",
+        ],
         "excludes": ["torch", "onnxscript", "tkinter", "matplotlib", "IPython"],
     }
 

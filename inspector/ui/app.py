@@ -16,7 +16,7 @@ from PySide6.QtGui import QFileOpenEvent, QIcon
 from PySide6.QtWidgets import QApplication
 
 from inspector import __version__, resource_path
-from inspector.cli import SUBCOMMANDS
+from inspector.commands import NAMES
 from inspector.ui.single_instance import Outcome, absolute_paths, claim, raise_window
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def parse_launch_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="onnx-inspector",
         description="Open ONNX models in ONNX Inspector (with no file: a bundled sample model). "
-        f"Subcommands: {', '.join(SUBCOMMANDS)} (see `onnx-inspector COMMAND --help`).",
+        f"Subcommands: {', '.join(NAMES)} (see `onnx-inspector COMMAND --help`).",
     )
     parser.add_argument("files", nargs="*", help=".onnx files to open, one tab each")
     parser.add_argument(

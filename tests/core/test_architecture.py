@@ -1,4 +1,5 @@
-"""The shape of the code: the core imports no Qt, and `--help` starts without heavy modules."""
+"""The shape of the code: the core imports no Qt; the window and the CLI sit over the core and only
+the launcher imports them; `--help` starts without heavy modules."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+
+import tomllib
 
 import inspector
 
@@ -40,6 +43,44 @@ def test_import_linter_contracts_hold():
     lint = Path(sys.executable).parent / "lint-imports"
     result = subprocess.run([str(lint)], cwd=ROOT.parent, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _contracts() -> dict[str, dict]:
+    config = tomllib.loads((ROOT.parent / "pyproject.toml").read_text())
+    return {c["type"]: c for c in config["tool"]["importlinter"]["contracts"]}
+
+
+def test_layers_contract_puts_the_window_and_the_cli_over_the_core():
+    """What `lint-imports` enforces is the layering of issue 12; dropping a layer fails here."""
+    layers = _contracts()["layers"]
+    assert layers["containers"] == ["inspector"] and layers["exhaustive"] is True
+    top, faces, bottom = ([s.strip() for s in layer.split("|")] for layer in layers["layers"])
+    assert top == ["__main__"]
+    assert sorted(faces) == ["cli", "ui"]  # independent of each other ('|')
+    assert "core" in bottom
+    # render draws the window's scene by contract; it is the only import let through
+    assert layers["ignore_imports"] == ["inspector.cli.render -> inspector.ui.graph_view.render"]
+
+
+def test_only_the_launcher_imports_the_window_or_the_cli():
+    protected = _contracts()["protected"]
+    assert sorted(protected["protected_modules"]) == ["inspector.cli", "inspector.ui"]
+    assert protected["allowed_importers"] == ["inspector.__main__"]
+    assert protected.get("ignore_imports", []) == [
+        "inspector.cli.render -> inspector.ui.graph_view.render"
+    ]
+
+
+def test_the_window_starts_without_importing_the_cli():
+    code = (
+        "import sys\n"
+        "from inspector.ui.app import parse_launch_args\n"
+        "print('CLI', sorted(m for m in sys.modules if m.startswith('inspector.cli')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent, check=True
+    ).stdout
+    assert "CLI []" in out
 
 
 def test_help_starts_without_heavy_modules():

@@ -1,0 +1,106 @@
+"""`onnx-inspector check MODEL`: every finding of every static check, from the core's
+``run_checks``; optionally also writes the model converted to another opset or with a dynamic
+batch (the core's rewrites), never over the model itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from inspector.cli.common import EXIT_FINDINGS, EXIT_OK, UsageError, open_model, print_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="the .onnx file")
+    parser.add_argument(
+        "--runtime", default="onnxruntime", help="the runtime (default onnxruntime)"
+    )
+    parser.add_argument(
+        "--provider",
+        default="CPUExecutionProvider",
+        help="the execution provider (default CPUExecutionProvider)",
+    )
+    parser.add_argument(
+        "--opset", type=int, help="check the model as converted to this ai.onnx opset"
+    )
+    parser.add_argument(
+        "--save-converted",
+        metavar="OUT.onnx",
+        help="with --opset: also write the converted model to this new file",
+    )
+    parser.add_argument(
+        "--save-dynamic",
+        metavar="OUT.onnx",
+        help="also write a copy whose fixed batch (dim 0 of the inputs where it behaves as a "
+        "batch) is 'batch', kept only once it ran at two batch sizes; exit 1 if it did not",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prints every finding (runtime support, dtype/shape, model validity); exit 1 if any is an
+    error."""
+    if args.runtime != "onnxruntime":
+        raise UsageError(f"--runtime {args.runtime} is not supported; use --runtime onnxruntime")
+    if args.opset is not None and args.opset < 7:
+        raise UsageError(f"--opset {args.opset} is too old; onnxruntime has kernels from opset 7")
+    if args.save_converted and args.opset is None:
+        raise UsageError("--save-converted needs --opset N (the opset to convert to)")
+    for out in (args.save_converted, args.save_dynamic):
+        if out and Path(out).resolve() == Path(args.model).resolve():
+            raise UsageError("refusing to overwrite the model file; give a new path to save to")
+    model = open_model(args.model)
+    from inspector.core.checks import RuntimeTarget, run_checks, sort_findings
+    from inspector.core.findings import error_line, has_errors
+
+    if args.save_converted:
+        from inspector.core.checks.runtime_retarget import save_retargeted
+
+        try:
+            saved = save_retargeted(model, args.opset, args.save_converted)
+        except Exception as e:  # the converter's own error: say it in one line
+            raise UsageError(f"cannot convert to opset {args.opset}: {error_line(e)}") from e
+        print(f"wrote {saved}", file=sys.stderr)
+    dynamic = None
+    if args.save_dynamic:
+        from inspector.core.rewrites.dynamic_batch import save_dynamic_batch
+
+        try:
+            # written only once the copy ran at two batch sizes; a failed proof is a finding
+            dynamic = save_dynamic_batch(args.model, args.save_dynamic, model=model)
+        except (ValueError, OSError) as e:  # the destination refused, or not writable
+            raise UsageError(f"cannot make the batch dynamic: {error_line(e)}") from e
+        print(dynamic.message, file=sys.stderr)
+
+    findings = run_checks(model, RuntimeTarget(args.runtime, args.provider, args.opset))
+    if dynamic is not None:
+        findings = sort_findings(findings + dynamic.findings)
+    if args.json:
+        report: dict[str, Any] = {"findings": [f.to_dict() for f in findings]}
+        if dynamic is not None:
+            report["save_dynamic"] = dynamic.to_dict()
+        print_json(report)
+    elif not findings:
+        print(f"no findings for {args.provider}")
+    else:
+        rows = [
+            (
+                f.severity.value,
+                f.code,
+                "/".join([*f.path, f.node or _node_ref(f.node_index)]),
+                f.op_type or "-",
+                f.message + (f"  [hint: {f.hint}]" if f.hint else ""),
+            )
+            for f in findings
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
+def _node_ref(index: int | None) -> str:
+    """How the table names an unnamed node (its position) or a model-level finding."""
+    return f"#{index}" if index is not None else "(model)"

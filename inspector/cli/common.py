@@ -1,0 +1,53 @@
+"""What every subcommand shares: exit codes, the one-line usage error, opening a model, output.
+
+Exit codes follow ``shared/cli-contract.md``: 0 fine, 1 error findings or a failed run, 2
+unreadable input or wrong arguments (one line on stderr, never a traceback). Heavy modules are
+imported inside the functions, so building the parser imports neither onnx nor onnxruntime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Wrong arguments or unreadable input: printed as one line, exit code 2."""
+
+
+class ArgParser(argparse.ArgumentParser):
+    """The parser of the command and of each subcommand: a usage error is one line, not the usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's default prints the whole usage; the contract wants one clear line.
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def open_model(path: str):  # -> Model; typed loosely to keep onnx out of import time
+    """The model at ``path``, or a :class:`UsageError` saying why it cannot be read."""
+    from inspector.core.graph import open_model
+    from inspector.core.loader import ModelLoadError
+
+    try:
+        return open_model(path)
+    except ModelLoadError as e:
+        raise UsageError(str(e)) from e
+
+
+def print_json(data: Any) -> None:
+    """``--json`` output: indented, one document, anything unusual written as its ``str``."""
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def table(rows: Sequence[tuple[str, str]], indent: str = "  ") -> str:
+    """Two columns for people, the first padded to its widest entry."""
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join(f"{indent}{k.ljust(width)}  {v}" for k, v in rows)
