@@ -199,7 +199,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from inspector.core.findings import has_errors
 
     if args.save_converted:
-        from inspector.core.checks.runtime_retarget import save_retargeted
+        from inspector.core.rewrites.retarget import save_retargeted
 
         try:
             saved = save_retargeted(model, args.opset, args.save_converted)
