@@ -163,14 +163,13 @@ class InputsPage(QWizardPage):
         errors: dict[tuple[int, int], str] = {}
         warnings: list[str] = []
         table_mode = self.use_table.isChecked()
-        seen: set[str] = set()
+        wizard = cast("ExportWizard | None", self.wizard())
+        config = wizard.build_config().problems_by_field() if wizard is not None else {}
+        for message in config.get("inputs", []):
+            # "input <i>: ..." is row i - 1 (the config's inputs are the table's rows)
+            row = int(message.split(":", 1)[0].split()[-1]) - 1
+            errors.setdefault((row, NAME), f"row {row + 1}:{message.split(':', 1)[1]}")
         for r in range(self.table.rowCount()):
-            name = self.cell_text(r, NAME)
-            if not name.isidentifier():
-                errors[(r, NAME)] = f"row {r + 1}: the name '{name}' must be a Python name"
-            elif name in seen:
-                errors[(r, NAME)] = f"row {r + 1}: the name '{name}' is used twice"
-            seen.add(name)
             shape: list[int] | None = None
             if table_mode:
                 try:
