@@ -96,6 +96,23 @@ class InputSpec:
         return cls(parts[0].strip(), parts[1], [int(d) for d in dims])
 
 
+@dataclass(frozen=True)
+class ConfigProblem:
+    """What must change in one field of an :class:`ExportConfig`, e.g.
+    ``ConfigProblem("dynamic", "axis 2 is past the shape's 2 dims", "x")``."""
+
+    # "source", "factory", "weights", "inputs", "dynamic", "exporter", "opset", "output" or
+    # "validation": the wizard shows it beside that field
+    field: str
+    text: str
+    input: str | None = None  # the input it concerns, for "inputs" and "dynamic"
+
+    @property
+    def message(self) -> str:
+        """One line for the CLI: the text, naming the input it concerns."""
+        return f"input '{self.input}': {self.text}" if self.input is not None else self.text
+
+
 @dataclass
 class ExportConfig:
     """Everything one export needs; edited by the wizard's pages, parsed from the CLI.
@@ -135,20 +152,24 @@ class ExportConfig:
         return dims
 
     def problems(self) -> list[str]:
-        """What must change before exporting (empty if nothing): the CLI's exit code 2. Every
-        field's problems of :meth:`problems_by_field`, in field order."""
-        return [p for found in self.problems_by_field().values() for p in found]
+        """What must change before exporting (empty if nothing): the CLI's exit code 2."""
+        return [p.message for p in self.problem_list()]
 
     def problems_by_field(self) -> dict[str, list[str]]:
-        """Field → what must change in it, for the wizard's pages (each shows its fields' and
-        blocks Next on them) and, flattened, the CLI. Fields: ``source``, ``factory``,
-        ``weights``, ``inputs``, ``exporter``, ``opset``, ``output``, ``validation``; an input's
-        problem starts with ``input <i>:`` (its 1-based position). Only checks that need no
-        torch and run no user code (a factory is looked up with ``ast``)."""
+        """Field → what must change in it: each wizard page shows its fields' and blocks Next
+        on them. Fields are :attr:`ConfigProblem.field`'s."""
         out: dict[str, list[str]] = {}
+        for p in self.problem_list():
+            out.setdefault(p.field, []).append(p.message)
+        return out
 
-        def add(field_name: str, message: str) -> None:
-            out.setdefault(field_name, []).append(message)
+    def problem_list(self) -> list[ConfigProblem]:
+        """Every problem, in field order. Only checks that need no torch and run no user code
+        (a factory is looked up with ``ast``)."""
+        out: list[ConfigProblem] = []
+
+        def add(field_name: str, message: str, input_name: str | None = None) -> None:
+            out.append(ConfigProblem(field_name, message, input_name))
 
         src, dst = Path(self.source).expanduser(), Path(self.output).expanduser()
         if self.source_kind not in SOURCE_KINDS:
@@ -170,7 +191,7 @@ class ExportConfig:
                 add("factory", "Name the function or class that builds the model (--factory).")
             elif not self.factory.isidentifier():
                 add("factory", f"'{self.factory}' is not a Python name (letters, digits and _).")
-            elif "source" not in out:
+            elif not any(p.field == "source" for p in out):
                 bound = top_level_names(src)
                 if bound is not None and self.factory not in bound:
                     known = ", ".join(factory_candidates(src)[:8]) or "none"
@@ -181,16 +202,31 @@ class ExportConfig:
         if self.weights and not Path(self.weights).expanduser().is_file():
             add("weights", f"There is no weights file '{self.weights}'.")
         seen: set[str] = set()
-        for i, spec in enumerate(self.inputs, 1):
+        for spec in self.inputs:
             if not spec.name.isidentifier():
-                add("inputs", f"input {i}: the name '{spec.name}' must be a Python name")
+                add("inputs", f"the name '{spec.name}' must be a Python name", spec.name)
             elif spec.name in seen:
-                add("inputs", f"input {i}: the name '{spec.name}' is used twice")
+                add("inputs", f"the name '{spec.name}' is used twice", spec.name)
             seen.add(spec.name)
             if spec.dtype not in INPUT_DTYPES:
-                add("inputs", f"input {i}: dtype {spec.dtype} is not one of {INPUT_DTYPES}")
+                add("inputs", f"dtype {spec.dtype} is not one of {INPUT_DTYPES}", spec.name)
             if any(d < 1 for d in spec.shape):
-                add("inputs", f"input {i}: every dim of the example shape must be >= 1")
+                add("inputs", "every dim of the example shape must be >= 1", spec.name)
+        shapes = {spec.name: spec.shape for spec in self.inputs}
+        named: set[tuple[str, int]] = set()
+        for d in self.dynamic_dims(list(shapes)):
+            if not d.input.isidentifier():
+                add("dynamic", f"the input name '{d.input}' must be a Python name", d.input)
+            elif shapes and d.input not in shapes:
+                add("dynamic", f"'{d.input}' is not one of the inputs", d.input)
+            elif d.input in shapes and not 0 <= d.dim < len(shapes[d.input]):
+                rank = len(shapes[d.input])
+                add("dynamic", f"axis {d.dim} is past the shape's {rank} dims", d.input)
+            if not _SYMBOL_RE.match(d.symbol):
+                add("dynamic", f"'{d.symbol}' is not a name such as batch or seq", d.input)
+            if (d.input, d.dim) in named:
+                add("dynamic", f"axis {d.dim} is named twice", d.input)
+            named.add((d.input, d.dim))
         if self.exporter not in EXPORTERS:
             add("exporter", f"The exporter must be one of {', '.join(EXPORTERS)}.")
         if self.opset is not None and not 7 <= self.opset <= 99:
@@ -210,6 +246,21 @@ class ExportConfig:
         if self.validate and (self.rtol < 0 or self.atol < 0):
             add("validation", "Tolerances cannot be negative.")
         return out
+
+    def warnings(self) -> list[ConfigProblem]:
+        """What exports but likely not as meant: a dynamic dim whose example size is 0 or 1,
+        which torch.export specializes (the dim comes out fixed)."""
+        shapes = {spec.name: spec.shape for spec in self.inputs}
+        return [
+            ConfigProblem(
+                "dynamic",
+                f"'{d.symbol}' has example size {shapes[d.input][d.dim]}; torch.export fixes "
+                "sizes 0 and 1, so use 2 or more to keep it dynamic",
+                d.input,
+            )
+            for d in self.dynamic_dims(list(shapes))
+            if 0 <= d.dim < len(shapes.get(d.input, ())) and shapes[d.input][d.dim] < 2
+        ]
 
     # -- JSON -------------------------------------------------------------------------------
 
