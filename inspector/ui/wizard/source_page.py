@@ -1,9 +1,10 @@
 """Page 1 of the export wizard: where the model comes from.
 
 A Python file plus the function or class that builds the model, a TorchScript file, or a
-``torch.export`` ``.pt2`` archive; optionally a state dict of weights. The page checks only what
-it can without running anything (the file exists, the name is bound in the file according to
-``ast``); the model itself is loaded by the export's child process.
+``torch.export`` ``.pt2`` archive; optionally a state dict of weights. The page shows the
+export config's problems for these fields (``ExportConfig.problems_by_field``: the file exists,
+the name is bound in the file according to ``ast``), and whether torch is installed; the model
+itself is loaded by the export's child process.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Six pages: source, inputs, options, export (live log, Cancel), validation (checklist and
 findings) and finish (open in the Inspector, save a script). The wizard only collects settings
-into an :class:`ExportConfig` and shows the :class:`ExportResult`; the export, and everything
+into an :class:`ExportConfig`, shows its problems beside the fields (the CLI reads the same
+rules) and shows the :class:`ExportResult`; the export, and everything
 that imports torch or the user's code, runs in a child process started by the core.
 
 The window opens it with its task runner and opens the file it reports::
