@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from onnx import TensorProto, helper
 
 from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Model, TensorType, format_shape
+from inspector.core.graph import Model, TensorType, dtype_name, format_shape
 
 
 def declared_inputs(model: Model) -> dict[str, TensorType]:
@@ -37,14 +38,26 @@ def declared_inputs(model: Model) -> dict[str, TensorType]:
     return out
 
 
+# dtype name (as the graph model spells it, :func:`~inspector.core.graph.dtype_name`) → ONNX
+# element type, read off onnx's own enum so no hand list can drift from it.
+_ELEM_BY_NAME = {dtype_name(e): e for e in TensorProto.DataType.values() if e}
+
+
 def numpy_dtype(dtype: str) -> np.dtype | None:
-    """``"float32"`` → ``np.float32``; None for a dtype numpy cannot hold (bfloat16, string...)."""
-    if dtype == "string":
-        return np.dtype(object)
-    try:
-        return np.dtype(dtype)
-    except TypeError:
-        return None
+    """The numpy dtype of a tensor element type by name, from onnx's own table
+    (``onnx.helper.tensor_dtype_to_np_dtype``): ``"float32"`` → ``float32``, ``"string"`` →
+    ``object``, ``"bfloat16"`` / ``"float8e4m3fn"`` / ``"int4"`` → ml_dtypes' types. None for a
+    name that is no tensor element type (``"sequence(float32)"``, ``"undefined"``)."""
+    elem = _ELEM_BY_NAME.get(dtype)
+    return None if elem is None else np.dtype(helper.tensor_dtype_to_np_dtype(elem))
+
+
+def _feedable_dtype(dtype: str) -> np.dtype | None:
+    """:func:`numpy_dtype` where ONNX Runtime's Python API takes arrays of it; None for
+    ml_dtypes' types (bfloat16, float8, int4: it refuses them whatever their values), which the
+    feed checks then leave to the runtime."""
+    want = numpy_dtype(dtype)
+    return None if want is None or want.kind == "V" else want
 
 
 def check_feeds(model: Model, feeds: Mapping[str, np.ndarray]) -> list[Finding]:
@@ -85,7 +98,7 @@ def check_feeds(model: Model, feeds: Mapping[str, np.ndarray]) -> list[Finding]:
             )
             continue
         arr = np.asarray(arr)
-        want = numpy_dtype(t.dtype)
+        want = _feedable_dtype(t.dtype)
         if want is not None and arr.dtype != want and not _both_strings(arr.dtype, want):
             findings.append(
                 finding(
@@ -140,11 +153,13 @@ def _both_strings(a: np.dtype, b: np.dtype) -> bool:
 def cast_feed(model: Model, name: str, array: np.ndarray) -> np.ndarray:
     """``array`` cast to the dtype input ``name`` is declared with (the one-click fix).
 
-    Raises ``KeyError`` for an unknown input and ``ValueError`` for a declared dtype numpy
-    cannot hold (bfloat16, float8).
+    Raises ``KeyError`` for an unknown input and ``ValueError`` for a declared dtype no numpy
+    array can feed to ONNX Runtime (bfloat16, float8).
     """
     t = declared_inputs(model)[name]
-    want = numpy_dtype(t.dtype)
+    want = _feedable_dtype(t.dtype)
     if want is None:
-        raise ValueError(f"input '{name}' is {t.dtype}, which numpy cannot hold")
+        raise ValueError(
+            f"input '{name}' is {t.dtype}, which ONNX Runtime takes from no numpy array"
+        )
     return np.asarray(array).astype(want, copy=False)

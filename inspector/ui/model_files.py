@@ -43,7 +43,7 @@ class ModelFileActions:
     def save_converted_to(self, path: str) -> None:
         """Convert the current model to the target opset and write it to ``path`` (a new file;
         the model's own file is refused). Runs in the background; the status bar says the end."""
-        from inspector.core.checks.runtime_retarget import save_retargeted
+        from inspector.core.rewrites.retarget import save_retargeted
 
         view = self.current_view()
         opset = self.session.target.opset

@@ -12,10 +12,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from inspector.core.checks import edges, run_checks
-from inspector.core.checks.shape_dynamic import make_dim_dynamic
 from inspector.core.feeds import cast_feed, check_feeds
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Model, open_model
+from inspector.core.rewrites.batch_dims import make_dim_dynamic
 from inspector.core.tasks import Cancelled, CancelToken
 from tests.core import fault_corpus as fc
 from tests.model_zoo import (

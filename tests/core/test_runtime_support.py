@@ -13,9 +13,10 @@ import pytest
 from onnx import TensorProto
 
 from inspector.core.checks import RuntimeTarget, run_checks
-from inspector.core.checks.runtime_retarget import retarget_preview, save_retargeted
+from inspector.core.checks.runtime_retarget import retarget_preview
 from inspector.core.checks.runtime_support import check
 from inspector.core.graph import Model, open_model
+from inspector.core.rewrites.retarget import save_retargeted
 from tests.bad_models import make_bad_files, small_model
 from tests.core import runtime_corpus, runtime_truth
 from tests.core.runtime_corpus import (

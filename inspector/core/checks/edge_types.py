@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import onnx
 from onnx import TensorProto, defs
 
-from inspector.core.graph import Shape, dtype_name
+from inspector.core.graph import Shape, dtype_name, format_shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class EdgeType:
     def __str__(self) -> str:
         if self.shape is None:
             return self.dtype
-        return self.dtype + "[" + ",".join("?" if d is None else str(d) for d in self.shape) + "]"
+        return self.dtype + format_shape(self.shape)
 
 
 def schema_elem_name(elem: int) -> str:

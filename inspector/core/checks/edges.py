@@ -59,7 +59,7 @@ _MAX_DATA_ELEMENTS = 1024
 _INT_TYPES = frozenset((TensorProto.INT64, TensorProto.INT32))
 
 if TYPE_CHECKING:
-    from inspector.core.checks import RuntimeTarget
+    from inspector.core.checks.target import RuntimeTarget
 
 Env = MutableMapping[str, bytes]  # value name → serialized TypeProto
 

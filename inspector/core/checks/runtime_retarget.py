@@ -1,8 +1,8 @@
 """The retarget preview: what ``onnx.version_converter`` makes of the model at another ai.onnx
 opset, which nodes it cannot convert, and what the runtime still cannot run after converting.
 
-Nothing here touches the user's file: :func:`retarget_preview` converts in memory, and
-:func:`save_retargeted` writes only to a new path the caller chooses (Save As).
+Nothing here writes a file: :func:`retarget_preview` converts in memory; Save As at another opset
+is a rewrite (:mod:`inspector.core.rewrites.retarget`).
 
 Known limitations: ``onnx.version_converter`` stops at the first op it cannot convert and does not
 say which node; the preview names every node of that op type (read from the error text). Findings
@@ -13,14 +13,14 @@ converter keeps output names); a node the converter added keeps its converted-mo
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import onnx
 
-from inspector.core.checks import RuntimeTarget
+from inspector.core.checks import runtime_support
+from inspector.core.checks.target import RuntimeTarget
 from inspector.core.findings import Finding, Severity, error_line
 from inspector.core.graph import Model, build_model
 from inspector.core.loader import LoadedFile
@@ -49,8 +49,6 @@ def retarget_preview(
     model: Model, target: RuntimeTarget, cancel: CancelToken | None = None
 ) -> RetargetPreview:
     """Convert to ``target.opset`` and check the result for ``target``'s runtime and provider."""
-    from inspector.core.checks import runtime_support
-
     opset = target.opset if target.opset is not None else model.opset_for("") or 0
     try:
         converted = convert(model, opset)
@@ -73,16 +71,6 @@ def retarget_findings(
 ) -> list[Finding]:
     """The preview's findings: what ``run_checks`` reports when the target names an opset."""
     return retarget_preview(model, target, cancel).findings
-
-
-def save_retargeted(model: Model, opset: int, new_path: str | os.PathLike[str]) -> Path:
-    """Save As: write the model converted to ``opset`` to ``new_path``, never over the model's
-    own file (raises ``ValueError`` for that, and whatever the converter raises)."""
-    out = Path(new_path)
-    if model.path is not None and out.resolve() == Path(model.path).resolve():
-        raise ValueError("refusing to overwrite the model's own file; choose a new path")
-    onnx.save_model(convert(model, opset), out)
-    return out
 
 
 def _conversion_failures(model: Model, opset: int, error: str) -> list[Finding]:

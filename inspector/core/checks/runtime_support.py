@@ -48,7 +48,6 @@ from dataclasses import dataclass
 
 import onnx
 
-from inspector.core.checks import RuntimeTarget
 from inspector.core.checks.runtime_functions import (
     body_types,
     elem_type,
@@ -70,6 +69,7 @@ from inspector.core.checks.runtime_registry import (
     providers_with_kernels,
 )
 from inspector.core.checks.runtime_schema import ort_function, schema_problem
+from inspector.core.checks.target import RuntimeTarget
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, TensorType, infer_proto_types
 from inspector.core.tasks import CancelToken
@@ -103,11 +103,11 @@ _IDENTITY_REMOVED = _Verdict(
 
 
 def check(model: Model, target: RuntimeTarget, cancel: CancelToken | None = None) -> list[Finding]:
-    """Every node ``target`` cannot run (and every fallback it runs by), as findings."""
-    if target.opset is not None and target.opset != model.opset_for(""):
-        from inspector.core.checks.runtime_retarget import retarget_findings
+    """Every node ``target`` cannot run (and every fallback it runs by), as findings.
 
-        return retarget_findings(model, target, cancel)
+    ``target.opset`` is not read here: checking the model converted to another opset is
+    :mod:`.runtime_retarget`'s job, and :func:`~inspector.core.checks.run.runtime_findings`
+    chooses between the two."""
     if target.runtime != "onnxruntime":
         return [_unchecked(f"runtime '{target.runtime}' is not known to the Inspector")]
     registry = load_registry(target.provider)

@@ -72,7 +72,7 @@ from inspector.core.graph import Model, Node
 from inspector.core.tasks import CancelToken
 
 if TYPE_CHECKING:
-    from inspector.core.checks import RuntimeTarget
+    from inspector.core.checks.target import RuntimeTarget
 
 _STANDARD = frozenset(("", "ai.onnx", "ai.onnx.ml"))
 _FUNCTIONS_IR = 8  # model-local functions came with IR version 8

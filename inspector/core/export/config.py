@@ -13,6 +13,7 @@ arguments of ``forward`` are not supported.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -95,6 +96,23 @@ class InputSpec:
         return cls(parts[0].strip(), parts[1], [int(d) for d in dims])
 
 
+@dataclass(frozen=True)
+class ConfigProblem:
+    """What must change in one field of an :class:`ExportConfig`, e.g.
+    ``ConfigProblem("dynamic", "axis 2 is past the shape's 2 dims", "x")``."""
+
+    # "source", "factory", "weights", "inputs", "dynamic", "exporter", "opset", "output" or
+    # "validation": the wizard shows it beside that field
+    field: str
+    text: str
+    input: str | None = None  # the input it concerns, for "inputs" and "dynamic"
+
+    @property
+    def message(self) -> str:
+        """One line for the CLI: the text, naming the input it concerns."""
+        return f"input '{self.input}': {self.text}" if self.input is not None else self.text
+
+
 @dataclass
 class ExportConfig:
     """Everything one export needs; edited by the wizard's pages, parsed from the CLI.
@@ -134,41 +152,115 @@ class ExportConfig:
         return dims
 
     def problems(self) -> list[str]:
-        """What must change before exporting (empty if nothing): for the wizard's Next button
-        and the CLI's exit code 2. Only checks that need no torch and no user code."""
-        out: list[str] = []
-        src, dst = Path(self.source), Path(self.output)
-        if self.source_kind not in SOURCE_KINDS:
-            out.append(f"source kind must be one of {', '.join(SOURCE_KINDS)}")
-        if not src.is_file():
-            out.append(f"cannot read the source '{self.source}': no such file")
-        if self.source_kind == "python" and not self.factory:
-            out.append("name the function or class that builds the model (--factory)")
-        if self.source_kind == "python" and src.suffix not in (".py", ""):
-            out.append(
-                f"'{src.name}' is not a .py file; a full-model .pt pickle is not loaded "
-                "(it would run arbitrary code): save a state dict and pass it as weights"
-            )
-        if self.weights and not Path(self.weights).is_file():
-            out.append(f"cannot read the weights '{self.weights}': no such file")
-        if self.exporter not in EXPORTERS:
-            out.append(f"exporter must be one of {', '.join(EXPORTERS)}")
-        if self.opset is not None and not 7 <= self.opset <= 99:
-            out.append(f"opset {self.opset} is not an ONNX opset version")
-        if dst.suffix.lower() != ".onnx":
-            out.append(f"the output '{dst.name}' must end in .onnx")
-        if src.exists() and dst.exists() and src.resolve() == dst.resolve():
-            out.append("the output would overwrite the source; choose another path")
-        if not dst.parent.exists():
-            out.append(f"cannot write '{dst}': folder '{dst.parent}' does not exist")
-        for spec in self.inputs:
-            if spec.dtype not in INPUT_DTYPES:
-                out.append(f"input '{spec.name}': dtype {spec.dtype} is not one of {INPUT_DTYPES}")
-            if any(d < 1 for d in spec.shape):
-                out.append(f"input '{spec.name}': every dim of the example shape must be >= 1")
-        if any(s < 1 for s in self.parity_sizes):
-            out.append("parity sizes must be >= 1")
+        """What must change before exporting (empty if nothing): the CLI's exit code 2."""
+        return [p.message for p in self.problem_list()]
+
+    def problems_by_field(self) -> dict[str, list[str]]:
+        """Field → what must change in it: each wizard page shows its fields' and blocks Next
+        on them. Fields are :attr:`ConfigProblem.field`'s."""
+        out: dict[str, list[str]] = {}
+        for p in self.problem_list():
+            out.setdefault(p.field, []).append(p.message)
         return out
+
+    def problem_list(self) -> list[ConfigProblem]:
+        """Every problem, in field order. Only checks that need no torch and run no user code
+        (a factory is looked up with ``ast``)."""
+        out: list[ConfigProblem] = []
+
+        def add(field_name: str, message: str, input_name: str | None = None) -> None:
+            out.append(ConfigProblem(field_name, message, input_name))
+
+        src, dst = Path(self.source).expanduser(), Path(self.output).expanduser()
+        if self.source_kind not in SOURCE_KINDS:
+            add("source", f"The source kind must be one of {', '.join(SOURCE_KINDS)}.")
+        if not self.source:
+            add("source", "Choose the file the model is loaded from.")
+        elif not src.is_file():
+            add("source", f"There is no file '{self.source}' (no such file).")
+        elif self.source_kind == "python" and src.suffix != ".py":
+            add(
+                "source",
+                f"'{src.name}' is not a .py file. A full-model .pt pickle is not loaded (it "
+                "would run arbitrary code): save a state dict and give it as the weights.",
+            )
+        elif self.source_kind == "exported_program" and src.suffix != ".pt2":
+            add("source", f"'{src.name}' is not a .pt2 archive (torch.export.save writes one).")
+        if self.source_kind == "python":
+            if not self.factory:
+                add("factory", "Name the function or class that builds the model (--factory).")
+            elif not self.factory.isidentifier():
+                add("factory", f"'{self.factory}' is not a Python name (letters, digits and _).")
+            elif not any(p.field == "source" for p in out):
+                bound = top_level_names(src)
+                if bound is not None and self.factory not in bound:
+                    known = ", ".join(factory_candidates(src)[:8]) or "none"
+                    add(
+                        "factory",
+                        f"'{src.name}' defines no '{self.factory}' (it defines: {known}).",
+                    )
+        if self.weights and not Path(self.weights).expanduser().is_file():
+            add("weights", f"There is no weights file '{self.weights}'.")
+        seen: set[str] = set()
+        for spec in self.inputs:
+            if not spec.name.isidentifier():
+                add("inputs", f"the name '{spec.name}' must be a Python name", spec.name)
+            elif spec.name in seen:
+                add("inputs", f"the name '{spec.name}' is used twice", spec.name)
+            seen.add(spec.name)
+            if spec.dtype not in INPUT_DTYPES:
+                add("inputs", f"dtype {spec.dtype} is not one of {INPUT_DTYPES}", spec.name)
+            if any(d < 1 for d in spec.shape):
+                add("inputs", "every dim of the example shape must be >= 1", spec.name)
+        shapes = {spec.name: spec.shape for spec in self.inputs}
+        named: set[tuple[str, int]] = set()
+        for d in self.dynamic_dims(list(shapes)):
+            if not d.input.isidentifier():
+                add("dynamic", f"the input name '{d.input}' must be a Python name", d.input)
+            elif shapes and d.input not in shapes:
+                add("dynamic", f"'{d.input}' is not one of the inputs", d.input)
+            elif d.input in shapes and not 0 <= d.dim < len(shapes[d.input]):
+                rank = len(shapes[d.input])
+                add("dynamic", f"axis {d.dim} is past the shape's {rank} dims", d.input)
+            if not _SYMBOL_RE.match(d.symbol):
+                add("dynamic", f"'{d.symbol}' is not a name such as batch or seq", d.input)
+            if (d.input, d.dim) in named:
+                add("dynamic", f"axis {d.dim} is named twice", d.input)
+            named.add((d.input, d.dim))
+        if self.exporter not in EXPORTERS:
+            add("exporter", f"The exporter must be one of {', '.join(EXPORTERS)}.")
+        if self.opset is not None and not 7 <= self.opset <= 99:
+            add("opset", f"opset {self.opset} is not an ONNX opset version")
+        if not self.output:
+            add("output", "Choose where to write the ONNX file.")
+        elif dst.suffix.lower() != ".onnx":
+            add("output", f"The output '{dst.name}' must end in .onnx.")
+        elif not dst.parent.is_dir():
+            add("output", f"Cannot write '{dst}': the folder '{dst.parent}' does not exist.")
+        elif dst.is_dir():
+            add("output", f"'{self.output}' is a folder; give a file name ending in .onnx.")
+        elif src.exists() and dst.exists() and src.resolve() == dst.resolve():
+            add("output", "The output would replace the model's source; choose another path.")
+        if self.validate and (not self.parity_sizes or any(s < 1 for s in self.parity_sizes)):
+            add("validation", "Give parity sizes of 1 or more, e.g. 1, 3, 7.")
+        if self.validate and (self.rtol < 0 or self.atol < 0):
+            add("validation", "Tolerances cannot be negative.")
+        return out
+
+    def warnings(self) -> list[ConfigProblem]:
+        """What exports but likely not as meant: a dynamic dim whose example size is 0 or 1,
+        which torch.export specializes (the dim comes out fixed)."""
+        shapes = {spec.name: spec.shape for spec in self.inputs}
+        return [
+            ConfigProblem(
+                "dynamic",
+                f"'{d.symbol}' has example size {shapes[d.input][d.dim]}; torch.export fixes "
+                "sizes 0 and 1, so use 2 or more to keep it dynamic",
+                d.input,
+            )
+            for d in self.dynamic_dims(list(shapes))
+            if 0 <= d.dim < len(shapes.get(d.input, ())) and shapes[d.input][d.dim] < 2
+        ]
 
     # -- JSON -------------------------------------------------------------------------------
 
@@ -188,3 +280,35 @@ class ExportConfig:
     @classmethod
     def from_json(cls, text: str) -> ExportConfig:
         return cls.from_dict(json.loads(text))
+
+
+def top_level_names(path: Path) -> set[str] | None:
+    """Names a Python file binds at module level (def, class, assignment, import), read with
+    ``ast`` so nothing runs; None when unknown (unparsable, or a ``from x import *``)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add(alias.asname or alias.name.split(".")[0])
+    return names
+
+
+def factory_candidates(path: Path) -> list[str]:
+    """Public top-level functions and classes of a Python file (for the factory's completer)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    kinds = (ast.FunctionDef, ast.ClassDef)
+    return [n.name for n in tree.body if isinstance(n, kinds) and not n.name.startswith("_")]

@@ -90,7 +90,7 @@ def _opset(cfg: ExportConfig, opset: int | None, items: list[CheckItem]) -> list
 
 
 def _static_checks(path: Path, items: list[CheckItem]) -> list[Explained]:
-    from inspector.core.checks import run_checks
+    from inspector.core.checks.run import run_checks
     from inspector.core.graph import open_model
 
     checked = run_checks(open_model(path))

@@ -22,9 +22,10 @@ A symbol whose name says nothing, and an unknown dim (no value, or a negative on
 last two dims of a float NCHW image input (dim 1 of 1, 3 or 4 channels) as its height and width
 (224), any other dim 16.
 
-Loaded feeds (:func:`load_feeds`): ``.npy`` (for a one-input model), ``.npz`` matched by name,
-an ONNX ``TensorProto`` ``.pb``, a folder of ``NAME.npy`` files, or an onnx ``test_data_set_N``
-folder (``input_<i>.pb`` in graph-input order), which also brings the expected outputs.
+Loaded feeds (:func:`load_feeds`): ``.npy`` (for a one-input model, or named after an input),
+``.npz`` matched by name, an ONNX ``TensorProto`` ``.pb``, a folder of ``NAME.npy`` files, or an
+onnx ``test_data_set_N`` folder (``input_<i>.pb`` in graph-input order), which also brings the
+expected outputs.
 
 Checking feeds against the declared inputs is :mod:`inspector.core.feeds`'s job.
 
@@ -45,6 +46,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from inspector.core.feeds import numpy_dtype
 from inspector.core.graph import Graph, Model, Shape
 
 BATCH_DIM = 1  # batch-like symbols, and an unknown dim 0
@@ -72,15 +74,17 @@ class FeedError(Exception):
 
 
 @dataclass(frozen=True)
-class InputSpec:
-    """One graph input and how random values are drawn for it.
+class FeedSpec:
+    """One graph input of a model and how random values are drawn for it (not to be confused
+    with :class:`inspector.core.export.config.InputSpec`, an example input to build for an
+    export).
 
-    Example: ``InputSpec("input_ids", "int64", ("batch", "seq"), "index", 30522,
+    Example: ``FeedSpec("input_ids", "int64", ("batch", "seq"), "index", 30522,
     "index into 'embed.weight' axis 0 (30522)")``.
     """
 
     name: str
-    dtype: str  # numpy name, e.g. "float32"; "string" for string tensors
+    dtype: str  # as the graph model names it (graph.dtype_name), e.g. "float32", "string"
     shape: Shape | None  # declared; None when the rank is unknown
     role: str  # "float" | "index" | "mask" | "shape" | "position" | "int" | "bool" | "string"
     high: int | None = None  # exclusive upper bound of an "index"
@@ -98,7 +102,7 @@ class LoadedFeeds:
 # ------------------------------------------------------------------------------ random feeds
 
 
-def input_specs(model: Model) -> list[InputSpec]:
+def input_specs(model: Model) -> list[FeedSpec]:
     """How random values are drawn for each real graph input of the main graph."""
     g = model.graph
     specs = []
@@ -110,29 +114,29 @@ def input_specs(model: Model) -> list[InputSpec]:
     return specs
 
 
-def _spec(g: Graph, name: str, dtype: str, shape: Shape | None) -> InputSpec:
+def _spec(g: Graph, name: str, dtype: str, shape: Shape | None) -> FeedSpec:
     if dtype == "string":
-        return InputSpec(name, dtype, shape, "string", reason="strings")
+        return FeedSpec(name, dtype, shape, "string", reason="strings")
     if dtype == "bool":
-        return InputSpec(name, dtype, shape, "bool", reason="bool: 0/1")
+        return FeedSpec(name, dtype, shape, "bool", reason="bool: 0/1")
     is_int = dtype.startswith(("int", "uint"))
     uses = _uses(g, name)
     if "mask" in name.lower() or any(
         op in _MASK_OPS or (op == "Where" and slot == 0) for _, op, slot in uses
     ):
-        return InputSpec(name, dtype, shape, "mask", reason="a mask: 0/1")
+        return FeedSpec(name, dtype, shape, "mask", reason="a mask: 0/1")
     if not is_int:
-        return InputSpec(name, dtype, shape, "float", reason="standard normal")
+        return FeedSpec(name, dtype, shape, "float", reason="standard normal")
     for node_index, op, slot in uses:
         if _INDEX_SLOTS.get(op) == slot:
             high, why = _table_size(g, node_index)
             if high:
-                return InputSpec(name, dtype, shape, "index", high, why)
+                return FeedSpec(name, dtype, shape, "index", high, why)
         if _SHAPE_SLOTS.get(op) == slot:
-            return InputSpec(name, dtype, shape, "shape", reason=f"a shape for {op}: ones")
+            return FeedSpec(name, dtype, shape, "shape", reason=f"a shape for {op}: ones")
         if op in _POSITION_OPS and slot >= 1:
-            return InputSpec(name, dtype, shape, "position", reason=f"a position for {op}: 0")
-    return InputSpec(name, dtype, shape, "int", _INT_HIGH, f"integers in [0, {_INT_HIGH})")
+            return FeedSpec(name, dtype, shape, "position", reason=f"a position for {op}: 0")
+    return FeedSpec(name, dtype, shape, "int", _INT_HIGH, f"integers in [0, {_INT_HIGH})")
 
 
 def _uses(g: Graph, name: str) -> list[tuple[int, str, int]]:
@@ -174,7 +178,7 @@ def _table_size(g: Graph, node_index: int) -> tuple[int | None, str]:
     return size, f"index into '{node.inputs[0]}' axis {axis} ({size})"
 
 
-def _positional_size(spec: InputSpec, axis: int) -> int:
+def _positional_size(spec: FeedSpec, axis: int) -> int:
     """The size of a dim nothing names, from where it sits (see the module's docstring)."""
     if axis == 0:
         return BATCH_DIM
@@ -189,7 +193,7 @@ def _positional_size(spec: InputSpec, axis: int) -> int:
     return IMAGE_DIM if image else SEQUENCE_DIM
 
 
-def _symbol_size(spec: InputSpec, axis: int, symbol: str) -> int:
+def _symbol_size(spec: FeedSpec, axis: int, symbol: str) -> int:
     if _BATCH_SYMBOL.search(symbol):
         return BATCH_DIM
     if _SEQUENCE_SYMBOL.search(symbol):
@@ -199,7 +203,7 @@ def _symbol_size(spec: InputSpec, axis: int, symbol: str) -> int:
     return _positional_size(spec, axis)
 
 
-def symbol_sizes(specs: list[InputSpec], dims: Mapping[str, int] | None = None) -> dict[str, int]:
+def symbol_sizes(specs: list[FeedSpec], dims: Mapping[str, int] | None = None) -> dict[str, int]:
     """One size per symbolic dim over all ``specs``: ``dims[symbol]`` where given, else chosen by
     its name or, failing that, by the position of its first appearance."""
     dims = dims or {}
@@ -211,7 +215,7 @@ def symbol_sizes(specs: list[InputSpec], dims: Mapping[str, int] | None = None) 
     return out
 
 
-def feed_shape(spec: InputSpec, sizes: Mapping[str, int]) -> tuple[int, ...]:
+def feed_shape(spec: FeedSpec, sizes: Mapping[str, int]) -> tuple[int, ...]:
     """The concrete shape fed to ``spec``'s input: fixed dims (``0`` too) kept, symbols from
     ``sizes`` (:func:`symbol_sizes`), unknown and negative dims by position.
 
@@ -229,7 +233,7 @@ def feed_shape(spec: InputSpec, sizes: Mapping[str, int]) -> tuple[int, ...]:
 
 
 def build_feeds(
-    specs: list[InputSpec],
+    specs: list[FeedSpec],
     seed: int = 0,
     dims: Mapping[str, int] | None = None,
     given: Mapping[str, np.ndarray] | None = None,
@@ -268,9 +272,11 @@ def random_feeds(
     return build_feeds(input_specs(model), seed, dims)
 
 
-def random_value(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def random_value(spec: FeedSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Values for one input, drawn as its role says."""
-    dtype = _numpy_dtype(spec.dtype)
+    dtype = numpy_dtype(spec.dtype)
+    if dtype is None:
+        raise ValueError(f"input '{spec.name}' is {spec.dtype}: only tensor inputs can be fed")
     if spec.role == "string":
         return rng.choice(np.array(["monday", "tuesday", "the", "onnx"]), size=shape).astype(object)
     if spec.role in ("mask", "bool"):
@@ -282,17 +288,6 @@ def random_value(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generat
     if spec.role in ("index", "int"):
         return rng.integers(0, spec.high or _INT_HIGH, size=shape).astype(dtype)
     return rng.standard_normal(size=shape).astype(dtype)
-
-
-def _numpy_dtype(name: str) -> np.dtype:
-    if name == "string":
-        return np.dtype(object)
-    try:
-        return np.dtype(name)
-    except TypeError:  # bfloat16, float8*: numpy knows them only through ml_dtypes
-        import ml_dtypes
-
-        return np.dtype(getattr(ml_dtypes, name))
 
 
 # ------------------------------------------------------------------------------- loaded feeds
@@ -320,8 +315,8 @@ def load_feeds(model: Model, source: str | os.PathLike[str]) -> LoadedFeeds:
     """Feeds (and expected outputs, if the source has them) from a file or folder.
 
     ``source``: ``.npz`` (arrays named after inputs), ``.npy`` or ``.pb`` (one-input models; a
-    ``.pb`` with a name is matched by it), an onnx ``test_data_set_N`` folder, or a folder of
-    ``<input name>.npy`` files.
+    ``.pb`` with a name is matched by it, a file named ``<input name>.npy`` or ``.pb`` by its
+    name), an onnx ``test_data_set_N`` folder, or a folder of ``<input name>.npy`` files.
     """
     p = Path(source)
     inputs = model.graph.inputs
@@ -342,11 +337,14 @@ def load_feeds(model: Model, source: str | os.PathLike[str]) -> LoadedFeeds:
             raise FeedError(f"{p}: cannot read it as .npz ({e})") from e
     arr = load_array(p)
     name = _pb_name(p) if p.suffix.lower() == ".pb" else ""
+    if not name and len(inputs) != 1 and p.stem in inputs:
+        name = p.stem  # input_ids.npy: the same rule as in a folder of <input name>.npy
     if not name:
         if len(inputs) != 1:
             raise FeedError(
-                f"{p}: one array for a model with {len(inputs)} inputs; use an .npz with "
-                "one array per input name, or --input NAME=FILE for each"
+                f"{p}: one array for a model with {len(inputs)} inputs; name the file after "
+                "its input (NAME.npy), use an .npz with one array per input name, or "
+                "--input NAME=FILE for each"
             )
         name = inputs[0]
     return LoadedFeeds({name: arr})

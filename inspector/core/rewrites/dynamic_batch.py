@@ -6,8 +6,9 @@ Save with Dynamic Batch As… call:
 1. the inputs to rename are those whose fixed dim 0 behaves as a batch
    (:mod:`inspector.core.checks.batch_flow`); with none, nothing is written and the result says
    why for each input;
-2. the copy is written by :func:`~inspector.core.checks.shape_dynamic.make_dim_dynamic` into a
-   temporary folder next to the destination (same file system, so the final move is a rename);
+2. the copy is written by :func:`~inspector.core.rewrites.batch_dims.write_renamed`, from the
+   plan of step 1 (decided once), into a temporary folder next to the destination (same file
+   system, so the final move is a rename);
 3. the proof, each run in ONNX Runtime's child process (:func:`run_model`), on random feeds from
    the core feed builder: the original at its own batch size N; the copy at N on the same feeds
    (its outputs must equal the original's); the copy at a second size M (3, or 2 when N is 3)
@@ -40,12 +41,12 @@ from typing import Any
 
 import numpy as np
 
-from inspector.core.checks.batch_flow import BatchFlow, analyse_batch, candidates, why_not
-from inspector.core.checks.shape_dynamic import make_dim_dynamic
+from inspector.core.checks.batch_flow import BatchFlow, why_not
 from inspector.core.findings import Finding, Severity, error_line
 from inspector.core.graph import Model, open_model
 from inspector.core.inference.inputs import random_feeds
 from inspector.core.inference.runner import RunResult, compare, run_model
+from inspector.core.rewrites.batch_dims import BatchRename, plan_batch_rename, write_renamed
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 CODE = "dynamic-batch-failed"
@@ -107,22 +108,18 @@ def save_dynamic_batch(
     if model is None or not model.types_inferred:
         model = open_model(src, cancel=cancel)
     _refuse_own_files(model, src, dst)
-    fixed = candidates(model)
-    for name in inputs or ():
-        if name not in fixed:
-            raise ValueError(f"'{name}' is not an input with a fixed dim 0 (rank >= 2)")
-    flow = analyse_batch(model, inputs)
-    names = list(flow.batch) if inputs is None else list(inputs)
-    if not names:
-        message = f"nothing written: {why_not(flow)}"
-        return DynamicBatchResult(False, None, {}, (), message, _not_batch_findings(model, flow))
-    sizes = {n: fixed[n] for n in names}
+    plan = plan_batch_rename(model, inputs, symbol)
+    if not plan.inputs:
+        message = f"nothing written: {why_not(plan.flow)}"
+        return DynamicBatchResult(
+            False, None, {}, (), message, _not_batch_findings(model, plan.flow)
+        )
     dst.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent))
     try:
         progress(0.1, "writing the copy")
-        staged = make_dim_dynamic(src, stage / dst.name, names, symbol, model)
-        result = _prove(model, src, staged, sizes, progress, cancel, timeout)
+        staged = write_renamed(src, stage / dst.name, plan)
+        result = _prove(model, src, staged, plan, progress, cancel, timeout)
         if result.ok:
             for f in stage.iterdir():
                 os.replace(f, dst.parent / f.name)
@@ -148,13 +145,13 @@ def _prove(
     model: Model,
     src: Path,
     staged: Path,
-    sizes: Mapping[str, int],
+    plan: BatchRename,
     progress: ProgressFn,
     cancel: CancelToken | None,
     timeout: float,
 ) -> DynamicBatchResult:
     new = open_model(staged, infer=False)
-    symbols = {n: new.graph.values[n].declared.shape[0] for n in sizes}  # type: ignore[union-attr]
+    sizes, symbols = plan.sizes, plan.inputs
     n0 = min(sizes.values())
     m0 = other_batch(n0)
     batches = tuple(sorted({*sizes.values(), *(other_batch(s) for s in sizes.values())}))

@@ -53,7 +53,7 @@ from inspector.core.findings import Finding
 from inspector.core.graph import Model, format_shape
 from inspector.core.inference.inputs import (
     FeedError,
-    InputSpec,
+    FeedSpec,
     LoadedFeeds,
     build_feeds,
     feed_shape,
@@ -112,7 +112,7 @@ class InferencePanel(QWidget):
         self.settings = settings or QSettings("ONNX Inspector", "ONNX Inspector")
         self.model: Model | None = None
         self.path: Path | None = None
-        self.specs: list[InputSpec] = []
+        self.specs: list[FeedSpec] = []
         self.loaded: dict[str, np.ndarray] = {}  # input → array from a file
         self.loaded_from: dict[str, str] = {}  # input → file name, for the value column
         self.expected: dict[str, np.ndarray] | None = None

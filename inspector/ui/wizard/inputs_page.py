@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from inspector.core.export.config import BATCH_SYMBOL, INPUT_DTYPES, DynamicDim, InputSpec
+from inspector.core.export.config import INPUT_DTYPES, DynamicDim, InputSpec
 from inspector.ui.wizard.support import FieldMessage, parse_dynamic, parse_shape
 
 if TYPE_CHECKING:
@@ -159,43 +159,35 @@ class InputsPage(QWizardPage):
         ]
 
     def problems(self) -> tuple[dict[tuple[int, int], str], list[str]]:
-        """(cell → what blocks Next, page-wide warnings)."""
+        """(cell → what blocks Next, page-wide warnings): text that does not parse, then the
+        export config's problems and warnings for the inputs and dynamic dims, on their rows."""
         errors: dict[tuple[int, int], str] = {}
-        warnings: list[str] = []
         table_mode = self.use_table.isChecked()
-        seen: set[str] = set()
+        rows: dict[str, list[int]] = {}
         for r in range(self.table.rowCount()):
-            name = self.cell_text(r, NAME)
-            if not name.isidentifier():
-                errors[(r, NAME)] = f"row {r + 1}: the name '{name}' must be a Python name"
-            elif name in seen:
-                errors[(r, NAME)] = f"row {r + 1}: the name '{name}' is used twice"
-            seen.add(name)
-            shape: list[int] | None = None
+            rows.setdefault(self.cell_text(r, NAME), []).append(r)
             if table_mode:
                 try:
-                    shape = parse_shape(self.cell_text(r, SHAPE))
+                    parse_shape(self.cell_text(r, SHAPE))
                 except ValueError as e:
                     errors[(r, SHAPE)] = f"row {r + 1}: {e}"
             try:
-                dims = parse_dynamic(self.cell_text(r, DYNAMIC))
+                parse_dynamic(self.cell_text(r, DYNAMIC))
             except ValueError as e:
                 errors[(r, DYNAMIC)] = f"row {r + 1}: {e}"
-                continue
-            if self.dynamic_batch.isChecked() and all(axis != 0 for axis, _ in dims):
-                dims.append((0, BATCH_SYMBOL))
-            for axis, symbol in dims:
-                if shape is not None and axis >= len(shape):
-                    errors[(r, DYNAMIC)] = (
-                        f"row {r + 1}: axis {axis} is past the shape's {len(shape)} dims"
-                    )
-                elif shape is not None and shape[axis] < 2:
-                    warnings.append(
-                        f"row {r + 1}: '{symbol}' has example size {shape[axis]}; torch.export "
-                        "fixes sizes 0 and 1, so use 2 or more to keep it dynamic"
-                    )
         if table_mode and self.table.rowCount() == 0:
             errors[(-1, NAME)] = "Add a row for each input of forward(), or use the factory's."
+        wizard = cast("ExportWizard | None", self.wizard())  # None while the wizard builds
+        if wizard is None:
+            return errors, []
+        config = wizard.build_config()
+        for p in config.problem_list():
+            col = {"inputs": NAME, "dynamic": DYNAMIC}.get(p.field)
+            for r in rows.get(p.input or "", []) if col is not None else []:
+                errors.setdefault((r, col), f"row {r + 1}: {p.text}")
+        warnings = [
+            f"row {r + 1}: {p.text}" for p in config.warnings() for r in rows.get(p.input or "", [])
+        ]
         return errors, warnings
 
     def isComplete(self) -> bool:

@@ -152,37 +152,24 @@ class OptionsPage(QWizardPage):
         self._fill_opsets()
 
     def problems(self) -> dict[str, str]:
+        """Field → what blocks Next on it: text that does not parse as sizes or tolerances, then
+        the export config's problems for this page's fields."""
         out: dict[str, str] = {}
         if self.validate.isChecked():
             try:
-                if not self.sizes() or any(s < 1 for s in self.sizes()):
-                    out["validation"] = "Give parity sizes of 1 or more, e.g. 1, 3, 7."
+                self.sizes()
             except ValueError:
                 out["validation"] = (
                     f"'{self.parity_sizes.text()}' is not a list of sizes: write whole "
                     "numbers separated by commas, e.g. 1, 3, 7."
                 )
             try:
-                rtol, atol = self.tolerances()
-                if rtol < 0 or atol < 0:
-                    out["validation"] = "Tolerances cannot be negative."
+                self.tolerances()
             except ValueError:
                 out["validation"] = "Tolerances are numbers, e.g. 1e-3 and 1e-4."
-        text = self.output.text().strip()
-        path = Path(text).expanduser()
-        wizard = cast("ExportWizard | None", self.wizard())
-        source = wizard.source_page.source.text().strip() if wizard is not None else ""
-        if not text:
-            out["output"] = "Choose where to write the ONNX file."
-        elif path.suffix.lower() != ".onnx":
-            out["output"] = f"The output '{path.name}' must end in .onnx."
-        elif not path.parent.is_dir():
-            out["output"] = f"The folder '{path.parent}' does not exist."
-        elif path.is_dir():
-            out["output"] = f"'{text}' is a folder; give a file name ending in .onnx."
-        elif source and path.resolve() == Path(source).expanduser().resolve():
-            out["output"] = "The output would replace the model's source; choose another path."
-        return out
+        wizard = cast("ExportWizard | None", self.wizard())  # None while the wizard builds
+        found = wizard.config_problems("output", "validation") if wizard else {}
+        return {**found, **out}
 
     # -- QWizardPage -------------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """Page 1 of the export wizard: where the model comes from.
 
 A Python file plus the function or class that builds the model, a TorchScript file, or a
-``torch.export`` ``.pt2`` archive; optionally a state dict of weights. The page checks only what
-it can without running anything (the file exists, the name is bound in the file according to
-``ast``); the model itself is loaded by the export's child process.
+``torch.export`` ``.pt2`` archive; optionally a state dict of weights. The page shows the
+export config's problems for these fields (``ExportConfig.problems_by_field``: the file exists,
+the name is bound in the file according to ``ast``), and whether torch is installed; the model
+itself is loaded by the export's child process.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from inspector.core.export.config import factory_candidates
 from inspector.ui.wizard.support import (
     INSTALL_HINT,
     FieldMessage,
-    factory_candidates,
-    top_level_names,
     torch_installed,
 )
 
@@ -129,36 +129,10 @@ class SourcePage(QWizardPage):
         self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
 
     def problems(self) -> dict[str, str]:
-        """Field → what blocks Next on it (empty when the page is complete)."""
-        out: dict[str, str] = {}
-        kind = self.source_kind()
-        text = self.source.text().strip()
-        path = Path(text).expanduser()
-        if not text:
-            out["source"] = "Choose the file the model is loaded from."
-        elif not path.is_file():
-            out["source"] = f"There is no file '{text}'."
-        elif kind == "python" and path.suffix != ".py":
-            out["source"] = (
-                f"'{path.name}' is not a .py file. A full-model .pt pickle is not loaded (it "
-                "would run arbitrary code): save a state dict and give it as the weights."
-            )
-        elif kind == "exported_program" and path.suffix != ".pt2":
-            out["source"] = f"'{path.name}' is not a .pt2 archive (torch.export.save writes one)."
-        if kind == "python":
-            name = self.factory.text().strip()
-            if not name:
-                out["factory"] = "Name the function or class that builds the model."
-            elif not name.isidentifier():
-                out["factory"] = f"'{name}' is not a Python name (letters, digits and _)."
-            elif "source" not in out:
-                bound = top_level_names(path)
-                if bound is not None and name not in bound:
-                    known = ", ".join(factory_candidates(path)[:8]) or "none"
-                    out["factory"] = f"'{path.name}' defines no '{name}' (it defines: {known})."
-        weights = self.weights.text().strip()
-        if weights and not Path(weights).expanduser().is_file():
-            out["weights"] = f"There is no weights file '{weights}'."
+        """Field → what blocks Next on it (empty when the page is complete): the export
+        config's problems for this page's fields, and whether torch is there to export with."""
+        wizard = cast("ExportWizard | None", self.wizard())  # None while the wizard builds
+        out = wizard.config_problems("source", "factory", "weights") if wizard else {}
         if not torch_installed():
             out["torch"] = (
                 "PyTorch is not installed in the Python that runs the Inspector, so nothing can "

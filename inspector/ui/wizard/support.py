@@ -131,38 +131,6 @@ def parse_dynamic(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def top_level_names(path: Path) -> set[str] | None:
-    """Names a Python file binds at module level (def, class, assignment, import), read with
-    ``ast`` so nothing runs; None when unknown (unparsable, or a ``from x import *``)."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return None
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name == "*":
-                    return None
-                names.add(alias.asname or alias.name.split(".")[0])
-    return names
-
-
-def factory_candidates(path: Path) -> list[str]:
-    """Public top-level functions and classes of a Python file (for the factory's completer)."""
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return []
-    kinds = (ast.FunctionDef, ast.ClassDef)
-    return [n.name for n in tree.body if isinstance(n, kinds) and not n.name.startswith("_")]
-
-
 # -- opsets -----------------------------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 Six pages: source, inputs, options, export (live log, Cancel), validation (checklist and
 findings) and finish (open in the Inspector, save a script). The wizard only collects settings
-into an :class:`ExportConfig` and shows the :class:`ExportResult`; the export, and everything
+into an :class:`ExportConfig`, shows its problems beside the fields (the CLI reads the same
+rules) and shows the :class:`ExportResult`; the export, and everything
 that imports torch or the user's code, runs in a child process started by the core.
 
 The window opens it with its task runner and opens the file it reports::
@@ -18,7 +19,9 @@ dynamic dims of factory inputs are named by ``forward()`` parameter names that t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
@@ -32,6 +35,8 @@ from inspector.ui.wizard.options_page import OptionsPage
 from inspector.ui.wizard.result_pages import FinishPage, ValidationPage
 from inspector.ui.wizard.source_page import SourcePage
 from inspector.ui.wizard.support import Prompts, runtime_opset_limit
+
+T = TypeVar("T")
 
 OPSETS_TASK_KEY = "export-wizard-opsets"
 
@@ -119,27 +124,36 @@ class ExportWizard(QWizard):
         self.options_page.output.setText(str(path))
 
     def build_config(self) -> ExportConfig:
-        """The settings of every page as one :class:`ExportConfig` (pages must be complete)."""
+        """The settings of every page as one :class:`ExportConfig`, which the pages validate
+        through (:meth:`ExportConfig.problems_by_field`). A field whose text does not parse
+        (the page says so) keeps its default here."""
         source, inputs, options = self.source_page, self.inputs_page, self.options_page
-        rtol, atol = options.tolerances() if options.validate.isChecked() else (1e-3, 1e-4)
+        validate = options.validate.isChecked()
+        rtol, atol = _parsed(options.tolerances, (1e-3, 1e-4)) if validate else (1e-3, 1e-4)
         return ExportConfig(
-            source=str(Path(source.source.text().strip()).expanduser()),
-            output=str(Path(options.output.text().strip()).expanduser()),
+            source=_path_text(source.source.text()),
+            output=_path_text(options.output.text()),
             source_kind=source.source_kind(),  # type: ignore[arg-type]
             factory=source.factory.text().strip() if source.source_kind() == "python" else "",
             weights=source.weights.text().strip(),
-            inputs=inputs.specs(),
-            dynamic=inputs.dynamic_dims(),
+            inputs=_parsed(inputs.specs, []),
+            dynamic=_parsed(inputs.dynamic_dims, []),
             dynamic_batch=inputs.dynamic_batch.isChecked(),
             exporter=options.exporter_name(),  # type: ignore[arg-type]
             opset=options.opset_version(),
             constant_folding=options.constant_folding.isChecked(),
             external_data=options.external_data.isChecked(),
-            validate=options.validate.isChecked(),
-            parity_sizes=options.sizes() if options.validate.isChecked() else [1, 3, 7],
+            validate=validate,
+            parity_sizes=_parsed(options.sizes, [1, 3, 7]) if validate else [1, 3, 7],
             rtol=rtol,
             atol=atol,
         )
+
+    def config_problems(self, *fields: str) -> dict[str, str]:
+        """Field → the first of :meth:`ExportConfig.problems_by_field` for each of ``fields``
+        that has one: what a page shows beside those fields."""
+        found = self.build_config().problems_by_field()
+        return {f: found[f][0] for f in fields if f in found}
 
     # -- results ---------------------------------------------------------------------------------
 
@@ -172,3 +186,17 @@ class ExportWizard(QWizard):
         self.runner.cancel(TASK_KEY)
         self.runner.cancel(OPSETS_TASK_KEY)
         super().done(code)
+
+
+def _parsed(read: Callable[[], T], default: T) -> T:
+    """``read()``, or ``default`` when the page's text does not parse (ValueError)."""
+    try:
+        return read()
+    except ValueError:
+        return default
+
+
+def _path_text(text: str) -> str:
+    """A path field's text with ``~`` expanded; empty stays empty (not ``"."``)."""
+    text = text.strip()
+    return str(Path(text).expanduser()) if text else ""

@@ -1,0 +1,24 @@
+"""The target type every check family takes: what the model will be run on.
+
+Its own module so the families, the orchestration (:mod:`.run`) and the callers all import it
+from one place below them, and no family imports the package or another family to get it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RuntimeTarget:
+    """What the model will be run on: a runtime, one of its execution providers, and optionally
+    the ai.onnx opset the model would be converted to first (None: the model's own)."""
+
+    runtime: str = "onnxruntime"
+    provider: str = "CPUExecutionProvider"
+    opset: int | None = None
+
+    def retargets(self, model_opset: int | None) -> bool:
+        """True when the model would be converted first: an opset other than ``model_opset``
+        (the model's ai.onnx opset) is named."""
+        return self.opset is not None and self.opset != model_opset
