@@ -100,9 +100,10 @@ class _ChildProcess(QObject):
         run: ChildRun,
         ended: Callable[[Outcome], None],
         broke: Callable[[TaskError], None],
-        parent: QObject,
     ) -> None:
-        super().__init__(parent)
+        # No Qt parent: it deletes itself (deleteLater) once the child is gone. Parented to the
+        # runner, the runner's later destruction crashed the process (seen with PySide6 6.11).
+        super().__init__()
         self.run, self._ended, self._broke = run, ended, broke
         self._over = False
         self._partial = {True: b"", False: b""}  # an unfinished last line, per stream
@@ -356,7 +357,6 @@ class TaskRunner(QObject):
             run,
             lambda outcome: self._finish_child(task_id, pending, outcome),
             lambda error: self._child_broke(task_id, pending, error),
-            self,
         )
 
     def _finish_child(self, task_id: int, pending: _Pending, outcome: Outcome) -> None:

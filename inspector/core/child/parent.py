@@ -35,7 +35,9 @@ LogFn = Callable[[str], None]
 POLL_S = 0.05  # how often run_job looks at cancel and the timeout while no line arrives
 STDERR_TAIL = 8000  # characters of stderr kept for a failure's details
 LOG_LINES = 20_000  # lines of log kept: a child stuck printing must not eat the memory
-_FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+),? in (.+)$')  # faulthandler's and a traceback's
+_FRAME = re.compile(
+    r'^\s*File "([^"]+)", line (\d+),? in (.+)$'
+)  # faulthandler's and a traceback's
 
 
 def child_env(**extra: str) -> dict[str, str]:
