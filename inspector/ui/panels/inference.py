@@ -48,7 +48,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector.core.child import ChildCall
 from inspector.core.feeds import cast_feed, check_feeds
 from inspector.core.findings import Finding
 from inspector.core.graph import Model, format_shape
@@ -462,9 +461,7 @@ class InferencePanel(QWidget):
         self.options.save(self.settings)
         self._set_result(None)
 
-        def prepare(
-            _progress: ProgressFn, _cancel: CancelToken
-        ) -> ChildCall[tuple[RunResult, Histograms]]:
+        def prepare(_progress: ProgressFn, _cancel: CancelToken):  # the run as a child call
             feeds = build_feeds(specs, plan.seed, plan.dims, plan.given, plan.constants)
             call = run_call(path, feeds, options, timeout, expected, model=model)
             return call.then(lambda result: (result, compute_histograms(result)))
