@@ -87,9 +87,9 @@ def _model_with_outputs(
 def _describe(workdir: Path, index: int, name: str, value: Any) -> dict[str, Any]:
     """Save one fetched value and return its result entry."""
     if isinstance(value, np.ndarray):
-        file = protocol.save_tensor(workdir, index, value)
         stats = protocol.stats_to_json(tensor_stats(value))
         stats["histogram"] = protocol.histogram_to_json(value)
+        file = protocol.save_tensor(workdir, index, value)  # last: all the result line waits on
         return {"name": name, "file": file, "kind": "tensor", "stats": stats}
     kinds = ((list, "sequence"), (dict, "map"), (type(None), "none"))
     kind = next((k for t, k in kinds if isinstance(value, t)), "other")
