@@ -5,73 +5,64 @@ of the model in memory at its peak (about +0.9 GB for a 100k-node transformer), 
 interpreter on malformed models. In a child it runs on the other core, its memory is returned when
 it exits, a crash is reported as an error, and Cancel kills it.
 
-Protocol: the child reads the model file itself and writes JSON lines to stdout, one per value,
-``[name, dtype, shape or null]`` (shape: a list of int, str or null), then ``{"error": ""}``.
-One small line at a time, decoded as it arrives: one 5 MB ``json.loads`` would hold the
-interpreter lock for ~70 ms at 100k nodes, long enough to drop a frame in the window.
+The child (:func:`infer_types`) reads the model file itself and streams one protocol part per
+value, ``[name, dtype, shape or null]`` (shape: a list of int, str or null), then returns the
+error text ("" when inference ran).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import tempfile
 from pathlib import Path
 
-from inspector.core.child_process import run_streaming
+from inspector.core.child import ChildCall, ChildJob, Emitter, Outcome, call_child
 from inspector.core.graph import TensorType, infer_proto_types
 from inspector.core.loader import ModelLoadError, load_model_file
 from inspector.core.tasks import CancelToken
+
+WHAT = "shape inference"
+
+
+def infer_types_call(
+    path: str | os.PathLike[str], timeout: float = 600.0
+) -> ChildCall[tuple[dict[str, TensorType], str]]:
+    """The child job that infers the types of the model at ``path``; its result is (value name →
+    inferred type, error text or ""), as :func:`infer_types_in_child` returns."""
+    job = ChildJob(f"{__name__}:infer_types", {"path": str(Path(path))}, timeout, WHAT)
+    return ChildCall(job, _types)
 
 
 def infer_types_in_child(
     path: str | os.PathLike[str], cancel: CancelToken | None = None, timeout: float = 600.0
 ) -> tuple[dict[str, TensorType], str]:
     """(value name → inferred type, error text or "") for the model at ``path``."""
-    types: dict[str, TensorType] = {}
-    error = [""]
-
-    def on_line(line: str) -> None:
-        item = json.loads(line)
-        if isinstance(item, dict):
-            error[0] = item["error"]
-        else:
-            name, dtype, shape = item
-            types[name] = TensorType(dtype, tuple(shape) if shape is not None else None)
-
-    with tempfile.TemporaryFile() as stderr:
-        returncode = run_streaming(
-            [sys.executable, "-m", "inspector.core.infer_process", str(Path(path))],
-            on_line,
-            cancel,
-            timeout,
-            stderr=stderr,
-        )
-        stderr.seek(0)
-        err = stderr.read().decode("utf-8", "replace")
-    if returncode is None:
-        return {}, f"shape inference took longer than {timeout:.0f} s and was stopped"
-    if returncode != 0:
-        last = err.strip().splitlines()[-1:] or [""]
-        return {}, f"shape inference failed (exit code {returncode}) {last[0]}".strip()
-    return types, error[0]
+    return call_child(infer_types_call(path, timeout), cancel=cancel)
 
 
-def _child(path: str) -> int:
+def _types(outcome: Outcome) -> tuple[dict[str, TensorType], str]:
+    failure = outcome.failure
+    if failure is not None:
+        if failure.reason == "timed-out":
+            return {}, f"{WHAT} took longer than {failure.timeout:.0f} s and was stopped"
+        stack = failure.stack_line()
+        parts = (f"{WHAT} failed ({failure.how})", failure.said, stack and f"[stack: {stack}]")
+        return {}, " ".join(p for p in parts if p)
+    types = {
+        name: TensorType(dtype, tuple(shape) if shape is not None else None)
+        for name, dtype, shape in outcome.parts
+    }
+    return types, str(outcome.value)
+
+
+def infer_types(emit: Emitter, path: str) -> str:
+    """The child's side: stream the inferred types of the model at ``path``; the error text."""
+    emit.progress(0.0, "reading the model")
     try:
         loaded = load_model_file(path)
     except ModelLoadError as e:
-        print(json.dumps({"error": str(e)}))
-        return 0
+        return str(e)
+    emit.progress(0.3, "inferring shapes")
     types, error = infer_proto_types(loaded.proto)
-    out = sys.stdout
     for name, t in types.items():
-        shape = list(t.shape) if t.shape is not None else None
-        out.write(json.dumps([name, t.dtype, shape], separators=(",", ":")) + "\n")
-    out.write(json.dumps({"error": error}) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))
+        emit.part([name, t.dtype, list(t.shape) if t.shape is not None else None])
+    return error

@@ -13,11 +13,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from inspector.core.checks import RuntimeTarget
-from inspector.core.checks.child import run_checks_in_child
+from inspector.core.checks.child import checks_call
 from inspector.core.diagram import DrawnGraph, draw_graph
 from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Graph, Model, open_model
-from inspector.core.infer_process import infer_types_in_child
+from inspector.core.graph import Graph, Model, TensorType, open_model
+from inspector.core.infer_process import infer_types_call
 from inspector.core.loader import ModelLoadError
 from inspector.core.tasks import CancelToken, ProgressFn
 from inspector.ui.tasks import TaskError, TaskRunner
@@ -146,9 +146,8 @@ class Session(QObject):
         model = doc.model
         diagrams = [drawn.diagram for drawn in doc.drawn.values()]
 
-        def work(_progress: ProgressFn, cancel: CancelToken) -> None:
-            types, error = infer_types_in_child(doc.path, cancel)
-            cancel.check()
+        def apply(inferred: tuple[dict[str, TensorType], str]) -> None:  # on a worker thread
+            types, error = inferred
             # Plain attribute stores: the GUI thread may read the model meanwhile and sees either
             # the old or the new type of a value; types_inferred then redraws everything.
             model.apply_inferred(types, error)
@@ -177,8 +176,12 @@ class Session(QObject):
             self.runner.report(err)
             self.check(doc_id)
 
-        self.runner.submit(
-            f"infer:{doc_id}", work, done, failed, what=f"inferring shapes of {doc.path.name}"
+        self.runner.submit_child(
+            f"infer:{doc_id}",
+            infer_types_call(doc.path).then(apply),
+            done,
+            failed,
+            what=f"inferring shapes of {doc.path.name}",
         )
 
     # --------------------------------------------------------------------------------- checks
@@ -235,9 +238,9 @@ class Session(QObject):
                 self.findings_changed.emit(doc_id)
             self.runner.report(err)
 
-        self.runner.submit(
+        self.runner.submit_child(
             f"check:{doc_id}",
-            lambda _progress, cancel: run_checks_in_child(doc.path, target, cancel),
+            checks_call(doc.path, target),
             done,
             failed,
             what=f"checking {doc.path.name}",

@@ -3,8 +3,14 @@
 A task is a plain core function ``fn(progress, cancel) -> result``. It runs on a worker thread;
 its progress, result or error come back to the GUI thread by queued signals. Starting a task under
 a key that already has one running cancels the older one, whose result is then dropped (as in
-Orange3's concurrent utilities). Work that can crash or hang the process (ONNX Runtime sessions,
-user PyTorch code) does not come here: it runs in a child process.
+Orange3's concurrent utilities).
+
+Work that can crash or hang the process (ONNX Runtime sessions, user PyTorch code, shape
+inference, the checks) runs in a child process (:mod:`inspector.core.child`) started with
+:meth:`TaskRunner.submit_child`: a ``QProcess`` on the event loop reads its lines, so no worker
+thread waits on it (two waiting children once held both workers, and a file-open queued behind
+them started 2 s late). Only the short steps around it use a worker: preparing the job, and
+turning its outcome into the caller's result. Cancel kills the child and reaps it at once.
 
 No failure is lost: a task submitted without ``on_error`` hands its failure to the runner's one
 error handler (the window installs its message bar's), and a caller's ``on_error`` that cleans up
@@ -16,17 +22,30 @@ from __future__ import annotations
 
 import gc
 import itertools
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QObject,
+    QProcess,
+    QProcessEnvironment,
+    QRunnable,
+    QThreadPool,
+    QTimer,
+    Signal,
+)
 
+from inspector.core.child import ChildCall, ChildJob, ChildRun, Outcome
 from inspector.core.tasks import Cancelled, CancelToken, ProgressFn
 
 TaskFn = Callable[[ProgressFn, CancelToken], Any]
+#: Builds a child call on a worker thread (feeds written to disk, say) before the child starts.
+ChildPrepare = Callable[[ProgressFn, CancelToken], ChildCall[Any]]
 
 
 @dataclass
@@ -71,6 +90,107 @@ class _Job(QRunnable):
             self.relay.finished.emit(self.task_id, result)
 
 
+class _ChildProcess(QObject):
+    """One child job read on the event loop: its lines go to a :class:`ChildRun`; the outcome
+    (result, crash, timeout) to ``ended``, a line that breaks the protocol to ``broke``."""
+
+    def __init__(
+        self,
+        job: ChildJob,
+        run: ChildRun,
+        ended: Callable[[Outcome], None],
+        broke: Callable[[TaskError], None],
+    ) -> None:
+        # No Qt parent: it deletes itself (deleteLater) once the child is gone. Parented to the
+        # runner, the runner's later destruction crashed the process (seen with PySide6 6.11).
+        super().__init__()
+        self.run, self._ended, self._broke = run, ended, broke
+        self._over = False
+        self._partial = {True: b"", False: b""}  # an unfinished last line, per stream
+        self.process = QProcess(self)
+        env = QProcessEnvironment()
+        for name, value in job.environment().items():
+            env.insert(name, value)
+        self.process.setProcessEnvironment(env)
+        self.process.setStandardInputFile(QProcess.nullDevice())
+        self.process.readyReadStandardOutput.connect(lambda: self._read(True))
+        self.process.readyReadStandardError.connect(lambda: self._read(False))
+        self.process.finished.connect(self._finished)
+        self.process.errorOccurred.connect(self._error)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._timed_out)
+        command = job.command()
+        self.process.start(command[0], command[1:])
+        self._timer.start(max(1, round(job.timeout * 1000)))
+
+    def kill(self) -> None:
+        """Kill the child and reap it before returning; nothing is reported afterwards."""
+        self._over = True
+        self._timer.stop()
+        if self.process.state() != QProcess.ProcessState.NotRunning:
+            self.process.kill()
+            self.process.waitForFinished(5000)
+        self.deleteLater()
+
+    def _read(self, stdout: bool, final: bool = False) -> None:
+        if self._over:
+            return
+        data = bytes(
+            (
+                self.process.readAllStandardOutput()
+                if stdout
+                else self.process.readAllStandardError()
+            ).data()
+        )
+        lines = (self._partial[stdout] + data).split(b"\n")
+        self._partial[stdout] = b"" if final else lines.pop()
+        feed = self.run.feed_stdout if stdout else self.run.feed_stderr
+        try:
+            for line in lines:
+                if line or not final:
+                    feed(line.decode("utf-8", "replace").rstrip("\r"))
+        except Exception as e:  # a line that is not the protocol's: the Inspector's failure
+            error = TaskError(e, traceback.format_exc())
+            self.kill()
+            self._broke(error)
+
+    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        if self._over:
+            return
+        self._read(True, final=True)
+        self._read(False, final=True)
+        if self._over:  # the last lines broke the protocol
+            return
+        crashed = status == QProcess.ExitStatus.CrashExit
+        # On POSIX a crashed QProcess's exit code is the signal's number.
+        returncode = (-code if os.name == "posix" else code or 1) if crashed else code
+        self._end(returncode)
+
+    def _timed_out(self) -> None:
+        if self._over:
+            return
+        self._over = True  # before the kill: its finished signal must not report a crash
+        self.process.kill()
+        self.process.waitForFinished(5000)
+        self._ended(self.run.finish(None))
+        self.deleteLater()
+
+    def _error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart and not self._over:
+            self._over = True
+            self._timer.stop()
+            message = f"could not start a child process: {self.process.errorString()}"
+            self._broke(TaskError(OSError(message), message))
+            self.deleteLater()
+
+    def _end(self, returncode: int | None) -> None:
+        self._over = True
+        self._timer.stop()
+        self._ended(self.run.finish(returncode))
+        self.deleteLater()
+
+
 @dataclass
 class _Pending:
     key: str
@@ -79,6 +199,12 @@ class _Pending:
     on_error: Callable[[TaskError], None] | None
     on_progress: Callable[[float, str], None] | None
     what: str
+    # child tasks only: "prepare" (a worker builds the call), "child" (the process runs),
+    # "finish" (a worker turns the outcome into the result)
+    stage: str = ""
+    on_log: Callable[[str], None] | None = None
+    call: ChildCall[Any] | None = None
+    child: _ChildProcess | None = None
 
 
 def _print_error(error: TaskError) -> None:
@@ -180,10 +306,86 @@ class TaskRunner(QObject):
             self.busy_changed.emit(True)
         return token
 
+    def submit_child(
+        self,
+        key: str,
+        call: ChildCall[Any] | ChildPrepare,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[TaskError], None] | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+        on_log: Callable[[str], None] | None = None,
+        what: str = "",
+    ) -> CancelToken:
+        """Run a child job under ``key`` as :meth:`submit` runs a function, with the child's log
+        lines to ``on_log``. ``call`` is the job, or a function that builds it on a worker.
+
+        While the child runs no thread waits: its lines are read on the event loop. Its crash or
+        timeout reaches ``on_done`` as the call's result says it (each kind turns it into its
+        result); a line that breaks the protocol, or an exception while preparing or finishing,
+        goes to ``on_error`` (or the installed error handler). Cancel kills the child at once.
+        """
+        self.cancel(key)
+        task_id = next(self._ids)
+        token = CancelToken()
+        what = what or f"running the background task '{key}'"
+        pending = _Pending(key, token, on_done, on_error, on_progress, what, on_log=on_log)
+        self._pending[task_id] = pending
+        self._current[key] = task_id
+        if len(self._pending) == 1:
+            self.busy_changed.emit(True)
+        if isinstance(call, ChildCall):
+            self._start_child(task_id, pending, call)
+        else:
+            pending.stage = "prepare"
+            self._pool.start(_Job(task_id, call, token, self._relay))
+        return token
+
+    def _start_child(self, task_id: int, pending: _Pending, call: ChildCall[Any]) -> None:
+        pending.call = call
+        if call.job is None:  # the answer needs no child
+            self._finish_child(task_id, pending, Outcome())
+            return
+        pending.stage = "child"
+
+        def log(line: str) -> None:
+            if pending.on_log is not None and not pending.cancel.cancelled:
+                pending.on_log(line)
+
+        run = ChildRun(call.job, lambda f, m: self._on_progress(task_id, f, m), log)
+        pending.child = _ChildProcess(
+            call.job,
+            run,
+            lambda outcome: self._finish_child(task_id, pending, outcome),
+            lambda error: self._child_broke(task_id, pending, error),
+        )
+
+    def _finish_child(self, task_id: int, pending: _Pending, outcome: Outcome) -> None:
+        pending.stage, pending.child = "finish", None
+        call = pending.call
+        assert call is not None
+        self._pool.start(
+            _Job(task_id, lambda _p, _c: call.finish(outcome), pending.cancel, self._relay)
+        )
+
+    def _child_broke(self, task_id: int, pending: _Pending, error: TaskError) -> None:
+        pending.child = None
+        if pending.call is not None:
+            pending.call.discard()
+        self._on_failed(task_id, error)
+
     def cancel(self, key: str) -> None:
         task_id = self._current.pop(key, None)
-        if task_id is not None and task_id in self._pending:
-            self._pending[task_id].cancel.cancel()
+        if task_id is None or task_id not in self._pending:
+            return
+        pending = self._pending[task_id]
+        pending.cancel.cancel()
+        if pending.stage == "child" and pending.child is not None:
+            # Nothing reports back from a killed child: the task ends here.
+            pending.child.kill()
+            pending.child = None
+            if pending.call is not None:
+                pending.call.discard()
+            self._take(task_id)
 
     def cancel_all(self) -> None:
         for key in list(self._current):
@@ -212,6 +414,16 @@ class TaskRunner(QObject):
             pending.on_progress(fraction, message)
 
     def _on_finished(self, task_id: int, result: object) -> None:
+        pending = self._pending.get(task_id)
+        if pending is not None and pending.stage == "prepare":  # result: the child call
+            call = result
+            assert isinstance(call, ChildCall)
+            if pending.cancel.cancelled:
+                call.discard()
+                self._take(task_id)
+            else:
+                self._start_child(task_id, pending, call)
+            return
         pending = self._take(task_id)
         if pending is not None:
             pending.on_done(result)

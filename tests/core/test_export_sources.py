@@ -20,7 +20,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from inspector.core.child_process import child_env
+from inspector.core.child import child_env
 from inspector.core.export import ExportConfig, ExportResult, InputSpec, export_model
 from tests.model_zoo import torch_available
 

@@ -77,14 +77,15 @@ def test_a_fault_in_our_statistics_is_an_inspector_error(tmp_path, monkeypatch):
 
 
 def test_a_result_the_child_cannot_write_is_an_inspector_error_not_a_crash(tmp_path, monkeypatch):
-    # Even the fallback result cannot be written: the child exits 1 with a Python traceback.
+    # Neither the result nor the error line can be written: the child exits 1 with a Python
+    # traceback.
     _inject(
         monkeypatch,
         tmp_path / "fault",
-        "import inspector.core.inference.protocol as protocol\n"
+        "import inspector.core.child.protocol as protocol\n"
         "def broken(*args, **kwargs):\n"
         "    raise OSError('injected fault writing the result')\n"
-        "protocol.write_result = broken\n",
+        "protocol.Emitter.result = protocol.Emitter.error = broken\n",
     )
     path = nan_mid_graph_model(tmp_path)
     r = run_model(path, {"x": np.ones(4, np.float32)}, ONE_RUN)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from inspector.core.child_process import child_env
+from inspector.core.child import child_env
 from inspector.ui.platform_check import (
     _xcb_plugin,
     debian_package,

@@ -6,25 +6,31 @@ In the window's process that Python would compete with painting for the interpre
 (measured: pan/zoom frames of 50 to 150 ms while it ran, 1 to 2 ms otherwise); in a child it
 runs on the other core, a crash costs only the child, and Cancel kills it.
 
-Protocol: ``python -m inspector.core.checks.child MODEL TARGET_JSON`` writes one JSON object to
-stdout: ``{"findings": [Finding.to_dict(), ...]}``.
+The child (:func:`check_model`) streams one protocol part per finding (``Finding.to_dict()``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import sys
-import tempfile
 from pathlib import Path
 
 from inspector.core.checks import RuntimeTarget, run_checks
-from inspector.core.child_process import run_streaming
+from inspector.core.child import ChildCall, ChildJob, Emitter, Outcome, call_child
 from inspector.core.findings import Finding, Severity, finding_from_dict
 from inspector.core.graph import open_model
 from inspector.core.loader import ModelLoadError
 from inspector.core.tasks import CancelToken
+
+
+def checks_call(
+    path: str | os.PathLike[str], target: RuntimeTarget, timeout: float = 900.0
+) -> ChildCall[list[Finding]]:
+    """The child job that runs :func:`run_checks` on the model at ``path``; a crash, a timeout or
+    an unreadable file is one ``check-failed`` finding."""
+    args = {"path": str(Path(path)), "target": dataclasses.asdict(target)}
+    job = ChildJob(f"{__name__}:check_model", args, timeout, "the checks")
+    return ChildCall(job, _findings)
 
 
 def run_checks_in_child(
@@ -34,28 +40,18 @@ def run_checks_in_child(
     timeout: float = 900.0,
 ) -> list[Finding]:
     """:func:`run_checks` on the model at ``path``, run by a child process (raises Cancelled)."""
-    lines: list[str] = []
-    with tempfile.TemporaryFile() as stderr:
-        returncode = run_streaming(
-            [
-                sys.executable,
-                "-m",
-                "inspector.core.checks.child",
-                str(Path(path)),
-                json.dumps(dataclasses.asdict(target)),
-            ],
-            lines.append,
-            cancel,
-            timeout,
-            stderr=stderr,
-        )
-        stderr.seek(0)
-        err = stderr.read().decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-    if returncode is None:
-        return [_failed(f"the checks took longer than {timeout:.0f} s and were stopped")]
-    if returncode != 0:
-        return [_failed(f"the checks crashed (exit code {returncode}) {err[0]}".strip())]
-    return [finding_from_dict(d) for d in json.loads("".join(lines))["findings"]]
+    return call_child(checks_call(path, target, timeout), cancel=cancel)
+
+
+def _findings(outcome: Outcome) -> list[Finding]:
+    failure = outcome.failure
+    if failure is None:
+        return [finding_from_dict(d) for d in outcome.parts]
+    if failure.reason == "timed-out":
+        return [_failed(f"the checks took longer than {failure.timeout:g} s and were stopped")]
+    stack = failure.stack_line()
+    parts = (f"the checks crashed ({failure.how})", failure.said, stack and f"[stack: {stack}]")
+    return [_failed(" ".join(p for p in parts if p))]
 
 
 def _failed(message: str) -> Finding:
@@ -67,16 +63,15 @@ def _failed(message: str) -> Finding:
     )
 
 
-def _child(path: str, target_json: str) -> int:
+def check_model(emit: Emitter, path: str, target: dict[str, object]) -> None:
+    """The child's side: stream the findings of every check on the model at ``path``."""
+    emit.progress(0.0, "reading the model")
     try:
         model = open_model(path)
     except ModelLoadError as e:
         findings = [_failed(str(e))]
     else:
-        findings = run_checks(model, RuntimeTarget(**json.loads(target_json)))
-    json.dump({"findings": [f.to_dict() for f in findings]}, sys.stdout)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1], sys.argv[2]))
+        emit.progress(0.3, "checking")
+        findings = run_checks(model, RuntimeTarget(**target))  # type: ignore[arg-type]
+    for f in findings:
+        emit.part(f.to_dict())

@@ -1,7 +1,9 @@
-"""Export from PyTorch: the config the wizard edits and the CLI parses, the child-side driver,
-the parent-side runner, the translation of exporter errors, and the validation checklist.
+"""Export from PyTorch: the config the wizard edits and the CLI parses, the child-side driver
+(and :mod:`.source`, which loads the user's model), the parent-side runner, the translation of
+exporter errors, and the validation checklist.
 
-Only :mod:`.driver` and :mod:`.validate` import torch, and only in the export's child process.
+Only :mod:`.driver`, :mod:`.source` and :mod:`.validate` import torch, and only in the export's
+child process.
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
-"""The child side of an export: ``python -m inspector.core.export.driver CONFIG.json RESULT.json``.
+"""The child side of an export: the job :func:`run_export`, run by :mod:`inspector.core.child`.
 
 Runs in its own process because it imports torch and the user's code (loading a model runs its
-code): the window never does either, and Cancel or a timeout kills this process. Everything it
-prints on stdout/stderr is the live log; the parent reads the outcome only from RESULT.json:
+code): the window never does either, and Cancel or a timeout kills this process. Its progress
+and ``[inspector]`` log lines go through the child protocol, with everything torch and the
+user's code print (on stderr) as the rest of the live log; the outcome is the job's result:
 ``{"ok", "onnx", "opset", "findings": [Finding.to_dict() + source_line], "checklist": [...],
 "timings": {step: seconds}}``.
 
-Steps: load the source (a factory in a .py file, a TorchScript file, or a ``.pt2`` archive;
-weights only as a state dict with ``torch.load(weights_only=True)``), build or take the example
-inputs, flag float64/float16, export (dynamo: ``torch.export.export`` with ``Dim.AUTO`` on the
-dims marked dynamic, then ``torch.onnx.export`` of the ExportedProgram; or the TorchScript
-exporter), translate a failure into a finding, check what the exporter degraded silently (a dim
+Steps: load the source (:mod:`.source`), build or take the example inputs, flag
+float64/float16, export (dynamo: ``torch.export.export`` with ``Dim.AUTO`` on the dims marked
+dynamic, then ``torch.onnx.export`` of the ExportedProgram; or the TorchScript exporter),
+translate a failure into a finding, check what the exporter degraded silently (a dim
 specialized, a shape range narrowed by a Python ``if``, the opset), then validate
 (:mod:`inspector.core.export.validate`).
 
@@ -22,17 +22,15 @@ record it).
 from __future__ import annotations
 
 import ast
-import importlib.util
 import inspect
-import json
 import os
-import sys
 import time
 import traceback
 import warnings
 from pathlib import Path
 from typing import Any
 
+from inspector.core.child import Emitter
 from inspector.core.export.config import DynamicDim, ExportConfig
 from inspector.core.export.explain import (
     Explained,
@@ -41,258 +39,14 @@ from inspector.core.export.explain import (
     finding,
     user_frames,
 )
+from inspector.core.export.source import SourceError, load_source, source_line
 from inspector.core.findings import Severity
 
-#: Largest opset the TorchScript exporter writes; the dynamo exporter writes 18 or newer.
-TORCHSCRIPT_MAX_OPSET = 20
-DYNAMO_MIN_OPSET = 18
 
-
-class SourceError(Exception):
-    """The model could not be loaded; carries the finding that says why."""
-
-    def __init__(self, explained: Explained) -> None:
-        super().__init__(explained.finding.message)
-        self.explained = explained
-
-
-def log(message: str) -> None:
-    print(f"[inspector] {message}", flush=True)
-
-
-# -- loading ----------------------------------------------------------------------------------
-
-
-def load_source(cfg: ExportConfig) -> tuple[Any, tuple | None, Any]:
-    """(model, example inputs or None, the user's module or None). Raises SourceError."""
-    import torch
-
-    src = Path(cfg.source).resolve()
-    module = None
-    example: tuple | None = None
-    _check_source_kind(cfg, src)
-    try:
-        if cfg.source_kind == "python":
-            module = _import_user_file(src)
-            factory = getattr(module, cfg.factory, None)
-            if factory is None or not callable(factory):
-                names = [
-                    n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                ]
-                raise SourceError(
-                    finding(
-                        "source-load-failed",
-                        f"'{src.name}' has no function or class '{cfg.factory}' "
-                        f"(callables: {', '.join(sorted(names)[:12]) or 'none'})",
-                    )
-                )
-            made = factory()
-            model, example = (made[0], made[1]) if isinstance(made, tuple) else (made, None)
-        elif cfg.source_kind == "torchscript":
-            model = torch.jit.load(str(src), map_location="cpu")
-        else:
-            program = torch.export.load(str(src))
-            model = program.module()
-            stored = getattr(program, "example_inputs", None)
-            example = tuple(stored[0]) if stored else None
-    except SourceError:
-        raise
-    except Exception as e:
-        frames = [(f.filename, f.lineno) for f in traceback.extract_tb(e.__traceback__)]
-        places = user_frames("", frames, str(src))
-        raise SourceError(
-            finding(
-                "source-load-failed",
-                f"loading the model failed: {type(e).__name__}: {e}",
-                _source_line(*places[-1]) if places else None,
-            )
-        ) from e
-    if not isinstance(model, torch.nn.Module):
-        raise SourceError(
-            finding(
-                "source-load-failed",
-                f"'{cfg.factory}' returned {type(model).__name__}, not a torch.nn.Module",
-            )
-        )
-    if cfg.weights:
-        _load_weights(model, cfg.weights)
-    if cfg.source_kind != "exported_program":
-        # program.module() raises NotImplementedError on eval(): the archive already holds the
-        # graph in the mode it was exported in.
-        model.eval()
-    if isinstance(example, torch.Tensor):
-        example = (example,)
-    return model, (tuple(example) if example is not None else None), module
-
-
-def _import_user_file(path: Path) -> Any:
-    # A real module (not exec of a string) so inspect.getsource, torch.jit.script and
-    # dataclasses work on the user's classes, and tracebacks carry the real file name.
-    sys.path.insert(0, str(path.parent))
-    name = f"_inspector_user_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _load_weights(model: Any, path: str) -> None:
-    import pickle
-
-    import torch
-
-    kind = sniff_torch_file(Path(path))
-    if kind in ("torchscript", "exported_program"):
-        raise SourceError(
-            finding(
-                "source-load-failed",
-                f"'{Path(path).name}' is a {_KIND_NAMES[kind]}, not a state dict: export it as "
-                "the source (its weights are inside), or pass a state dict as the weights",
-            )
-        )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise SourceError(
-            finding(
-                "weights-need-code",
-                f"'{Path(path).name}' is not a plain state dict: loading it would run code "
-                f"from the pickle, so it was not loaded ({_pickle_reason(e)})",
-            )
-        ) from e
-    except Exception as e:
-        raise SourceError(
-            finding(
-                "source-load-failed",
-                f"cannot read the weights '{Path(path).name}' as a state dict saved with "
-                f"torch.save: {type(e).__name__}: {_first_line(e)}",
-            )
-        ) from e
-    if not isinstance(state, dict):
-        raise SourceError(finding("weights-need-code", f"'{Path(path).name}' holds no state dict"))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise SourceError(
-            finding("source-load-failed", f"the weights do not fit the model: {e}")
-        ) from e
-
-
-_KIND_NAMES = {
-    "python": "Python file",
-    "torchscript": "TorchScript file (torch.jit.save)",
-    "exported_program": "torch.export archive (torch.export.save)",
-    "pickle": "torch.save pickle",
-}
-
-
-def sniff_torch_file(path: Path) -> str | None:
-    """What a PyTorch file is, read from its zip directory without unpickling anything:
-    ``torchscript``, ``exported_program``, ``pickle`` (torch.save: a state dict or a whole
-    model), or None (not a PyTorch file, or unreadable)."""
-    import zipfile
-
-    try:
-        if not zipfile.is_zipfile(path):
-            with open(path, "rb") as f:
-                head = f.read(2)
-            # torch.save's legacy format (and plain pickles) start with the PROTO opcode.
-            return "pickle" if len(head) == 2 and head[0] == 0x80 and head[1] <= 5 else None
-        with zipfile.ZipFile(path) as z:
-            names = {n.split("/", 1)[1] for n in z.namelist() if "/" in n}
-    except OSError:
-        return None
-    if "archive_format" in names or "models/model.json" in names:
-        return "exported_program"
-    if "constants.pkl" in names or any(n.startswith("code/") for n in names):
-        return "torchscript"
-    if "data.pkl" in names:
-        return "pickle"
-    return None
-
-
-def _check_source_kind(cfg: ExportConfig, src: Path) -> None:
-    """Refuse, with what to do instead, a source that is not of its declared kind: above all a
-    torch.save pickle, which is never loaded as a model (it would run arbitrary code)."""
-    if cfg.source_kind == "python" and src.suffix in (".py", ""):
-        return
-    actual = sniff_torch_file(src) if src.is_file() else None
-    if actual == cfg.source_kind:
-        return
-    if actual == "pickle":
-        if _is_state_dict(src):
-            raise SourceError(
-                finding(
-                    "source-load-failed",
-                    f"'{src.name}' is a state dict (weights without the model's code), not a "
-                    "model: give the Python file that builds the model and its factory as the "
-                    "source, and this file as the weights",
-                    hint="export SOURCE.py --factory NAME --weights "
-                    f"{src.name}; the wizard: a Python source plus this file as its weights",
-                )
-            )
-        raise SourceError(
-            finding(
-                "weights-need-code",
-                f"'{src.name}' is a whole model saved with torch.save (a pickle): it is never "
-                "loaded, because unpickling it would run arbitrary code. Give the Python file "
-                "that builds the model and its factory as the source, with a state dict as "
-                "the weights",
-            )
-        )
-    if actual is not None:
-        raise SourceError(
-            finding(
-                "source-load-failed",
-                f"'{src.name}' is a {_KIND_NAMES[actual]}, but the source kind is "
-                f"{cfg.source_kind}: choose the source kind {actual}",
-            )
-        )
-    if cfg.source_kind == "python":
-        raise SourceError(
-            finding(
-                "source-load-failed",
-                f"'{src.name}' is not a .py file: give the Python file that builds the model",
-            )
-        )
-    # Not recognised: let the loader try and report its own error.
-
-
-def _pickle_reason(e: BaseException) -> str:
-    """What the pickle needs, from torch's weights_only error: 'it needs __main__.MLP'."""
-    import re
-
-    m = re.search(r"GLOBAL ([\w.]+)", str(e))
-    return f"it needs {m.group(1)}, a class or function from the code" if m else _first_line(e)
-
-
-def _is_state_dict(path: Path) -> bool:
-    """Whether ``path`` loads with ``torch.load(weights_only=True)`` (safe: no code runs) into a
-    dict."""
-    import torch
-
-    try:
-        return isinstance(torch.load(path, map_location="cpu", weights_only=True), dict)
-    except Exception:
-        return False
-
-
-def _first_line(e: BaseException) -> str:
-    import re
-
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
-    return (text.splitlines() or [""])[0][:200]
-
-
-def _source_line(path: str, line: int) -> SourceLine:
-    try:
-        code = Path(path).read_text(encoding="utf-8").splitlines()[line - 1]
-    except (OSError, IndexError, UnicodeDecodeError):
-        code = ""
-    return SourceLine(path, line, code)
+def step(emit: Emitter, fraction: float, message: str, detail: str) -> None:
+    """A step of the export: ``message`` for the progress bar, ``detail`` for the log."""
+    emit.progress(fraction, message)
+    emit.log(f"[inspector] {detail}")
 
 
 # -- inputs -----------------------------------------------------------------------------------
@@ -401,6 +155,7 @@ def export(
     dims: list[DynamicDim],
     cfg: ExportConfig,
     branches: list[SourceLine],
+    emit: Emitter,
     module: Any = None,
 ) -> tuple[Any, list[Explained]]:
     """Export to ``cfg.output``; (the ExportedProgram or None, findings about the export).
@@ -408,18 +163,21 @@ def export(
     import torch
 
     if cfg.exporter == "torchscript":
-        return None, _export_torchscript(model, args, names, dims, cfg, branches, module)
+        return None, _export_torchscript(model, args, names, dims, cfg, branches, emit, module)
     if isinstance(model, torch.jit.ScriptModule):
         # torch.export (and so the dynamo exporter) refuses ScriptModules outright.
-        log("a TorchScript model: using the TorchScript exporter (dynamo cannot export it)")
-        found = _export_torchscript(model, args, names, dims, cfg, branches, module)
+        emit.log(
+            "[inspector] a TorchScript model: using the TorchScript exporter (dynamo cannot "
+            "export it)"
+        )
+        found = _export_torchscript(model, args, names, dims, cfg, branches, emit, module)
         note = finding(
             "exporter-switched",
             "exported with the TorchScript exporter: the dynamo exporter cannot take a "
             "TorchScript model",
         )
         return None, [note, *found]
-    return _export_dynamo(model, args, names, dims, cfg, branches)
+    return _export_dynamo(model, args, names, dims, cfg, branches, emit)
 
 
 def _export_dynamo(
@@ -429,6 +187,7 @@ def _export_dynamo(
     dims: list[DynamicDim],
     cfg: ExportConfig,
     branches: list[SourceLine],
+    emit: Emitter,
 ) -> tuple[Any, list[Explained]]:
     import torch
     from torch.export import Dim
@@ -438,7 +197,12 @@ def _export_dynamo(
     # specialization is reported below with the file in hand (a named Dim fails the export
     # with a constraint message that names no line of code).
     shapes = tuple({d.dim: Dim.AUTO for d in dims if d.input == n} or None for n in names)
-    log("capturing the graph with torch.export.export(strict=False)")
+    step(
+        emit,
+        0.2,
+        "capturing the graph",
+        "capturing the graph with torch.export.export(strict=False)",
+    )
     program = torch.export.export(
         model, args, dynamic_shapes=shapes if dims else None, strict=False
     )
@@ -462,7 +226,7 @@ def _export_dynamo(
         else:
             symbols[str(size)] = d.symbol
             found += _narrowed_range(program, size, d, branches)
-    log(f"translating to ONNX (opset {cfg.opset or 'default'})")
+    step(emit, 0.5, "translating to ONNX", f"translating to ONNX (opset {cfg.opset or 'default'})")
     try:
         onnx_program = torch.onnx.export(
             program,
@@ -478,7 +242,7 @@ def _export_dynamo(
         e.program = program  # type: ignore[attr-defined]
         raise
     _rename_dims(onnx_program.model, symbols, names, dims, found)
-    log(f"saving {cfg.output}")
+    step(emit, 0.75, "saving", f"saving {cfg.output}")
     onnx_program.save(cfg.output, external_data=cfg.external_data)
     return program, found
 
@@ -554,6 +318,7 @@ def _export_torchscript(
     dims: list[DynamicDim],
     cfg: ExportConfig,
     branches: list[SourceLine],
+    emit: Emitter,
     module: Any,
 ) -> list[Explained]:
     import torch
@@ -561,7 +326,8 @@ def _export_torchscript(
     axes: dict[str, dict[int, str]] = {}
     for d in dims:
         axes.setdefault(d.input, {})[d.dim] = d.symbol
-    log(f"exporting with the TorchScript exporter (opset {cfg.opset or 'default'})")
+    what = f"exporting with the TorchScript exporter (opset {cfg.opset or 'default'})"
+    step(emit, 0.2, "exporting", what)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.onnx.export(
@@ -582,7 +348,7 @@ def _export_torchscript(
         # branch taken, or the value, for the example input is baked into the file.
         if w.category.__name__ != "TracerWarning" or w.filename != user_file:
             continue
-        where = _source_line(w.filename, w.lineno)
+        where = source_line(w.filename, w.lineno)
         if "boolean" in str(w.message):
             code = "branch-baked" if w.lineno in shape_lines else "data-dependent-control-flow"
             what = "the branch taken for the example input was baked into the file"
@@ -610,7 +376,7 @@ def locate_error(exc: BaseException, cfg: ExportConfig, module: Any, program: An
     text = "\n".join(text_parts)
     user_file = str(Path(cfg.source).resolve()) if cfg.source_kind == "python" else ""
     places = user_frames(text, frames, user_file)
-    where = _source_line(*places[-1]) if places else None
+    where = source_line(*places[-1]) if places else None
     return explain_error(
         text,
         where,
@@ -647,14 +413,14 @@ def _failed_op_source(text: str, program: Any, user_file: str) -> SourceLine | N
         if node.op == "call_function" and wanted in target.split("."):
             places = user_frames(node.meta.get("stack_trace") or "", [], user_file)
             if places:
-                return _source_line(*places[-1])
+                return source_line(*places[-1])
     return None
 
 
 # -- the whole run ----------------------------------------------------------------------------
 
 
-def run(cfg: ExportConfig) -> dict[str, Any]:
+def run(cfg: ExportConfig, emit: Emitter) -> dict[str, Any]:
     """Do the export described by ``cfg``; the result JSON as a dict."""
     result: dict[str, Any] = {"ok": False, "onnx": None, "opset": None, "checklist": []}
     found: list[Explained] = []
@@ -671,7 +437,7 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
     timings["import"] = time.perf_counter() - t0
     program = module = None
     try:
-        log(f"loading {cfg.source} (this runs the model's code)")
+        step(emit, 0.05, "loading the model", f"loading {cfg.source} (this runs the model's code)")
         model, example, module = load_source(cfg)
         if example is None and not cfg.inputs:
             where = {"python": f"the factory '{cfg.factory}' returns"}.get(cfg.source_kind, "")
@@ -706,7 +472,7 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
         t1 = time.perf_counter()
         try:
             with torch.no_grad():
-                program, degraded = export(model, args, names, dims, cfg, branches, module)
+                program, degraded = export(model, args, names, dims, cfg, branches, emit, module)
         except Exception as e:  # every exporter error becomes a finding
             traceback.print_exc()
             found.append(locate_error(e, cfg, module, getattr(e, "program", program)))
@@ -719,7 +485,12 @@ def run(cfg: ExportConfig) -> dict[str, Any]:
             from inspector.core.export.validate import validate_export
 
             t2 = time.perf_counter()
-            log("validating: onnx checker, static checks, ONNX Runtime parity")
+            step(
+                emit,
+                0.8,
+                "validating",
+                "validating: onnx checker, static checks, ONNX Runtime parity",
+            )
             checked, checklist, opset = validate_export(
                 cfg, model, args, names, dims, found, branches
             )
@@ -736,17 +507,7 @@ def _sorted(found: list[Explained]) -> list[Explained]:
     return sorted(found, key=lambda f: Severity(f.finding.severity).rank)
 
 
-def main(argv: list[str]) -> int:
-    config_path = Path(argv[0])
-    result_path = Path(argv[1]) if len(argv) > 1 else config_path.with_suffix(".result.json")
-    cfg = ExportConfig.from_json(config_path.read_text(encoding="utf-8"))
+def run_export(emit: Emitter, config: str) -> dict[str, Any]:
+    """The job: the export described by ``config`` (:meth:`ExportConfig.to_json`)."""
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # export on the CPU: reproducible files
-    result = run(cfg)
-    tmp = result_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
-    tmp.replace(result_path)  # the parent never reads a half-written result
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    return run(ExportConfig.from_json(config), emit)

@@ -1,10 +1,10 @@
-"""The parent side of an export: run the driver in a child process, stream its log, cancel it.
+"""The parent side of an export: the driver's job in a child process, its live log, Cancel.
 
-:func:`export_model` is what the wizard's export page and ``onnx-inspector export`` call. It
-never imports torch or the user's code: it writes the config as JSON, starts
-``python -m inspector.core.export.driver CONFIG.json RESULT.json``, hands each log line to
-``log_callback`` (on the calling thread, so a Qt task can forward it by a queued signal),
-reports coarse progress from the driver's step lines, and kills the child on Cancel or timeout.
+:func:`export_model` is what ``onnx-inspector export`` calls, and :func:`export_call` the same
+job for the wizard, which waits for it on the window's event loop. Neither imports torch or the
+user's code: the config goes to :func:`inspector.core.export.driver.run_export` as JSON through
+:mod:`inspector.core.child`, which hands each log line to ``log_callback``, relays the driver's
+progress, and kills the child on Cancel or timeout.
 
 Known limitations: progress is by step (load, capture, translate, save, validate), not within a
 step; the exporter gives no finer signal.
@@ -12,32 +12,18 @@ step; the exporter gives no finer signal.
 
 from __future__ import annotations
 
-import json
-import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from inspector.core.child_process import child_env, run_streaming
+from inspector.core.child import ChildCall, ChildJob, Outcome, call_child
 from inspector.core.export.config import ExportConfig
-from inspector.core.export.explain import Explained, SourceLine, finding
+from inspector.core.export.explain import SourceLine, finding
 from inspector.core.findings import Finding, finding_from_dict, has_errors
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 DEFAULT_TIMEOUT_S = 900.0
 LogFn = Callable[[str], None]
-
-#: A driver log line starting with this → progress fraction (see driver.log calls).
-_STEPS = (
-    ("[inspector] loading", 0.05, "loading the model"),
-    ("[inspector] capturing", 0.2, "capturing the graph"),
-    ("[inspector] exporting", 0.2, "exporting"),
-    ("[inspector] translating", 0.5, "translating to ONNX"),
-    ("[inspector] saving", 0.75, "saving"),
-    ("[inspector] validating", 0.8, "validating"),
-)
 
 
 @dataclass
@@ -93,55 +79,41 @@ def export_model(
     A failed export is a result (``ok`` False with an error finding), not an exception; so is
     a timeout or a crash of the child.
     """
-    lines: list[str] = []
-
-    def on_line(line: str) -> None:
-        lines.append(line)
-        for prefix, fraction, message in _STEPS:
-            if line.startswith(prefix):
-                progress(fraction, message)
-        if log_callback is not None:
-            log_callback(line)
-
     progress(0.0, "starting")
-    with tempfile.TemporaryDirectory(prefix="inspector_export_") as scratch:
-        config_path = Path(scratch) / "config.json"
-        result_path = Path(scratch) / "result.json"
-        config_path.write_text(config.to_json(), encoding="utf-8")
-        failure = _run_child(config_path, result_path, on_line, cancel, timeout)
-        log = "\n".join(lines)
-        if failure is not None:
-            return _failed(failure, log)
-        data = json.loads(result_path.read_text(encoding="utf-8"))
+    result = call_child(export_call(config, timeout), progress, cancel, log_callback)
     progress(1.0, "done")
-    return result_from_json(data, log)
+    return result
 
 
-def _run_child(
-    config_path: Path,
-    result_path: Path,
-    on_line: LogFn,
-    cancel: CancelToken | None,
-    timeout: float,
-) -> Explained | None:
-    """Run the driver to the end; None when it wrote a result, else the finding saying why."""
-    # unbuffered: the log must arrive line by line, not at exit; no GPU for the user's code
-    env = child_env(PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
-    returncode = run_streaming(
-        [sys.executable, "-m", "inspector.core.export.driver", str(config_path), str(result_path)],
-        on_line,
-        cancel,
+def export_call(
+    config: ExportConfig, timeout: float = DEFAULT_TIMEOUT_S
+) -> ChildCall[ExportResult]:
+    """The child job of :func:`export_model`; no GPU for the user's code (reproducible files)."""
+    job = ChildJob(
+        "inspector.core.export.driver:run_export",
+        {"config": config.to_json()},
         timeout,
-        env=env,
+        "the export",
+        env={"CUDA_VISIBLE_DEVICES": ""},
     )
-    if returncode is None:
-        return finding("export-timeout", f"the export took over {timeout:.0f} s")
-    if returncode != 0 or not result_path.is_file():
-        return finding("export-crashed", f"the export process ended with exit code {returncode}")
-    return None
+    return ChildCall(job, _result)
 
 
-def _failed(explained: Explained, log: str) -> ExportResult:
+def _result(outcome: Outcome) -> ExportResult:
+    log = "\n".join(outcome.log)
+    failure = outcome.failure
+    if failure is None:
+        return result_from_json(outcome.value, log)
+    if failure.reason == "timed-out":
+        explained = finding("export-timeout", f"the export took over {failure.timeout:.0f} s")
+    else:
+        stack = failure.stack_line()
+        said = f": {failure.said}" if failure.said else ""
+        explained = finding(
+            "export-crashed",
+            f"the export process ended with {failure.how}{said}"
+            + (f" [stack: {stack}]" if stack else ""),
+        )
     return ExportResult(False, None, [explained.finding], [None], log=log)
 
 

@@ -1,14 +1,14 @@
-"""The child process that owns the ONNX Runtime session: ``python -m inspector.core.inference.child WORKDIR``.
+"""The child job that owns the ONNX Runtime session (:func:`run`, through :mod:`inspector.core.child`).
 
-It reads ``request.json`` and ``feeds.npz`` from WORKDIR, builds the session with the requested
-options, runs the warm-up and the timed runs, and writes the outputs and ``result.json`` there
-(see :mod:`inspector.core.inference.protocol`). It is the only module that imports onnxruntime,
-and it runs in its own process so that a native crash or a hang never reaches the caller.
+It reads ``feeds.npz`` from its work folder, builds the session with the requested options, runs
+the warm-up and the timed runs, writes the outputs there and returns the result (see
+:mod:`inspector.core.inference.protocol`). It is the only module that imports onnxruntime, and
+it runs in its own process so that a native crash or a hang never reaches the caller.
 
 Failures ONNX Runtime reports as exceptions (session creation, a run) end normally with
 ``status`` set and the raw message kept; a crash ends the process, and faulthandler writes the
 Python stack to stderr for the parent to quote. Only exceptions raised by onnxruntime calls are
-put on ONNX Runtime: one raised by the Inspector's own code (reading the request, building the
+put on ONNX Runtime: one raised by the Inspector's own code (reading the options, building the
 captured copy, statistics, histograms, the profile) ends with status ``inspector-error``, the
 traceback as ``error`` and what it was doing as ``stage``, and keeps what was done by then.
 
@@ -28,30 +28,21 @@ bound once before the loop, so the figure is comparable to a bare ``session.run`
 
 from __future__ import annotations
 
-import faulthandler
+import json
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
-# Before any heavy import: a native crash while numpy or onnxruntime loads must leave its stack too.
-faulthandler.enable()
+import numpy as np
 
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from dataclasses import replace  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from inspector.core.inference import protocol  # noqa: E402
-from inspector.core.tensor_stats import tensor_stats  # noqa: E402
+from inspector.core.child import Emitter
+from inspector.core.inference import protocol
+from inspector.core.tensor_stats import tensor_stats
 
 _KERNEL_SUFFIX = "_kernel_time"
 _MAX_PROTO_BYTES = 2_000_000_000  # protobuf cannot serialize a message past 2 GB
-
-
-def _progress(fraction: float, message: str) -> None:
-    print(protocol.progress_line(fraction, message), flush=True)
 
 
 def _session_options(ort: Any, options: protocol.RunOptions, workdir: Path) -> Any:
@@ -96,9 +87,9 @@ def _model_with_outputs(
 def _describe(workdir: Path, index: int, name: str, value: Any) -> dict[str, Any]:
     """Save one fetched value and return its result entry."""
     if isinstance(value, np.ndarray):
-        file = protocol.save_tensor(workdir, index, value)
         stats = protocol.stats_to_json(tensor_stats(value))
         stats["histogram"] = protocol.histogram_to_json(value)
+        file = protocol.save_tensor(workdir, index, value)  # last: all the result line waits on
         return {"name": name, "file": file, "kind": "tensor", "stats": stats}
     kinds = ((list, "sequence"), (dict, "map"), (type(None), "none"))
     kind = next((k for t, k in kinds if isinstance(value, t)), "other")
@@ -168,20 +159,19 @@ def _unoptimized(
     return {"status": "ok", "error": ""}
 
 
-def run(workdir: Path, result: dict[str, Any]) -> None:
-    """Do the request in ``workdir``, filling ``result`` (see :func:`protocol.result_skeleton`).
+def _run(
+    emit: Emitter, model_path: str, opts: protocol.RunOptions, workdir: Path, result: dict[str, Any]
+) -> None:
+    """Do the run, filling ``result`` (see :func:`protocol.result_skeleton`).
 
     Every onnxruntime call is wrapped here and sets an ONNX Runtime status; any other exception
-    propagates to :func:`main`, which reports it as the Inspector's, with ``result["stage"]``.
+    propagates to :func:`run`, which reports it as the Inspector's, with ``result["stage"]``.
     """
-    result["stage"] = "reading the request"
-    request = protocol.Request.read(workdir)
-    opts = request.options
     result["stage"] = "reading the feeds"
     feeds = protocol.read_feeds(workdir)
-    model: Any = request.model
+    model: Any = model_path
     added: list[str] = []
-    _progress(0.0, "loading ONNX Runtime")
+    emit.progress(0.0, "loading ONNX Runtime")
     try:
         import onnxruntime as ort
 
@@ -200,11 +190,11 @@ def run(workdir: Path, result: dict[str, Any]) -> None:
         return
     if opts.capture:
         result["stage"] = "adding the captured tensors as outputs"
-        model, added = _model_with_outputs(request.model, opts.capture, workdir)
+        model, added = _model_with_outputs(model_path, opts.capture, workdir)
     result["stage"] = "setting the session options"
     session_options = _session_options(ort, opts, workdir)
     result["stage"] = ""
-    _progress(0.05, "creating the session")
+    emit.progress(0.05, "creating the session")
     try:
         session = ort.InferenceSession(model, session_options, providers=[opts.provider])
         result["providers"] = session.get_providers()
@@ -217,7 +207,7 @@ def run(workdir: Path, result: dict[str, Any]) -> None:
     values: list[Any] = []
     try:
         for i in range(total):
-            _progress(
+            emit.progress(
                 0.1 + 0.8 * i / max(total, 1),
                 f"warm-up {i + 1}/{opts.warmup}"
                 if i < opts.warmup
@@ -232,7 +222,7 @@ def run(workdir: Path, result: dict[str, Any]) -> None:
         result.update(status="run-failed", error=str(e))
         if opts.graph_optimization_level != "disable":
             del session  # its memory, before a second session is built
-            _progress(0.9, "locating the failing node with graph optimizations off")
+            emit.progress(0.9, "locating the failing node with graph optimizations off")
             result["unoptimized"] = _unoptimized(ort, model, opts, feeds, names, workdir)
         return
     result["latencies_ms"] = latencies
@@ -243,7 +233,7 @@ def run(workdir: Path, result: dict[str, Any]) -> None:
         except Exception as e:
             result.update(status="run-failed", error=f"ONNX Runtime's profiler failed: {e}")
             return
-    _progress(0.9, "writing outputs")
+    emit.progress(0.9, "writing outputs")
     extra = set(added)
     for i, (name, value) in enumerate(zip(names, values, strict=True)):
         key = "intermediates" if name in extra else "outputs"
@@ -256,23 +246,14 @@ def run(workdir: Path, result: dict[str, Any]) -> None:
     result["stage"] = ""
 
 
-def main(argv: list[str]) -> int:
-    workdir = Path(argv[0])
+def run(emit: Emitter, model: str, options: dict[str, Any], workdir: str) -> dict[str, Any]:
+    """The job: run ``model`` (an absolute path, only read) with ``options`` (a
+    :class:`~protocol.RunOptions` as a dict) on the feeds in ``workdir``; the result's keys are
+    :func:`protocol.result_skeleton`'s."""
     result = protocol.result_skeleton()
     try:
-        run(workdir, result)
-    except Exception:  # not ONNX Runtime's: every onnxruntime call is wrapped in run()
+        result["stage"] = "reading the options"
+        _run(emit, model, protocol.RunOptions(**options), Path(workdir), result)
+    except Exception:  # not ONNX Runtime's: every onnxruntime call is wrapped in _run()
         result.update(status="inspector-error", error=traceback.format_exc())
-    try:
-        protocol.write_result(workdir, result)
-    except Exception:  # the result itself cannot be written: say only that
-        fallback = protocol.result_skeleton()
-        fallback.update(
-            status="inspector-error", stage="writing the result", error=traceback.format_exc()
-        )
-        protocol.write_result(workdir, fallback)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    return result

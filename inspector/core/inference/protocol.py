@@ -1,26 +1,20 @@
-"""The files between the runner (parent) and the child that owns the ONNX Runtime session.
+"""What goes between the runner (parent) and the child job that owns the ONNX Runtime session.
 
-Everything goes through one private work folder per run (never next to the user's model):
+The options (:class:`RunOptions`), progress and the result (keys on :func:`result_skeleton`) go
+through the child-process protocol (:mod:`inspector.core.child`); the arrays through one private
+work folder per run (never next to the user's model):
 
-* ``request.json``: :class:`Request` (model path, :class:`RunOptions`);
 * ``feeds.npz``: the feeds, uncompressed, by input name;
-* ``result.json``: written by the child last, atomically (write then rename), so its presence
-  means the child finished normally; its keys are documented on :func:`result_skeleton`;
 * ``t<i>.npy``: one file per output or captured tensor, named by position rather than by tensor
   name (names may hold ``/`` or ``:``). ``.npy`` rather than one ``.npz`` because the parent
-  memory-maps them: a 100 MB result is available to the caller without being read or copied;
-* ``stderr.txt``: the child's stderr (ONNX Runtime's log, or faulthandler's trace on a crash);
-* the child's stdout carries progress, one JSON object per line: ``{"progress": 0.4,
-  "message": "timed run 3/10"}``.
+  memory-maps them: a 100 MB result is available to the caller without being read or copied.
 
 String outputs are stored as fixed-width unicode so no file ever needs pickle to load.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +22,7 @@ import numpy as np
 
 from inspector.core.tensor_stats import TensorStats, histogram
 
-REQUEST = "request.json"
 FEEDS = "feeds.npz"
-RESULT = "result.json"
-STDERR = "stderr.txt"
 
 #: graph_optimization_level names, mapped to ``onnxruntime.GraphOptimizationLevel`` in the child.
 OPT_LEVELS = ("disable", "basic", "extended", "all")
@@ -50,20 +41,6 @@ class RunOptions:
     # Intermediate capture: None (off), ["*"] for every node output of the main graph, or the
     # tensor names to capture. Runs a temporary copy of the model with those as extra outputs.
     capture: list[str] | None = None
-
-
-@dataclass
-class Request:
-    model: str  # absolute path of the user's model (read only)
-    options: RunOptions = field(default_factory=RunOptions)
-
-    def write(self, workdir: Path) -> None:
-        (workdir / REQUEST).write_text(json.dumps(asdict(self)), encoding="utf-8")
-
-    @classmethod
-    def read(cls, workdir: Path) -> Request:
-        data = json.loads((workdir / REQUEST).read_text(encoding="utf-8"))
-        return cls(data["model"], RunOptions(**data["options"]))
 
 
 def write_feeds(workdir: Path, feeds: dict[str, np.ndarray]) -> None:
@@ -109,7 +86,7 @@ def load_tensor(workdir: Path, file: str) -> np.ndarray:
 
 
 def result_skeleton() -> dict[str, Any]:
-    """The keys of ``result.json``, with their empty values.
+    """The keys of the run's result (what the child job returns), with their empty values.
 
     ``status``: "ok" | "session-failed" | "run-failed" (ONNX Runtime raised) | "inspector-error"
     (the Inspector's own code raised); ``error``: ONNX Runtime's raw message, or the Inspector's
@@ -133,25 +110,6 @@ def result_skeleton() -> dict[str, Any]:
         "profile": [],
         "assignment": [],
     }
-
-
-def write_result(workdir: Path, result: dict[str, Any]) -> None:
-    tmp = workdir / (RESULT + ".part")
-    tmp.write_text(json.dumps(result, default=_json_default), encoding="utf-8")
-    os.replace(tmp, workdir / RESULT)  # atomic: the parent never sees half a result
-
-
-def read_result(workdir: Path) -> dict[str, Any] | None:
-    path = workdir / RESULT
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _json_default(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
 def stats_to_json(stats: TensorStats) -> dict[str, Any]:
@@ -178,7 +136,3 @@ def histogram_to_json(arr: np.ndarray) -> dict[str, list] | None:
         return None
     counts, edges = h
     return {"counts": counts.tolist(), "edges": edges.tolist()}
-
-
-def progress_line(fraction: float, message: str) -> str:
-    return json.dumps({"progress": round(fraction, 4), "message": message})

@@ -1,9 +1,10 @@
 """Run a model through ONNX Runtime in a child process: :func:`run_model` → :class:`RunResult`.
 
-The parent never imports onnxruntime. It checks the feeds against the declared inputs, writes the
-request into a private temporary folder, launches :mod:`inspector.core.inference.child`, relays
-its progress, and kills it on cancel (raising :class:`~inspector.core.tasks.Cancelled`) or on
-timeout. Everything that comes back is mapped onto the graph model: runtime errors onto the node
+The parent never imports onnxruntime. It checks the feeds against the declared inputs, writes
+them into a private temporary folder and runs the job of :mod:`inspector.core.inference.child`
+through :mod:`inspector.core.child` (:func:`run_call` is that job, for the window's event loop),
+which relays its progress and kills it on cancel (raising
+:class:`~inspector.core.tasks.Cancelled`) or on timeout. Everything that comes back is mapped onto the graph model: runtime errors onto the node
 ONNX Runtime names, the first NaN/Inf onto the node that produced it, profile events onto the
 original nodes (:mod:`inspector.core.inference.profile`).
 
@@ -12,28 +13,25 @@ the child, so a result is in the caller's hands as soon as the child exits, what
 The folder lives as long as the :class:`RunResult` (or until :meth:`RunResult.close`).
 
 Known limitations: only main-graph tensors can be captured and located; a crash is reported with
-the last lines of the child's stderr, which names the Python frame but not the native one.
+faulthandler's Python stack from the child's stderr, which names no native frame.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
-import sys
 import tempfile
 import traceback
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from inspector.core.child_process import run_streaming
+from inspector.core.child import ChildCall, ChildJob, Outcome, call_child
 from inspector.core.feeds import check_feeds
 from inspector.core.findings import Finding, Severity, has_errors
 from inspector.core.graph import Model, open_model
@@ -44,7 +42,6 @@ from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-5
-_STDERR_TAIL = 4000  # characters of the child's stderr kept for a crash report
 _PY_TRACEBACK = "Traceback (most recent call last)"
 
 
@@ -191,107 +188,96 @@ def run_model(
     the result has status "invalid-feeds" and the findings. Raises ``Cancelled`` after killing the
     child when ``cancel`` is set; a timeout gives status "timed-out".
     """
+    call = run_call(path, feeds, options, timeout, expected, rtol, atol, model)
+    return call_child(call, progress, cancel)
+
+
+def run_call(
+    path: str | os.PathLike[str],
+    feeds: Mapping[str, np.ndarray],
+    options: RunOptions | None = None,
+    timeout: float = 600.0,
+    expected: Mapping[str, np.ndarray] | None = None,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    model: Model | None = None,
+) -> ChildCall[RunResult]:
+    """The child job of :func:`run_model` (same arguments), its feeds written, not yet started."""
     options = options or RunOptions()
     model = model or open_model(path, infer=False)
     findings = check_feeds(model, feeds)
     if has_errors(findings):
-        return RunResult("invalid-feeds", findings)
+        return ChildCall(None, lambda _outcome: RunResult("invalid-feeds", findings))
     workdir = Path(tempfile.mkdtemp(prefix="onnx-inspector-run-"))
     try:
-        protocol.Request(str(Path(path).resolve()), options).write(workdir)
         protocol.write_feeds(workdir, dict(feeds))
-        returncode = _run_child(workdir, progress, cancel, timeout)
-        if returncode is None:
-            result = RunResult(
-                "timed-out",
-                [
-                    Finding(
-                        Severity.ERROR,
-                        "timed-out",
-                        f"the run took longer than {timeout:g} s and was stopped",
-                        "raise the timeout, or look for a Loop whose trip count comes from "
-                        "an input",
-                    )
-                ],
-            )
-        elif (data := protocol.read_result(workdir)) is None:
-            stderr = _stderr_tail(workdir)
-            if returncode > 0 and _PY_TRACEBACK in stderr:
-                # A Python exception escaped the child: its code, not ONNX Runtime's, failed.
-                result = RunResult(
-                    "inspector-error", [inspector_error_finding("", stderr)], error=stderr
-                )
-            else:
-                result = RunResult("crashed", [_crash_finding(returncode, stderr)], error=stderr)
-        else:
-            try:
-                result = _build_result(model, data, workdir, expected, rtol, atol)
-            except Exception:  # our mapping of a good result failed: ours, not ONNX Runtime's
-                details = traceback.format_exc()
-                result = RunResult(
-                    "inspector-error",
-                    [inspector_error_finding("reading the run's result", details)],
-                    error=details,
-                )
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    if result.workdir is None:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:  # the outputs live in the folder: it goes when the result is closed or collected
-        result._finalizer = weakref.finalize(result, shutil.rmtree, workdir, ignore_errors=True)
-    return result
+    args = {"model": str(Path(path).resolve()), "options": asdict(options), "workdir": str(workdir)}
+    job = ChildJob("inspector.core.inference.child:run", args, timeout, "the run")
 
-
-def _run_child(
-    workdir: Path, progress: ProgressFn, cancel: CancelToken | None, timeout: float
-) -> int | None:
-    """Run the child to its end; its return code, or None on timeout (raises Cancelled)."""
-    with open(workdir / protocol.STDERR, "wb") as stderr:
-        return run_streaming(
-            [sys.executable, "-m", "inspector.core.inference.child", str(workdir)],
-            lambda line: _relay(line, progress),
-            cancel,
-            timeout,
-            stderr=stderr,
-        )
-
-
-def _relay(line: str, progress: ProgressFn) -> None:
-    try:
-        msg = json.loads(line)
-        progress(float(msg["progress"]), str(msg["message"]))
-    except (ValueError, KeyError, TypeError):
-        pass  # a stray print from a library: progress is best-effort
-
-
-def _stderr_tail(workdir: Path) -> str:
-    try:
-        text = (workdir / protocol.STDERR).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return text.strip()[-_STDERR_TAIL:]
-
-
-def _crash_finding(returncode: int, stderr: str) -> Finding:
-    if returncode < 0:
+    def finish(outcome: Outcome) -> RunResult:
         try:
-            how = f"signal {signal.Signals(-returncode).name}"
-        except ValueError:
-            how = f"signal {-returncode}"
-    else:
-        how = f"exit code {returncode}"
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    fatal = next(
-        (ln for ln in lines if ln.startswith("Fatal Python error")), lines[-1] if lines else ""
-    )
-    return Finding(
+            result = _result(model, outcome, workdir, expected, rtol, atol)
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        if result.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:  # the outputs live in the folder: it goes when the result is closed or collected
+            result._finalizer = weakref.finalize(result, shutil.rmtree, workdir, ignore_errors=True)
+        return result
+
+    return ChildCall(job, finish, lambda: shutil.rmtree(workdir, ignore_errors=True))
+
+
+def _result(
+    model: Model,
+    outcome: Outcome,
+    workdir: Path,
+    expected: Mapping[str, np.ndarray] | None,
+    rtol: float,
+    atol: float,
+) -> RunResult:
+    failure = outcome.failure
+    if failure is None:
+        try:
+            return _build_result(model, outcome.value, workdir, expected, rtol, atol)
+        except Exception:  # our mapping of a good result failed: ours, not ONNX Runtime's
+            details = traceback.format_exc()
+            return RunResult(
+                "inspector-error",
+                [inspector_error_finding("reading the run's result", details)],
+                error=details,
+            )
+    if failure.reason == "timed-out":
+        return RunResult(
+            "timed-out",
+            [
+                Finding(
+                    Severity.ERROR,
+                    "timed-out",
+                    f"the run took longer than {failure.timeout:g} s and was stopped",
+                    "raise the timeout, or look for a Loop whose trip count comes from an input",
+                )
+            ],
+        )
+    exited = failure.returncode is not None and failure.returncode > 0
+    if failure.reason == "raised" or (exited and _PY_TRACEBACK in failure.details):
+        # A Python exception escaped the child: its code, not ONNX Runtime's, failed.
+        return RunResult(
+            "inspector-error", [inspector_error_finding("", failure.details)], error=failure.details
+        )
+    said = f": {failure.said}" if failure.said else ""
+    crash = Finding(
         Severity.ERROR,
         "crashed",
-        f"ONNX Runtime crashed ({how}){': ' + fatal.strip() if fatal else ''}",
+        f"ONNX Runtime crashed ({failure.how}){said}",
         "the window is safe; try another provider or graph optimization level, and report "
         "the model to ONNX Runtime",
     )
+    return RunResult("crashed", [crash], error=failure.details)
 
 
 def inspector_error_finding(stage: str, details: str) -> Finding:

@@ -61,7 +61,7 @@ from inspector.core.inference.inputs import (
     load_feeds,
     symbol_sizes,
 )
-from inspector.core.inference.runner import RunResult, TensorResult, run_model
+from inspector.core.inference.runner import RunResult, TensorResult, run_call
 from inspector.core.tasks import CancelToken, ProgressFn
 from inspector.ui.panels.inference_options import RunOptionsForm, available_providers
 from inspector.ui.panels.inference_results import (
@@ -461,12 +461,10 @@ class InferencePanel(QWidget):
         self.options.save(self.settings)
         self._set_result(None)
 
-        def work(progress: ProgressFn, cancel: CancelToken) -> tuple[RunResult, Histograms]:
+        def prepare(_progress: ProgressFn, _cancel: CancelToken):  # the run as a child call
             feeds = build_feeds(specs, plan.seed, plan.dims, plan.given, plan.constants)
-            result = run_model(
-                path, feeds, options, progress, cancel, timeout, expected, model=model
-            )
-            return result, compute_histograms(result)
+            call = run_call(path, feeds, options, timeout, expected, model=model)
+            return call.then(lambda result: (result, compute_histograms(result)))
 
         self.running = True
         self._progress_text = "starting ONNX Runtime"
@@ -475,10 +473,12 @@ class InferencePanel(QWidget):
         self._tick.start()
         self._update_buttons()
         self._show_elapsed()
-        self.runner.submit(RUN_TASK, work, self._run_done, self._run_failed, self._run_progress)
+        self.runner.submit_child(
+            RUN_TASK, prepare, self._run_done, self._run_failed, self._run_progress
+        )
 
     def cancel(self) -> None:
-        """Stop the run: the worker kills the child at its next poll (within ~50 ms)."""
+        """Stop the run: the runner kills the child at once."""
         if not self.running:
             return
         self.runner.cancel(RUN_TASK)  # the runner then drops the task's result

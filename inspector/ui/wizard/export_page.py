@@ -1,17 +1,16 @@
 """Page 4 of the export wizard: the export itself, with a live log, progress, time and Cancel.
 
-The export runs :func:`inspector.core.export.export_model` on the window's task runner; that
-function runs the user's code in a child process. Log lines arrive on the worker thread and reach
-the log view through a queued signal of :class:`_LogRelay`; Cancel sets the task's token, and
-``export_model`` kills the child. Every run has a number so that lines of a cancelled run that
-are still in the queue do not land in the next run's log.
+The export's child job (:func:`inspector.core.export.runner.export_call`: the user's code runs
+only there) is started with the window's task runner, which reads its log lines on the event
+loop and hands them to the log view; Cancel kills the child at once, and a cancelled run's lines
+are never delivered, so none lands in the next run's log.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -24,9 +23,9 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from inspector.core.export import ExportConfig, ExportResult, export_model
+from inspector.core.export import ExportConfig, ExportResult
+from inspector.core.export.runner import export_call
 from inspector.core.findings import Severity
-from inspector.core.tasks import CancelToken, ProgressFn
 from inspector.ui.tasks import TaskError
 
 if TYPE_CHECKING:
@@ -34,13 +33,6 @@ if TYPE_CHECKING:
 
 TASK_KEY = "export-wizard"
 _MAX_LOG_LINES = 20_000  # an exporter stuck in a loop must not eat the memory
-
-
-class _LogRelay(QObject):
-    """Lives in the GUI thread; the worker emits on it, so slots run in the GUI thread."""
-
-    line_logged = Signal(int, str)  # run number, one line of the child's output
-    stopped = Signal(int)  # run number: export_model returned or raised (child gone)
 
 
 class ExportPage(QWizardPage):
@@ -75,14 +67,10 @@ class ExportPage(QWizardPage):
         layout.addLayout(row)
         layout.addWidget(self.log, 1)
 
-        self._relay = _LogRelay(self)
-        self._relay.line_logged.connect(self._line)
-        self._relay.stopped.connect(self._stopped)
         self._clock = QElapsedTimer()
         self._ticker = QTimer(self)
         self._ticker.setInterval(200)
         self._ticker.timeout.connect(self._tick)
-        self._run = 0
         self._running = False
         self._cancelling = False
         self.result: ExportResult | None = None
@@ -101,8 +89,6 @@ class ExportPage(QWizardPage):
         """Start an export with the wizard's current settings (cancelling a running one)."""
         wizard = self._wizard()
         config = wizard.build_config()
-        self._run += 1
-        run, relay = self._run, self._relay
         self.result, self.config = None, config
         self._running, self._cancelling = True, False
         self.log.clear()
@@ -112,15 +98,15 @@ class ExportPage(QWizardPage):
         self._ticker.start()
         self._tick()
 
-        def work(progress: ProgressFn, cancel: CancelToken) -> ExportResult:
-            try:
-                return export_model(
-                    config, progress, cancel, lambda line: relay.line_logged.emit(run, line)
-                )
-            finally:
-                relay.stopped.emit(run)
-
-        wizard.runner.submit(TASK_KEY, work, self._done, self._error, self._progress)
+        wizard.runner.submit_child(
+            TASK_KEY,
+            export_call(config),
+            self._done,
+            self._error,
+            self._progress,
+            self.log.appendPlainText,
+            what="exporting",
+        )
         self._show_buttons()
         self.completeChanged.emit()
         wizard.export_started.emit()
@@ -130,9 +116,8 @@ class ExportPage(QWizardPage):
         if not self._running or self._cancelling:
             return
         self._cancelling = True
-        self._wizard().runner.cancel(TASK_KEY)
-        self.status.setText("Stopping the export process…")
-        self._show_buttons()
+        self._wizard().runner.cancel(TASK_KEY)  # the child is killed and reaped on return
+        self._stopped()
 
     # -- QWizardPage -------------------------------------------------------------------------
 
@@ -149,17 +134,11 @@ class ExportPage(QWizardPage):
 
     # -- slots (GUI thread) --------------------------------------------------------------------
 
-    def _line(self, run: int, line: str) -> None:
-        if run == self._run:
-            self.log.appendPlainText(line)
-
     def _progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(round(100 * fraction))
         self.progress.setFormat(f"%p%  {message}")
 
-    def _stopped(self, run: int) -> None:
-        if run != self._run:
-            return
+    def _stopped(self) -> None:
         self._running = False
         self._ticker.stop()
         self._tick()
@@ -174,6 +153,7 @@ class ExportPage(QWizardPage):
             self._wizard().export_cancelled.emit()
 
     def _done(self, result: ExportResult) -> None:
+        self._stopped()
         self.result = result
         errors = sum(1 for f in result.findings if f.severity == Severity.ERROR)
         if result.ok:
@@ -190,10 +170,9 @@ class ExportPage(QWizardPage):
         self._wizard().export_finished.emit(result.ok)
 
     def _error(self, error: TaskError) -> None:
-        # export_model turns export failures into results; reaching here is a bug in the
+        # The export's job turns export failures into results; reaching here is a bug in the
         # Inspector itself, so show it plainly and keep the traceback in the log.
-        self._running = False
-        self._ticker.stop()
+        self._stopped()
         self.status.setText(f"The export could not run: {error.exception}")
         self.log.appendPlainText(error.details)
         self._show_buttons()
