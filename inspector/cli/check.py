@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from inspector.core.findings import error_line, has_errors
 
     if args.save_converted:
-        from inspector.core.checks.runtime_retarget import save_retargeted
+        from inspector.core.rewrites.retarget import save_retargeted
 
         try:
             saved = save_retargeted(model, args.opset, args.save_converted)
