@@ -18,7 +18,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Model, TensorType, format_shape
+from inspector.core.graph import Model, TensorType
+from inspector.core.tensor_types import format_shape
 
 
 def declared_inputs(model: Model) -> dict[str, TensorType]:

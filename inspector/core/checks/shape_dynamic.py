@@ -24,7 +24,8 @@ import onnx
 
 from inspector.core.checks.batch_flow import analyse_batch, candidates, why_not
 from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Model, format_shape, open_model
+from inspector.core.graph import Model, open_model
+from inspector.core.tensor_types import format_shape
 
 # Protobuf cannot serialize a message of 2 GiB or more; stay well below it.
 _INLINE_LIMIT = 1_800_000_000

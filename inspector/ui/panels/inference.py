@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 
 from inspector.core.feeds import cast_feed, check_feeds
 from inspector.core.findings import Finding
-from inspector.core.graph import Model, format_shape
+from inspector.core.graph import Model
 from inspector.core.inference.inputs import (
     FeedError,
     InputSpec,
@@ -63,6 +63,7 @@ from inspector.core.inference.inputs import (
 )
 from inspector.core.inference.runner import RunResult, TensorResult, run_model
 from inspector.core.tasks import CancelToken, ProgressFn
+from inspector.core.tensor_types import format_shape
 from inspector.ui.panels.inference_options import RunOptionsForm, available_providers
 from inspector.ui.panels.inference_results import (
     Histograms,
