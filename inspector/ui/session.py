@@ -59,7 +59,9 @@ class InferenceRun:
     feed_findings: list[Finding] = field(default_factory=list)  # the loaded feeds' problems
     result: RunResult | None = None
     details: Any = None  # what the panel derived from the result off the GUI thread (histograms)
-    error: TaskError | None = None  # the run's task raised (not ONNX Runtime: our side)
+    # the run's task raised (not ONNX Runtime: our side): what, and the traceback's text (not the
+    # exception, whose frames would keep the run's feeds and model alive)
+    error: tuple[str, str] | None = None
     running: bool = False
     cancelled: bool = False  # the last run was cancelled
     started: float = 0.0  # time.monotonic() at the start of the last run
@@ -310,7 +312,7 @@ class Session(QObject):
         """Cancel the document's work and drop it; ``document_closed`` tells the panels."""
         doc = self.documents.pop(doc_id, None)
         if doc is not None:
-            for kind in ("layout", "infer", "check", "run", "feeds"):
+            for kind in ("layout", "infer", "check", "run", "run-io"):
                 self.runner.cancel(f"{kind}:{doc_id}")
             doc.run.running = False
             doc.run.set_result(None)
@@ -347,7 +349,7 @@ class Session(QObject):
 
         def failed(err: TaskError) -> None:
             ended()
-            run.error = err
+            run.error = (str(err.exception), err.details)
             if doc_id in self.documents:
                 self.run_changed.emit(doc_id)
 
@@ -375,7 +377,7 @@ class Session(QObject):
     ) -> None:
         """Read feeds for, or save outputs of, the document's run in the background (one at a
         time per document; closing the document cancels it)."""
-        self.runner.submit(f"feeds:{doc_id}", work, done, failed)
+        self.runner.submit(f"run-io:{doc_id}", work, done, failed)
 
     # ------------------------------------------------------------------------------ navigation
 

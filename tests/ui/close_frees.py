@@ -45,16 +45,22 @@ def graph_objects() -> list[object]:
     return [o for o in gc.get_objects() if isinstance(o, GRAPH_TYPES)]
 
 
-def open_close(qtbot, window: MainWindow, path: Path, rounds: int) -> Rounds:
+def open_close(qtbot, window: MainWindow, path: Path, rounds: int, run: bool = False) -> Rounds:
     """Open ``path``, look at a node, a value and search results, close its tab; ``rounds`` times.
-    Objects of the graph model that were alive before the first open (other tests') are not
-    counted."""
+    With ``run``, the first and the last round also run the model with every intermediate
+    captured. Objects of the graph model that were alive before the first open (other tests')
+    are not counted."""
     gc.collect()
     before = {id(o) for o in graph_objects()}
     rss: list[int] = []
-    for _ in range(rounds):
+    for i in range(rounds):
         # The checks are not waited for: closing the tab cancels them (and kills their child).
         view = open_and_wait(qtbot, window, path)
+        if run and i in (0, rounds - 1):
+            window.inference.options.capture.setChecked(True)
+            with qtbot.waitSignal(window.inference.run_finished, timeout=120_000) as finished:
+                window.inference.run()
+            assert finished.args == ["ok"]
         _look_around(window, view)
         with qtbot.waitSignal(view.destroyed, timeout=10_000):
             window.tabs.tabCloseRequested.emit(window.tabs.indexOf(view))

@@ -218,8 +218,8 @@ class InferencePanel(QWidget):
             self.profile_view.clear()
             if state is not None and state.error is not None:
                 # the task itself raised (a bad constant, an unreadable model): not ONNX Runtime
-                err = state.error
-                self.results.show_error(f"The run could not start: {err.exception}", err.details)
+                message, details = state.error
+                self.results.show_error(f"The run could not start: {message}", details)
         heat = None
         if result is not None and result.profile is not None:
             heat = {i: nt.us / 1e6 for i, nt in result.profile.node_times.items()}
