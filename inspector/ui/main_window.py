@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, QTimer
@@ -356,6 +360,7 @@ class MainWindow(ModelFileActions, QMainWindow):
         if isinstance(view, DocumentView):
             self.tabs.removeTab(index)
             self.session.close(view.doc_id)
+            view.destroyed.connect(_return_freed_memory_soon)
             view.deleteLater()
             self._remember_session()
             self._show_selection()
@@ -555,6 +560,34 @@ class MainWindow(ModelFileActions, QMainWindow):
         self.runner.cancel_all()
         self.runner.wait_idle(5000)
         super().closeEvent(event)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None  # glibc only (not musl)
+
+
+_LIBC = _load_libc()
+
+
+def _return_freed_memory_soon() -> None:
+    # A view is deleted from the event loop; what Python still held of it goes once it returns.
+    QTimer.singleShot(0, _return_freed_memory)
+
+
+def _return_freed_memory() -> None:
+    """Once a closed tab's view is deleted: collect the document's reference cycles, then give the
+    freed heap back to the system. glibc keeps memory freed here in the arenas of the worker
+    threads that allocated it (a model is built on a worker), so without ``malloc_trim`` ten
+    opens and closes of the 100k-node export left the window 47% bigger than after the first."""
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _local_files(mime: QMimeData) -> list[str]:
