@@ -15,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspector.core.graph import format_shape
     from inspector.core.summary import model_summary
+    from inspector.core.tensor_types import format_shape
 
     summary = model_summary(open_model(args.model))
     if args.json:

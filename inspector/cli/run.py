@@ -122,7 +122,7 @@ def _feeds(args: argparse.Namespace, model: Any) -> tuple[dict[str, Any], dict[s
 
 def _text(result: Any, saved: Path | None) -> str:
     """The run for people: outputs, latency, match, findings."""
-    from inspector.core.graph import format_shape
+    from inspector.core.tensor_types import format_shape
 
     def num(x: Any) -> str:
         return "-" if x is None else f"{x:.6g}" if isinstance(x, float) else str(x)

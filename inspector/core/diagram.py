@@ -16,9 +16,10 @@ from enum import IntEnum
 import numpy as np
 
 from inspector.core.categories import Category, category_of
-from inspector.core.graph import Graph, Model, Node, TensorType, Value, dtype_name, format_shape
+from inspector.core.graph import Graph, Model, Node, TensorType, Value, dtype_name
 from inspector.core.layout import Layout, layered_layout
 from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
+from inspector.core.tensor_types import format_shape
 from inspector.core.text import printable
 
 CHAR_W = 7.0  # average advance of the label font at 11 px, in scene pixels

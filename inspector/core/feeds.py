@@ -19,7 +19,8 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Model, TensorType, dtype_name, format_shape
+from inspector.core.graph import Model, TensorType
+from inspector.core.tensor_types import dtype_name, format_shape
 
 
 def declared_inputs(model: Model) -> dict[str, TensorType]:

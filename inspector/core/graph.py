@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, TensorProto, numpy_helper
 
+from inspector.core.attributes import Attribute, make_attribute, quick_value
 from inspector.core.loader import (
     ExternalData,
     ExternalRef,
@@ -31,111 +32,12 @@ from inspector.core.loader import (
     repair_text,
 )
 from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
-from inspector.core.text import format_float
-
-Dim = int | str | None  # a fixed size, a symbol ("batch"), or unknown
-Shape = tuple[Dim, ...]
-
-_DTYPE_NAMES: dict[int, str] = {
-    TensorProto.FLOAT: "float32",
-    TensorProto.DOUBLE: "float64",
-    TensorProto.FLOAT16: "float16",
-    TensorProto.BFLOAT16: "bfloat16",
-    TensorProto.INT8: "int8",
-    TensorProto.INT16: "int16",
-    TensorProto.INT32: "int32",
-    TensorProto.INT64: "int64",
-    TensorProto.UINT8: "uint8",
-    TensorProto.UINT16: "uint16",
-    TensorProto.UINT32: "uint32",
-    TensorProto.UINT64: "uint64",
-    TensorProto.BOOL: "bool",
-    TensorProto.STRING: "string",
-    TensorProto.COMPLEX64: "complex64",
-    TensorProto.COMPLEX128: "complex128",
-}
-
-
-def dtype_name(elem_type: int) -> str:
-    """``TensorProto.FLOAT`` → ``"float32"``; newer types by their ONNX name (``"float8e4m3fn"``)."""
-    if elem_type in _DTYPE_NAMES:
-        return _DTYPE_NAMES[elem_type]
-    if elem_type == TensorProto.UNDEFINED:
-        return "undefined"
-    try:
-        return TensorProto.DataType.Name(elem_type).lower()
-    except ValueError:
-        return f"dtype({elem_type})"
-
-
-def format_shape(shape: Shape | None) -> str:
-    """``(1, "seq", None)`` → ``"[1,seq,?]"``; unknown rank → ``"?"``."""
-    if shape is None:
-        return "?"
-    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
-
-
-@dataclass(frozen=True)
-class TensorType:
-    """A value's type: ``dtype`` is ``"float32"``, or ``"sequence(float32)"`` etc. for non-tensors."""
-
-    dtype: str
-    shape: Shape | None  # None: rank unknown
-
-    def __str__(self) -> str:
-        return f"{self.dtype}{format_shape(self.shape)}" if self.shape is not None else self.dtype
-
-
-_MISSING = object()
-_TYPE_CACHE: dict[bytes, TensorType | None] = {}
-
-
-def cached_type_from_proto(tp: onnx.TypeProto) -> TensorType | None:
-    """:func:`type_from_proto`, memoised on the serialized type: a 100k-node export has ~100k
-    value_infos but a few hundred distinct types, and TensorType is immutable, so it is shared."""
-    key = tp.SerializeToString()
-    t = _TYPE_CACHE.get(key, _MISSING)
-    if t is _MISSING:
-        if len(_TYPE_CACHE) > 65536:
-            _TYPE_CACHE.clear()
-        t = _TYPE_CACHE[key] = type_from_proto(tp)
-    return t  # type: ignore[return-value]
-
-
-def type_from_proto(tp: onnx.TypeProto) -> TensorType | None:
-    which = tp.WhichOneof("value")
-    if which == "tensor_type" or which == "sparse_tensor_type":
-        tt = getattr(tp, which)
-        shape: Shape | None = None
-        if tt.HasField("shape"):
-            shape = tuple(
-                d.dim_value if d.HasField("dim_value") else (_text(d.dim_param) or None)
-                for d in tt.shape.dim
-            )
-        dt = dtype_name(tt.elem_type)
-        return TensorType(dt if which == "tensor_type" else f"sparse({dt})", shape)
-    if which == "sequence_type":
-        inner = type_from_proto(tp.sequence_type.elem_type)
-        return TensorType(f"sequence({inner.dtype if inner else '?'})", None)
-    if which == "optional_type":
-        inner = type_from_proto(tp.optional_type.elem_type)
-        return TensorType(f"optional({inner.dtype if inner else '?'})", None)
-    if which == "map_type":
-        val = type_from_proto(tp.map_type.value_type)
-        key = dtype_name(tp.map_type.key_type)
-        return TensorType(f"map({key},{val.dtype if val else '?'})", None)
-    return None
-
-
-@dataclass
-class Attribute:
-    """A node attribute, with its value formatted for people and its subgraph, if any."""
-
-    name: str
-    kind: str  # "int", "floats", "tensor", "graph", ...
-    text: str  # formatted value, e.g. "[3, 3]" or "tensor float32[64] (first: 0.1, 0.2, ...)"
-    value: object  # python value for ints/floats/strings (lists for the plural kinds), else None
-    subgraph: Graph | None = None
+from inspector.core.tensor_types import (
+    TensorType,
+    cached_type_from_proto,
+    dtype_name,
+    proto_text,
+)
 
 
 @dataclass(slots=True)
@@ -163,12 +65,12 @@ class Node:
         out: dict[str, object] = {}
         for a in self.proto.attribute:
             if a.name in names:
-                out[a.name] = _quick_value(a)
+                out[a.name] = quick_value(a)
         return out
 
     @property
     def doc_string(self) -> str:
-        return _text(self.proto.doc_string)
+        return proto_text(self.proto.doc_string)
 
     @property
     def subgraphs(self) -> list[tuple[str, Graph]]:
@@ -366,11 +268,11 @@ def build_model(
             graph = builder.graph(proto.graph, ())
             functions = [
                 Function(
-                    _text(f.domain),
-                    _text(f.name),
+                    proto_text(f.domain),
+                    proto_text(f.name),
                     builder.function_graph(f),
-                    [_text(a) for a in f.attribute],
-                    {_text(o.domain): o.version for o in f.opset_import},
+                    [proto_text(a) for a in f.attribute],
+                    {proto_text(o.domain): o.version for o in f.opset_import},
                 )
                 for f in proto.functions
             ]
@@ -384,7 +286,7 @@ def build_model(
         path=loaded.path,
         file_size=loaded.file_size,
         ir_version=proto.ir_version,
-        opset_imports={_text(o.domain): o.version for o in proto.opset_import},
+        opset_imports={proto_text(o.domain): o.version for o in proto.opset_import},
         producer_name=proto.producer_name,
         producer_version=proto.producer_version,
         domain=proto.domain,
@@ -398,11 +300,6 @@ def build_model(
         inference_error=inference_error,
         types_inferred=infer,
     )
-
-
-def _text(value: str | bytes) -> str:
-    """A string field of the protobuf as text: the runtime returns ``bytes`` for invalid UTF-8."""
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 def _has_undecodable_text(proto: onnx.ModelProto, graphs: list[Graph]) -> bool:
@@ -450,7 +347,7 @@ def infer_proto_types(proto: onnx.ModelProto) -> tuple[dict[str, TensorType], st
     def walk(g: onnx.GraphProto) -> None:
         for vi in list(g.value_info) + list(g.output) + list(g.input):
             t = cached_type_from_proto(vi.type)
-            name = _text(vi.name)  # the window's child infers on the file as it is
+            name = proto_text(vi.name)  # the window's child infers on the file as it is
             if t is not None and name not in out:
                 out[name] = t
         for n in g.node:
@@ -553,7 +450,7 @@ class _Builder:
                 v.type_source = "graph output"
             outputs.append(vi.name)
         if not self.inferred and not path:
-            return Graph(g.name, path, nodes, values, inputs, outputs, _text(g.doc_string))
+            return Graph(g.name, path, nodes, values, inputs, outputs, proto_text(g.doc_string))
         for v in values.values():
             v.inferred = self.inferred.get(v.name)
             if v.declared is None and v.inferred is not None:
@@ -566,12 +463,14 @@ class _Builder:
                 and path
             ):
                 v.type_source = "outer scope"
-        return Graph(g.name, path, nodes, values, inputs, outputs, _text(g.doc_string))
+        return Graph(g.name, path, nodes, values, inputs, outputs, proto_text(g.doc_string))
 
     def function_graph(self, f: onnx.FunctionProto) -> Graph:
-        gp = onnx.GraphProto(name=_text(f.name), node=f.node, doc_string=_text(f.doc_string))
-        gp.input.extend(onnx.ValueInfoProto(name=_text(n)) for n in f.input)
-        gp.output.extend(onnx.ValueInfoProto(name=_text(n)) for n in f.output)
+        gp = onnx.GraphProto(
+            name=proto_text(f.name), node=f.node, doc_string=proto_text(f.doc_string)
+        )
+        gp.input.extend(onnx.ValueInfoProto(name=proto_text(n)) for n in f.input)
+        gp.output.extend(onnx.ValueInfoProto(name=proto_text(n)) for n in f.output)
         gp.value_info.extend(f.value_info)
         return self.graph(gp, ("function", f"{f.domain}:{f.name}" if f.domain else f.name))
 
@@ -606,90 +505,3 @@ def _itemsize(elem_type: int) -> int:
 _GRAPH = AttributeProto.GRAPH
 _GRAPH_OPS = frozenset(("If", "Loop", "Scan", "SequenceMap"))
 _STANDARD_DOMAINS = frozenset(("", "ai.onnx", "ai.onnx.ml"))
-
-
-def make_attribute(a: AttributeProto, subgraph: Graph | None = None) -> Attribute:
-    """An attribute formatted for people; ``subgraph`` is the built graph of a GRAPH attribute."""
-    name = _text(a.name)
-    try:
-        kind = AttributeProto.AttributeType.Name(a.type).lower()
-    except ValueError:  # a type number this onnx does not know (a newer or damaged file)
-        return Attribute(name, f"type {a.type}", f"(attribute type {a.type} is unknown)", None)
-    if a.ref_attr_name:
-        return Attribute(name, kind, f"@{_text(a.ref_attr_name)} (from the calling node)", None)
-    if a.type == AttributeProto.GRAPH:
-        return Attribute(
-            name, kind, f"graph '{_text(a.g.name)}' ({len(a.g.node)} nodes)", None, subgraph
-        )
-    if a.type == AttributeProto.GRAPHS:
-        return Attribute(name, kind, f"{len(a.graphs)} graphs", None)
-    if a.type == AttributeProto.UNDEFINED:
-        return Attribute(name, kind, "(no value)", None)
-    value = onnx.helper.get_attribute_value(a)
-    return Attribute(name, kind, format_attribute_value(a, value), _plain(value))
-
-
-def _quick_value(a: AttributeProto) -> object:
-    t = a.type
-    if t == AttributeProto.INT:
-        return a.i
-    if t == AttributeProto.INTS:
-        return list(a.ints)
-    if t == AttributeProto.FLOAT:
-        return a.f
-    if t == AttributeProto.FLOATS:
-        return list(a.floats)
-    if t == AttributeProto.STRING:
-        return a.s.decode("utf-8", "replace")
-    return None
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, (int, float, str)):
-        return value
-    if isinstance(value, list) and all(isinstance(v, (int, float, bytes)) for v in value):
-        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
-    return None
-
-
-def format_attribute_value(a: AttributeProto, value: object) -> str:
-    if a.type == AttributeProto.FLOAT:
-        return format_float(float(value))  # type: ignore[arg-type]
-    if a.type == AttributeProto.INT:
-        return str(value)
-    if a.type == AttributeProto.STRING:
-        return repr(value.decode("utf-8", "replace")) if isinstance(value, bytes) else repr(value)
-    if a.type == AttributeProto.INTS:
-        return "[" + ", ".join(str(v) for v in value) + "]"  # type: ignore[union-attr]
-    if a.type == AttributeProto.FLOATS:
-        return "[" + ", ".join(format_float(v) for v in value) + "]"  # type: ignore[union-attr]
-    if a.type == AttributeProto.STRINGS:
-        return "[" + ", ".join(repr(v.decode("utf-8", "replace")) for v in value) + "]"  # type: ignore[union-attr]
-    if a.type == AttributeProto.TENSOR:
-        return format_tensor_summary(a.t)
-    if a.type == AttributeProto.TENSORS:
-        return f"{len(a.tensors)} tensors"
-    if a.type == AttributeProto.SPARSE_TENSOR:
-        return f"sparse tensor {dtype_name(a.sparse_tensor.values.data_type)}{list(a.sparse_tensor.dims)}"
-    if a.type == AttributeProto.TYPE_PROTO:
-        t = type_from_proto(a.tp)
-        return str(t) if t else "type"
-    return str(value)
-
-
-def format_tensor_summary(t: TensorProto, first: int = 6) -> str:
-    head = f"tensor {dtype_name(t.data_type)}{format_shape(tuple(t.dims))}"
-    if t.data_location == TensorProto.EXTERNAL:
-        return head + " (external data)"
-    try:
-        arr = numpy_helper.to_array(t).reshape(-1)
-    except Exception:
-        return head
-    vals = ", ".join(
-        format_float(float(v)) if np.issubdtype(arr.dtype, np.floating) else str(v)
-        for v in arr[:first]
-    )
-    more = ", ..." if arr.size > first else ""
-    return f"{head} = [{vals}{more}]"

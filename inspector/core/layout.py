@@ -63,6 +63,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inspector.core.layout_order import (
+    LayeredGraph,
+    barycentre_half_pass,
+    gap_crossings,
+    improve,
+    initial_order,
+)
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 
@@ -103,10 +110,6 @@ class Layout:
         return self.edge_points[self.edge_offsets[i] : self.edge_offsets[i + 1]]
 
 
-#: Horizontal gap between neighbouring boxes of a rank, in pixels.
-BOX_SEP = 24.0
-#: Width of the slot an edge takes when it passes through a rank (dummy node), separation included.
-SLOT_W = 12.0
 #: Vertical gap between the bottom of one rank and the top of the next.
 RANK_GAP = 44.0
 #: Distance between parallel lanes, and from the drawing to the first lane.
@@ -171,18 +174,18 @@ def layered_layout(
     progress(0.15, "splitting long edges")
     span = rank[v] - rank[u]
     chain = _chain_edges(span, int(DUMMY_BUDGET * n) + 1000)
-    g = _LayeredGraph.build(n, w, rank, u[chain], v[chain], span[chain])
+    g = LayeredGraph.build(n, w, rank, u[chain], v[chain], span[chain])
     check()
 
     progress(0.25, "ordering")
-    perm = _initial_order(g, tidx)
-    crossings = _gap_crossings(g, perm)
+    perm = initial_order(g, tidx)
+    crossings = gap_crossings(g, perm)
     best, best_crossings = perm, crossings
     for p in range(ORDER_PASSES):  # free passes: may get worse on the way; keep the best seen
-        perm = _barycentre_half_pass(g, perm, 0, all_dummies=True)
-        perm = _barycentre_half_pass(g, perm, 1, all_dummies=True)
+        perm = barycentre_half_pass(g, perm, 0, all_dummies=True)
+        perm = barycentre_half_pass(g, perm, 1, all_dummies=True)
         if p % 2 == 1:  # counting costs about two passes: count every other one
-            crossings = _gap_crossings(g, perm)
+            crossings = gap_crossings(g, perm)
             if crossings.sum() < best_crossings.sum():
                 best, best_crossings = perm, crossings
         check()
@@ -190,7 +193,7 @@ def layered_layout(
     perm, crossings = best, best_crossings
     for _ in range(POLISH_PASSES):  # then passes that never add crossings, rank by rank
         for parity in (0, 1):
-            perm, crossings = _improve(g, perm, crossings, parity)
+            perm, crossings = improve(g, perm, crossings, parity)
         check()
 
     progress(0.6, "placing")
@@ -287,168 +290,8 @@ def _chain_edges(span: np.ndarray, budget: int) -> np.ndarray:
     return chain
 
 
-@dataclass
-class _LayeredGraph:
-    """Real nodes ``0..n-1`` plus dummies, with segments only between adjacent ranks."""
-
-    n: int
-    rank: np.ndarray  # (N,)
-    half: np.ndarray  # (N,) half the width plus half the separation
-    a: np.ndarray  # (S,) upper end of each segment
-    b: np.ndarray  # (S,) lower end
-    deg: np.ndarray  # (N,) number of segments at each node
-    rank_start: np.ndarray  # (R + 1,) first slot of each rank in a rank-sorted order
-    dummy_start: np.ndarray  # (chain edges,) id of the first dummy of each chain edge
-    dummy_src: np.ndarray  # (N - n,) source node of each dummy's edge
-    dummy_dst: np.ndarray  # (N - n,) target node of each dummy's edge
-    dummy_frac: np.ndarray  # (N - n,) how far down its edge each dummy sits, in (0, 1)
-    cu: np.ndarray  # (chain edges,) the edges drawn through the layers, as real node pairs
-    cv: np.ndarray
-
-    @staticmethod
-    def build(
-        n: int, w: np.ndarray, rank: np.ndarray, cu: np.ndarray, cv: np.ndarray, span: np.ndarray
-    ) -> _LayeredGraph:
-        nd = span - 1
-        dummy_start = n + np.cumsum(nd) - nd
-        n_dummy = int(nd.sum())
-        e = np.repeat(np.arange(len(span)), span)
-        k = np.arange(len(e)) - np.repeat(np.cumsum(span) - span, span)
-        a = np.where(k == 0, cu[e], dummy_start[e] + k - 1)
-        b = np.where(k == span[e] - 1, cv[e], dummy_start[e] + k)
-        de = np.repeat(np.arange(len(span)), nd)
-        dk = np.arange(n_dummy) - np.repeat(np.cumsum(nd) - nd, nd)
-        full_rank = np.concatenate((rank, rank[cu[de]] + 1 + dk))
-        half = np.concatenate((w / 2 + BOX_SEP / 2, np.full(n_dummy, SLOT_W / 2)))
-        size = n + n_dummy
-        deg = np.bincount(a, minlength=size) + np.bincount(b, minlength=size)
-        rank_start = np.concatenate(([0], np.cumsum(np.bincount(full_rank))))
-        frac = (dk + 1) / span[de]
-        return _LayeredGraph(
-            n, full_rank, half, a, b, deg, rank_start, dummy_start, cu[de], cv[de], frac, cu, cv
-        )
-
-    def positions(self, perm: np.ndarray) -> np.ndarray:
-        """Index of every node within its rank, centred on 0, given nodes sorted by (rank, index).
-
-        Centring lets ranks of different sizes be compared, as if each were drawn centred.
-        """
-        r = self.rank[perm]
-        pos = np.empty(len(perm), np.float64)
-        pos[perm] = np.arange(len(perm)) - (self.rank_start[r] + self.rank_start[r + 1] - 1) / 2
-        return pos
-
-    def neighbour_mean(self, values: np.ndarray) -> np.ndarray:
-        """Mean of ``values`` over each node's neighbours; the node's own value if it has none."""
-        size = len(values)
-        total = np.bincount(self.a, values[self.b], size) + np.bincount(
-            self.b, values[self.a], size
-        )
-        return np.where(self.deg > 0, total / np.maximum(self.deg, 1), values)
-
-
-def _initial_order(g: _LayeredGraph, tidx: np.ndarray) -> np.ndarray:
-    """Nodes sorted by rank, then topological index; a dummy sits just after its edge's source."""
-    key = np.concatenate((tidx, tidx[g.dummy_src] + 0.5))
-    return np.lexsort((key, g.rank))
-
-
-def _barycentre_half_pass(
-    g: _LayeredGraph, perm: np.ndarray, parity: int, all_dummies: bool = False
-) -> np.ndarray:
-    """Re-sort the ranks of one parity by the mean position of their neighbours.
-
-    A real node looks through dummy chains at the far end of each edge, and every dummy sits on
-    the straight line between its edge's ends: diffusing positions along a chain one rank per
-    pass would need a number of passes growing with the square of its length.
-    """
-    pos = g.positions(perm)
-    size = len(pos)
-    n = g.n
-    total = np.bincount(g.cu, pos[g.cv], n) + np.bincount(g.cv, pos[g.cu], n)
-    count = np.bincount(g.cu, minlength=n) + np.bincount(g.cv, minlength=n)
-    key = pos.copy()
-    real = (g.rank[:n] % 2 == parity) & (count > 0)
-    key[:n][real] = total[real] / count[real]
-    if size > n:
-        line = pos[g.dummy_src] + (pos[g.dummy_dst] - pos[g.dummy_src]) * g.dummy_frac
-        key[n:] = line if all_dummies else np.where(g.rank[n:] % 2 == parity, line, pos[n:])
-    scale = 2.0 * float(np.abs(key).max()) + 1.0
-    return perm[np.argsort((g.rank * scale + key)[perm], kind="stable")]
-
-
-def _improve(
-    g: _LayeredGraph, perm: np.ndarray, crossings: np.ndarray, parity: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One barycentre half-pass, kept only in the ranks where it does not add crossings.
-
-    Ranks of one parity share no gap, so each can accept or reject its new order on its own,
-    and the total number of crossings never grows.
-    """
-    cand = _barycentre_half_pass(g, perm, parity)
-    new = _gap_crossings(g, cand)
-    n_ranks = len(g.rank_start) - 1
-    before = np.concatenate(([0], crossings, [0]))  # before[r], before[r + 1]: gaps above, below r
-    after = np.concatenate(([0], new, [0]))
-    take = (before[:-1] + before[1:] >= after[:-1] + after[1:]) & (np.arange(n_ranks) % 2 == parity)
-    key = np.where(take[g.rank], g.positions(cand), g.positions(perm))
-    merged = np.lexsort((key, g.rank))
-    touched = take[:-1] | take[1:]  # gap r lies between ranks r and r + 1
-    return merged, np.where(touched, new, crossings)
-
-
-def _gap_crossings(g: _LayeredGraph, perm: np.ndarray) -> np.ndarray:
-    """Crossings between every pair of adjacent ranks (index r: ranks r and r + 1).
-
-    A merge-sort inversion count run on all gaps at once: one level per doubling of the
-    largest gap's segment count, each level one sort.
-    """
-    n_ranks = len(g.rank_start) - 1
-    if len(g.a) < 2 or n_ranks < 2:
-        return np.zeros(max(n_ranks - 1, 0))
-    idx_in_rank = np.empty(len(perm), np.int64)
-    idx_in_rank[perm] = np.arange(len(perm)) - g.rank_start[g.rank[perm]]
-    pa, pb = idx_in_rank[g.a], idx_in_rank[g.b]
-    gap = g.rank[g.a]
-    width = int(np.diff(g.rank_start).max()) + 1
-    order = np.argsort((gap * width + pa) * width + pb)  # one int64 key sorts faster than lexsort
-    gap, v = gap[order], pb[order]
-    gap_start = np.searchsorted(gap, np.arange(n_ranks))
-    gap_size = np.bincount(gap, minlength=n_ranks)
-    first = gap_start[gap]  # the first slot of each segment's gap
-    i = np.arange(len(v)) - first
-    big = int(v.max()) + 2
-    total = np.zeros(n_ranks)
-    level = 0
-    while len(v):
-        keep = gap_size[gap] > (1 << level)  # gaps this small are fully merged already
-        gap, v, first, i = gap[keep], v[keep], first[keep], i[keep]
-        if not len(v):
-            break
-        right = ((i >> level) & 1).astype(bool)
-        half = 1 << level
-        if half <= 8:  # small blocks: compare with each left element directly, no sort
-            at = np.flatnonzero(right)
-            start = at - (i[at] & (2 * half - 1))  # where the block starts
-            vr = v[at]
-            above = np.zeros(len(at), np.int64)
-            for j in range(half):
-                above += v[start + j] > vr
-        else:
-            block = first + ((i >> (level + 1)) << (level + 1))  # a unique id per block
-            left_keys = np.sort(block[~right] * big + v[~right])
-            base = block[right] * big
-            # left values above v = left values in the block minus those not above v
-            above = np.searchsorted(left_keys, base + big) - np.searchsorted(
-                left_keys, base + v[right], "right"
-            )
-        total += np.bincount(gap[right], above, n_ranks)
-        level += 1
-    return total[:-1]
-
-
 def _assign_x(
-    g: _LayeredGraph, perm: np.ndarray, passes: int, check: Callable[[], None]
+    g: LayeredGraph, perm: np.ndarray, passes: int, check: Callable[[], None]
 ) -> np.ndarray:
     """x for every node: pulled towards its neighbours, order and separation kept."""
     r = g.rank[perm]
@@ -490,7 +333,7 @@ class _Geometry:
 
 
 def _route(
-    geo: _Geometry, g: _LayeredGraph, u: np.ndarray, v: np.ndarray, chain: np.ndarray
+    geo: _Geometry, g: LayeredGraph, u: np.ndarray, v: np.ndarray, chain: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Polylines of the unique oriented edges, consecutive duplicate points removed."""
     m = len(u)
@@ -531,7 +374,7 @@ def _route(
     return _drop_repeats(pts, off)
 
 
-def _lanes(geo: _Geometry, g: _LayeredGraph, lu: np.ndarray, lrv: np.ndarray) -> np.ndarray:
+def _lanes(geo: _Geometry, g: LayeredGraph, lu: np.ndarray, lrv: np.ndarray) -> np.ndarray:
     """x of the lane of each lane edge (given by its source and its target's rank)."""
     x = geo.x
     R = len(geo.yc)

@@ -22,7 +22,7 @@ from typing import Any
 import onnx
 import onnx.defs
 
-from inspector.core.graph import format_attribute_value
+from inspector.core.attributes import format_attribute_value
 
 # Domains whose schemas ship with the onnx package; anything else is looked up in ONNX Runtime.
 _ONNX_DOMAINS = frozenset({"", "ai.onnx.ml", "ai.onnx.preview", "ai.onnx.preview.training"})

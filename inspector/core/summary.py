@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspector.core.graph import Dim, Graph, Model, TensorType
+from inspector.core.graph import Graph, Model, TensorType
+from inspector.core.tensor_types import Dim
 
 
 def _dims(t: TensorType | None) -> list[Dim] | None:

@@ -1,14 +1,19 @@
-"""The one owner of the window's state: open documents, the graph shown in each, the selection.
+"""The one owner of the window's state: open documents, the graph shown in each, the selection,
+the findings, and each document's inference run (inputs chosen, feeds loaded, the last result).
 
 Panels and views do not talk to each other: they call the session, and redraw when its signals
-(past tense, carrying ids, never objects) say something changed. Loading and layout run through
-the task runner, off the GUI thread.
+(past tense, carrying ids, never objects) say something changed. Loading, layout, checks and runs
+go through the task runner, off the GUI thread, keyed by document, so closing a tab cancels its
+work and releases the document with everything built from it.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -20,7 +25,12 @@ from inspector.core.graph import Graph, Model, TensorType, open_model
 from inspector.core.infer_process import infer_types_call
 from inspector.core.loader import ModelLoadError
 from inspector.core.tasks import CancelToken, ProgressFn
-from inspector.ui.tasks import TaskError, TaskRunner
+from inspector.ui.tasks import ChildPrepare, TaskError, TaskRunner
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from inspector.core.inference.runner import RunResult, TensorResult
 
 GraphPath = tuple[str, ...]
 
@@ -29,6 +39,49 @@ GraphPath = tuple[str, ...]
 class Selection:
     kind: str  # "node" | "value"
     ident: int | str  # node index, or tensor name
+
+
+@dataclass
+class InferenceRun:
+    """A document's inference run: what the user chose, what was loaded, and the last result.
+
+    The inference panel shows the run of the current tab and writes the user's choices here, so
+    switching tabs and back shows the same inputs and results.
+    """
+
+    seed: int = 0
+    dims: dict[str, int] = field(default_factory=dict)  # symbolic dim → size chosen
+    sources: dict[str, str] = field(default_factory=dict)  # input → "random" | "file" | "constant"
+    constants: dict[str, str] = field(default_factory=dict)  # input → the constant's text
+    loaded: dict[str, np.ndarray] = field(default_factory=dict)  # input → array from a file
+    loaded_from: dict[str, str] = field(default_factory=dict)  # input → file name
+    expected: dict[str, np.ndarray] | None = None  # expected outputs from a test_data_set
+    feed_findings: list[Finding] = field(default_factory=list)  # the loaded feeds' problems
+    result: RunResult | None = None
+    details: Any = None  # what the panel derived from the result off the GUI thread (histograms)
+    # the run's task raised (not ONNX Runtime: our side): what, and the traceback's text (not the
+    # exception, whose frames would keep the run's feeds and model alive)
+    error: tuple[str, str] | None = None
+    running: bool = False
+    cancelled: bool = False  # the last run was cancelled
+    started: float = 0.0  # time.monotonic() at the start of the last run
+    seconds: float = 0.0  # how long the last run took, once it ended
+    progress: tuple[float, str] = (0.0, "")  # of the run in progress: fraction, message
+
+    def set_result(self, result: RunResult | None, details: Any = None) -> None:
+        # A result's output files live as long as it does: free the previous run's at once.
+        if self.result is not None and self.result is not result:
+            self.result.close()
+        self.result, self.details = result, details
+
+    def captured_value(self, tensor_name: str) -> TensorResult | None:
+        """The last run's values of ``tensor_name`` (an output, or a captured intermediate)."""
+        if self.result is None:
+            return None
+        for t in (*self.result.intermediates, *self.result.outputs):
+            if t.name == tensor_name:
+                return t
+        return None
 
 
 @dataclass
@@ -45,6 +98,9 @@ class Document:
     check_findings: list[Finding] = field(default_factory=list)  # static checks, session target
     run_findings: list[Finding] = field(default_factory=list)  # the inference panel's last run
     checked: bool = False  # whether ``check_findings`` are the result of a finished check run
+    run: InferenceRun = field(default_factory=InferenceRun)
+    # a finding activated in another graph: selected once that graph is shown
+    pending_finding: Finding | None = None
 
     @property
     def findings(self) -> list[Finding]:
@@ -87,7 +143,7 @@ class Session(QObject):
     # doc id, one line: a child's work on the document (shape inference, checks) did not finish;
     # the window shows it. Failures of the Inspector's own code go to the runner's error handler.
     background_failed = Signal(int, str)
-    target_changed = Signal()
+    run_changed = Signal(int)  # doc id: its inference run started, progressed or finished
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -191,7 +247,6 @@ class Session(QObject):
         if target == self.target:
             return
         self.target = target
-        self.target_changed.emit()
         for doc_id, doc in self.documents.items():
             if doc.model.types_inferred:
                 self.check(doc_id)
@@ -257,11 +312,76 @@ class Session(QObject):
         return bool(self._loading)
 
     def close(self, doc_id: int) -> None:
-        if self.documents.pop(doc_id, None) is not None:
-            self.runner.cancel(f"layout:{doc_id}")
-            self.runner.cancel(f"infer:{doc_id}")
-            self.runner.cancel(f"check:{doc_id}")
+        """Cancel the document's work and drop it; ``document_closed`` tells the panels."""
+        doc = self.documents.pop(doc_id, None)
+        if doc is not None:
+            for kind in ("layout", "infer", "check", "run", "run-io"):
+                self.runner.cancel(f"{kind}:{doc_id}")
+            doc.run.running = False
+            doc.run.set_result(None)
             self.document_closed.emit(doc_id)
+
+    # ----------------------------------------------------------------------------------- runs
+
+    def start_run(self, doc_id: int, prepare: ChildPrepare) -> None:
+        """Run the child call ``prepare`` builds (its result: ``(RunResult, details)``) as the
+        document's inference run;
+        ``run_changed`` follows each step. One run per document at a time."""
+        run = self.documents[doc_id].run
+        if run.running:
+            return
+        run.set_result(None)
+        run.error, run.cancelled, run.running = None, False, True
+        run.started, run.progress = time.monotonic(), (0.0, "starting ONNX Runtime")
+
+        def ended() -> None:
+            run.running = False
+            run.seconds = time.monotonic() - run.started
+
+        def progressed(fraction: float, message: str) -> None:
+            run.progress = (fraction, message)
+            self.run_changed.emit(doc_id)
+
+        def done(outcome: tuple[RunResult, Any]) -> None:
+            ended()
+            if doc_id not in self.documents:  # closed meanwhile: the result is nobody's
+                outcome[0].close()
+                return
+            run.set_result(*outcome)
+            self.run_changed.emit(doc_id)
+            self.set_run_findings(doc_id, list(outcome[0].findings))
+
+        def failed(err: TaskError) -> None:
+            ended()
+            run.error = (str(err.exception), err.details)
+            if doc_id in self.documents:
+                self.run_changed.emit(doc_id)
+
+        self.runner.submit_child(
+            f"run:{doc_id}", prepare, done, failed, progressed, what="running the model"
+        )
+        self.run_changed.emit(doc_id)
+
+    def cancel_run(self, doc_id: int) -> None:
+        """Stop the document's run: the runner kills its child at once."""
+        doc = self.documents.get(doc_id)
+        if doc is not None and doc.run.running:
+            self.runner.cancel(f"run:{doc_id}")  # the runner then drops the task's result
+            doc.run.running = False
+            doc.run.cancelled = True
+            doc.run.seconds = time.monotonic() - doc.run.started
+            self.run_changed.emit(doc_id)
+
+    def run_io(
+        self,
+        doc_id: int,
+        work: Callable[[ProgressFn, CancelToken], Any],
+        done: Callable[[Any], None],
+        failed: Callable[[TaskError], None],
+    ) -> None:
+        """Read feeds for, or save outputs of, the document's run in the background (one at a
+        time per document; closing the document cancels it)."""
+        self.runner.submit(f"run-io:{doc_id}", work, done, failed)
 
     # ------------------------------------------------------------------------------ navigation
 

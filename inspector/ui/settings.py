@@ -1,4 +1,5 @@
-"""What the window remembers between runs (QSettings): recent files, last session, theme, layout."""
+"""What the window remembers between runs (QSettings): recent files, last session, theme, layout,
+the runtime target and the inference panel's run options. Every setting goes through here."""
 
 from __future__ import annotations
 
@@ -7,6 +8,17 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 MAX_RECENT = 12
+#: The inference panel's run options and their defaults, kept under ``inference/``. The provider
+#: is not among them: a run starts on the runtime target's provider (:attr:`target_provider`).
+RUN_OPTION_DEFAULTS: dict[str, str] = {
+    "opt_level": "all",
+    "threads": "0",
+    "warmup": "1",
+    "repeat": "10",
+    "timeout": "600",
+    "capture": "false",
+    "profile": "false",
+}
 
 
 class Settings:
@@ -107,3 +119,11 @@ class Settings:
     @target_opset.setter
     def target_opset(self, opset: int | None) -> None:
         self.q.setValue("target_opset", "" if opset is None else str(opset))
+
+    def run_options(self) -> dict[str, str]:
+        """The inference panel's run options as saved (text: INI files keep no types)."""
+        return {k: str(self.q.value(f"inference/{k}", d)) for k, d in RUN_OPTION_DEFAULTS.items()}
+
+    def save_run_options(self, options: dict[str, str]) -> None:
+        for key in RUN_OPTION_DEFAULTS:
+            self.q.setValue(f"inference/{key}", options[key])

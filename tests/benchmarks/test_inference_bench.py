@@ -127,20 +127,23 @@ def test_100mb_result_reaches_the_panel_within_100ms(tmp_path, qtbot):
     panel's run_finished on the GUI thread (histograms and the queued signal included)."""
     from PySide6.QtCore import QSettings
 
-    from inspector.core.graph import open_model
     from inspector.ui.panels.inference import InferencePanel
+    from inspector.ui.session import Session
+    from inspector.ui.settings import Settings
     from inspector.ui.tasks import TaskRunner
 
     n = 100 * 1024 * 1024 // 4
     path = _big_output_model(tmp_path / "big.onnx", n)
     runner = TaskRunner()
-    panel = InferencePanel(
-        runner, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    )
+    session = Session(runner)
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    panel = InferencePanel(session, settings)
     qtbot.addWidget(panel)
     panel.options.warmup.setValue(0)
     panel.options.repeat.setValue(1)
-    panel.set_document(open_model(path, infer=False), path)
+    with qtbot.waitSignal(session.document_opened, timeout=60_000) as opened:
+        session.open_file(path)
+    panel.set_document(opened.args[0])
     delays = []
     for _ in range(3):
         with qtbot.waitSignal(panel.run_finished, timeout=300_000) as blocker:

@@ -7,8 +7,9 @@ import pytest
 from onnx import shape_inference
 
 from inspector.core.diagram import build_diagram
-from inspector.core.graph import dtype_name, open_model, type_from_proto
+from inspector.core.graph import open_model
 from inspector.core.summary import model_summary
+from inspector.core.tensor_types import dtype_name, type_from_proto
 from tests.model_zoo import count_ops, shipped_models
 
 SHIPPED = shipped_models()

@@ -20,8 +20,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PySide6.QtCore import QSettings
 
-from inspector.core.graph import open_model
 from inspector.ui.panels.inference import InferencePanel
+from inspector.ui.session import Session
+from inspector.ui.settings import Settings
 from inspector.ui.tasks import TaskRunner
 
 SEED = 7
@@ -88,8 +89,8 @@ CASES = {
 @pytest.fixture
 def panel(qtbot, tmp_path: Path):
     runner = TaskRunner()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    p = InferencePanel(runner, settings=settings)
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    p = InferencePanel(Session(runner), settings)
     qtbot.addWidget(p)
     p.options.warmup.setValue(0)
     p.options.repeat.setValue(1)
@@ -111,12 +112,16 @@ def cli_feeds(model: Path, tmp_path: Path, *args: str, seed: int = SEED) -> dict
 
 def window_feeds(qtbot, panel: InferencePanel, model: Path, load: Path | None = None):
     """The feeds of a run of the inference panel at seed SEED (after loading ``load``)."""
-    panel.set_document(open_model(model, infer=False), model)
-    panel.seed.setValue(SEED)
+    session = panel.session
+    before = set(session.documents)
+    session.open_file(model)  # as the window opens it
+    qtbot.waitUntil(lambda: set(session.documents) != before, timeout=60_000)
+    panel.set_document(max(session.documents))
+    panel.feeds.seed.setValue(SEED)
     if load is not None:
-        with qtbot.waitSignal(panel.feeds_loaded, timeout=10_000):
-            panel.load_feeds_from(load)
-        assert panel.loaded.keys() == {load.stem} and panel.feed_findings == []
+        with qtbot.waitSignal(panel.feeds.feeds_loaded, timeout=10_000):
+            panel.feeds.load_feeds_from(load)
+        assert panel.state.loaded.keys() == {load.stem} and panel.state.feed_findings == []
     with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
         panel.run()
     assert finished.args[0] == "ok", panel.result.findings if panel.result else None

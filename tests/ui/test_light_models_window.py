@@ -29,7 +29,7 @@ def _run_in_window(qtbot, window: MainWindow, path: Path) -> float:
     returns the run's seconds."""
     view = open_and_wait(qtbot, window, path)
     panel = window.inference
-    assert panel.path == path
+    assert panel.document is not None and panel.document.path == path
     panel.options.capture.setChecked(True)
     panel.options.profile.setChecked(True)
     panel.options.warmup.setValue(0)

@@ -19,7 +19,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from inspector.core.graph import Graph, Model, Node, Shape
+from inspector.core.graph import Graph, Model, Node
+from inspector.core.tensor_types import Shape
 
 BATCH = "B"  # the batch size as an entry of a shape vector
 _FULL_END = 2**31 - 1  # a Slice end at or past this keeps the whole axis, whatever its size

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import onnx
 from onnx import TensorProto, defs
 
-from inspector.core.graph import Shape, dtype_name, format_shape
+from inspector.core.tensor_types import Shape, dtype_name, format_shape
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,8 +50,9 @@ from inspector.core.checks.edge_types import (
 from inspector.core.checks.shape_dynamic import fixed_batch_findings
 from inspector.core.checks.shape_rules import RULES, NodeView
 from inspector.core.findings import Finding, Severity, error_line
-from inspector.core.graph import Graph, Model, Node, Shape, format_shape
+from inspector.core.graph import Graph, Model, Node
 from inspector.core.tasks import CancelToken
+from inspector.core.tensor_types import Shape, format_shape
 
 # Constant integer inputs up to this many elements are handed to onnx's inference as data
 # (shape targets, axes, pads); larger ones are weights, which no inference rule reads.

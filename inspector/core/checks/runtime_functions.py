@@ -26,7 +26,7 @@ _ELEM_OF_NAME: dict[str, int] = {}
 def elem_type(dtype: str) -> int | None:
     """The TensorProto element type of a graph-model dtype name (None if not a plain tensor)."""
     if not _ELEM_OF_NAME:
-        from inspector.core.graph import dtype_name
+        from inspector.core.tensor_types import dtype_name
 
         for v in onnx.TensorProto.DataType.values():
             _ELEM_OF_NAME[dtype_name(v)] = v

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from inspector.core.checks.batch_flow import analyse_batch, candidates
 from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Model, format_shape
+from inspector.core.graph import Model
+from inspector.core.tensor_types import format_shape
 
 
 def fixed_batch_findings(model: Model) -> list[Finding]:

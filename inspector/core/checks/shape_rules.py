@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inspector.core.checks.edge_types import EdgeType
-from inspector.core.graph import Dim, Shape, format_shape
+from inspector.core.tensor_types import Dim, Shape, format_shape
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from onnx import SparseTensorProto, TensorProto, helper, numpy_helper
 
-from inspector.core.graph import dtype_name
+from inspector.core.tensor_types import dtype_name
 
 _SUB_BYTE_BITS = {
     TensorProto.INT4: 4,

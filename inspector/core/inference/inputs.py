@@ -47,7 +47,8 @@ import onnx
 from onnx import numpy_helper
 
 from inspector.core.feeds import numpy_dtype
-from inspector.core.graph import Graph, Model, Shape
+from inspector.core.graph import Graph, Model
+from inspector.core.tensor_types import Shape
 
 BATCH_DIM = 1  # batch-like symbols, and an unknown dim 0
 SEQUENCE_DIM = 16  # sequence-like symbols, and any other unknown dim: small, but not degenerate

@@ -1,5 +1,6 @@
 """The inference panel's run options (provider, optimization level, threads, runs, capture,
-profile, timeout), remembered in the application's QSettings under ``inference/``.
+profile, timeout), remembered through the window's :class:`~inspector.ui.settings.Settings`; the
+provider starts as the runtime target's.
 
 The provider list comes from :func:`available_providers`, which the panel runs on a worker:
 importing onnxruntime costs ~0.3 s and 100 MB, which a window that never runs a model should
@@ -8,13 +9,11 @@ not pay at start-up.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QSpinBox, QWidget
 
 from inspector.core.inference.protocol import OPT_LEVELS, RunOptions
 from inspector.core.tasks import CancelToken, ProgressFn
-
-_SETTINGS_GROUP = "inference"
+from inspector.ui.settings import Settings
 
 
 def available_providers(_progress: ProgressFn, _cancel: CancelToken) -> list[str]:
@@ -85,29 +84,28 @@ class RunOptionsForm(QWidget):
         if wanted in providers:
             self.provider.setCurrentText(wanted)
 
-    def restore(self, q: QSettings) -> None:
-        """The options saved by :meth:`save`, or the defaults."""
-        q.beginGroup(_SETTINGS_GROUP)
-        self.provider.addItem(str(q.value("provider", "CPUExecutionProvider")))
-        self.opt_level.setCurrentText(str(q.value("opt_level", "all")))
-        self.threads.setValue(int(q.value("threads", 0)))
-        self.warmup.setValue(int(q.value("warmup", 1)))
-        self.repeat.setValue(int(q.value("repeat", 10)))
-        self.timeout.setValue(int(q.value("timeout", 600)))
-        # INI-backed QSettings hands booleans back as strings
-        self.capture.setChecked(str(q.value("capture", "false")).lower() == "true")
-        self.profile.setChecked(str(q.value("profile", "false")).lower() == "true")
-        q.endGroup()
+    def restore(self, settings: Settings) -> None:
+        """The options saved by :meth:`save` (or the defaults), on the target's provider."""
+        saved = settings.run_options()
+        self.provider.addItem(settings.target_provider)
+        self.opt_level.setCurrentText(saved["opt_level"])
+        self.threads.setValue(int(saved["threads"]))
+        self.warmup.setValue(int(saved["warmup"]))
+        self.repeat.setValue(int(saved["repeat"]))
+        self.timeout.setValue(int(saved["timeout"]))
+        self.capture.setChecked(saved["capture"].lower() == "true")
+        self.profile.setChecked(saved["profile"].lower() == "true")
 
-    def save(self, q: QSettings) -> None:
+    def save(self, settings: Settings) -> None:
         """Remember the options for the next start of the window."""
-        q.beginGroup(_SETTINGS_GROUP)
-        q.setValue("provider", self.provider.currentText())
-        q.setValue("opt_level", self.opt_level.currentText())
-        q.setValue("threads", self.threads.value())
-        q.setValue("warmup", self.warmup.value())
-        q.setValue("repeat", self.repeat.value())
-        q.setValue("timeout", self.timeout.value())
-        q.setValue("capture", "true" if self.capture.isChecked() else "false")
-        q.setValue("profile", "true" if self.profile.isChecked() else "false")
-        q.endGroup()
+        settings.save_run_options(
+            {
+                "opt_level": self.opt_level.currentText(),
+                "threads": str(self.threads.value()),
+                "warmup": str(self.warmup.value()),
+                "repeat": str(self.repeat.value()),
+                "timeout": str(self.timeout.value()),
+                "capture": "true" if self.capture.isChecked() else "false",
+                "profile": "true" if self.profile.isChecked() else "false",
+            }
+        )

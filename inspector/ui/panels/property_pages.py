@@ -12,18 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from inspector.core.graph import (
-    Dim,
-    Graph,
-    Model,
-    Node,
-    TensorType,
-    Value,
-    format_shape,
-)
+from inspector.core.graph import Graph, Model, Node, Value
 from inspector.core.opdocs import FormalParameter, OpDoc, op_doc
 from inspector.core.summary import model_summary
 from inspector.core.tensor_stats import TensorStats
+from inspector.core.tensor_types import Dim, TensorType, format_shape
 from inspector.core.text import format_float
 from inspector.ui.panels.page import FindingLike, Page, esc, mono, muted
 

@@ -1,0 +1,49 @@
+"""Closing a tab frees the model (issue 12, acceptance 5) on the transformer exports.
+
+Run with ``pytest tests/benchmarks/test_close_frees_bench.py -m benchmark -s``.
+
+The 10k- and 100k-node Llama exports (:mod:`tests.benchmarks.bench_models`) are opened and closed
+ten times in the window; printed: resident memory after the first and the last close, their
+ratio, and the graph-model objects (nodes, values, models, protobufs) still alive. The bar is no
+object left and at most 10% growth; ``tests/ui/test_close_frees.py`` checks the same on a built
+model in the default suite.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from inspector.ui.main_window import MainWindow
+from inspector.ui.settings import Settings
+from tests.benchmarks.bench_models import get_model
+from tests.ui.close_frees import open_close
+
+pytestmark = pytest.mark.benchmark
+
+ROUNDS = 10
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    yield w
+    w.runner.cancel_all()
+    assert w.runner.wait_idle(60000)
+
+
+@pytest.mark.parametrize("size", ["10k", "100k"])
+def test_closing_a_big_model_ten_times_frees_it(qtbot, window, size):
+    rounds = open_close(qtbot, window, get_model(size), ROUNDS)
+    first, last = rounds.rss_after_close[0], rounds.rss_after_close[-1]
+    print(
+        f"\n{size}: resident after close 1: {first / 2**20:.0f} MiB, after close {ROUNDS}: "
+        f"{last / 2**20:.0f} MiB ({100 * (rounds.growth - 1):+.1f}%); "
+        f"graph-model objects left: {rounds.left or 'none'}"
+    )
+    assert rounds.left == {}, "\n".join(rounds.holders)
+    assert rounds.growth <= 1.10
