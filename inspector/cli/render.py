@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if out.resolve() == Path(args.model).resolve():
         raise UsageError("refusing to overwrite the model file; choose another output path")
     from inspector.core.diagram import draw_graph
-    from inspector.ui.graph_view.render import render_to_file
+    from inspector.scene.render import render_to_file
 
     drawn = draw_graph(model, model.graph)
     diagram = drawn.diagram

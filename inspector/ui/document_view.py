@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QHBoxLayout, QMenu, QToolButton, QVBoxLayout, QWid
 
 from inspector.core.diagram import BoxKind
 from inspector.core.findings import Finding, overlay_text, strongest
-from inspector.ui.graph_view.palette import palette_for
-from inspector.ui.graph_view.scene import GraphScene
+from inspector.scene.palette import palette_for
+from inspector.scene.scene import GraphScene
 from inspector.ui.graph_view.view import GraphView
 from inspector.ui.session import Document, Selection, Session, breadcrumb
 from inspector.ui.theme import is_dark

@@ -18,7 +18,8 @@ import pytest
 
 from inspector.core.diagram import Diagram
 from inspector.core.layout import Layout, layered_layout
-from inspector.ui.graph_view import GraphScene, GraphView, palette_for
+from inspector.scene import GraphScene, palette_for
+from inspector.ui.graph_view import GraphView
 from tests.ui.test_graph_view import synthetic
 
 pytestmark = pytest.mark.benchmark

@@ -28,7 +28,8 @@ from inspector.core.categories import Category
 from inspector.core.diagram import BoxKind, Diagram, build_diagram, layout_diagram
 from inspector.core.graph import Graph, open_model
 from inspector.core.layout import Layout
-from inspector.ui.graph_view import GraphScene, GraphView, palette_for, render_to_file
+from inspector.scene import GraphScene, palette_for, render_to_file
+from inspector.ui.graph_view import GraphView
 from inspector.ui.graph_view.view import MAX_ZOOM
 
 LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"

@@ -16,8 +16,8 @@ from PySide6.QtCore import QSettings
 from inspector.core.diagram import build_diagram, layout_diagram
 from inspector.core.graph import open_model
 from inspector.core.inference.inputs import build_feeds, input_specs
-from inspector.ui.graph_view import GraphScene
-from inspector.ui.graph_view.items import HEAT_COLOR
+from inspector.scene import GraphScene
+from inspector.scene.items import HEAT_COLOR
 from inspector.ui.panels.inference import InferencePanel
 from inspector.ui.panels.inference_results import OUTPUT_COLUMNS
 from inspector.ui.session import Session

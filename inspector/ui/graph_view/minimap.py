@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QP
 from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
-    from inspector.ui.graph_view.scene import GraphScene
+    from inspector.scene.scene import GraphScene
     from inspector.ui.graph_view.view import GraphView
 
 MAX_SIZE = 200

@@ -1,4 +1,4 @@
-"""GraphView: pan, zoom, click and hover over a :class:`~inspector.ui.graph_view.scene.GraphScene`.
+"""GraphView: pan, zoom, click and hover over a :class:`~inspector.scene.scene.GraphScene`.
 
 Input map: drag pans; the wheel (and two-finger scrolling) pans; Ctrl+wheel zooms around the
 cursor; a pinch (native touchpad gesture or a touchscreen ``QPinchGesture``) zooms around its
@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.scene.scene import GraphScene
 from inspector.ui.graph_view.minimap import Minimap
-from inspector.ui.graph_view.scene import GraphScene
 
 MAX_ZOOM = 4.0
 #: The graph can be zoomed out to this fraction of "fits the window" (and no further).

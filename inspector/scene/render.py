@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication
 from inspector.core.diagram import Diagram
 from inspector.core.layout import Layout
 from inspector.core.text import printable
-from inspector.ui.graph_view.palette import palette_for
-from inspector.ui.graph_view.scene import GraphScene
+from inspector.scene.palette import palette_for
+from inspector.scene.scene import GraphScene
 
 #: Tallest image written: beyond this PNG viewers and QImage itself (2 GB) give up.
 MAX_HEIGHT = 32_000

@@ -1,4 +1,4 @@
-"""The three QGraphicsItems of a :class:`~inspector.ui.graph_view.scene.GraphScene`; paint only.
+"""The three QGraphicsItems of a :class:`~inspector.scene.scene.GraphScene`; paint only.
 
 Each layer covers the whole drawing and, on every paint, asks the scene's grids what touches the
 exposed rectangle, then draws that in as few QPainter calls as the level of detail allows:
@@ -33,10 +33,10 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from inspector.core.categories import Category
 from inspector.core.diagram import LINE_H, PAD_X, PAD_Y, BoxKind
-from inspector.ui.graph_view.palette import SEVERITIES
+from inspector.scene.palette import SEVERITIES
 
 if TYPE_CHECKING:
-    from inspector.ui.graph_view.scene import GraphScene
+    from inspector.scene.scene import GraphScene
 
 FAR_LOD = 0.25  # below this zoom: flat rectangles and hairline edges
 TITLE_LOD = 0.4  # from this zoom: titles (smaller text is unreadable and costs time)

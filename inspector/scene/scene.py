@@ -2,7 +2,7 @@
 
 Qt spends ~20 µs of CPU and a few KB per QGraphicsItem, so one item per box, label and edge
 costs 10 s and 1.5 GB at 100k boxes. Instead the scene holds the diagram and layout as numpy
-arrays, two :class:`~inspector.ui.graph_view.spatial.UniformGrid` indexes (boxes, and edge
+arrays, two :class:`~inspector.scene.spatial.UniformGrid` indexes (boxes, and edge
 segments), and exactly three items (:mod:`.items`): edges, boxes, and an overlay of selection,
 search highlights and findings. Each paints only what its exposed rectangle touches, at a level
 of detail chosen from the zoom.
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from inspector.core.diagram import PAD_X, Diagram
 from inspector.core.layout import Layout
-from inspector.ui.graph_view.items import (
+from inspector.scene.items import (
     FAR_LOD,
     OVERVIEW_MIN_BOXES,
     OVERVIEW_PX,
@@ -29,8 +29,8 @@ from inspector.ui.graph_view.items import (
     OverlayLayer,
     OverviewLayer,
 )
-from inspector.ui.graph_view.palette import SEVERITIES, Palette
-from inspector.ui.graph_view.spatial import UniformGrid
+from inspector.scene.palette import SEVERITIES, Palette
+from inspector.scene.spatial import UniformGrid
 
 #: Empty space around the drawing, so a fitted graph does not touch the window's edges.
 SCENE_MARGIN = 40.0
