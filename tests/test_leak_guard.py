@@ -125,8 +125,8 @@ def test_a_test_leaving_work_running_fails_naming_it(pytester, monkeypatch):
 def test_a_test_that_cleans_up_passes_without_waiting_the_full_time(pytester, monkeypatch):
     result = run_inner(pytester, monkeypatch, CLEAN, wait_s=120)
     result.assert_outcomes(passed=3)
-    # The guard returned once all was clean: one full wait alone would pass the bound, which
-    # leaves a loaded machine (the whole run takes a few seconds) plenty of room.
+    # The guard returned once all was clean: a single full wait (120 s) would break the bound,
+    # which leaves a loaded machine plenty of room (the inner run takes a few seconds).
     assert result.duration < 100
 
 
