@@ -8,6 +8,8 @@ Two sources:
   ``onnx/backend/test/data/{light,pytorch-converted,pytorch-operator,simple}``. They cost nothing
   to build and cover a wide spread of real operators (the ``light_*`` ones are full-size CNNs
   such as ResNet-50 and DenseNet-121 whose weights are replaced by shapes, so they do not run).
+  Tests that loop over all of them parametrize with ``shipped_model_params()``: the default run
+  keeps the ``SHIPPED_SAMPLE`` (one model per kind of graph), ``-m corpus`` runs the rest.
 * Session-scoped fixtures that build small models once per test session into
   ``tmp_path_factory``:
 
@@ -93,6 +95,37 @@ def shipped_models() -> list[Path]:
         else:
             models.extend(base.glob("*/model.onnx"))
     return sorted(models)
+
+
+# The shipped models every corpus loop keeps in the default run, each for a kind of graph the
+# corpus holds that no other sample has; with them every corpus test still runs by default, in
+# seconds instead of the minutes 149 models take (mostly the window tests, ~1.5 s a model).
+# The rest are marked ``corpus`` and run with ``python -m pytest -m corpus``.
+SHIPPED_SAMPLE = {
+    "light/light_inception_v1": "full-size CNN (weights stripped): four-branch Concat, LRN",
+    "light/light_resnet50": "full-size CNN: residual Adds over BatchNormalization, 415 nodes",
+    "pytorch-converted/test_PixelShuffle": "a Constant -> Reshape -> Transpose chain",
+    "pytorch-converted/test_Embedding": "an int64 index input (Gather)",
+    "pytorch-converted/test_GLU": "Split with several outputs feeding one node",
+    "pytorch-operator/test_operator_chunk": "one node, two graph outputs",
+    "pytorch-operator/test_operator_symbolic_override_nested": "three outputs, variadic Sum",
+    "simple/test_sequence_model1": "sequence-typed values, not tensors",
+    "simple/test_strnorm_model_monday_empty_output": "string tensors, an empty output",
+    "simple/test_gradient_of_add": "an op from another domain (ai.onnx.preview.training)",
+    "simple/test_expand_shape_model1": "a shape given as a graph input (Expand)",
+}
+
+
+def shipped_model_params() -> list:
+    """``shipped_models()`` as ``pytest.param``s for ``@pytest.mark.parametrize``: the
+    ``SHIPPED_SAMPLE`` models plain, every other one marked ``corpus`` (not in the default run).
+
+    The params carry no id, so a ``parametrize(..., ids=...)`` callable still names them.
+    """
+    return [
+        pytest.param(p, marks=() if shipped_model_id(p) in SHIPPED_SAMPLE else pytest.mark.corpus)
+        for p in shipped_models()
+    ]
 
 
 def shipped_test_data(model_path: Path) -> list[Path]:

@@ -23,6 +23,7 @@ from tests.model_zoo import (
     TORCH_LSTM_CODE,
     export_in_child,
     shipped_model_id,
+    shipped_model_params,
     shipped_models,
     torch_available,
 )
@@ -321,7 +322,7 @@ def test_feeds_against_declared_inputs(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ real models
 
 
-@pytest.mark.parametrize("path", shipped_models(), ids=shipped_model_id)
+@pytest.mark.parametrize("path", shipped_model_params(), ids=shipped_model_id)
 def test_shipped_models_give_no_error(path: Path) -> None:
     assert errors(open_model(path, infer=False)) == []
 

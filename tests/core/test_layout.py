@@ -200,8 +200,10 @@ def test_cancel_raises_cancelled_and_progress_is_reported(model: tuple[np.ndarra
 def test_100k_boxes_within_a_generous_bound() -> None:
     w, h, src, dst = transformer_like(3400)
     assert len(w) > 100_000
-    start = time.perf_counter()
+    # CPU time, not wall time: it stays put when other processes load the cores (the wall-clock
+    # figure is tests/benchmarks/test_layout_bench.py's job).
+    start = time.process_time()
     lay = layered_layout(w, h, src, dst)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert (lay.rank[dst] > lay.rank[src]).all()
-    assert elapsed < 10.0, f"{elapsed:.2f} s"  # ~1 s on the 2-core CI machine; room for noise
+    assert elapsed < 10.0, f"{elapsed:.2f} s CPU"  # ~1 s on the 2-core CI machine

@@ -11,7 +11,9 @@ import pytest
 
 from tests.model_zoo import (
     SHIPPED_MODEL_FOLDERS,
+    SHIPPED_SAMPLE,
     shipped_model_id,
+    shipped_model_params,
     shipped_models,
     shipped_reference_outputs,
     shipped_test_data,
@@ -89,6 +91,21 @@ def test_shipped_models_cover_every_folder() -> None:
     assert folders == set(SHIPPED_MODEL_FOLDERS)
     assert len(models) > 100
     assert all(p.is_file() for p in models)
+
+
+def test_the_default_sample_is_shipped_and_the_rest_is_the_corpus() -> None:
+    """Every sample model exists (a renamed one in a new onnx wheel would silently shrink the
+    default run), the sample spans every folder, and every other model is marked corpus."""
+    ids = [shipped_model_id(p) for p in shipped_models()]
+    assert set(SHIPPED_SAMPLE) <= set(ids), set(SHIPPED_SAMPLE) - set(ids)
+    assert {i.split("/")[0] for i in SHIPPED_SAMPLE} == set(SHIPPED_MODEL_FOLDERS)
+    params = shipped_model_params()
+    assert [p.values[0] for p in params] == shipped_models()
+    default = [shipped_model_id(p.values[0]) for p in params if not p.marks]
+    assert sorted(default) == sorted(SHIPPED_SAMPLE)
+    marked = [p for p in params if p.marks]
+    assert all([m.name for m in p.marks] == ["corpus"] for p in marked)
+    assert len(marked) == len(ids) - len(SHIPPED_SAMPLE)
 
 
 def test_shipped_test_data_and_reference_outputs() -> None:

@@ -12,7 +12,7 @@ import onnx
 import pytest
 
 from inspector.cli import main as cli_main
-from tests.model_zoo import count_ops, shipped_model_id, shipped_models
+from tests.model_zoo import count_ops, shipped_model_id, shipped_model_params
 
 ZOO = ["torch_cnn", "torch_transformer", "torch_lstm", "torch_if_loop", "helper_if_loop_function"]
 
@@ -33,7 +33,7 @@ def check_info_and_render(path, tmp_path, capsys) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
 
 
-@pytest.mark.parametrize("path", shipped_models(), ids=shipped_model_id)
+@pytest.mark.parametrize("path", shipped_model_params(), ids=shipped_model_id)
 def test_shipped(path, tmp_path, capsys, qapp):
     check_info_and_render(path, tmp_path, capsys)
 

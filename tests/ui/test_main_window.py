@@ -22,7 +22,7 @@ from inspector.ui.document_view import DocumentView
 from inspector.ui.main_window import MainWindow
 from inspector.ui.panels.search import SearchPanel
 from tests.bad_models import make_bad_files, small_model
-from tests.model_zoo import shipped_model_id, shipped_models
+from tests.model_zoo import shipped_model_id, shipped_model_params
 from tests.ui.panel_reading import declared_infos, tables_with_header, types_cell, value_infos
 from tests.ui.window_driving import open_and_wait
 
@@ -81,7 +81,7 @@ def check_model_in_window(qtbot, window: MainWindow, path: Path) -> None:
     window._close_tab(window.tabs.currentIndex())
 
 
-@pytest.mark.parametrize("path", shipped_models(), ids=shipped_model_id)
+@pytest.mark.parametrize("path", shipped_model_params(), ids=shipped_model_id)
 def test_shipped_model_in_window(qtbot, window, path):
     check_model_in_window(qtbot, window, path)
 
