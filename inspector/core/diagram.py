@@ -103,10 +103,6 @@ class Diagram:
         self.edge_label = [_edge_label(values[name]) for name in self.edge_value]
 
 
-def _dims(shape: tuple[int | str | None, ...]) -> str:
-    return "×".join("?" if d is None else str(d) for d in shape) if shape else "scalar"
-
-
 def _attr_line(node: Node) -> str:
     parts = []
     for name, v in node.attribute_values(_KEY_ATTRS).items():
@@ -142,7 +138,7 @@ def _node_lines(node: Node, values: dict[str, Value]) -> tuple[str, ...]:
         if v is not None and v.initializer is not None:
             inits.append(v.initializer)
     for init in inits[:MAX_INIT_LINES]:
-        lines.append(f"{_shown(init.name)} ⟨{_dims(init.shape)}⟩")
+        lines.append(f"{_shown(init.name)} ⟨{format_shape(init.shape, box=True)}⟩")
     if len(inits) > MAX_INIT_LINES:
         lines.append(f"+{len(inits) - MAX_INIT_LINES} more initializers")
     return tuple(lines)

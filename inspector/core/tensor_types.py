@@ -47,11 +47,15 @@ def dtype_name(elem_type: int) -> str:
         return f"dtype({elem_type})"
 
 
-def format_shape(shape: Shape | None) -> str:
-    """``(1, "seq", None)`` → ``"[1,seq,?]"``; unknown rank → ``"?"``."""
+def format_shape(shape: Shape | None, box: bool = False) -> str:
+    """``(1, "seq", None)`` → ``"[1,seq,?]"``; unknown rank → ``"?"``. ``box``: the compact form
+    a graph box uses for a weight, ``"1×seq×?"`` (``"scalar"`` for rank 0)."""
     if shape is None:
         return "?"
-    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+    dims = ["?" if d is None else str(d) for d in shape]
+    if box:
+        return "×".join(dims) if dims else "scalar"
+    return "[" + ",".join(dims) + "]"
 
 
 @dataclass(frozen=True)
