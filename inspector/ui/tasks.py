@@ -88,6 +88,14 @@ class _Job(QRunnable):
             self.relay.failed.emit(self.task_id, TaskError(e, traceback.format_exc()))
         else:
             self.relay.finished.emit(self.task_id, result)
+        finally:
+            # The pool may keep this wrapper after the run: drop what the function holds (its
+            # closure can hold a whole model) so a closed tab's objects are freed.
+            self.fn = _done
+
+
+def _done(_progress: ProgressFn, _cancel: CancelToken) -> None:
+    """What a finished job holds in place of its function."""
 
 
 class _ChildProcess(QObject):
