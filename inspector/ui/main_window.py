@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.checks import RuntimeTarget
-from inspector.core.findings import Finding, findings_at
+from inspector.core.findings import Finding
 from inspector.ui.document_view import DocumentView
 from inspector.ui.message_bar import Level, MessageBar
 from inspector.ui.model_files import MODEL_FILTER, ModelFileActions
@@ -65,10 +65,10 @@ class MainWindow(ModelFileActions, QMainWindow):
         lay.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
-        self.properties = PropertiesPanel(self)
-        self.properties.set_background_runner(self._run_in_background)
-        self.search = SearchPanel(self)
-        self.problems = ProblemsPanel(self)
+        # The panels follow the session's signals; the window only tells them which tab is shown.
+        self.properties = PropertiesPanel(self.session, self)
+        self.search = SearchPanel(self.session, self)
+        self.problems = ProblemsPanel(self.session, self)
         props = self._add_dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
         search = self._add_dock("Search", self.search, Qt.DockWidgetArea.LeftDockWidgetArea)
         problems = self._add_dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -251,7 +251,6 @@ class MainWindow(ModelFileActions, QMainWindow):
         s.load_progressed.connect(self._load_progressed)
         s.load_failed.connect(self._load_failed)
         s.document_opened.connect(self._document_opened)
-        s.selection_changed.connect(lambda _id: self._show_selection())
         s.graph_changed.connect(self._graph_changed)
         s.types_inferred.connect(self._types_inferred)
         s.background_failed.connect(
@@ -270,7 +269,6 @@ class MainWindow(ModelFileActions, QMainWindow):
             )
         )
         self.target_picker.target_chosen.connect(self._target_chosen)
-        s.findings_changed.connect(self._findings_changed)
         self.problems.finding_activated.connect(self._finding_activated)
         self.inference.node_highlighted.connect(self._run_highlighted)
         self.inference.heat_changed.connect(self._run_heat)
@@ -341,7 +339,6 @@ class MainWindow(ModelFileActions, QMainWindow):
         self.settings.add_recent(doc.path)
         self._remember_session()
         self._hide_progress_if_idle()
-        self._show_selection()
         self.statusBar().showMessage(f"{doc.path.name}: {doc.model.node_count:,} nodes", 5000)
 
     def _hide_progress_if_idle(self) -> None:
@@ -363,7 +360,6 @@ class MainWindow(ModelFileActions, QMainWindow):
             view.destroyed.connect(_return_freed_memory_soon)
             view.deleteLater()
             self._remember_session()
-            self._show_selection()
 
     def _remember_session(self) -> None:
         self.settings.last_session = [str(d.path) for d in self.session.documents.values()]
@@ -413,7 +409,7 @@ class MainWindow(ModelFileActions, QMainWindow):
             w = self.tabs.widget(i)
             if isinstance(w, DocumentView):
                 w.rebuild()
-        self._show_selection()
+        self.properties.set_document(self._current_doc_id())  # its page's colours are the theme's
 
     def _focus_search(self) -> None:
         dock = self.search.parentWidget()
@@ -447,21 +443,17 @@ class MainWindow(ModelFileActions, QMainWindow):
             pending, view.document.pending_finding = view.document.pending_finding, None
             if pending is not None and tuple(pending.path) == view.document.graph_path:
                 self._select_finding(pending)
-            self._show_selection()
 
     def _types_inferred(self, doc_id: int) -> None:
         for i in range(self.tabs.count()):
             w = self.tabs.widget(i)
             if isinstance(w, DocumentView) and w.doc_id == doc_id and w.scene is not None:
                 w.scene.update()
-        view = self.current_view()
-        if view is not None and view.doc_id == doc_id:
-            self._show_selection()
 
     def _current_tab_changed(self, _index: int) -> None:
-        self.inference.set_document(self._current_doc_id())
-        self._show_findings()
-        self._show_selection()
+        doc_id = self._current_doc_id()
+        for panel in (self.inference, self.problems, self.properties, self.search):
+            panel.set_document(doc_id)
 
     def _run_highlighted(self, node_index: int) -> None:
         """The inference panel found a node (the first NaN/Inf, or the one an error names)."""
@@ -483,25 +475,6 @@ class MainWindow(ModelFileActions, QMainWindow):
         boxes = {view.box_of_node(i): t / top for i, t in seconds.items()}
         view.scene.set_box_heat({b: h for b, h in boxes.items() if b is not None})
 
-    def _findings_changed(self, doc_id: int) -> None:
-        view = self.current_view()
-        if view is not None and view.doc_id == doc_id:
-            self._show_findings()
-            self._show_selection()
-
-    def _show_findings(self) -> None:
-        view = self.current_view()
-        if view is None:
-            self.problems.set_findings([], "")
-            return
-        doc = view.document
-        target = self.session.target
-        where = target.provider.removesuffix("ExecutionProvider")
-        if target.opset is not None:
-            where += f", opset {target.opset}"
-        status = f"checked for {where}" if doc.checked else f"checking for {where}…"
-        self.problems.set_findings(doc.findings, status)
-
     def _finding_activated(self, row: int) -> None:
         view = self.current_view()
         if view is None or row >= len(view.document.findings):
@@ -520,39 +493,6 @@ class MainWindow(ModelFileActions, QMainWindow):
             self._select_and_reveal(Selection("node", f.node_index))
         elif f.tensor:
             self._select_and_reveal(Selection("value", f.tensor))
-
-    def _show_selection(self) -> None:
-        """Point the panels at the current tab's graph and selection."""
-        view = self.current_view()
-        if view is None:
-            self.properties.clear()
-            self.search.set_graph(None, None)
-            self.problems.set_findings([], "")
-            return
-        doc = view.document
-        self.search.set_graph(doc.model, doc.graph)
-        sel = doc.selection
-        if sel is None:
-            self.properties.show_model(
-                doc.model, [f for f in doc.findings if f.node_index is None and not f.tensor]
-            )
-        elif sel.kind == "node":
-            found = findings_at(doc.findings, doc.graph_path, node_index=int(sel.ident))
-            self.properties.show_node(doc.model, doc.graph, int(sel.ident), found)
-        else:
-            found = findings_at(doc.findings, doc.graph_path, tensor=str(sel.ident))
-            captured = doc.run.captured_value(str(sel.ident)) if not doc.graph_path else None
-            self.properties.show_value(
-                doc.model, doc.graph, str(sel.ident), found, captured.stats if captured else None
-            )
-
-    def _run_in_background(self, fn, on_done) -> None:
-        self.runner.submit(
-            "stats",
-            lambda _progress, _cancel: fn(),
-            on_done,
-            what="filling in the Properties panel",
-        )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window_state(self.saveGeometry(), self.saveState())

@@ -23,6 +23,7 @@ from inspector.core.graph import Graph, Model, Node, Value, open_model
 from inspector.ui.panels import properties as properties_module
 from inspector.ui.panels.properties import PropertiesPanel
 from inspector.ui.panels.search import MAX_RESULTS, SearchPanel
+from inspector.ui.session import Session
 from inspector.ui.tasks import TaskRunner
 from tests.model_zoo import count_ops, shipped_data_dir
 from tests.ui.panel_reading import (
@@ -79,8 +80,17 @@ def small_model_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def panel(qtbot) -> PropertiesPanel:
-    p = PropertiesPanel(run_in_background=sync_runner)
+def session():
+    """A session with nothing open: the panels here are driven through their drawing methods."""
+    runner = TaskRunner()
+    yield Session(runner)
+    runner.cancel_all()
+    assert runner.wait_idle(5000)
+
+
+@pytest.fixture
+def panel(qtbot, session) -> PropertiesPanel:
+    p = PropertiesPanel(session, run_in_background=sync_runner)
     qtbot.addWidget(p)
     p.resize(700, 900)
     p.show()
@@ -251,10 +261,12 @@ def test_value_view_types_and_roles(panel, small_model_path):
     assert "no tensor named 'nope'" in browser_of(panel).toPlainText()
 
 
-def test_big_initializer_goes_to_the_background_runner(qtbot, monkeypatch, small_model_path):
+def test_big_initializer_goes_to_the_background_runner(
+    qtbot, monkeypatch, session, small_model_path
+):
     monkeypatch.setattr(properties_module, "INLINE_LIMIT", 4)  # W (12 values) counts as big
     pending = []
-    panel = PropertiesPanel(run_in_background=lambda fn, done: pending.append((fn, done)))
+    panel = PropertiesPanel(session, run_in_background=lambda fn, done: pending.append((fn, done)))
     qtbot.addWidget(panel)
     model = open_model(small_model_path)
     panel.show_value(model, model.graph, "W")
@@ -275,9 +287,7 @@ def test_big_initializer_goes_to_the_background_runner(qtbot, monkeypatch, small
 def test_stats_with_the_real_task_runner(qtbot, monkeypatch):
     monkeypatch.setattr(properties_module, "INLINE_LIMIT", 4)
     runner = TaskRunner()
-    panel = PropertiesPanel(
-        run_in_background=lambda fn, done: runner.submit("stats", lambda _p, _c: fn(), done)
-    )
+    panel = PropertiesPanel(Session(runner))  # statistics go to the session's runner
     qtbot.addWidget(panel)
     model = open_model(CONV2D)
     name = model.graph.nodes[0].inputs[1]
@@ -337,8 +347,8 @@ def test_follows_the_palette(panel, small_model_path):
 
 
 @pytest.fixture
-def search(qtbot) -> SearchPanel:
-    s = SearchPanel()
+def search(qtbot, session) -> SearchPanel:
+    s = SearchPanel(session)
     qtbot.addWidget(s)
     s.show()
     return s
@@ -383,7 +393,7 @@ def test_search_tensor_and_arrow_keys(qtbot, search, small_model_path):
     assert rows[0] == ("value", "S")  # the exact name comes first
     assert set(rows) == {("value", "S"), ("node", 1), ("node", 3), ("node", 4)}
     qtbot.keyClick(_edit(search), Qt.Key.Key_Down)
-    search.set_graph(model, model.graph)  # the window calls it on every selection: no reset
+    search.set_graph(model, model.graph)  # the same graph again: no reset
     with qtbot.waitSignal(search.result_activated) as sig:
         qtbot.keyClick(_edit(search), Qt.Key.Key_Return)
     assert tuple(sig.args) == rows[1]
@@ -416,7 +426,7 @@ def test_search_caps_the_list_on_big_graphs(qtbot, search):
     assert search.findChild(QListView).model().rowCount() == 0
 
 
-def test_contrib_op_docs_load_in_the_background(qtbot, monkeypatch, tmp_path):
+def test_contrib_op_docs_load_in_the_background(qtbot, monkeypatch, session, tmp_path):
     pytest.importorskip("onnxruntime")
     from inspector.core import opdocs
 
@@ -441,7 +451,7 @@ def test_contrib_op_docs_load_in_the_background(qtbot, monkeypatch, tmp_path):
     onnx.save(proto, tmp_path / "contrib.onnx")
     model = open_model(tmp_path / "contrib.onnx")
     pending = []
-    panel = PropertiesPanel(run_in_background=lambda fn, done: pending.append((fn, done)))
+    panel = PropertiesPanel(session, run_in_background=lambda fn, done: pending.append((fn, done)))
     qtbot.addWidget(panel)
     panel.show_node(model, model.graph, 0)
     assert key_values(panel)["Schema"] == "loading operator documentation…"

@@ -1,4 +1,7 @@
-"""The Problems panel: every finding of every check, sortable, filterable, click to jump."""
+"""The Problems panel: every finding of every check, sortable, filterable, click to jump.
+
+It shows the findings of the session's document chosen with :meth:`ProblemsPanel.set_document`
+and redraws when the session says that document's findings changed."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.findings import Finding, Severity
+from inspector.ui.session import Session
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -112,12 +116,15 @@ class _SortProxy(QSortFilterProxyModel):
 
 
 class ProblemsPanel(QWidget):
-    """A sortable table of findings; activating a row emits the finding's position in the list."""
+    """A sortable table of a document's findings; activating a row emits the finding's position
+    in the document's ``findings``."""
 
-    finding_activated = Signal(int)  # index into the list given to set_findings
+    finding_activated = Signal(int)  # index into the list shown (the document's ``findings``)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
+        self.doc_id: int | None = None
         self.model = FindingsModel(self)
         self.proxy = _SortProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -157,9 +164,33 @@ class ProblemsPanel(QWidget):
         lay.setSpacing(0)
         lay.addLayout(bar)
         lay.addWidget(self.table, 1)
-        self.set_findings([], status="")
+        session.findings_changed.connect(self._findings_changed)
+        session.document_closed.connect(self._document_closed)
+        self.set_document(None)
 
-    def set_findings(self, findings: Sequence[Finding], status: str = "") -> None:
+    def set_document(self, doc_id: int | None) -> None:
+        """Show document ``doc_id``'s findings and where its check stands; None: nothing."""
+        self.doc_id = doc_id
+        doc = self.session.documents.get(doc_id) if doc_id is not None else None
+        if doc is None:
+            self._set_findings([], "")
+            return
+        target = self.session.target
+        where = target.provider.removesuffix("ExecutionProvider")
+        if target.opset is not None:
+            where += f", opset {target.opset}"
+        status = f"checked for {where}" if doc.checked else f"checking for {where}…"
+        self._set_findings(doc.findings, status)
+
+    def _findings_changed(self, doc_id: int) -> None:
+        if doc_id == self.doc_id:
+            self.set_document(doc_id)
+
+    def _document_closed(self, doc_id: int) -> None:
+        if doc_id == self.doc_id:
+            self.set_document(None)
+
+    def _set_findings(self, findings: Sequence[Finding], status: str = "") -> None:
         """Show ``findings``; ``status`` says what is going on ("checking…", a target name)."""
         self.model.set_findings(findings)
         counts = {s: 0 for s in Severity}

@@ -1,14 +1,16 @@
 """The properties panel: everything known about the selected node, tensor, or the model itself.
 
+It shows the selection of the session's document chosen with :meth:`PropertiesPanel.set_document`
+and redraws when the session says that document's selection, graph, types or findings changed.
 It reads the core's graph model (never a protobuf) and shows it as compact, selectable rich text.
 Names in it are links: clicking one emits ``node_requested``, ``value_requested`` or
 ``subgraph_requested`` with an id; the window (through the session) decides what to do.
 
 An initializer's statistics are computed only when it is shown: small tensors (up to
-``INLINE_LIMIT`` elements, a few ms) at once; bigger ones through the background runner the
-window injects with :meth:`PropertiesPanel.set_background_runner`, so the GUI thread never waits.
-ONNX Runtime's operator registry, needed for ``com.microsoft`` operators, is loaded the same way
-(without a runner it is loaded in place, ~0.1 s once, and a big tensor's statistics are skipped).
+``INLINE_LIMIT`` elements, a few ms) at once; bigger ones in the background (on the session's
+task runner unless another is given), so the GUI thread never waits. ONNX Runtime's operator
+registry, needed for ``com.microsoft`` operators, is loaded the same way (with the runner set to
+None it is loaded in place, ~0.1 s once, and a big tensor's statistics are skipped).
 The pages themselves are built by :mod:`inspector.ui.panels.property_pages`.
 """
 
@@ -20,19 +22,19 @@ from typing import Any
 from PySide6.QtCore import QEvent, Qt, QUrl, Signal
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
+from inspector.core.findings import findings_at
 from inspector.core.graph import Graph, Initializer, Model
 from inspector.core.opdocs import load_runtime_schemas, needs_runtime_schemas
 from inspector.core.tasks import Cancelled, CancelToken
 from inspector.core.tensor_stats import TensorStats, tensor_stats
 from inspector.ui.panels.page import FindingLike, Page, style_sheet
 from inspector.ui.panels.property_pages import model_page, node_page, placeholder, value_page
+from inspector.ui.session import Session
 
 INLINE_LIMIT = 1 << 22  # elements: at most ~25 ms to read and summarise on the GUI thread
 
 #: ``run_in_background(fn, on_done)``: call ``fn()`` off the GUI thread, then ``on_done(result)``
-#: on it. The window passes e.g.
-#: ``lambda fn, done: runner.submit("stats", lambda _progress, _cancel: fn(), done)``; tests pass
-#: ``lambda fn, done: done(fn())``. The panel cancels its own work (``fn`` then returns early),
+#: on it. By default the session's task runner; tests pass e.g. ``lambda fn, done: done(fn())``. The panel cancels its own work (``fn`` then returns early),
 #: so a runner that drops a superseded task's result is fine, and so is one that does not.
 BackgroundRunner = Callable[[Callable[[], Any], Callable[[Any], None]], object]
 #: Background work for the current view; it checks the token between chunks.
@@ -51,9 +53,14 @@ class PropertiesPanel(QWidget):
     subgraph_requested = Signal(object)  # tuple[str, ...]: the path of a subgraph or function
 
     def __init__(
-        self, parent: QWidget | None = None, run_in_background: BackgroundRunner | None = None
+        self,
+        session: Session,
+        parent: QWidget | None = None,
+        run_in_background: BackgroundRunner | None = None,
     ) -> None:
         super().__init__(parent)
+        self.session = session
+        self.doc_id: int | None = None
         self._browser = QTextBrowser(self)
         self._browser.setOpenLinks(False)
         self._browser.setFrameShape(QTextBrowser.Shape.NoFrame)
@@ -64,18 +71,50 @@ class PropertiesPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._browser)
-        self._runner = run_in_background
+        self._runner = run_in_background or self._submit
         self._page = Page()
         self._render: Callable[[], Page] | None = None
         self._jobs: dict[object, CancelToken] = {}  # background work for the current view
         self._stats_model: Model | None = None
         self._stats: dict[_StatsKey, TensorStats | str] = {}  # result, or why there is none
+        for changed in (
+            session.selection_changed,
+            session.graph_changed,
+            session.types_inferred,
+            session.findings_changed,
+        ):
+            changed.connect(self._document_changed)
+        session.document_closed.connect(self._document_closed)
         self.clear()
 
     # ------------------------------------------------------------------------------ public API
 
+    def set_document(self, doc_id: int | None) -> None:
+        """Show what is selected in document ``doc_id`` (the model when nothing is); None:
+        nothing."""
+        self.doc_id = doc_id
+        doc = self.session.documents.get(doc_id) if doc_id is not None else None
+        if doc is None:
+            self.clear()
+            return
+        sel = doc.selection
+        if sel is None:
+            self.show_model(
+                doc.model, [f for f in doc.findings if f.node_index is None and not f.tensor]
+            )
+        elif sel.kind == "node":
+            found = findings_at(doc.findings, doc.graph_path, node_index=int(sel.ident))
+            self.show_node(doc.model, doc.graph, int(sel.ident), found)
+        else:
+            found = findings_at(doc.findings, doc.graph_path, tensor=str(sel.ident))
+            # the run's values are of the main graph's tensors
+            captured = doc.run.captured_value(str(sel.ident)) if not doc.graph_path else None
+            self.show_value(
+                doc.model, doc.graph, str(sel.ident), found, captured.stats if captured else None
+            )
+
     def set_background_runner(self, run_in_background: BackgroundRunner | None) -> None:
-        """Where big statistics and slow lookups run (the window's task runner)."""
+        """Where big statistics and slow lookups run; None: nowhere (big statistics are skipped)."""
         self._runner = run_in_background
 
     def clear(self) -> None:
@@ -122,6 +161,22 @@ class PropertiesPanel(QWidget):
     def show_model(self, model: Model, findings: Sequence[FindingLike] = ()) -> None:
         """The model's properties (those ``info`` prints), with links to inputs and subgraphs."""
         self._show(lambda: model_page(model, findings))
+
+    def _document_changed(self, doc_id: int) -> None:
+        if doc_id == self.doc_id:
+            self.set_document(doc_id)
+
+    def _document_closed(self, doc_id: int) -> None:
+        if doc_id == self.doc_id:
+            self.set_document(None)
+
+    def _submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+        self.session.runner.submit(
+            "stats",
+            lambda _progress, _cancel: fn(),
+            on_done,
+            what="filling in the Properties panel",
+        )
 
     # ------------------------------------------------------------------------------ rendering
 

@@ -3,7 +3,9 @@
 Typing filters live (debounced on big graphs) over a lowercase index built once per graph, the
 first time it is searched. Results live in a list model capped at ``MAX_RESULTS`` rows, so a
 100k-node graph stays fast; all matching node indices still go out in ``matches_changed`` for the
-graph view to highlight. Enter (or activating a row) emits ``result_activated``.
+graph view to highlight. Enter (or activating a row) emits ``result_activated``. It searches the
+graph shown in the session's document chosen with :meth:`SearchPanel.set_document`, and follows
+the session when that document shows another graph.
 
 Known limitation: matching is a plain case-insensitive substring test (no wildcards, no fuzzy).
 """
@@ -26,6 +28,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from inspector.core.graph import Graph, Model
+from inspector.ui.session import Session
 
 MAX_RESULTS = 1000
 DEBOUNCE_MS = 150  # for graphs with more than SMALL_INDEX nodes + tensors
@@ -129,8 +132,10 @@ class SearchPanel(QWidget):
     result_activated = Signal(str, object)  # kind ("node" | "value"), node index or tensor name
     matches_changed = Signal(list)  # list[int]: indices of every matching node (empty: none)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
+        self.doc_id: int | None = None
         self._edit = QLineEdit(self)
         self._edit.setPlaceholderText("Search nodes, op types, tensors")
         self._edit.setClearButtonEnabled(True)
@@ -164,14 +169,30 @@ class SearchPanel(QWidget):
         self._graph: Graph | None = None
         self._index: _SearchIndex | None = None  # built on the first search of a graph
         self._update_status(0, 0)
+        session.graph_changed.connect(self._graph_changed)
+        session.document_closed.connect(self._document_closed)
 
     # ------------------------------------------------------------------------------ public API
+
+    def set_document(self, doc_id: int | None) -> None:
+        """Search the graph document ``doc_id`` shows; None: nothing to search. Keeps the query."""
+        self.doc_id = doc_id
+        doc = self.session.documents.get(doc_id) if doc_id is not None else None
+        self.set_graph(doc.model if doc else None, doc.graph if doc else None)
+
+    def _graph_changed(self, doc_id: int) -> None:
+        if doc_id == self.doc_id:
+            self.set_document(doc_id)
+
+    def _document_closed(self, doc_id: int) -> None:
+        if doc_id == self.doc_id:
+            self.set_document(None)
 
     def set_graph(self, model: Model | None, graph: Graph | None) -> None:
         """Search ``graph`` (of ``model``) from now on; None: nothing to search. Keeps the query.
 
-        Calling it again with the graph already searched does nothing, so the window may call it
-        on every selection change without losing the user's place in the results.
+        Calling it again with the graph already searched does nothing, so the user's place in the
+        results survives a document redrawn without a change of graph.
         """
         del model  # the graph holds all that is searched; the model is taken for symmetry
         if graph is self._graph:
