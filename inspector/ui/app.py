@@ -41,6 +41,7 @@ def parse_launch_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def run_app(argv: Sequence[str]) -> int:
     args = parse_launch_args(argv)
+    from inspector.ui import heap
     from inspector.ui.main_window import MainWindow
     from inspector.ui.settings import Settings
     from inspector.ui.theme import apply_theme
@@ -52,6 +53,7 @@ def run_app(argv: Sequence[str]) -> int:
         if problem:  # Qt would abort with a misleading message; say what to do instead
             print(f"onnx-inspector: {problem}", file=sys.stderr)
             return 2
+    heap.fix_mmap_threshold()  # before the window allocates: closed models must not stay
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ONNX Inspector")
     app.setOrganizationName("ONNX Inspector")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, QTimer
@@ -25,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from inspector.core.checks import RuntimeTarget
 from inspector.core.findings import Finding
+from inspector.ui import heap
 from inspector.ui.document_view import DocumentView
 from inspector.ui.message_bar import Level, MessageBar
 from inspector.ui.model_files import MODEL_FILTER, ModelFileActions
@@ -502,19 +500,6 @@ class MainWindow(ModelFileActions, QMainWindow):
         super().closeEvent(event)
 
 
-def _load_libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-    return libc if hasattr(libc, "malloc_trim") else None  # glibc only (not musl)
-
-
-_LIBC = _load_libc()
-
-
 def _return_freed_memory_soon() -> None:
     # A view is deleted from the event loop; what Python still held of it goes once it returns.
     QTimer.singleShot(0, _return_freed_memory)
@@ -526,8 +511,7 @@ def _return_freed_memory() -> None:
     threads that allocated it (a model is built on a worker), so without ``malloc_trim`` ten
     opens and closes of the 100k-node export left the window 47% bigger than after the first."""
     gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    heap.trim()
 
 
 def _local_files(mime: QMimeData) -> list[str]:

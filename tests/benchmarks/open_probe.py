@@ -51,9 +51,11 @@ def main() -> None:
     from PySide6.QtCore import QEvent, QSettings
     from PySide6.QtWidgets import QApplication
 
+    from inspector.ui import heap
     from inspector.ui.main_window import MainWindow
     from inspector.ui.settings import Settings
 
+    heap.fix_mmap_threshold()  # as run_app does before its QApplication
     app = QApplication(sys.argv[:1])
     ini = Path(tempfile.mkdtemp()) / "settings.ini"
     window = MainWindow(Settings(QSettings(str(ini), QSettings.Format.IniFormat)))

@@ -43,7 +43,8 @@ def test_closing_a_big_model_ten_times_frees_it(qtbot, window, size):
     print(
         f"\n{size}: resident after close 1: {first / 2**20:.0f} MiB, after close {ROUNDS}: "
         f"{last / 2**20:.0f} MiB ({100 * (rounds.growth - 1):+.1f}%); "
-        f"graph-model objects left: {rounds.left or 'none'}"
+        f"graph-model objects left: {rounds.left or 'none'}\n"
+        f"after each close (MiB): {[round(r / 2**20) for r in rounds.rss_after_close]}"
     )
     assert rounds.left == {}, "\n".join(rounds.holders)
     assert rounds.growth <= 1.10
