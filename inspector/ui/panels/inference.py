@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from inspector.core.inference.inputs import build_feeds
 from inspector.core.inference.runner import RunResult, run_call
 from inspector.core.tasks import CancelToken, ProgressFn
+from inspector.ui.panels.follows import FollowsDocument
 from inspector.ui.panels.inference_feeds import FeedPlan, FeedsTab
 from inspector.ui.panels.inference_options import RunOptionsForm, available_providers
 from inspector.ui.panels.inference_results import (
@@ -45,13 +46,13 @@ from inspector.ui.panels.inference_results import (
     ResultsView,
     compute_histograms,
 )
-from inspector.ui.session import Document, InferenceRun, Session
+from inspector.ui.session import InferenceRun, Session
 from inspector.ui.settings import Settings
 
 PROVIDERS_TASK = "inference.providers"
 
 
-class InferencePanel(QWidget):
+class InferencePanel(QWidget, FollowsDocument):
     """Inputs, run options, Run/Cancel, and the results of the shown document's last run."""
 
     node_highlighted = Signal(int)  # node index in the main graph
@@ -113,10 +114,6 @@ class InferencePanel(QWidget):
     # ----------------------------------------------------------------------------- document
 
     @property
-    def document(self) -> Document | None:
-        return self.session.documents.get(self.doc_id) if self.doc_id is not None else None
-
-    @property
     def state(self) -> InferenceRun | None:
         """The shown document's run (None: no document)."""
         doc = self.document
@@ -136,10 +133,6 @@ class InferencePanel(QWidget):
         if state is not None and not self._providers_requested:
             self._providers_requested = True
             self.runner.submit(PROVIDERS_TASK, available_providers, self.options.set_providers)
-
-    def _document_closed(self, doc_id: int) -> None:
-        if doc_id == self.doc_id:
-            self.set_document(None)
 
     def feed_plan(self) -> FeedPlan:
         """The user's choices now, for :func:`build_feeds`."""

@@ -46,7 +46,8 @@ from inspector.core.inference.inputs import (
     symbol_sizes,
 )
 from inspector.core.tensor_types import format_shape
-from inspector.ui.session import Document, InferenceRun, Session
+from inspector.ui.panels.follows import FollowsDocument
+from inspector.ui.session import InferenceRun, Session
 from inspector.ui.tasks import TaskError
 
 SOURCES = ("random", "file", "constant")
@@ -67,7 +68,7 @@ class FeedPlan:
     constants: dict[str, float] = field(default_factory=dict)  # inputs whose source is "constant"
 
 
-class FeedsTab(QWidget):
+class FeedsTab(QWidget, FollowsDocument):
     """The inputs of the shown document's run, and the problems of the feeds loaded for it."""
 
     feeds_loaded = Signal(str)  # a load from this path ended (the tab says how)
@@ -134,10 +135,6 @@ class FeedsTab(QWidget):
         lay.addLayout(expected_row)
 
     # ----------------------------------------------------------------------------- document
-
-    @property
-    def document(self) -> Document | None:
-        return self.session.documents.get(self.doc_id) if self.doc_id is not None else None
 
     @property
     def state(self) -> InferenceRun | None:

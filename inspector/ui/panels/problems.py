@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.findings import Finding, Severity
+from inspector.ui.panels.follows import FollowsDocument
 from inspector.ui.session import Session
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -115,7 +116,7 @@ class _SortProxy(QSortFilterProxyModel):
             return str(a) < str(b)
 
 
-class ProblemsPanel(QWidget):
+class ProblemsPanel(QWidget, FollowsDocument):
     """A sortable table of a document's findings; activating a row emits the finding's position
     in the document's ``findings``."""
 
@@ -164,7 +165,7 @@ class ProblemsPanel(QWidget):
         lay.setSpacing(0)
         lay.addLayout(bar)
         lay.addWidget(self.table, 1)
-        session.findings_changed.connect(self._findings_changed)
+        session.findings_changed.connect(self._document_changed)
         session.document_closed.connect(self._document_closed)
         self.set_document(None)
 
@@ -181,14 +182,6 @@ class ProblemsPanel(QWidget):
             where += f", opset {target.opset}"
         status = f"checked for {where}" if doc.checked else f"checking for {where}…"
         self._set_findings(doc.findings, status)
-
-    def _findings_changed(self, doc_id: int) -> None:
-        if doc_id == self.doc_id:
-            self.set_document(doc_id)
-
-    def _document_closed(self, doc_id: int) -> None:
-        if doc_id == self.doc_id:
-            self.set_document(None)
 
     def _set_findings(self, findings: Sequence[Finding], status: str = "") -> None:
         """Show ``findings``; ``status`` says what is going on ("checking…", a target name)."""

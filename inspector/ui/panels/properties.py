@@ -27,6 +27,7 @@ from inspector.core.graph import Graph, Initializer, Model
 from inspector.core.opdocs import load_runtime_schemas, needs_runtime_schemas
 from inspector.core.tasks import Cancelled, CancelToken
 from inspector.core.tensor_stats import TensorStats, tensor_stats
+from inspector.ui.panels.follows import FollowsDocument
 from inspector.ui.panels.page import FindingLike, Page, style_sheet
 from inspector.ui.panels.property_pages import model_page, node_page, placeholder, value_page
 from inspector.ui.session import Session
@@ -45,7 +46,7 @@ _StatsKey = tuple[tuple[str, ...], str]  # (graph path, initializer name)
 _SCHEMAS_JOB = "runtime-schemas"
 
 
-class PropertiesPanel(QWidget):
+class PropertiesPanel(QWidget, FollowsDocument):
     """Read-only properties of a node, a tensor or the model, with findings at the top."""
 
     node_requested = Signal(int)  # node index in the graph shown
@@ -161,14 +162,6 @@ class PropertiesPanel(QWidget):
     def show_model(self, model: Model, findings: Sequence[FindingLike] = ()) -> None:
         """The model's properties (those ``info`` prints), with links to inputs and subgraphs."""
         self._show(lambda: model_page(model, findings))
-
-    def _document_changed(self, doc_id: int) -> None:
-        if doc_id == self.doc_id:
-            self.set_document(doc_id)
-
-    def _document_closed(self, doc_id: int) -> None:
-        if doc_id == self.doc_id:
-            self.set_document(None)
 
     def _submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
         self.session.runner.submit(

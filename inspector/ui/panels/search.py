@@ -28,6 +28,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
 from inspector.core.graph import Graph, Model
+from inspector.ui.panels.follows import FollowsDocument
 from inspector.ui.session import Session
 
 MAX_RESULTS = 1000
@@ -126,7 +127,7 @@ class _ResultsModel(QAbstractListModel):
         return None
 
 
-class SearchPanel(QWidget):
+class SearchPanel(QWidget, FollowsDocument):
     """A search box over one graph's nodes and tensors, with the results below it."""
 
     result_activated = Signal(str, object)  # kind ("node" | "value"), node index or tensor name
@@ -169,7 +170,7 @@ class SearchPanel(QWidget):
         self._graph: Graph | None = None
         self._index: _SearchIndex | None = None  # built on the first search of a graph
         self._update_status(0, 0)
-        session.graph_changed.connect(self._graph_changed)
+        session.graph_changed.connect(self._document_changed)
         session.document_closed.connect(self._document_closed)
 
     # ------------------------------------------------------------------------------ public API
@@ -179,14 +180,6 @@ class SearchPanel(QWidget):
         self.doc_id = doc_id
         doc = self.session.documents.get(doc_id) if doc_id is not None else None
         self.set_graph(doc.model if doc else None, doc.graph if doc else None)
-
-    def _graph_changed(self, doc_id: int) -> None:
-        if doc_id == self.doc_id:
-            self.set_document(doc_id)
-
-    def _document_closed(self, doc_id: int) -> None:
-        if doc_id == self.doc_id:
-            self.set_document(None)
 
     def set_graph(self, model: Model | None, graph: Graph | None) -> None:
         """Search ``graph`` (of ``model``) from now on; None: nothing to search. Keeps the query.
