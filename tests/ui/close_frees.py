@@ -20,6 +20,7 @@ from inspector.ui import heap
 from inspector.ui.document_view import DocumentView
 from inspector.ui.main_window import MainWindow
 from inspector.ui.session import Selection
+from tests.ui.window_driving import open_and_wait
 
 GRAPH_TYPES = (Node, Value, Model, onnx.NodeProto, onnx.ModelProto)
 
@@ -58,7 +59,7 @@ def open_close(qtbot, window: MainWindow, path: Path, rounds: int, run: bool = F
     rss: list[int] = []
     for i in range(rounds):
         # The checks are not waited for: closing the tab cancels them (and kills their child).
-        view = _open(qtbot, window, path)
+        view = open_and_wait(qtbot, window, path)
         if run and i in (0, rounds - 1):
             window.inference.options.capture.setChecked(True)
             with qtbot.waitSignal(window.inference.run_finished, timeout=120_000) as finished:
@@ -78,21 +79,6 @@ def open_close(qtbot, window: MainWindow, path: Path, rounds: int, run: bool = F
     for o in left:
         counts[type(o).__name__] = counts.get(type(o).__name__, 0) + 1
     return Rounds(rss, counts, [holder_chain(o) for o in left[:3]])
-
-
-def _open(qtbot, window: MainWindow, path: Path) -> DocumentView:
-    """Open ``path`` in a new tab and wait for its shape inference, on the signal.
-
-    Not ``open_and_wait``: its ``qtbot.waitUntil`` polls every 10 ms with a new ``QTimer`` whose
-    ``timeout`` pytest-qt connects to a bound method, and PySide 6.11 keeps two small objects of
-    every such connection for good (~400 per open of the 100k-node model). Made while the model's
-    objects fill the heap, they pinned its pymalloc arenas and malloc pages after the close: the
-    harness, not the window, grew resident memory by 24% over ten rounds."""
-    with qtbot.waitSignal(window.session.types_inferred, timeout=120_000):
-        window.open_files([str(path)])
-    view = window.current_view()
-    assert view is not None and view.document.model.types_inferred
-    return view
 
 
 def _look_around(window: MainWindow, view: DocumentView) -> None:
