@@ -12,32 +12,18 @@ model in the default suite.
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
 
-from inspector.ui.main_window import MainWindow
-from inspector.ui.settings import Settings
 from tests.benchmarks.bench_models import get_model
 from tests.ui.close_frees import open_close
+from tests.ui.conftest import window  # noqa: F401  (the window-level tests' fixture)
 
 pytestmark = pytest.mark.benchmark
 
 ROUNDS = 10
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    yield w
-    w.runner.cancel_all()
-    assert w.runner.wait_idle(60000)
-
-
 @pytest.mark.parametrize("size", ["10k", "100k"])
-def test_closing_a_big_model_ten_times_frees_it(qtbot, window, size):
+def test_closing_a_big_model_ten_times_frees_it(qtbot, window, size):  # noqa: F811
     rounds = open_close(qtbot, window, get_model(size), ROUNDS)
     first, last = rounds.rss_after_close[0], rounds.rss_after_close[-1]
     print(
