@@ -38,6 +38,9 @@ class Finding:
     op_type: str = ""
     tensor: str | None = None  # the edge (tensor name) the finding sits on
     path: tuple[str, ...] = field(default=())  # subgraph path, e.g. ("loop_3", "body")
+    # A comparison's second model (``diff-…`` codes): the matched node's index there; None for a
+    # node only the first model has. ``node_index`` is then the first model's (None: added in B).
+    other_node_index: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -52,6 +55,8 @@ class Finding:
         }
         if self.path:
             d["path"] = list(self.path)
+        if self.other_node_index is not None or self.code.startswith("diff-"):
+            d["other_node_index"] = self.other_node_index
         return d
 
 
@@ -101,6 +106,7 @@ def finding_from_dict(d: dict[str, Any]) -> Finding:
         d.get("op_type", ""),
         d.get("tensor"),
         tuple(d.get("path", ())),
+        d.get("other_node_index"),
     )
 
 
