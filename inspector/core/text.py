@@ -38,6 +38,17 @@ def printable(text: str | bytes, one_line: bool = True) -> str:
     return (_UNSAFE_OR_NEWLINE if one_line else _UNSAFE).sub(_escape, text)
 
 
+# ANSI escape sequences a terminal program writes: CSI (colours, cursor moves: ESC [ ... final),
+# OSC (titles, hyperlinks: ESC ] ... BEL or ESC \) and the two-character ones (ESC c, ESC 7).
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_]|[0-9a-z])")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without the colour and cursor escape sequences a terminal program writes (the
+    exporter's rich logs): a log shown in a window reads as plain text."""
+    return _ANSI.sub("", text)
+
+
 class PrintableStream:
     """A text stream whose writes pass through :func:`printable` (newlines and tabs kept): the
     CLI's stdout and stderr, so nothing a model names can move the cursor or clear the screen."""

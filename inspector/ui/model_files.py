@@ -59,7 +59,7 @@ class ModelFileActions:
 
     def export_from_pytorch(self) -> ExportWizard:
         """Open the export wizard; the model it exports opens in a tab, with its checks."""
-        wizard = ExportWizard(self.runner, self)
+        wizard = ExportWizard(self.runner, self, self.settings)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         wizard.model_exported.connect(lambda path: self.open_files([path]))
         wizard.open()

@@ -20,6 +20,8 @@ RUN_OPTION_DEFAULTS: dict[str, str] = {
     "profile": "false",
 }
 
+_EXPORT_SOURCE_KEYS = ("path", "kind", "factory", "weights")
+
 
 class Settings:
     """Typed access to the application's QSettings (organisation "ONNX Inspector")."""
@@ -119,6 +121,17 @@ class Settings:
     @target_opset.setter
     def target_opset(self, opset: int | None) -> None:
         self.q.setValue("target_opset", "" if opset is None else str(opset))
+
+    @property
+    def export_source(self) -> dict[str, str]:
+        """The export wizard's last source: ``path``, ``kind``, ``factory``, ``weights`` (empty
+        strings when it never exported)."""
+        return {k: str(self.q.value(f"export/{k}", "")) for k in _EXPORT_SOURCE_KEYS}
+
+    @export_source.setter
+    def export_source(self, source: dict[str, str]) -> None:
+        for key in _EXPORT_SOURCE_KEYS:
+            self.q.setValue(f"export/{key}", source.get(key, ""))
 
     def run_options(self) -> dict[str, str]:
         """The inference panel's run options as saved (text: INI files keep no types)."""

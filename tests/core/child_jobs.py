@@ -17,6 +17,7 @@ def echo(emit: Emitter, value: Any) -> Any:
     emit.part([2, "two"])
     print("a stray print")  # goes to stderr: it must not break a protocol line
     os.write(1, b"a write to file descriptor 1\n")
+    print("\x1b[1;31mcoloured\x1b[0m like a terminal logger")  # rich/torch logs do this
     return value
 
 

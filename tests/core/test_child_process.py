@@ -33,6 +33,7 @@ def test_result_parts_progress_and_log_arrive_and_stray_output_goes_to_the_log()
     assert progress == [(0.5, "half")]
     assert "a log line" in log and "a stray print" in log
     assert "a write to file descriptor 1" in log
+    assert "coloured like a terminal logger" in log  # colour codes are stripped, text kept
     assert outcome.log == log
 
 

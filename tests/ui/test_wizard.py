@@ -14,10 +14,11 @@ from pathlib import Path
 
 import onnx
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtWidgets import QAbstractButton, QWizard
 
 from inspector.core.export import InputSpec
+from inspector.ui.settings import Settings
 from inspector.ui.tasks import TaskRunner
 from inspector.ui.wizard import ExportWizard
 from inspector.ui.wizard.inputs_page import DYNAMIC, NAME, SHAPE
@@ -64,10 +65,11 @@ def child_pids() -> set[int]:
 
 
 @pytest.fixture
-def wizard(qtbot) -> Iterator[ExportWizard]:
+def wizard(qtbot, tmp_path) -> Iterator[ExportWizard]:
     runner = TaskRunner()
     before = child_pids()
-    w = ExportWizard(runner)
+    ini = QSettings(str(tmp_path / "wizard-settings.ini"), QSettings.Format.IniFormat)
+    w = ExportWizard(runner, settings=Settings(ini))
     w.prompts = AnsweringPrompts()
     qtbot.addWidget(w)
     w.show()
@@ -180,6 +182,8 @@ def test_failing_model_explains_the_root_cause(qtbot, wizard: ExportWizard, tmp_
     export(qtbot, w)
     assert w.result is not None and not w.result.ok
     assert "failed" in w.export_page.status.text()
+    assert w.export_page.progress.text() == "failed"  # not "100%  done"
+    assert "\x1b" not in w.export_page.log.toPlainText()  # the exporter's colours are stripped
 
     click_next(qtbot, w)
     page = w.validation_page
@@ -194,6 +198,12 @@ def test_failing_model_explains_the_root_cause(qtbot, wizard: ExportWizard, tmp_
     click_next(qtbot, w)
     assert not w.button(QWizard.WizardButton.FinishButton).isEnabled()
     assert "Nothing was exported" in w.finish_page.summary.text()
+
+    again = ExportWizard(w.runner, settings=w.settings)  # the next time it opens
+    qtbot.addWidget(again)
+    page = again.source_page
+    assert (page.source.text(), page.factory.text()) == (str(FAILING), "data_if")
+    assert page.source_kind() == "python"
 
 
 SLOW_MODEL = """

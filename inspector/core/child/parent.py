@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 import inspector
 from inspector.core.child.protocol import decode
 from inspector.core.tasks import Cancelled, CancelToken, ProgressFn, no_progress
+from inspector.core.text import strip_ansi
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -219,6 +220,9 @@ class ChildRun:
         return outcome
 
     def _logged(self, line: str) -> None:
+        # The log is shown as plain text (the wizard's log view, the CLI's stderr): the colour
+        # codes the exporter writes for a terminal would show as "[1;31m" noise.
+        line = strip_ansi(line)
         self._log.append(line)
         if self._on_log is not None:
             self._on_log(line)

@@ -165,6 +165,7 @@ class ExportPage(QWizardPage):
         else:
             first = result.findings[0].message if result.findings else "see the log"
             self.status.setText(f"The export failed: {first}. Next explains it.")
+            self._failed()
         self._show_buttons()
         self.completeChanged.emit()
         self._wizard().export_finished.emit(result.ok)
@@ -175,7 +176,14 @@ class ExportPage(QWizardPage):
         self._stopped()
         self.status.setText(f"The export could not run: {error.exception}")
         self.log.appendPlainText(error.details)
+        self._failed()
         self._show_buttons()
+
+    def _failed(self) -> None:
+        """The bar ends in "failed", not in "100%  done": the child's last progress line said it
+        had finished its steps, not that they worked."""
+        self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat("failed")
 
     def _tick(self) -> None:
         self.elapsed.setText(f"{self._clock.elapsed() / 1000:.1f} s")

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QWidget, QWizard
 
 from inspector.core.export import ExportConfig, ExportResult, InputSpec
 from inspector.core.export.validate import write_script
+from inspector.ui.settings import Settings
 from inspector.ui.tasks import TaskRunner
 from inspector.ui.wizard.export_page import TASK_KEY, ExportPage
 from inspector.ui.wizard.inputs_page import InputsPage
@@ -57,9 +58,12 @@ class ExportWizard(QWizard):
 
     SOURCE, INPUTS, OPTIONS, EXPORT, VALIDATION, FINISH = range(6)
 
-    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, runner: TaskRunner, parent: QWidget | None = None, settings: Settings | None = None
+    ) -> None:
         super().__init__(parent)
         self.runner = runner
+        self.settings = settings  # remembers the last source; None (tests): remembers nothing
         self.prompts = Prompts()  # tests replace it to answer dialogs
         self.setWindowTitle("Export from PyTorch")
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
@@ -84,12 +88,18 @@ class ExportWizard(QWizard):
         ):
             self.setPage(page_id, page)
         self.setStartId(self.SOURCE)
+        last = settings.export_source if settings is not None else {}
+        if last.get("path"):
+            self.set_source(last["path"], last["factory"], last["kind"] or None, last["weights"])
+        self.export_started.connect(self._remember_source)
         # Importing onnxruntime to learn its newest opset takes a moment: not in a slot.
         runner.submit(
             OPSETS_TASK_KEY,
             lambda _progress, _cancel: runtime_opset_limit(),
             self.options_page.set_runtime_limit,
         )
+        # A wizard closed before that answer came must not receive it on deleted widgets.
+        self.destroyed.connect(lambda: runner.cancel(OPSETS_TASK_KEY))
 
     # -- settings, for the pages and for tests --------------------------------------------------
 
@@ -122,6 +132,17 @@ class ExportWizard(QWizard):
 
     def set_output(self, path: str | Path) -> None:
         self.options_page.output.setText(str(path))
+
+    def _remember_source(self) -> None:
+        if self.settings is None:
+            return
+        page = self.source_page
+        self.settings.export_source = {
+            "path": page.source.text().strip(),
+            "kind": page.source_kind(),
+            "factory": page.factory.text().strip(),
+            "weights": page.weights.text().strip(),
+        }
 
     def build_config(self) -> ExportConfig:
         """The settings of every page as one :class:`ExportConfig`, which the pages validate
