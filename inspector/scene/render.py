@@ -58,11 +58,20 @@ def render_to_file(
     platform.
     """
     _ensure_app()
-    out = Path(out_path)
     palette = palette_for(dark)
     scene = GraphScene(diagram, layout, palette)
     source = scene.sceneRect()
     scale = min(width / max(source.width(), 1.0), MAX_SCALE, MAX_HEIGHT / max(source.height(), 1.0))
+    return paint_to_file(scene, source, out_path, scale, printable(diagram.graph.name))
+
+
+def paint_to_file(
+    scene: GraphScene, source: QRectF, out_path: str | Path, scale: float, title: str = ""
+) -> Path:
+    """Paint the ``source`` rectangle of ``scene`` at ``scale`` into ``out_path`` (PNG, or SVG if
+    it ends in ``.svg``): what :func:`render_to_file` and the window's Export Image both write."""
+    out = Path(out_path)
+    background = scene.palette.background
     size = QSize(max(1, round(source.width() * scale)), max(1, round(source.height() * scale)))
     target = QRectF(0, 0, size.width(), size.height())
     if out.suffix.lower() == ".svg":
@@ -72,14 +81,15 @@ def render_to_file(
         generator.setFileName(str(out))
         generator.setSize(size)
         generator.setViewBox(target)
-        generator.setTitle(printable(diagram.graph.name) or "graph")  # XML allows no controls
+        generator.setTitle(title or "graph")  # XML allows no control characters: printable
         painter = QPainter(generator)
-        painter.fillRect(target, palette.background)
+        painter.fillRect(target, background)
         scene.render(painter, target, source)
-        painter.end()
+        if not painter.end():
+            raise OSError(f"could not write {out}")
     else:
         image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
-        image.fill(palette.background)
+        image.fill(background)
         painter = QPainter(image)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         scene.render(painter, target, source)

@@ -71,6 +71,7 @@ def run_app(argv: Sequence[str]) -> int:
     apply_theme(app, settings.theme)
     window = MainWindow(settings)
     window.show()
+    window.show_first_run_hint()
     if instance.server is not None:
         instance.server.set_documents_source(
             lambda: [str(d.path) for d in window.session.documents.values()]

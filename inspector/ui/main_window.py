@@ -35,9 +35,10 @@ from inspector.ui.settings import Settings
 from inspector.ui.target_picker import TargetPicker, runtime_facts
 from inspector.ui.tasks import TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
+from inspector.ui.window_chrome import WindowChrome
 
 
-class MainWindow(ModelFileActions, QMainWindow):
+class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
@@ -89,6 +90,8 @@ class MainWindow(ModelFileActions, QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        else:
+            self._start_docks_closed(search, problems, inference)
 
     # -------------------------------------------------------------------------------- building
 
@@ -107,10 +110,12 @@ class MainWindow(ModelFileActions, QMainWindow):
         self.progress_label = QLabel(self)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setToolTip("Stop opening the model (Esc)")
+        self.cancel_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.cancel_button.clicked.connect(self.session.cancel_loading)
         for w in (self.progress_label, self.progress, self.cancel_button):
             self.statusBar().addPermanentWidget(w)
             w.hide()
+        self._build_problem_count()
 
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Runtime target")
@@ -189,10 +194,10 @@ class MainWindow(ModelFileActions, QMainWindow):
             self._action(
                 "&Close Tab",
                 lambda: self._close_tab(self.tabs.currentIndex()),
-                QKeySequence.StandardKey.Close,
+                "Ctrl+W",  # the platform's Close key is Ctrl+F4 on some Linux desktops
             )
         )
-        m.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+        m.addAction(self._action("&Quit", self.close, "Ctrl+Q"))
 
         v = self.menuBar().addMenu("&View")
         v.addAction(
@@ -229,6 +234,7 @@ class MainWindow(ModelFileActions, QMainWindow):
                 "Search node names, op types and tensor names",
             )
         )
+        self._add_view_aids(v)
         theme_menu = v.addMenu("&Theme")
         for choice in THEMES:
             a = QAction(choice.capitalize(), self, checkable=True)
@@ -241,6 +247,7 @@ class MainWindow(ModelFileActions, QMainWindow):
             v.addAction(dock.toggleViewAction())
 
         h = self.menuBar().addMenu("&Help")
+        self._add_help_aids(h)
         h.addAction(self._action("&About ONNX Inspector", self._about))
 
     def _connect(self) -> None:
@@ -331,6 +338,7 @@ class MainWindow(ModelFileActions, QMainWindow):
     def _document_opened(self, doc_id: int) -> None:
         doc = self.session.documents[doc_id]
         view = DocumentView(self.session, doc_id, self.settings.show_edge_labels, self.tabs)
+        view.view.minimap.set_wanted(self.settings.show_minimap)
         index = self.tabs.addTab(view, doc.path.name)
         self.tabs.setTabToolTip(index, str(doc.path))
         self.tabs.setCurrentIndex(index)

@@ -90,6 +90,23 @@ class Settings:
         self._set_bool("show_edge_labels", on)
 
     @property
+    def show_minimap(self) -> bool:
+        return self._bool("show_minimap", True)
+
+    @show_minimap.setter
+    def show_minimap(self, on: bool) -> None:
+        self._set_bool("show_minimap", on)
+
+    @property
+    def first_run_done(self) -> bool:
+        """Whether the one-line "what to try" hint has been shown (it is, once)."""
+        return self._bool("first_run_done", False)
+
+    @first_run_done.setter
+    def first_run_done(self, on: bool) -> None:
+        self._set_bool("first_run_done", on)
+
+    @property
     def last_dir(self) -> str:
         return str(self.q.value("last_dir", str(Path.home())))
 

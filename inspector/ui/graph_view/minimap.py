@@ -33,8 +33,24 @@ class Minimap(QWidget):
         self._scene: GraphScene | None = None
         self._image = QImage()
         self._scale = 1.0
+        self.wanted = True  # View > Show Minimap; even then it hides while the graph fits
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.hide()
+        view.zoom_changed.connect(self.refresh_visibility)
+
+    def set_wanted(self, on: bool) -> None:
+        self.wanted = on
+        self.refresh_visibility()
+
+    def refresh_visibility(self) -> None:
+        """Shown when wanted and the view shows only part of the graph: a minimap of a graph that
+        fits the view whole would only cover some of it."""
+        scene = self._scene
+        if scene is None or not self.wanted:
+            self.setVisible(False)
+            return
+        shown = self._view.mapFromScene(scene.sceneRect()).boundingRect()
+        self.setVisible(not self._view.viewport().rect().adjusted(-2, -2, 2, 2).contains(shown))
 
     def set_scene(self, scene: GraphScene | None) -> None:
         if self._scene is not None:
@@ -43,7 +59,7 @@ class Minimap(QWidget):
         if scene is not None:
             scene.overlays_changed.connect(self.rerender)
         self.rerender()
-        self.setVisible(scene is not None)
+        self.refresh_visibility()
 
     def rerender(self) -> None:
         """Render the whole graph into the cached image and resize to fit it."""
@@ -73,6 +89,7 @@ class Minimap(QWidget):
         """Move into the bottom-right corner of the view's viewport."""
         vp = self._view.viewport().geometry()
         self.move(vp.right() - self.width() - MARGIN, vp.bottom() - self.height() - MARGIN)
+        self.refresh_visibility()  # a resized view may now hold the whole graph, or no longer
 
     def _to_scene(self, p: QPointF) -> QPointF:
         r = self._scene.sceneRect() if self._scene else QRectF()

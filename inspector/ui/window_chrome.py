@@ -1,0 +1,244 @@
+"""What gives the graph the room, and the window's smaller aids: the Problems count in the status
+bar (the docks that have nothing to show start closed), View > Show Minimap, View > Export Image…,
+Help > Keyboard Shortcuts, and the one line a first launch shows on what to try.
+
+A mixin of :class:`~inspector.ui.main_window.MainWindow`: it reads the window's session, settings,
+tabs, message bar and panels, and keeps these aids out of the window's composition code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QHeaderView,
+    QMenu,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+)
+
+from inspector.core.findings import Severity
+from inspector.core.text import printable
+from inspector.scene.render import MAX_HEIGHT, paint_to_file
+from inspector.ui.message_bar import Level
+
+if TYPE_CHECKING:
+    from inspector.ui.main_window import MainWindow
+
+IMAGE_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
+#: Widest image of the whole graph Export Image writes (a view is written at its own size).
+WHOLE_GRAPH_WIDTH = 4000
+FIRST_RUN_HINT = (
+    "Try: click a node to see its properties; Ctrl+F finds nodes, ops and tensors; the toolbar "
+    "picks what to check against; the Inference dock runs the model; Help lists the shortcuts."
+)
+
+
+class WindowChrome:
+    """Mixed into the main window (which provides ``settings``, ``session``, ``tabs``,
+    ``messages``, ``problems``, ``statusBar()`` and ``current_view()``)."""
+
+    # ----------------------------------------------------------------------------- docks
+
+    def _start_docks_closed(self: MainWindow, *docks: QDockWidget) -> None:
+        """On a first run (no saved layout) the docks that have nothing to show yet start closed:
+        the canvas gets the window. The Problems count sits in the status bar and opens its dock."""
+        for dock in docks:
+            dock.hide()
+
+    def _build_problem_count(self: MainWindow) -> None:
+        self.problem_count = QToolButton(self)
+        self.problem_count.setAutoRaise(True)
+        self.problem_count.setToolTip("Show the Problems dock (the findings of every check)")
+        self.problem_count.clicked.connect(self._show_problems)
+        self.statusBar().addPermanentWidget(self.problem_count)
+        self.session.findings_changed.connect(lambda _id: self._update_problem_count())
+        self.tabs.currentChanged.connect(lambda _i: self._update_problem_count())
+        self._update_problem_count()
+
+    def _update_problem_count(self: MainWindow) -> None:
+        view = self.current_view()
+        if view is None:
+            self.problem_count.hide()
+            return
+        doc = view.document
+        if not doc.checked:
+            text, colour = "checking…", ""
+        else:
+            counts = {s: 0 for s in Severity}
+            for f in doc.findings:
+                counts[Severity(f.severity)] += 1
+            errors, warnings = counts[Severity.ERROR], counts[Severity.WARNING]
+            if errors or warnings:
+                text = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+            else:
+                text = "no problems"
+            colour = "#d32f2f" if errors else ("#ef6c00" if warnings else "")
+        self.problem_count.setText(text)
+        self.problem_count.setStyleSheet(f"color: {colour};" if colour else "")
+        self.problem_count.show()
+
+    def _show_problems(self: MainWindow) -> None:
+        dock = self.problems.parentWidget()
+        if isinstance(dock, QDockWidget):
+            dock.show()
+            dock.raise_()
+
+    # ----------------------------------------------------------------------------- view menu
+
+    def _add_view_aids(self: MainWindow, menu: QMenu) -> None:
+        self.minimap_action = QAction("Show &Minimap", self, checkable=True)
+        self.minimap_action.setShortcut(QKeySequence("Ctrl+M"))
+        self.minimap_action.setToolTip(
+            "The overview in the corner; hidden anyway while the graph fits"
+        )
+        self.minimap_action.setChecked(self.settings.show_minimap)
+        self.minimap_action.toggled.connect(self._set_minimap)
+        menu.addAction(self.minimap_action)
+        self.export_image_action = self._action(
+            "&Export Image…",
+            self.export_image_dialog,
+            "Ctrl+Shift+S",
+            "Save the current view, or the whole graph, as a PNG or SVG image",
+        )
+        menu.addAction(self.export_image_action)
+
+    def _set_minimap(self: MainWindow, on: bool) -> None:
+        self.settings.show_minimap = on
+        for view in self._document_views():
+            view.view.minimap.set_wanted(on)
+
+    def export_image_dialog(self: MainWindow) -> None:
+        view = self.current_view()
+        if view is None:
+            self.messages.show_message("Open a model first: there is no graph to save.", Level.INFO)
+            return
+        box = QMessageBox(self)
+        box.setWindowTitle("Export Image")
+        box.setText("Save what the view shows now, or the whole graph?")
+        current = box.addButton("Current View", QMessageBox.ButtonRole.AcceptRole)
+        whole = box.addButton("Whole Graph", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() not in (current, whole):
+            return
+        start = str(Path(self.settings.last_dir) / f"{view.document.path.stem}.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Export Image", start, IMAGE_FILTER)
+        if path:
+            self.export_image(path, whole=box.clickedButton() is whole)
+
+    def export_image(self: MainWindow, path: str | Path, whole: bool) -> Path | None:
+        """Write the current tab's view (``whole=False``: what is on screen, at screen size) or
+        its whole graph (at most ``WHOLE_GRAPH_WIDTH`` px wide) to a PNG or SVG file, with the
+        findings and highlights as drawn. Says what went wrong on the message bar."""
+        view = self.current_view()
+        if view is None:
+            return None
+        out = Path(path)
+        if out.suffix.lower() not in (".png", ".svg"):
+            out = out.with_suffix(".png")
+        graph_view = view.view
+        if whole:
+            source = view.scene.sceneRect()
+            scale = min(
+                WHOLE_GRAPH_WIDTH / max(source.width(), 1.0),
+                MAX_HEIGHT / max(source.height(), 1.0),
+                max(graph_view.zoom, 1.0),
+            )
+        else:
+            source = graph_view.visible_scene_rect()
+            scale = graph_view.zoom
+        try:
+            paint_to_file(view.scene, source, out, scale, printable(view.document.path.stem))
+        except OSError as e:
+            self.messages.show_message(f"Could not save the image: {e}. Choose another folder.")
+            return None
+        self.settings.last_dir = str(out.parent)
+        self.statusBar().showMessage(f"Wrote {out}", 8000)
+        return out
+
+    # ----------------------------------------------------------------------------- help
+
+    def _add_help_aids(self: MainWindow, menu: QMenu) -> None:
+        menu.addAction(
+            self._action(
+                "&Keyboard Shortcuts",
+                self.show_shortcuts,
+                QKeySequence.StandardKey.HelpContents,
+                "Every menu command that has a key, and the keys of the graph view",
+            )
+        )
+
+    def shortcut_rows(self: MainWindow) -> list[tuple[str, str]]:
+        """(keys, command) for every menu action with a shortcut, read from the menus themselves
+        (one source: a new shortcut shows up here), then the graph view's own keys."""
+        rows: list[tuple[str, str]] = []
+
+        def walk(menu: QMenu, where: str) -> None:
+            for a in menu.actions():
+                if a.menu() is not None:
+                    walk(a.menu(), f"{where} > {a.menu().title().replace('&', '')}")
+                elif not a.shortcut().isEmpty():
+                    text = a.text().replace("&", "").rstrip("…")
+                    keys = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                    rows.append((keys, f"{where} > {text}"))
+
+        for top in self.menuBar().actions():
+            if top.menu() is not None:
+                walk(top.menu(), top.text().replace("&", ""))
+        rows += [
+            ("Drag, or mouse wheel", "Graph > Pan (Shift + wheel: sideways)"),
+            ("Ctrl + wheel, or pinch", "Graph > Zoom at the pointer"),
+            ("+ / − / 0", "Graph > Zoom in / out / fit (the graph has the focus)"),
+            ("Double-click a node", "Graph > Enter its subgraph (If, Loop, Scan, functions)"),
+            ("Esc", "Stop opening a model"),
+        ]
+        return rows
+
+    def show_shortcuts(self: MainWindow) -> QDialog:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard Shortcuts")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        rows = self.shortcut_rows()
+        table = QTableWidget(len(rows), 2, dialog)
+        table.setHorizontalHeaderLabels(["keys", "command"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for r, (keys, command) in enumerate(rows):
+            table.setItem(r, 0, QTableWidgetItem(keys))
+            table.setItem(r, 1, QTableWidgetItem(command))
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(560, 520)
+        dialog.show()
+        self.shortcuts_dialog = dialog
+        return dialog
+
+    def show_first_run_hint(self: MainWindow) -> None:
+        if not self.settings.first_run_done:
+            self.messages.show_message(FIRST_RUN_HINT, Level.INFO)
+            self.settings.first_run_done = True
+
+    def _document_views(self: MainWindow) -> list:
+        from inspector.ui.document_view import DocumentView
+
+        return [
+            w
+            for i in range(self.tabs.count())
+            if isinstance(w := self.tabs.widget(i), DocumentView)
+        ]
