@@ -20,8 +20,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--provider",
-        default="CPUExecutionProvider",
-        help="the execution provider (default CPUExecutionProvider)",
+        action="append",
+        metavar="EP",
+        help="an execution provider; repeat for an order, as ONNX Runtime takes it (e.g. "
+        "--provider TensorrtExecutionProvider --provider CUDAExecutionProvider); the CPU is "
+        "always last (default CPUExecutionProvider alone)",
+    )
+    parser.add_argument(
+        "--provider-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a provider option that changes what it runs, e.g. ModelFormat=MLProgram for CoreML "
+        "(default NeuralNetwork)",
     )
     parser.add_argument(
         "--opset", type=int, help="check the model as converted to this ai.onnx opset"
@@ -51,8 +62,11 @@ def run(args: argparse.Namespace) -> int:
     for out in (args.save_converted, args.save_dynamic):
         if out and Path(out).resolve() == Path(args.model).resolve():
             raise UsageError("refusing to overwrite the model file; give a new path to save to")
+    order = args.provider or ["CPUExecutionProvider"]
+    options = _options(order, args.provider_option)
     model = open_model(args.model)
     from inspector.core.checks import RuntimeTarget, run_checks, sort_findings
+    from inspector.core.providers.placement_target import target_placement
     from inspector.core.findings import error_line, has_errors
 
     if args.save_converted:
@@ -74,16 +88,26 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot make the batch dynamic: {error_line(e)}") from e
         print(dynamic.message, file=sys.stderr)
 
-    findings = run_checks(model, RuntimeTarget(args.runtime, args.provider, args.opset))
+    target = RuntimeTarget(
+        args.runtime, order[0], args.opset, tuple(order[1:]), tuple(args.provider_option)
+    )
+    findings = run_checks(model, target)
+    placement = target_placement(model, order, options)
     if dynamic is not None:
         findings = sort_findings(findings + dynamic.findings)
     if args.json:
-        report: dict[str, Any] = {"findings": [f.to_dict() for f in findings]}
+        report: dict[str, Any] = {
+            "findings": [f.to_dict() for f in findings],
+            "placement": placement.to_dict(),
+        }
         if dynamic is not None:
             report["save_dynamic"] = dynamic.to_dict()
         print_json(report)
-    elif not findings:
-        print(f"no findings for {args.provider}")
+        return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+    if len(placement.order) > 1:
+        print(placement.summary())
+    if not findings:
+        print(f"no findings for {', '.join(order)}")
     else:
         rows = [
             (
@@ -99,6 +123,20 @@ def run(args: argparse.Namespace) -> int:
         for r in rows:
             print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
+def _options(order: list[str], pairs: list[str]) -> dict[str, str]:
+    """The provider options, checked before the model is read (a wrong one is a usage error)."""
+    from inspector.core.providers.mobile import model_format
+    from inspector.core.providers.placement_target import parse_options
+
+    try:
+        options = parse_options(pairs)
+        for provider in order:
+            model_format(provider, options)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    return options
 
 
 def _node_ref(index: int | None) -> str:

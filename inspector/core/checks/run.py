@@ -14,12 +14,18 @@ explains already; onnx's schema-verify messages, which the edges family meets th
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from inspector.core.checks import edges, runtime_retarget, runtime_support, structure
 from inspector.core.checks.structure_checker import drop_repeats
 from inspector.core.checks.target import RuntimeTarget
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Model
+from inspector.core.providers.placement_target import (
+    parse_options,
+    placement_findings,
+    target_placement,
+)
 from inspector.core.tasks import Cancelled, CancelToken, ProgressFn, no_progress
 
 Family = Callable[[Model, RuntimeTarget, "CancelToken | None"], list[Finding]]
@@ -45,7 +51,13 @@ def runtime_findings(
     target's opset when it names another one."""
     if target.retargets(model.opset_for("")):
         return runtime_retarget.retarget_findings(model, target, cancel)
-    return runtime_support.check(model, target, cancel)
+    if target.runtime != "onnxruntime" or set(target.order) == {runtime_support.CPU}:
+        return runtime_support.check(model, target, cancel)
+    # Another provider does not fail on a missing kernel: the node falls back along the order,
+    # and only what lands on the CPU is judged by the CPU check.
+    cpu = replace(target, provider=runtime_support.CPU, fallbacks=())
+    placed = target_placement(model, target.order, parse_options(target.options), cancel)
+    return placement_findings(model, placed, runtime_support.check(model, cpu, cancel))
 
 
 def families() -> tuple[tuple[str, Family], ...]:

@@ -158,15 +158,14 @@ class Placement:
                     continue
                 passed = self.why.get(key)
                 if passed:
-                    because = "; ".join(f"{short_name(p)}: {r}" for p, r in passed)
+                    because = "; ".join(f"not on {short_name(p)}: {r}" for p, r in passed)
                     out.append(
                         _at(
                             node,
                             g,
                             Severity.WARNING,
                             "provider-fallback",
-                            f"runs on {short_name(lands)}, not {short_name(passed[0][0])} "
-                            f"({because})",
+                            f"runs on {short_name(lands)}, {because}",
                             "expect device copies around it; replace the op or reorder providers "
                             "if it sits between nodes of the same device",
                         )

@@ -1,0 +1,90 @@
+"""The partition map for a check target: which verdicts judge each provider, and the findings.
+
+The NNAPI and CoreML verdicts come from the wheel's own support lists (:mod:`.mobile`); every
+other provider's from the kernel and support tables (:func:`inspector.core.providers.node_verdict`).
+The CPU comes last and is judged by the live CPU check, whose findings the caller passes in (this
+package does not import the checks: they import it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from inspector.core.findings import Finding, Severity
+from inspector.core.graph import Graph, Model, Node
+from inspector.core.providers import PROVIDERS, Verdict, node_verdict
+from inspector.core.providers.mobile import MOBILE_PROVIDERS, MobileRules, defining_values
+from inspector.core.providers.placement import CPU, Placement, VerdictFn, full_order, place
+from inspector.core.tasks import CancelToken
+
+
+def parse_options(pairs: Iterable[str]) -> dict[str, str]:
+    """``["ModelFormat=MLProgram"]`` → ``{"ModelFormat": "MLProgram"}``; raises ValueError on a
+    pair without '='."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"provider option {pair!r} is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def known_provider(provider: str) -> bool:
+    """Whether the Inspector has data to judge ``provider`` by."""
+    return provider == CPU or provider in MOBILE_PROVIDERS or provider in PROVIDERS
+
+
+def verdicts(model: Model, order: Sequence[str], options: dict[str, str]) -> VerdictFn:
+    """The verdict function :func:`place` asks, for ``order``'s providers on ``model``."""
+    mobile: dict[str, MobileRules] = {}
+    wanted = [p for p in order if p in MOBILE_PROVIDERS]
+    if wanted:
+        values = defining_values([*model.graph.iter_graphs()])
+        mobile = {p: MobileRules(p, options, values) for p in wanted}
+
+    def verdict(provider: str, node: Node, graph: Graph) -> Verdict:
+        rules = mobile.get(provider)
+        if rules is not None:
+            return rules.verdict(node, graph)
+        if provider in PROVIDERS:
+            return node_verdict(provider, node, model)
+        return Verdict("unknown", f"the Inspector has no data for {provider}", "")
+
+    return verdict
+
+
+def target_placement(
+    model: Model,
+    order: Sequence[str],
+    options: dict[str, str] | None = None,
+    cancel: CancelToken | None = None,
+) -> Placement:
+    """The partition map of ``model`` for the provider ``order`` (CPU appended last)."""
+    full = full_order(order)
+    return place(model, full, verdicts(model, full, options or {}), cancel=cancel)
+
+
+def placement_findings(
+    model: Model, placement: Placement, cpu_findings: list[Finding]
+) -> list[Finding]:
+    """The findings of a placement: a fallback warning per node that left the first provider, a
+    note per documented restriction, a ``runtime-unchecked`` warning per provider there is no
+    data for, and of the live CPU check's findings those on the model or on nodes the CPU runs."""
+    out = [
+        Finding(
+            Severity.WARNING,
+            "runtime-unchecked",
+            f"the Inspector has no kernel or support data for {p}; its nodes are counted on the "
+            "next provider of the order",
+            hint="choose a provider the target picker lists",
+        )
+        for p in placement.order
+        if not known_provider(p)
+    ]
+    on_cpu = placement.providers_by_graph
+    for f in cpu_findings:
+        placed = on_cpu.get(f.path)
+        if f.node_index is None or placed is None or placed[f.node_index] in (CPU, ""):
+            out.append(f)
+    return out + placement.findings(model)
