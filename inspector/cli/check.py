@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     options = _options(order, args.provider_option)
     model = open_model(args.model)
     from inspector.core.checks import RuntimeTarget, run_checks, sort_findings
-    from inspector.core.providers.placement_target import target_placement
     from inspector.core.findings import error_line, has_errors
+    from inspector.core.providers.placement_target import target_placement
 
     if args.save_converted:
         from inspector.core.rewrites.retarget import save_retargeted

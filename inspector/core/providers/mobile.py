@@ -139,7 +139,8 @@ class MobileRules:
             perm = node.attribute_values(("perm",)).get("perm")
             if isinstance(perm, (list, tuple)) and len(perm) > self.max_rank:
                 return Verdict(
-                    "no", f"perm has rank {len(perm)}; {self.short} takes up to {self.max_rank}",
+                    "no",
+                    f"perm has rank {len(perm)}; {self.short} takes up to {self.max_rank}",
                     listed.source,
                 )
         note = listed.ops[key]
