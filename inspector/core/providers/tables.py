@@ -30,7 +30,6 @@ import functools
 import gzip
 import json
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
 from inspector.core.checks.runtime_registry import (
@@ -41,6 +40,8 @@ from inspector.core.checks.runtime_registry import (
 )
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Model, Node
+from inspector.core.providers.tensorrt import trt_verdicts
+from inspector.core.providers.verdict import NO, RESTRICTED, UNKNOWN, YES, Verdict
 
 DATA = Path(__file__).with_name("tables.json.gz")
 
@@ -68,17 +69,6 @@ PROVIDERS: tuple[str, ...] = (
 )
 #: Providers whose table is ONNX Runtime's OperatorKernels.md (kernels, versions, types).
 KERNEL_TABLE_PROVIDERS = (CPU, CUDA, DML)
-
-YES, RESTRICTED, NO, UNKNOWN = "yes", "restricted", "no", "unknown"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether one provider runs one node, and on what authority."""
-
-    status: str  # "yes" | "restricted" | "no" | "unknown"
-    reason: str  # why: no kernel for this op / version / these types; the documented restriction
-    source: str  # "OperatorKernels.md (onnxruntime 1.22.1)", "live registry (onnxruntime 1.32.0)"
 
 
 @functools.cache
@@ -301,8 +291,6 @@ def _compute(provider: str, model: Model, release: str | None) -> dict[_NodeKey,
         registry = load_registry(provider) if info["live"] else doc_registry(provider, release)
         return _from_findings(model, registry, source)
     if provider == TENSORRT and info.get("source") is not None:
-        from inspector.core.providers.tensorrt import trt_verdicts
-
         return trt_verdicts(model, data()["tensorrt"], source)
     why = (
         "judged by ONNX Runtime's mobile usability rules (placement), not by a table here"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from inspector.core.checks.runtime_registry import normalize_domain
 from inspector.core.graph import Model, TensorType, infer_proto_types
-from inspector.core.providers.tables import NO, RESTRICTED, UNKNOWN, YES, Verdict
+from inspector.core.providers.verdict import NO, RESTRICTED, UNKNOWN, YES, Verdict
 
 
 def trt_verdicts(model: Model, table: dict, source: str) -> dict:
