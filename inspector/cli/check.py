@@ -63,11 +63,11 @@ def run(args: argparse.Namespace) -> int:
         if out and Path(out).resolve() == Path(args.model).resolve():
             raise UsageError("refusing to overwrite the model file; give a new path to save to")
     order = args.provider or ["CPUExecutionProvider"]
-    options = _options(order, args.provider_option)
+    _check_options(order, args.provider_option)
     model = open_model(args.model)
-    from inspector.core.checks import RuntimeTarget, run_checks, sort_findings
+    from inspector.core.checks import RuntimeTarget, sort_findings
     from inspector.core.findings import error_line, has_errors
-    from inspector.core.providers.placement_target import target_placement
+    from inspector.core.providers.placement_target import check_target
 
     if args.save_converted:
         from inspector.core.rewrites.retarget import save_retargeted
@@ -91,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
     target = RuntimeTarget(
         args.runtime, order[0], args.opset, tuple(order[1:]), tuple(args.provider_option)
     )
-    findings = run_checks(model, target)
-    placement = target_placement(model, order, options)
+    findings, placement = check_target(model, target)
     if dynamic is not None:
         findings = sort_findings(findings + dynamic.findings)
     if args.json:
@@ -125,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
 
 
-def _options(order: list[str], pairs: list[str]) -> dict[str, str]:
+def _check_options(order: list[str], pairs: list[str]) -> None:
     """The provider options, checked before the model is read (a wrong one is a usage error)."""
     from inspector.core.providers.mobile import model_format
     from inspector.core.providers.placement_target import parse_options
@@ -136,7 +135,6 @@ def _options(order: list[str], pairs: list[str]) -> dict[str, str]:
             model_format(provider, options)
     except ValueError as e:
         raise UsageError(str(e)) from e
-    return options
 
 
 def _node_ref(index: int | None) -> str:

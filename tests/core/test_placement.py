@@ -16,7 +16,7 @@ from inspector.core.checks import RuntimeTarget, run_checks
 from inspector.core.graph import open_model
 from inspector.core.providers.mobile import COREML, NNAPI
 from inspector.core.providers.placement import CPU, full_order, place
-from inspector.core.providers.placement_target import target_placement
+from inspector.core.providers.placement_target import check_target, target_placement
 
 F = TensorProto.FLOAT
 CUDA = "CUDAExecutionProvider"
@@ -179,15 +179,31 @@ def _lp_norm(tmp_path):
     return _chain(tmp_path, ["Relu", "LpNormalization", "Relu"])
 
 
-def test_lp_normalization_falls_back_to_cpu_alone(tmp_path):
-    """Acceptance 1: CUDA has no LpNormalization kernel; the Relus stay on CUDA."""
-    run = _check_json(_lp_norm(tmp_path), "--provider", CUDA, "--json")
+def _acos(tmp_path):
+    return _chain(tmp_path, ["Relu", "Acos", "Relu"])
+
+
+def test_lp_normalization_falls_back_to_cpu_before_1_27(tmp_path):
+    """The issue's example: CUDA's kernel table lacks LpNormalization up to ONNX Runtime 1.26
+    (1.27 added it), so at 1.26 exactly that node falls back and the Relus stay on CUDA."""
+    model = open_model(_lp_norm(tmp_path))
+    old = target_placement(model, [CUDA], release="1.26")
+    assert old.provider_of == [CUDA, CPU, CUDA]
+    assert "OperatorKernels.md (onnxruntime 1.26" in old.sources[CUDA]
+    assert [f.node_index for f in old.findings(model) if f.code == "provider-fallback"] == [1]
+    assert target_placement(model, [CUDA]).provider_of == [CUDA, CUDA, CUDA]
+
+
+def test_op_cuda_lacks_falls_back_to_cpu_alone(tmp_path):
+    """Acceptance 1, with an op the newest CUDA table lacks (Acos): no runtime-unchecked, that
+    node alone on the CPU, the Relus on CUDA."""
+    run = _check_json(_acos(tmp_path), "--provider", CUDA, "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     codes = [f["code"] for f in report["findings"]]
     assert "runtime-unchecked" not in codes
     fallbacks = [f for f in report["findings"] if f["code"] == "provider-fallback"]
-    assert [(f["node_index"], f["op_type"]) for f in fallbacks] == [(1, "LpNormalization")]
+    assert [(f["node_index"], f["op_type"]) for f in fallbacks] == [(1, "Acos")]
     assert fallbacks[0]["message"].startswith("runs on CPU, not on CUDA: ")
     assert report["placement"] == {
         "order": [CUDA, CPU],
@@ -199,7 +215,7 @@ def test_lp_normalization_falls_back_to_cpu_alone(tmp_path):
 
 
 def test_human_output_has_the_summary_line(tmp_path):
-    run = _check_json(_lp_norm(tmp_path), "--provider", CUDA)
+    run = _check_json(_acos(tmp_path), "--provider", CUDA)
     assert run.stdout.splitlines()[0] == "2 of 3 nodes on CUDA, 2 partitions, 4 copies"
 
 
@@ -223,16 +239,17 @@ def test_bad_provider_options_are_usage_errors(tmp_path, args, said):
 
 
 def test_cpu_errors_stay_only_on_nodes_the_cpu_runs(tmp_path):
-    """A bfloat16 Add has no CPU kernel: an error on CPU alone, nothing when NNAPI... cannot take
-    it either (dynamic), so it stays an error; an unknown provider is said plainly."""
+    """A bfloat16 Add has no CPU kernel: an error on the CPU alone, none when NNAPI takes it; with
+    a provider there is no data for, it lands on the CPU (still an error) and that is said."""
     x = helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [2])
     y = helper.make_tensor_value_info("y", TensorProto.BFLOAT16, [2])
     path = _save(tmp_path, [helper.make_node("Add", ["x", "x"], ["y"])], [x], [y])
     model = open_model(path)
     cpu_codes = {f.code for f in run_checks(model, RuntimeTarget())}
     assert "unsupported-type" in cpu_codes
-    nnapi = run_checks(model, RuntimeTarget(provider=NNAPI))
+    nnapi, _ = check_target(model, RuntimeTarget(provider=NNAPI))
     assert "unsupported-type" not in {f.code for f in nnapi}  # NNAPI takes Add with fixed shapes
-    unknown = run_checks(model, RuntimeTarget(provider="NoSuchExecutionProvider"))
+    unknown, placed = check_target(model, RuntimeTarget(provider="NoSuchExecutionProvider"))
+    assert placed.provider_of == [CPU]
     codes = {f.code for f in unknown}
     assert {"runtime-unchecked", "unsupported-type", "provider-fallback"} <= codes

@@ -14,18 +14,12 @@ explains already; onnx's schema-verify messages, which the edges family meets th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from inspector.core.checks import edges, runtime_retarget, runtime_support, structure
 from inspector.core.checks.structure_checker import drop_repeats
 from inspector.core.checks.target import RuntimeTarget
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Model
-from inspector.core.providers.placement_target import (
-    parse_options,
-    placement_findings,
-    target_placement,
-)
 from inspector.core.tasks import Cancelled, CancelToken, ProgressFn, no_progress
 
 Family = Callable[[Model, RuntimeTarget, "CancelToken | None"], list[Finding]]
@@ -51,21 +45,17 @@ def runtime_findings(
     target's opset when it names another one."""
     if target.retargets(model.opset_for("")):
         return runtime_retarget.retarget_findings(model, target, cancel)
-    if target.runtime != "onnxruntime" or set(target.order) == {runtime_support.CPU}:
-        return runtime_support.check(model, target, cancel)
-    # Another provider does not fail on a missing kernel: the node falls back along the order,
-    # and only what lands on the CPU is judged by the CPU check.
-    cpu = replace(target, provider=runtime_support.CPU, fallbacks=())
-    placed = target_placement(model, target.order, parse_options(target.options), cancel)
-    return placement_findings(model, placed, runtime_support.check(model, cpu, cancel))
+    return runtime_support.check(model, target, cancel)
 
 
-def families() -> tuple[tuple[str, Family], ...]:
+def families(runtime: Family | None = None) -> tuple[tuple[str, Family], ...]:
     """(name, check) of each family in the order they run (see the module docstring), looked up
-    when called so a family's module can be swapped in a test."""
+    when called so a family's module can be swapped in a test; ``runtime`` replaces the runtime
+    family (the partition map of a provider order does: it lives above the checks, in
+    :func:`inspector.core.providers.placement_target.check_target`)."""
     return (
         ("structure", structure.check),
-        ("runtime_support", runtime_findings),
+        ("runtime_support", runtime or runtime_findings),
         ("edges", edges.check),
     )
 
@@ -75,11 +65,12 @@ def run_checks(
     target: RuntimeTarget | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
+    runtime: Family | None = None,
 ) -> list[Finding]:
-    """Every finding of every static check family, sorted."""
+    """Every finding of every static check family, sorted (``runtime``: see :func:`families`)."""
     target = target or RuntimeTarget()
     findings: list[Finding] = []
-    steps = families()
+    steps = families(runtime)
     for i, (name, check) in enumerate(steps):
         progress(i / len(steps), name)
         try:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspector.core.graph import Graph, Node, Value
-from inspector.core.providers import Verdict
+from inspector.core.providers.verdict import Verdict
 
 NNAPI = "NnapiExecutionProvider"
 COREML = "CoreMLExecutionProvider"

@@ -1,21 +1,30 @@
 """The partition map for a check target: which verdicts judge each provider, and the findings.
 
 The NNAPI and CoreML verdicts come from the wheel's own support lists (:mod:`.mobile`); every
-other provider's from the kernel and support tables (:func:`inspector.core.providers.node_verdict`).
-The CPU comes last and is judged by the live CPU check, whose findings the caller passes in (this
-package does not import the checks: they import it).
+other provider's from the kernel and support tables
+(:func:`inspector.core.providers.tables.model_verdicts`). The CPU comes last and is judged by the
+live CPU check (:mod:`inspector.core.checks.runtime_support`).
+
+:func:`check_target` is ``run_checks`` for a provider order: the tables build on the CPU check's
+matcher, so this package sits above the checks and hands ``run_checks`` its runtime family (the
+checks never import it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
+from inspector.core.checks import RuntimeTarget, run_checks
+from inspector.core.checks.run import runtime_findings
+from inspector.core.checks.runtime_support import check as cpu_check
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, Node
-from inspector.core.providers import PROVIDERS, Verdict, node_verdict
 from inspector.core.providers.mobile import MOBILE_PROVIDERS, MobileRules, defining_values
 from inspector.core.providers.placement import CPU, Placement, VerdictFn, full_order, place
-from inspector.core.tasks import CancelToken
+from inspector.core.providers.tables import PROVIDERS, model_verdicts
+from inspector.core.providers.verdict import Verdict
+from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 
 def parse_options(pairs: Iterable[str]) -> dict[str, str]:
@@ -35,8 +44,11 @@ def known_provider(provider: str) -> bool:
     return provider == CPU or provider in MOBILE_PROVIDERS or provider in PROVIDERS
 
 
-def verdicts(model: Model, order: Sequence[str], options: dict[str, str]) -> VerdictFn:
-    """The verdict function :func:`place` asks, for ``order``'s providers on ``model``."""
+def verdicts(
+    model: Model, order: Sequence[str], options: dict[str, str], release: str | None = None
+) -> VerdictFn:
+    """The verdict function :func:`place` asks, for ``order``'s providers on ``model`` (the
+    tables of ONNX Runtime ``release``; None: the newest, or the installed build's registry)."""
     mobile: dict[str, MobileRules] = {}
     wanted = [p for p in order if p in MOBILE_PROVIDERS]
     if wanted:
@@ -48,7 +60,7 @@ def verdicts(model: Model, order: Sequence[str], options: dict[str, str]) -> Ver
         if rules is not None:
             return rules.verdict(node, graph)
         if provider in PROVIDERS:
-            return node_verdict(provider, node, model)
+            return model_verdicts(provider, model, release)[(graph.path, node.index)]
         return Verdict("unknown", f"the Inspector has no data for {provider}", "")
 
     return verdict
@@ -59,10 +71,12 @@ def target_placement(
     order: Sequence[str],
     options: dict[str, str] | None = None,
     cancel: CancelToken | None = None,
+    release: str | None = None,
 ) -> Placement:
-    """The partition map of ``model`` for the provider ``order`` (CPU appended last)."""
+    """The partition map of ``model`` for the provider ``order`` (CPU appended last), judged by
+    the tables of ONNX Runtime ``release`` (None: the newest)."""
     full = full_order(order)
-    return place(model, full, verdicts(model, full, options or {}), cancel=cancel)
+    return place(model, full, verdicts(model, full, options or {}, release), cancel=cancel)
 
 
 def placement_findings(
@@ -88,3 +102,27 @@ def placement_findings(
         if f.node_index is None or placed is None or placed[f.node_index] in (CPU, ""):
             out.append(f)
     return out + placement.findings(model)
+
+
+def check_target(
+    model: Model,
+    target: RuntimeTarget,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+) -> tuple[list[Finding], Placement]:
+    """Every check's findings for ``target``'s provider order, and its partition map.
+
+    With the CPU alone, or a target opset to convert to first, the runtime findings are the CPU
+    check's as ever. Otherwise a node another provider lacks falls back along the order, and only
+    the nodes that land on the CPU are judged by the CPU check."""
+    placed = target_placement(model, target.order, parse_options(target.options), cancel)
+
+    def runtime(m: Model, t: RuntimeTarget, c: CancelToken | None) -> list[Finding]:
+        cpu_alone = set(t.order) == {CPU} or t.runtime != "onnxruntime"
+        if cpu_alone or t.retargets(m.opset_for("")):
+            return runtime_findings(m, t, c)
+        return placement_findings(
+            m, placed, cpu_check(m, replace(t, provider=CPU, fallbacks=()), c)
+        )
+
+    return run_checks(model, target, progress, cancel, runtime=runtime), placed
