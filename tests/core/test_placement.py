@@ -17,6 +17,7 @@ from inspector.core.graph import open_model
 from inspector.core.providers.mobile import COREML, NNAPI
 from inspector.core.providers.placement import CPU, full_order, place
 from inspector.core.providers.placement_target import check_target, target_placement
+from inspector.core.providers.tables import PROVIDERS
 
 F = TensorProto.FLOAT
 CUDA = "CUDAExecutionProvider"
@@ -253,3 +254,14 @@ def test_cpu_errors_stay_only_on_nodes_the_cpu_runs(tmp_path):
     assert placed.provider_of == [CPU]
     codes = {f.code for f in unknown}
     assert {"runtime-unchecked", "unsupported-type", "provider-fallback"} <= codes
+
+
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p != CPU])
+def test_every_listed_provider_gets_a_map_and_no_runtime_unchecked(tmp_path, provider):
+    model = open_model(_acos(tmp_path))
+    findings, placed = check_target(model, RuntimeTarget(provider=provider))
+    assert "runtime-unchecked" not in {f.code for f in findings}
+    assert placed.order == (provider, CPU) and sum(placed.node_counts().values()) == 3
+    for f in findings:
+        if f.code == "provider-fallback":  # each with where it lands and a reason
+            assert f.message.startswith(("runs on ", "counted on ")) and ": " in f.message

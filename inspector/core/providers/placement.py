@@ -159,13 +159,17 @@ class Placement:
                 passed = self.why.get(key)
                 if passed:
                     because = "; ".join(f"not on {short_name(p)}: {r}" for p, r in passed)
+                    # a provider with no data passed by: where the node runs is not known
+                    lands_text = (
+                        "counted on" if any(r.startswith(_UNSURE) for _, r in passed) else "runs on"
+                    )
                     out.append(
                         _at(
                             node,
                             g,
                             Severity.WARNING,
                             "provider-fallback",
-                            f"runs on {short_name(lands)}, {because}",
+                            f"{lands_text} {short_name(lands)}, {because}",
                             "expect device copies around it; replace the op or reorder providers "
                             "if it sits between nodes of the same device",
                         )
@@ -250,9 +254,12 @@ def place(
     )
 
 
+_UNSURE = "cannot tell"
+
+
 def _reason(v: VerdictLike) -> str:
     if v.status == "unknown":
-        return f"cannot tell whether it runs there ({v.reason})" if v.reason else "cannot tell"
+        return f"{_UNSURE} whether it runs there ({v.reason})" if v.reason else _UNSURE
     return v.reason or "not supported"
 
 
