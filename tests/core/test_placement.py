@@ -12,6 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from inspector.cli import main as cli_main
 from inspector.core.checks import RuntimeTarget, run_checks
 from inspector.core.graph import open_model
 from inspector.core.providers.mobile import COREML, NNAPI
@@ -59,13 +60,20 @@ def _by_op(table: dict[str, dict[str, str]]):
 
 
 def _check_json(path, *args):
-    run = subprocess.run(
+    """The real command line, in a child process (as a user runs it)."""
+    return subprocess.run(
         [sys.executable, "-m", "inspector", "check", str(path), *args],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    return run
+
+
+def _check_here(capsys, path, *args):
+    """The same command in this process (faster): (exit code, stdout, stderr)."""
+    code = cli_main(["check", str(path), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 # --- the engine, over a verdict function -------------------------------------------------------
@@ -215,14 +223,14 @@ def test_op_cuda_lacks_falls_back_to_cpu_alone(tmp_path):
     }
 
 
-def test_human_output_has_the_summary_line(tmp_path):
-    run = _check_json(_acos(tmp_path), "--provider", CUDA)
-    assert run.stdout.splitlines()[0] == "2 of 3 nodes on CUDA, 2 partitions, 4 copies"
+def test_human_output_has_the_summary_line(tmp_path, capsys):
+    _, out, _ = _check_here(capsys, _acos(tmp_path), "--provider", CUDA)
+    assert out.splitlines()[0] == "2 of 3 nodes on CUDA, 2 partitions, 4 copies"
 
 
-def test_cpu_only_check_keeps_its_placement_object(tmp_path):
-    run = _check_json(_lp_norm(tmp_path), "--json")
-    placement = json.loads(run.stdout)["placement"]
+def test_cpu_only_check_keeps_its_placement_object(tmp_path, capsys):
+    _, out, _ = _check_here(capsys, _lp_norm(tmp_path), "--json")
+    placement = json.loads(out)["placement"]
     assert placement["order"] == [CPU] and placement["nodes"] == {CPU: 3}
     assert placement["partitions"] == {} and placement["copies"] == 0
 
@@ -234,9 +242,9 @@ def test_cpu_only_check_keeps_its_placement_object(tmp_path):
         (["--provider", COREML, "--provider-option", "ModelFormat=Bogus"], "ModelFormat=Bogus"),
     ],
 )
-def test_bad_provider_options_are_usage_errors(tmp_path, args, said):
-    run = _check_json(_lp_norm(tmp_path), *args)
-    assert run.returncode == 2 and said in run.stderr and "Traceback" not in run.stderr
+def test_bad_provider_options_are_usage_errors(tmp_path, capsys, args, said):
+    code, _, err = _check_here(capsys, _lp_norm(tmp_path), *args)
+    assert code == 2 and said in err and "Traceback" not in err
 
 
 def test_cpu_errors_stay_only_on_nodes_the_cpu_runs(tmp_path):
