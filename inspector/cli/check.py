@@ -35,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default NeuralNetwork)",
     )
     parser.add_argument(
+        "--optimized",
+        action="store_true",
+        help="make the partition map of the graph ONNX Runtime places (after its basic "
+        "optimizations, built by a session in a child process), as its mobile usability checker "
+        "counts; the findings stay on the graph as saved",
+    )
+    parser.add_argument(
         "--opset", type=int, help="check the model as converted to this ai.onnx opset"
     )
     parser.add_argument(
@@ -67,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     model = open_model(args.model)
     from inspector.core.checks import RuntimeTarget, sort_findings
     from inspector.core.findings import error_line, has_errors
-    from inspector.core.providers.placement_target import check_target
+    from inspector.core.providers.placement_target import check_target, parse_options
 
     if args.save_converted:
         from inspector.core.rewrites.retarget import save_retargeted
@@ -92,6 +99,16 @@ def run(args: argparse.Namespace) -> int:
         args.runtime, order[0], args.opset, tuple(order[1:]), tuple(args.provider_option)
     )
     findings, placement = check_target(model, target)
+    if args.optimized:
+        from inspector.core.providers.placement_optimized import (
+            OptimizeFailed,
+            optimized_placement,
+        )
+
+        try:
+            placement = optimized_placement(args.model, order, parse_options(args.provider_option))
+        except OptimizeFailed as e:  # the map of the graph as saved stands; say why
+            print(f"the partition map is of the graph as saved: {error_line(e)}", file=sys.stderr)
     if dynamic is not None:
         findings = sort_findings(findings + dynamic.findings)
     if args.json:

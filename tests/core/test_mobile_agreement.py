@@ -16,6 +16,7 @@ deterministic sample of the runtime-support truth corpus (300+ models).
 
 from __future__ import annotations
 
+import json
 import pathlib
 import tempfile
 import time
@@ -25,8 +26,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from inspector.cli import main as cli_main
 from inspector.core.graph import open_model
 from inspector.core.providers.mobile import COREML, NNAPI
+from inspector.core.providers.placement_optimized import OptimizeFailed, optimized_placement
 from inspector.core.providers.placement_target import target_placement
 from tests.core import runtime_corpus
 from tests.model_zoo import SHIPPED_SAMPLE, shipped_data_dir, shipped_model_id, shipped_models
@@ -178,14 +181,22 @@ def test_resnet50_figures_equal_the_checker_s():
     outcome = compare(_shipped("light/light_resnet50"), "light_resnet50")
     print(_report([outcome]))
     assert outcome.agreed == len(TARGETS)
-    model_sizes = [9, 6, 6, 7, 6, 6, 6, 7, 6, 6, 6, 6, 6, 7, 6, 6, 5]
-    with tempfile.TemporaryDirectory() as tmp:
-        optimized = pathlib.Path(tmp) / "r.onnx"
-        ou.optimize_model(_shipped("light/light_resnet50"), optimized)
-        placement = target_placement(open_model(optimized), [NNAPI])
-    assert placement.partitions[NNAPI] == model_sizes
+    # The Inspector's own optimized map (`check --optimized`: a session in a child process)
+    placement = optimized_placement(_shipped("light/light_resnet50"), [NNAPI])
+    assert placement.graph == "optimized"
+    assert placement.partitions[NNAPI] == [9, 6, 6, 7, 6, 6, 6, 7, 6, 6, 6, 6, 6, 7, 6, 6, 5]
     assert placement.node_counts() == {NNAPI: 107, "CPUExecutionProvider": 16}
     assert placement.summary().startswith("107 of 123 nodes on NNAPI, 17 partitions")
+
+
+def test_a_model_onnx_runtime_cannot_load_keeps_the_saved_graph_s_map(capsys):
+    path = _shipped("simple/test_gradient_of_add")
+    with pytest.raises(OptimizeFailed, match="Gradient"):
+        optimized_placement(path, [NNAPI])
+    cli_main(["check", str(path), "--provider", NNAPI, "--optimized", "--json"])
+    out, err = capsys.readouterr()
+    assert json.loads(out)["placement"]["graph"] == "as saved"
+    assert err.startswith("the partition map is of the graph as saved: ") and "Gradient" in err
 
 
 def _built(tmp: pathlib.Path) -> list[tuple[pathlib.Path, str]]:

@@ -137,7 +137,9 @@ class Placement:
             )
         if not parts:
             parts.append(f"{counts.get(CPU, 0)} of {total} nodes on CPU")
-        return "; ".join(parts) + f", {self.copies} cop{'y' if self.copies == 1 else 'ies'}"
+        graph = " (graph after basic optimizations)" if self.graph == "optimized" else ""
+        copies = f", {self.copies} cop{'y' if self.copies == 1 else 'ies'}"
+        return "; ".join(parts) + copies + graph
 
     def findings(self, model: Model) -> list[Finding]:
         """A ``provider-fallback`` warning per node that did not land on the first provider of

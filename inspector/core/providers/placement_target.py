@@ -76,13 +76,16 @@ def target_placement(
     options: dict[str, str] | None = None,
     cancel: CancelToken | None = None,
     release: str | None = None,
+    graph: str = "as saved",
 ) -> Placement:
     """The partition map of ``model`` for the provider ``order`` (CPU appended last), judged by
-    the tables of ONNX Runtime ``release`` (None: the newest)."""
+    the tables of ONNX Runtime ``release`` (None: the newest); ``graph`` says which graph
+    ``model`` is ("as saved", or "optimized": :mod:`.placement_optimized`)."""
     full = full_order(order)
+    judge = verdicts(model, full, options or {}, release)
     # ~10 objects a node: the collector's rescans of a 10k-node model doubled the time (measured)
     with gc_paused():
-        return place(model, full, verdicts(model, full, options or {}, release), cancel=cancel)
+        return place(model, full, judge, graph, cancel)
 
 
 def placement_findings(
