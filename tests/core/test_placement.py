@@ -90,6 +90,8 @@ def test_order_is_walked_first_come_and_the_cpu_takes_the_rest(tmp_path):
     # x in, and out of each device hop: TRT and CUDA share one device, so TRT -> CUDA is free
     assert placed.copies == 4
     assert placed.why[((), 1)] == [(TRT, "Abs is not in the TensorrtExecutionProvider table")]
+    assert placed.reasons[((), 2)].startswith("not on TensorRT: Neg is not in the")
+    assert "not on CUDA" in placed.reasons[((), 2)] and ((), 0) not in placed.reasons
     codes = [(f.code, f.node_index) for f in placed.findings(model)]
     assert codes == [
         ("provider-fallback", 1),

@@ -108,6 +108,15 @@ class Placement:
         """The main graph's provider per node index."""
         return self.providers_by_graph.get((), [])
 
+    @property
+    def reasons(self) -> dict[NodeKey, str]:
+        """Why each node that did not land on the first provider is where it is, and the
+        restriction each restricted node runs under (what a tooltip on the picture shows)."""
+        out = {k: _passed_text(v) for k, v in self.why.items()}
+        for k, note in self.restricted.items():
+            out[k] = f"{out[k]}; {note}" if k in out else note
+        return out
+
     def node_counts(self) -> dict[str, int]:
         """Provider → nodes it runs, over every graph, in the order's order."""
         c = Counter(p for ps in self.providers_by_graph.values() for p in ps if p)
@@ -160,7 +169,7 @@ class Placement:
                     continue
                 passed = self.why.get(key)
                 if passed:
-                    because = "; ".join(f"not on {short_name(p)}: {r}" for p, r in passed)
+                    because = _passed_text(passed)
                     # a provider with no data passed by: where the node runs is not known
                     lands_text = (
                         "counted on" if any(r.startswith(_UNSURE) for _, r in passed) else "runs on"
@@ -189,6 +198,10 @@ class Placement:
                         )
                     )
         return out
+
+
+def _passed_text(passed: list[tuple[str, str]]) -> str:
+    return "; ".join(f"not on {short_name(p)}: {r}" for p, r in passed)
 
 
 def _at(node: Node, g: Graph, severity: Severity, code: str, message: str, hint: str) -> Finding:
