@@ -257,6 +257,7 @@ def _model_of(proto: onnx.ModelProto) -> Model:
 
 # ------------------------------------------------------------- the parser's proof (acceptance 4)
 
+
 def test_doc_cpu_table_agrees_with_the_live_registry_on_a_sample(tmp_path):
     """A sample in the default run (the full corpus is ``test_doc_cpu_table_full_corpus``):
     every difference must be one the document's format explains."""
