@@ -21,7 +21,10 @@ from inspector.core.providers.tables import (
     KERNEL_TABLE_PROVIDERS,
     OPENVINO,
     PROVIDERS,
+    QNN,
     TENSORRT,
+    WEBGPU,
+    XNNPACK,
     data,
     doc_registry,
     installed_release,
@@ -88,7 +91,8 @@ def test_table_info_names_the_table_each_provider_is_judged_by():
     newest = table_info(CUDA, installed_release())
     assert newest["table"] != installed_release() and newest["requested"] == installed_release()
     assert table_info(TENSORRT)["source"] == "docs/operators.md"
-    assert table_info(OPENVINO)["source"] is None
+    assert table_info(OPENVINO)["source"].endswith("ov_versions/data_ops.cc")
+    assert table_info(WEBGPU)["source"] is None
 
 
 def test_cuda_falls_back_on_lpnormalization_where_its_table_lacks_it(tmp_path):
@@ -129,10 +133,34 @@ def test_tensorrt_quotes_its_documented_restriction(tmp_path):
     assert node_verdict(TENSORRT, bits.graph.nodes[0], bits).status == "no"
 
 
+def test_source_lists_give_documented_support_and_nothing_more(tmp_path):
+    model = _open(tmp_path, _chain(["Relu", "LpNormalization"], 17))
+    relu = model.graph.nodes[0]
+    qnn = node_verdict(QNN, relu, model)
+    assert qnn.status == "restricted" and "op builder" in qnn.reason
+    assert "onnxruntime's source" in qnn.source
+    assert node_verdict(OPENVINO, relu, model).status == "restricted"
+    assert "OpenVINO 20" in node_verdict(OPENVINO, relu, model).reason
+    xnn = node_verdict(XNNPACK, relu, model)
+    assert xnn.status == "no" and "registered kernels" in xnn.reason
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv")
+    graph = helper.make_graph(
+        [conv],
+        "g",
+        [helper.make_tensor_value_info("x", F, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", F, [1, 1, 3, 3])],
+        [helper.make_tensor("w", F, [1, 1, 2, 2], [1.0] * 4)],
+    )
+    cnn = _open(
+        tmp_path, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), "c.onnx"
+    )
+    assert node_verdict(XNNPACK, cnn.graph.nodes[0], cnn).status == "restricted"
+
+
 def test_providers_without_a_table_answer_unknown(tmp_path):
     model = _open(tmp_path, _chain(["Relu"], 17))
-    assert set(PROVIDERS) >= {CPU, CUDA, TENSORRT, DML, OPENVINO}
-    v = node_verdict(OPENVINO, model.graph.nodes[0], model)
+    assert set(PROVIDERS) >= {CPU, CUDA, TENSORRT, DML, OPENVINO, QNN, XNNPACK, WEBGPU}
+    v = node_verdict(WEBGPU, model.graph.nodes[0], model)
     assert (v.status, v.source) == ("unknown", "")
     with pytest.raises(ValueError, match="unknown execution provider"):
         node_verdict("NoSuchExecutionProvider", model.graph.nodes[0], model)
