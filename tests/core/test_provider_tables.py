@@ -3,6 +3,7 @@ proof of the parser (the CPU table from OperatorKernels.md against the live CPU 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import onnx
@@ -252,6 +253,16 @@ def test_oldest_release_says_which_op_needs_the_opset(tmp_path):
     assert releases.summary(oldest, why) == "needs 1.17: opset 20 (Gelu)"
     assert releases.has_kernel("1.20", "", "Gelu", 20)
     assert not releases.has_kernel("1.17", "", "Gelu", 20)  # 1.17 inlines Gelu's function body
+
+
+def test_report_is_json_for_the_cli(tmp_path):
+    model = _open(tmp_path, _chain(["Relu", "Gelu"], 20, 9))
+    out = releases.report(model, "1.16")
+    assert out["oldest"]["summary"] == "needs 1.17: opset 20 (Gelu)"
+    assert out["release"]["loads"] is False and out["release"]["opset"][""] == 19
+    assert [f["code"] for f in out["release"]["findings"]] == ["unsupported-opset"]
+    json.dumps(out)
+    assert releases.report(model)["release"] is None
 
 
 def test_installed_release_agrees_with_the_real_runtime():

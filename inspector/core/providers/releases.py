@@ -155,3 +155,21 @@ def _number_after(text: str, marker: str) -> str:
             break
         digits += ch
     return digits or "?"
+
+
+def report(model: Model, release: str | None = None) -> dict:
+    """What ``check --runtime-version`` and ``info/check --json`` print: the oldest release that
+    loads the model and why, and, for ``release``, its limits and every finding it gives.
+    ``{"oldest": {"release", "reasons", "summary"}, "release": {"release", "opset", "ir",
+    "source", "loads", "findings"} | None}``."""
+    oldest, why = oldest_release(model)
+    out: dict = {"oldest": {"release": oldest, "reasons": why, "summary": summary(oldest, why)}}
+    out["release"] = None
+    if release is not None:
+        found = release_findings(model, release)
+        out["release"] = {
+            **limits(release),
+            "loads": not any(f.severity is Severity.ERROR for f in found),
+            "findings": [f.to_dict() for f in found],
+        }
+    return out
