@@ -8,7 +8,9 @@ named release, and stamped with the file, the release, the git ref and commit, a
   ``tools/python/gen_opkernel_doc.py``; one per release from 1.14 on;
 * the ONNX pin of each release (``cmake/deps.txt``) and ONNX Runtime's published compatibility
   table (``docs/reference/compatibility.md`` on the ``gh-pages`` branch);
-* onnx-tensorrt's ``docs/operators.md`` (TensorRT's support matrix with types and restrictions).
+* onnx-tensorrt's ``docs/operators.md`` (TensorRT's support matrix with types and restrictions);
+* from ONNX Runtime's source at the newest ref found: XNNPACK's kernel registrations, QNN's op
+  builders and OpenVINO's supported-op list (``SOURCE_LISTS``).
 
 Usage (git directories without a work tree are fine; each is searched in the order given)::
 
