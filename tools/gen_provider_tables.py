@@ -20,9 +20,9 @@ Usage (git directories without a work tree are fine; each is searched in the ord
 A release's ``OperatorKernels.md`` is taken from, in order of preference: its newest ``v1.N.P``
 tag; its newest ``rel-1.N.P`` branch; the main-branch commit just before ``VERSION_NUMBER`` moved
 from 1.N to 1.N+1 (the branch cut; stamped as such); main while it is 1.N (development; stamped as
-such). ``--installed-cpu`` adds the CPU table of the installed onnxruntime's release, produced by
-that release's own generator script (taken from the newest ref found) run against the installed
-wheel; use it when no git snapshot of that release can be had.
+such). ``--installed-cpu`` adds the CPU table of the installed onnxruntime's release, written by
+ONNX Runtime's own ``tools/python/gen_opkernel_doc.py`` (taken from the newest ref found, run, not
+copied) against the installed wheel; use it when no git snapshot of that release can be had.
 """
 
 from __future__ import annotations
