@@ -8,7 +8,9 @@ named release, and stamped with the file, the release, the git ref and commit, a
   ``tools/python/gen_opkernel_doc.py``; one per release from 1.14 on;
 * the ONNX pin of each release (``cmake/deps.txt``) and ONNX Runtime's published compatibility
   table (``docs/reference/compatibility.md`` on the ``gh-pages`` branch);
-* onnx-tensorrt's ``docs/operators.md`` (TensorRT's support matrix with types and restrictions).
+* onnx-tensorrt's ``docs/operators.md`` (TensorRT's support matrix with types and restrictions);
+* from ONNX Runtime's source at the newest ref found: XNNPACK's kernel registrations, QNN's op
+  builders and OpenVINO's supported-op list (``SOURCE_LISTS``).
 
 Usage (git directories without a work tree are fine; each is searched in the order given)::
 
@@ -18,9 +20,9 @@ Usage (git directories without a work tree are fine; each is searched in the ord
 A release's ``OperatorKernels.md`` is taken from, in order of preference: its newest ``v1.N.P``
 tag; its newest ``rel-1.N.P`` branch; the main-branch commit just before ``VERSION_NUMBER`` moved
 from 1.N to 1.N+1 (the branch cut; stamped as such); main while it is 1.N (development; stamped as
-such). ``--installed-cpu`` adds the CPU table of the installed onnxruntime's release, produced by
-that release's own generator script (taken from the newest ref found) run against the installed
-wheel; use it when no git snapshot of that release can be had.
+such). ``--installed-cpu`` adds the CPU table of the installed onnxruntime's release, written by
+ONNX Runtime's own ``tools/python/gen_opkernel_doc.py`` (taken from the newest ref found, run, not
+copied) against the installed wheel; use it when no git snapshot of that release can be had.
 """
 
 from __future__ import annotations
@@ -267,6 +269,125 @@ def parse_trt(text: str) -> dict:
     }
 
 
+# -- providers whose support lives in their source ---------------------------------------------
+
+#: provider → (source file, how to read it). Each is read at the newest ref found. WebGPU is not
+#: here: its registrations are spread over several files and helper calls
+#: (``RegisterBinaryElementwiseKernels``, ``Create*KernelInfo``), so one file would undercount.
+SOURCE_LISTS = {
+    "XnnpackExecutionProvider": (
+        "onnxruntime/core/providers/xnnpack/xnnpack_execution_provider.cc",
+        "kernels",
+    ),
+    "QNNExecutionProvider": ("onnxruntime/core/providers/qnn/builder/op_builder_factory.cc", "qnn"),
+    "OpenVINOExecutionProvider": (
+        "onnxruntime/core/providers/openvino/ov_versions/data_ops.cc",
+        "openvino",
+    ),
+}
+_DOMAINS = {  # the NHWC domain holds ai.onnx ops the layout transformer rewrote for the provider
+    "kOnnxDomain": "",
+    "kMSInternalNHWCDomain": "",
+    "kMSDomain": "com.microsoft",
+    "kOnnxDomainAlias": "",
+}
+_CLASS_NAME = re.compile(r"ONNX_OPERATOR_(VERSIONED_)?(TYPED_)?KERNEL_CLASS_NAME\(([^()]*)\)")
+_CREATE_INFO = re.compile(r"KERNEL_CREATE_INFO(_VERSIONED)?(_TYPED)?\(([^()]*)\)")
+
+
+def parse_kernel_registrations(text: str) -> dict[str, dict[str, list]]:
+    """Kernel registrations in a provider's source (``ONNX_OPERATOR_*_KERNEL_CLASS_NAME`` and the
+    ``KERNEL_CREATE_INFO*`` shorthands, whose domain argument is last and optional) → domain →
+    op → [[since, until, {}]]: versions only; the types are in the kernels' code, so none are
+    recorded (never guessed). Macro definitions (names, not numbers) are skipped."""
+    ranges: dict[tuple[str, str], set[tuple[int, int]]] = {}
+
+    def add(versioned: bool, typed: bool, args: list[str], domain: str) -> None:
+        need = 1 + versioned + typed + 1  # start, [end], [type], op
+        if len(args) < need or not args[0].isdigit() or (versioned and not args[1].isdigit()):
+            return
+        d = _DOMAINS.get(domain)
+        if d is None:
+            return
+        until = int(args[1]) if versioned else OPEN_END
+        op = args[need - 1]
+        ranges.setdefault((d, op), set()).add((int(args[0]), until))
+
+    for m in _CLASS_NAME.finditer(text):
+        args = [a.strip() for a in m.group(3).split(",")]
+        add(bool(m.group(1)), bool(m.group(2)), args[2:], args[1] if len(args) > 1 else "")
+    for m in _CREATE_INFO.finditer(text):
+        args = [a.strip() for a in m.group(3).split(",")]
+        need = 2 + bool(m.group(1)) + bool(m.group(2))
+        domain = args[need] if len(args) > need else "kOnnxDomain"
+        add(bool(m.group(1)), bool(m.group(2)), args[:need], domain)
+    out: dict[str, dict[str, list]] = {}
+    for (domain, op), spans in sorted(ranges.items()):
+        if op.startswith("Memcpy"):
+            continue  # the provider's own device copies, not model ops
+        out.setdefault(domain, {})[op] = [[a, b, {}] for a, b in sorted(spans, reverse=True)]
+    return out
+
+
+def parse_qnn(text: str) -> list[str]:
+    """The op types QNN's op builder factory registers (``CreateSimpleOpBuilder("Add", ...)``)."""
+    return sorted(set(re.findall(r"Create\w*OpBuilder\(\s*\"(\w+)\"", text)))
+
+
+def parse_openvino(text: str) -> dict[str, list]:
+    """OpenVINO's ``supported_op_mode``: op → [first OpenVINO version, [devices]]."""
+    m = re.search(r"supported_op_mode\s*=\s*\{(.*?)\n\};", text, re.S)
+    ops: dict[str, list] = {}
+    for op, version, devices in re.findall(
+        r"\{\s*\"(\w+)\",\s*(V_\w+),\s*\{([^}]*)\}\s*\}", m.group(1) if m else ""
+    ):
+        names = sorted(set(re.findall(r"\"(\w+)\"", devices)))
+        have = ops.get(op)
+        if have is None or version < have[0]:
+            ops[op] = [version.removeprefix("V_").replace("_", "."), names]
+    return ops
+
+
+def source_lists(git_dir: Path, info: dict, today: str) -> dict:
+    """The source-derived lists at one ref, each stamped."""
+    out = {}
+    for provider, (path, kind) in SOURCE_LISTS.items():
+        text = git_maybe(git_dir, "show", f"{info['commit']}:{path}")
+        if text is None:
+            continue
+        if kind == "kernels":
+            table: object = parse_kernel_registrations(text)
+        elif kind == "qnn":
+            table = parse_qnn(text)
+        else:
+            table = parse_openvino(text)
+        out[provider] = {
+            "kind": kind,
+            "table": table,
+            "stamp": {
+                "source": path,
+                "repository": "microsoft/onnxruntime",
+                "snapshot": snapshot_name(git_dir),
+                "release": info["version"],
+                "ref": info["ref"],
+                "how": info["how"],
+                "commit": info["commit"],
+                "date": info["date"],
+                "generated": today,
+            },
+        }
+    return out
+
+
+def snapshot_name(git_dir: Path) -> str:
+    """Which repository's snapshot a file came from (a fork carries upstream's tags and history):
+    ``…/intel+onnxruntime/repo`` → ``intel/onnxruntime``."""
+    for part in reversed(git_dir.resolve().parts):
+        if "+" in part:
+            return part.replace("+", "/", 1)
+    return str(git_dir)
+
+
 # -- the installed release ---------------------------------------------------------------------
 
 
@@ -326,6 +447,7 @@ def build(ort_gits: list[Path], trt_git: Path | None, installed_cpu: bool) -> di
         stamp = {
             "source": KERNEL_DOC,
             "repository": "microsoft/onnxruntime",
+            "snapshot": snapshot_name(gd),
             "release": info["version"],
             "ref": info["ref"],
             "how": info["how"],
@@ -353,6 +475,7 @@ def build(ort_gits: list[Path], trt_git: Path | None, installed_cpu: bool) -> di
             "source": KERNEL_DOC + " written by tools/python/gen_opkernel_doc.py "
             f"(onnxruntime @ {newest['commit'][:10]}) from the installed onnxruntime {version} wheel",
             "repository": "microsoft/onnxruntime",
+            "snapshot": snapshot_name(newest["git"]),
             "release": version,
             "ref": "installed wheel",
             "how": "installed wheel",
@@ -370,6 +493,7 @@ def build(ort_gits: list[Path], trt_git: Path | None, installed_cpu: bool) -> di
                 "stamp": {
                     "source": COMPAT_DOC,
                     "repository": "microsoft/onnxruntime",
+                    "snapshot": snapshot_name(gd),
                     "ref": "gh-pages",
                     "commit": commit,
                     "date": date,
@@ -377,7 +501,9 @@ def build(ort_gits: list[Path], trt_git: Path | None, installed_cpu: bool) -> di
                 },
             }
             break
+    newest = refs[max(refs)]
     data = {
+        "sources": source_lists(newest["git"], newest, today),
         "format": 1,
         "generated": today,
         "types": intern.items,

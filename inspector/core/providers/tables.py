@@ -20,8 +20,9 @@ Known limitations: the schemas are the installed runtime's (a newer release's sc
 older since-version, so lookups at a model's opset agree); for CUDA and DirectML the attribute
 checks of kernel constructors are the CPU kernels' only, so are not applied; a release with no
 table of its own is judged with the newest older table, and ``table_info`` says which.
-CoreML and NNAPI are judged by :mod:`.mobile` (ONNX Runtime's usability-checker rules); OpenVINO,
-QNN, XNNPACK and WebGPU have no shipped table yet and answer "unknown".
+CoreML and NNAPI are judged by :mod:`.mobile` (ONNX Runtime's usability-checker rules); XNNPACK,
+QNN and OpenVINO by the lists read from ONNX Runtime's source (:mod:`.source_lists`); WebGPU has
+no shipped table (its registrations are spread over code) and answers "unknown".
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from inspector.core.checks.runtime_registry import (
 )
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Model, Node
+from inspector.core.providers.source_lists import list_verdicts
 from inspector.core.providers.tensorrt import trt_verdicts
 from inspector.core.providers.verdict import NO, RESTRICTED, UNKNOWN, YES, Verdict
 
@@ -148,6 +150,8 @@ def table_info(provider: str, release: str | None = None) -> dict:
         return {**base, **stamp, "table": key}
     if provider == TENSORRT and "tensorrt" in data():
         return {**base, **data()["tensorrt"]["stamp"]}
+    if provider in data().get("sources", {}):
+        return {**base, **data()["sources"][provider]["stamp"]}
     return {**base, "source": None, "release": None}
 
 
@@ -160,6 +164,8 @@ def source_text(info: dict) -> str:
     name = info["source"].split()[0].rsplit("/", 1)[-1]
     if info.get("repository") == "onnx/onnx-tensorrt":
         return f"onnx-tensorrt {name} ({info['release']}, {info['date']})"
+    if info.get("provider") in data().get("sources", {}):
+        return f"{name} in onnxruntime's source ({info['release']}, {info['how']} {info['date']})"
     how = info.get("how", "")
     note = "" if how in ("tag", "release branch") else f", {how} {info['date']}"
     return f"{name} (onnxruntime {info['release']}{note})"
@@ -292,6 +298,9 @@ def _compute(provider: str, model: Model, release: str | None) -> dict[_NodeKey,
         return _from_findings(model, registry, source)
     if provider == TENSORRT and info.get("source") is not None:
         return trt_verdicts(model, data()["tensorrt"], source)
+    if provider in data().get("sources", {}):
+        entry = data()["sources"][provider]
+        return list_verdicts(provider, model, entry, load_registry(CPU), source)
     why = (
         "judged by ONNX Runtime's mobile usability rules (placement), not by a table here"
         if provider in (COREML, NNAPI)
