@@ -60,6 +60,8 @@ _SHORT = {
     "NnapiExecutionProvider": "NNAPI",
     "TensorrtExecutionProvider": "TensorRT",
     "DmlExecutionProvider": "DirectML",
+    "XnnpackExecutionProvider": "XNNPACK",
+    "WebGpuExecutionProvider": "WebGPU",
 }
 
 
@@ -137,8 +139,8 @@ class Placement:
         total = sum(counts.values())
         parts = []
         for p in self.order:
-            if p == CPU:
-                continue
+            if p == CPU or (p != self.order[0] and not counts.get(p)):
+                continue  # a later provider that got nothing is not worth a clause
             n_parts = len(self.partitions.get(p, []))
             parts.append(
                 f"{counts.get(p, 0)} of {total} nodes on {short_name(p)}, "
