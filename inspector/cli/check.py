@@ -20,8 +20,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--provider",
-        default="CPUExecutionProvider",
-        help="the execution provider (default CPUExecutionProvider)",
+        action="append",
+        metavar="EP",
+        help="an execution provider; repeat for an order, as ONNX Runtime takes it (e.g. "
+        "--provider TensorrtExecutionProvider --provider CUDAExecutionProvider); the CPU is "
+        "always last (default CPUExecutionProvider alone)",
+    )
+    parser.add_argument(
+        "--provider-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a provider option that changes what it runs, e.g. ModelFormat=MLProgram for CoreML "
+        "(default NeuralNetwork)",
+    )
+    parser.add_argument(
+        "--optimized",
+        action="store_true",
+        help="make the partition map of the graph ONNX Runtime places (after its basic "
+        "optimizations, built by a session in a child process), as its mobile usability checker "
+        "counts; the findings stay on the graph as saved",
     )
     parser.add_argument(
         "--opset", type=int, help="check the model as converted to this ai.onnx opset"
@@ -51,9 +69,12 @@ def run(args: argparse.Namespace) -> int:
     for out in (args.save_converted, args.save_dynamic):
         if out and Path(out).resolve() == Path(args.model).resolve():
             raise UsageError("refusing to overwrite the model file; give a new path to save to")
+    order = args.provider or ["CPUExecutionProvider"]
+    _check_options(order, args.provider_option)
     model = open_model(args.model)
-    from inspector.core.checks import RuntimeTarget, run_checks, sort_findings
+    from inspector.core.checks import RuntimeTarget, sort_findings
     from inspector.core.findings import error_line, has_errors
+    from inspector.core.providers.placement_target import check_target, parse_options
 
     if args.save_converted:
         from inspector.core.rewrites.retarget import save_retargeted
@@ -74,16 +95,35 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot make the batch dynamic: {error_line(e)}") from e
         print(dynamic.message, file=sys.stderr)
 
-    findings = run_checks(model, RuntimeTarget(args.runtime, args.provider, args.opset))
+    target = RuntimeTarget(
+        args.runtime, order[0], args.opset, tuple(order[1:]), tuple(args.provider_option)
+    )
+    findings, placement = check_target(model, target)
+    if args.optimized:
+        from inspector.core.providers.placement_optimized import (
+            OptimizeFailed,
+            optimized_placement,
+        )
+
+        try:
+            placement = optimized_placement(args.model, order, parse_options(args.provider_option))
+        except OptimizeFailed as e:  # the map of the graph as saved stands; say why
+            print(f"the partition map is of the graph as saved: {error_line(e)}", file=sys.stderr)
     if dynamic is not None:
         findings = sort_findings(findings + dynamic.findings)
     if args.json:
-        report: dict[str, Any] = {"findings": [f.to_dict() for f in findings]}
+        report: dict[str, Any] = {
+            "findings": [f.to_dict() for f in findings],
+            "placement": placement.to_dict(),
+        }
         if dynamic is not None:
             report["save_dynamic"] = dynamic.to_dict()
         print_json(report)
-    elif not findings:
-        print(f"no findings for {args.provider}")
+        return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+    if len(placement.order) > 1:
+        print(placement.summary())
+    if not findings:
+        print(f"no findings for {', '.join(order)}")
     else:
         rows = [
             (
@@ -99,6 +139,19 @@ def run(args: argparse.Namespace) -> int:
         for r in rows:
             print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
+def _check_options(order: list[str], pairs: list[str]) -> None:
+    """The provider options, checked before the model is read (a wrong one is a usage error)."""
+    from inspector.core.providers.mobile import model_format
+    from inspector.core.providers.placement_target import parse_options
+
+    try:
+        options = parse_options(pairs)
+        for provider in order:
+            model_format(provider, options)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
 
 
 def _node_ref(index: int | None) -> str:

@@ -48,12 +48,14 @@ def runtime_findings(
     return runtime_support.check(model, target, cancel)
 
 
-def families() -> tuple[tuple[str, Family], ...]:
+def families(runtime: Family | None = None) -> tuple[tuple[str, Family], ...]:
     """(name, check) of each family in the order they run (see the module docstring), looked up
-    when called so a family's module can be swapped in a test."""
+    when called so a family's module can be swapped in a test; ``runtime`` replaces the runtime
+    family (the partition map of a provider order does: it lives above the checks, in
+    :func:`inspector.core.providers.placement_target.check_target`)."""
     return (
         ("structure", structure.check),
-        ("runtime_support", runtime_findings),
+        ("runtime_support", runtime or runtime_findings),
         ("edges", edges.check),
     )
 
@@ -63,11 +65,12 @@ def run_checks(
     target: RuntimeTarget | None = None,
     progress: ProgressFn = no_progress,
     cancel: CancelToken | None = None,
+    runtime: Family | None = None,
 ) -> list[Finding]:
-    """Every finding of every static check family, sorted."""
+    """Every finding of every static check family, sorted (``runtime``: see :func:`families`)."""
     target = target or RuntimeTarget()
     findings: list[Finding] = []
-    steps = families()
+    steps = families(runtime)
     for i, (name, check) in enumerate(steps):
         progress(i / len(steps), name)
         try:

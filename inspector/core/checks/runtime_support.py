@@ -122,6 +122,14 @@ def check(model: Model, target: RuntimeTarget, cancel: CancelToken | None = None
     return _Checker(model, registry, cancel).run()
 
 
+def check_registry(
+    model: Model, registry: Registry, cancel: CancelToken | None = None
+) -> list[Finding]:
+    """:func:`check` against a given kernel registry (a provider table read from a document,
+    :mod:`inspector.core.providers.tables`) instead of the installed build's."""
+    return _Checker(model, registry, cancel).run()
+
+
 def _unchecked(message: str) -> Finding:
     return Finding(
         Severity.WARNING,

@@ -11,12 +11,24 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RuntimeTarget:
-    """What the model will be run on: a runtime, one of its execution providers, and optionally
-    the ai.onnx opset the model would be converted to first (None: the model's own)."""
+    """What the model will be run on: a runtime, its execution providers in the order ONNX
+    Runtime is given them (``provider`` first, then ``fallbacks``; the CPU is always last), their
+    options ("KEY=VALUE"), and optionally the ai.onnx opset the model would be converted to first
+    (None: the model's own)."""
 
     runtime: str = "onnxruntime"
     provider: str = "CPUExecutionProvider"
     opset: int | None = None
+    fallbacks: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:  # a target read back from JSON carries lists
+        object.__setattr__(self, "fallbacks", tuple(self.fallbacks))
+        object.__setattr__(self, "options", tuple(self.options))
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return (self.provider, *self.fallbacks)
 
     def retargets(self, model_opset: int | None) -> bool:
         """True when the model would be converted first: an opset other than ``model_opset``
