@@ -276,7 +276,8 @@ def _build(graph: Graph) -> Hierarchy:
 def _metadata_keys(graph: Graph) -> list[str | tuple[str] | None]:
     """Per node, its dynamo name scopes as a key for :func:`_parse_scope_key`, None for a node
     without them: ``"['', 'a', 'a.b', 'linear_3']"`` → ``"', 'a', 'a.b"``. Module names are
-    identifiers and indices, so a plain split reads them."""
+    identifiers and indices, so a plain split reads them; other text is kept whole, in a
+    tuple, and parsed as a Python literal."""
     keys: list[str | tuple[str] | None] = []
     append = keys.append
     for node in graph.nodes:
@@ -287,7 +288,7 @@ def _metadata_keys(graph: Graph) -> list[str | tuple[str] | None]:
                 # the list without its brackets and its last entry (the FX node's name): the
                 # nodes of one module then share a key, and each module is parsed once
                 cut = text.rfind("', '")
-                if cut >= 2 and text.startswith("['") and '"' not in text and "\\" not in text:
+                if cut >= 2 and text.startswith("['', '") and '"' not in text and "\\" not in text:
                     key = text[2:cut]
                 else:
                     key = (text,)  # anything unusual: parsed as a Python literal
@@ -304,7 +305,11 @@ def _parse_scope_key(key: str | tuple[str]) -> tuple[str, ...]:
             value = ast.literal_eval(key[0])
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return ()
-        if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        # A list that does not start at the root module '' is no module path: torch writes
+        # ['_empty_nn_module_stack_from_metadata_hook', 'sym_size_int_1'] for shape arithmetic.
+        if not isinstance(value, list) or value[:1] != [""]:
+            return ()
+        if not all(isinstance(p, str) for p in value):
             return ()
         parts = value[:-1]
     else:
