@@ -285,6 +285,8 @@ def _metadata_keys(graph: Graph) -> list[str | tuple[str] | None]:
         for prop in reversed(node.proto.metadata_props):  # the exporter writes it near the end
             if prop.key == NAME_SCOPES_KEY:
                 text = prop.value
+                if isinstance(text, bytes):  # invalid UTF-8 comes back as bytes
+                    text = text.decode("utf-8", "replace")
                 # the list without its brackets and its last entry (the FX node's name): the
                 # nodes of one module then share a key, and each module is parsed once
                 cut = text.rfind("', '")

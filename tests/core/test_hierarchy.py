@@ -354,6 +354,11 @@ def test_name_scopes_metadata_unusual_text(tmp_path):
     keys = [h.groups[h.group_of(i)].key for i in range(len(values))]
     assert keys == ["enc.layers.0", "enc.layers.0", "enc", "", "", "it's"]
     assert h.group("enc.layers.0").name == "layers.0"
+    # Invalid UTF-8 (the protobuf hands back bytes; same length, so the file stays whole).
+    path = tmp_path / "m.onnx"
+    path.write_bytes(path.read_bytes().replace(b"'enc', 'mul'", b"'enc', '\xff\xfe\xfd'"))
+    h = build_hierarchy(open_model(path, infer=False).graph)
+    assert h.groups[h.group_of(2)].key == "enc"
 
 
 def test_torchscript_names_and_a_finding_inside_a_subgraph(tmp_path):
