@@ -41,6 +41,10 @@ NAME_SCOPES_KEY = "pkg.torch.onnx.name_scopes"
 
 ROOT = 0  # the id of the root group: the whole graph
 
+# Deeper scopes are cut here (their nodes join the group at this depth): real exports nest about
+# ten deep, and a hostile name with thousands of "/" must not make a tree JSON cannot nest.
+MAX_DEPTH = 32
+
 
 @dataclass(slots=True)
 class Group:
@@ -332,7 +336,7 @@ def _name_keys(graph: Graph) -> list[str | None]:
 
 
 def _parse_name_key(key: str) -> tuple[str, ...]:
-    return _module_paths(key.split("/"))
+    return _module_paths(key.split("/", MAX_DEPTH)[:MAX_DEPTH])
 
 
 def _module_paths(components: list[str]) -> tuple[str, ...]:
@@ -375,7 +379,7 @@ class _TreeBuilder:
     def group_of_chain(self, chain: tuple) -> int:
         """The id of the innermost group of ``chain``, creating the groups it names."""
         parent = ROOT
-        for item in chain:
+        for item in chain[:MAX_DEPTH]:
             key, name = item if isinstance(item, tuple) else (item, None)
             gid = self.by_key.get(key)
             if gid is None:

@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from inspector.cli import main
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Model, open_model
-from inspector.core.hierarchy import NAME_SCOPES_KEY, Hierarchy, build_hierarchy
+from inspector.core.hierarchy import MAX_DEPTH, NAME_SCOPES_KEY, Hierarchy, build_hierarchy
 from inspector.core.hierarchy_repeats import _reached_from_inputs
 from tests.model_zoo import (
     TORCH_CNN_CODE,
@@ -407,6 +407,19 @@ def test_torchscript_names_and_a_finding_inside_a_subgraph(tmp_path):
     tally = h.tally_findings([finding], g)
     assert set(tally) == {h.group("enc").id, h.group("enc.blocks.1").id}
     _assert_consistent(h, len(g.nodes))
+
+
+def test_scopes_deeper_than_the_cap_join_the_deepest_group(tmp_path):
+    deep = "/" + "/".join(f"m{i}" for i in range(5000)) + "/Relu"
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name=deep)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    h = build_hierarchy(_save(tmp_path, graph).graph)
+    assert h.max_depth == MAX_DEPTH and len(h.path_to(0)) == MAX_DEPTH
+    json.dumps(h.to_dict())
 
 
 def _layer_chain(copies: int, with_constants: bool) -> onnx.GraphProto:
