@@ -114,17 +114,15 @@ def repeat_chains(graph: Graph) -> tuple[list[Chain | None], list[Chain]]:
 
 
 def _reached_from_inputs(graph: Graph) -> np.ndarray:
-    """Which nodes a graph input reaches (bool per node index)."""
-    reached = np.zeros(len(graph.nodes), dtype=bool)
+    """Which nodes a graph input reaches (bool per node index). One pass in node order, which
+    ONNX requires to be topological; in a file that breaks that rule a node read before it is
+    made counts as unreached, and only joins a block through its reader."""
     values = graph.values
-    stack = [c for name in graph.inputs for c in values[name].consumers]
-    while stack:
-        i = stack.pop()
-        if reached[i]:
-            continue
-        reached[i] = True
-        for name in graph.nodes[i].outputs:
+    reached = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        for name in node.inputs:
             v = values.get(name) if name else None
-            if v is not None:
-                stack.extend(c for c in v.consumers if not reached[c])
-    return reached
+            if v is not None and (v.is_input or (v.producer is not None and reached[v.producer])):
+                reached[node.index] = True
+                break
+    return np.array(reached, dtype=bool)
