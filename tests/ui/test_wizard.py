@@ -118,8 +118,12 @@ def test_clean_model_through_every_page(qtbot, wizard: ExportWizard, tmp_path: P
     assert w.source_page.isComplete()
     click_next(qtbot, w)
 
-    # clean.mlp returns no example inputs: build one in the table, batch dynamic.
+    # clean.mlp returns no example inputs: the page says so and switches to the table
     page = w.inputs_page
+    qtbot.waitUntil(lambda: page.probe is not None, timeout=EXPORT_TIMEOUT_MS)
+    assert "MLP (676 parameters) and no example inputs" in page.source_info.text()
+    assert page.use_table.isChecked()
+    # build one in the table, batch dynamic.
     click_option(qtbot, page.use_table)
     assert page.use_table.isChecked()
     page.clear_rows()
@@ -177,6 +181,12 @@ def test_failing_model_explains_the_root_cause(qtbot, wizard: ExportWizard, tmp_
     fill_source(qtbot, w, FAILING, "data_if")
     click_next(qtbot, w)
     assert w.inputs_page.use_factory_inputs.isChecked()  # data_if returns its inputs
+    # what the factory returns, loaded in a child process and shown before the export
+    qtbot.waitUntil(lambda: w.inputs_page.probe is not None, timeout=EXPORT_TIMEOUT_MS)
+    assert w.inputs_page.source_info.text() == (
+        "It gives DataIf (72 parameters) and example inputs x: float32 [2, 8]."
+    )
+    assert w.inputs_page.cell_text(0, NAME) == "x" and w.inputs_page.cell_text(0, SHAPE) == "2, 8"
     click_next(qtbot, w)
     fill_output(qtbot, w, tmp_path / "data_if.onnx")
     export(qtbot, w)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.export.config import INPUT_DTYPES, DynamicDim, InputSpec
+from inspector.core.export.probe import SourceProbe, probe_call
 from inspector.ui.wizard.support import FieldMessage, parse_dynamic, parse_shape
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 NAME, DTYPE, SHAPE, DYNAMIC = range(4)
 HEADERS = ("name", "dtype", "example shape", "dynamic dims (axis:name)")
 _BAD_CELL = QColor("#ffcdd2")
+PROBE_TASK_KEY = "export-wizard-probe"
 
 
 class InputsPage(QWizardPage):
@@ -61,6 +63,10 @@ class InputsPage(QWizardPage):
         group.addButton(self.use_factory_inputs)
         group.addButton(self.use_table)
         self.use_factory_inputs.setChecked(True)
+        # What the source gives (its class, size and example inputs), loaded in a child process
+        # each time the page opens; None until that answer comes.
+        self.source_info = FieldMessage(self)
+        self.probe: SourceProbe | None = None
 
         self.table = QTableWidget(0, len(HEADERS), self)
         self.table.setHorizontalHeaderLabels(HEADERS)
@@ -85,6 +91,7 @@ class InputsPage(QWizardPage):
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.source_info)
         layout.addWidget(self.use_factory_inputs)
         layout.addWidget(self.use_table)
         layout.addWidget(self.table, 1)
@@ -209,6 +216,52 @@ class InputsPage(QWizardPage):
         if self.use_table.isChecked() and self.table.rowCount() == 0:
             self.add_row("x", "float32", "2, 16", "")
         self._changed()
+        self._probe(kind)
+
+    def cleanupPage(self) -> None:
+        """Back: the source may change, so what it gave no longer holds."""
+        cast("ExportWizard", self.wizard()).runner.cancel(PROBE_TASK_KEY)
+
+    def validatePage(self) -> bool:
+        """Next: what the source gives is shown only here; a slow source must not keep loading
+        beside the export."""
+        cast("ExportWizard", self.wizard()).runner.cancel(PROBE_TASK_KEY)
+        return super().validatePage()
+
+    # -- what the source gives -----------------------------------------------------------------
+
+    def _probe(self, kind: str) -> None:
+        self.probe = None
+        if kind == "torchscript":  # a TorchScript file gives no example inputs to show
+            self.source_info.clear_message()
+            return
+        wizard = cast("ExportWizard", self.wizard())
+        self.source_info.show_info("Loading the source to see what it gives…")
+        wizard.runner.submit_child(
+            PROBE_TASK_KEY,
+            probe_call(wizard.build_config()),
+            self._probed,
+            lambda error: self.source_info.show_error(
+                f"The source could not be loaded to look at it: {error.exception}"
+            ),
+            what="loading the model's source",
+        )
+
+    def _probed(self, probe: SourceProbe) -> None:
+        self.probe = probe
+        if not probe.ok:
+            self.source_info.show_error(probe.summary())
+            return
+        self.source_info.show_info(probe.summary())
+        if not self.use_factory_inputs.isChecked() or self.table.rowCount():
+            return  # the user's own rows stay as they are
+        if probe.inputs is None:  # nothing to use: describe them in the table
+            self.use_table.setChecked(True)
+            self.add_row("x", "float32", "2, 16", "")
+            return
+        for spec in probe.inputs:  # one row per example input, to name its dynamic dims on
+            dtype = spec.dtype if spec.dtype in INPUT_DTYPES else "float32"
+            self.add_row(spec.name, dtype, ", ".join(str(d) for d in spec.shape), "")
 
     # -- internals ---------------------------------------------------------------------------
 

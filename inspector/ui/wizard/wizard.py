@@ -31,7 +31,7 @@ from inspector.core.export.validate import write_script
 from inspector.ui.settings import Settings
 from inspector.ui.tasks import TaskRunner
 from inspector.ui.wizard.export_page import TASK_KEY, ExportPage
-from inspector.ui.wizard.inputs_page import InputsPage
+from inspector.ui.wizard.inputs_page import PROBE_TASK_KEY, InputsPage
 from inspector.ui.wizard.options_page import OptionsPage
 from inspector.ui.wizard.result_pages import FinishPage, ValidationPage
 from inspector.ui.wizard.source_page import SourcePage
@@ -99,7 +99,9 @@ class ExportWizard(QWizard):
             self.options_page.set_runtime_limit,
         )
         # A wizard closed before that answer came must not receive it on deleted widgets.
-        self.destroyed.connect(lambda: runner.cancel(OPSETS_TASK_KEY))
+        self.destroyed.connect(
+            lambda: (runner.cancel(OPSETS_TASK_KEY), runner.cancel(PROBE_TASK_KEY))
+        )
 
     # -- settings, for the pages and for tests --------------------------------------------------
 
