@@ -49,6 +49,8 @@ class ChangeFinder:
     # ---------------------------------------------------------------------------- attributes
 
     def _attribute_lines(self, na: Node, nb: Node) -> list[str]:
+        if na.proto.attribute == nb.proto.attribute:  # the common case, in C
+            return []
         pa = {x.name: x for x in na.proto.attribute}
         pb = {x.name: x for x in nb.proto.attribute}
         if not pa and not pb:
@@ -119,7 +121,9 @@ class ChangeFinder:
     # -------------------------------------------------------------------------------- inputs
 
     def _input_lines(self, na: Node, nb: Node, ga: Graph, gb: Graph) -> list[str]:
-        ins_a, ins_b = na.inputs, _aligned_inputs(na, nb, self.m.tensors)
+        ins_a = na.inputs
+        ins_b = _aligned_inputs(na, nb, self.m.tensors) if na.op_type in COMMUTATIVE else nb.inputs
+        get_a, get_b = ga.values.get, gb.values.get
         lines: list[str] = []
         if len(ins_a) != len(ins_b):
             lines.append(f"{len(ins_a)} inputs → {len(ins_b)}")
@@ -131,7 +135,7 @@ class ChangeFinder:
                         f"{repr(ta) if ta else 'omitted'})"
                     )
                 continue
-            va, vb = _value(ga, ta), _value(gb, tb)
+            va, vb = get_a(ta), get_b(tb)
             ia = va.initializer if va is not None else None
             ib = vb.initializer if vb is not None else None
             if ia is not None and ib is not None:
@@ -139,22 +143,49 @@ class ChangeFinder:
                 if line:
                     lines.append(line)
                 continue
-            twin = self.m.tensors.get(ta)
-            if twin is not None and twin != tb:
+            if self._rewired(ta, tb, ga, gb):
                 lines.append(f"input {k} rewired: {ta!r} → {tb!r}")
             elif (ia is None) != (ib is None):
                 lines.append(
                     f"input {k}: {'initializer' if ia is not None else 'computed'} {ta!r} → "
                     f"{'initializer' if ib is not None else 'computed'} {tb!r}"
                 )
-            lines += _type_lines(f"input {k}", va, vb, internal=True)
+            if va is not None and vb is not None and va.type != vb.type:
+                lines += type_change(f"input {k}", va.type, vb.type, internal=True)
         return lines
+
+    def _rewired(self, ta: str, tb: str, ga: Graph, gb: Graph) -> bool:
+        """Whether input ``ta`` of A became ``tb`` of B that is not its twin, when no node added
+        or removed in between explains it (a Cast inserted before a node is reported on the
+        Cast, not on every node that now reads it)."""
+        tensors, back = self.m.tensors, self.m.tensors_back
+        twin = tensors.get(ta)
+        if twin == tb or (twin is None and tb not in back):
+            return False  # the same, or both read nodes only one side has (reported there)
+        past_a = _past_unmatched(ga, ta, self.m.a_to_b)
+        past_b = _past_unmatched(gb, tb, self.m.b_to_a)
+        return tensors.get(past_a) != past_b
 
     def _initializer_line(self, ia: Initializer, ib: Initializer) -> str | None:
         key = (id(ia), id(ib))  # one weight is often read by many nodes
         if key not in self._init_cache:
             self._init_cache[key] = _initializer_line(ia, ib)
         return self._init_cache[key]
+
+
+def _past_unmatched(g: Graph, name: str, matched: dict[int, int]) -> str:
+    """``name``, followed back through unmatched nodes with one computed input (the chain a
+    model added or removed: a Cast, an Identity, a folded BatchNormalization)."""
+    for _ in range(len(g.nodes)):
+        v = g.values.get(name)
+        p = v.producer if v is not None else None
+        if p is None or p in matched:
+            return name
+        computed = [t for t in g.nodes[p].inputs if t and g.values[t].initializer is None]
+        if len(computed) != 1:
+            return name
+        name = computed[0]
+    return name
 
 
 def _aligned_inputs(na: Node, nb: Node, tensors: dict[str, str]) -> list[str]:
@@ -182,14 +213,12 @@ def _output_lines(na: Node, nb: Node, ga: Graph, gb: Graph) -> list[str]:
     lines: list[str] = []
     if len(na.outputs) != len(nb.outputs):
         lines.append(f"{len(na.outputs)} outputs → {len(nb.outputs)}")
+    get_a, get_b = ga.values.get, gb.values.get
     for k, (ta, tb) in enumerate(zip(na.outputs, nb.outputs, strict=False)):
-        if ta and tb:
-            lines += _type_lines(f"output {k}", _value(ga, ta), _value(gb, tb), internal=True)
+        va, vb = get_a(ta), get_b(tb)
+        if va is not None and vb is not None and va.type != vb.type:
+            lines += type_change(f"output {k}", va.type, vb.type, internal=True)
     return lines
-
-
-def _value(g: Graph, name: str) -> Value | None:
-    return g.values.get(name)
 
 
 def _type_lines(what: str, va: Value | None, vb: Value | None, internal: bool = False) -> list[str]:
@@ -205,7 +234,7 @@ def type_change(
     equal whatever their names (exporters name them differently). ``internal``: a value inside
     the graph, whose shape shape inference may know better on one side: a fixed dim against a
     symbol is no change there (the graph input that made it so is reported)."""
-    if ta is None or tb is None:
+    if ta is tb or ta is None or tb is None or ta == tb:
         return []
     lines = []
     if ta.dtype != tb.dtype:
