@@ -338,19 +338,21 @@ def test_cancel_stops_the_diff(tmp_path):
 
 
 def test_ten_thousand_nodes_diff_in_well_under_a_second(tmp_path):
-    """Names kept, and all names and the order changed: the best of three runs (the machine is
-    shared) under a second. Measured on an idle machine: see the README's Performance section."""
+    """Names kept, and all names and the order changed. Timed in this process's CPU time, best
+    of three: the machine is shared, and its wall-clock time there says more about the other
+    processes than about the diff (CPU 0.12 s named and 0.17 s disguised while the wall clock
+    said 0.4 s and 0.55 s with a load average of 9 on 2 cores)."""
     original = chain_model(10_000)
     disguised, order = disguise(original)
     a = _open(original, tmp_path / "a.onnx")
     for b in (a, _open(disguised, tmp_path / "b.onnx")):
         times = []
         for _ in range(3):
-            start = time.perf_counter()
+            start = time.process_time()
             d = diff_models(a, b)
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
         assert d.same and len(d.pairs) == 10_000
-        assert min(times) < 1.0, times
+        assert min(times) < 0.5, times
     assert dict(d.pairs) == dict(enumerate(order))
 
 

@@ -25,6 +25,7 @@ class ChangeFinder:
     def __init__(self, a: Model, b: Model, matching: Matching) -> None:
         self.a, self.b, self.m = a, b, matching
         self._init_cache: dict[tuple[int, int], str | None] = {}
+        self.same_opsets = a.opset_imports == b.opset_imports
 
     def node_lines(
         self, na: Node, nb: Node, ga: Graph | None = None, gb: Graph | None = None
@@ -35,7 +36,7 @@ class ChangeFinder:
         lines: list[str] = []
         if (na.op_type, na.domain) != (nb.op_type, nb.domain):
             lines.append(f"op type {_op(na)} → {_op(nb)}")
-        else:
+        elif not self.same_opsets:
             opset = _opset_line(
                 na.op_type, na.domain, self.a.opset_for(na.domain), self.b.opset_for(nb.domain)
             )
@@ -124,6 +125,7 @@ class ChangeFinder:
         ins_a = na.inputs
         ins_b = _aligned_inputs(na, nb, self.m.tensors) if na.op_type in COMMUTATIVE else nb.inputs
         get_a, get_b = ga.values.get, gb.values.get
+        tensors = self.m.tensors
         lines: list[str] = []
         if len(ins_a) != len(ins_b):
             lines.append(f"{len(ins_a)} inputs → {len(ins_b)}")
@@ -136,22 +138,24 @@ class ChangeFinder:
                     )
                 continue
             va, vb = get_a(ta), get_b(tb)
-            ia = va.initializer if va is not None else None
-            ib = vb.initializer if vb is not None else None
+            if va is None or vb is None:
+                continue
+            ia, ib = va.initializer, vb.initializer
             if ia is not None and ib is not None:
                 line = self._initializer_line(ia, ib)
                 if line:
                     lines.append(line)
                 continue
-            if self._rewired(ta, tb, ga, gb):
+            if tensors.get(ta) != tb and self._rewired(ta, tb, ga, gb):
                 lines.append(f"input {k} rewired: {ta!r} → {tb!r}")
             elif (ia is None) != (ib is None):
                 lines.append(
                     f"input {k}: {'initializer' if ia is not None else 'computed'} {ta!r} → "
                     f"{'initializer' if ib is not None else 'computed'} {tb!r}"
                 )
-            if va is not None and vb is not None and va.type != vb.type:
-                lines += type_change(f"input {k}", va.type, vb.type, internal=True)
+            type_a, type_b = va.declared or va.inferred, vb.declared or vb.inferred
+            if type_a is not type_b and type_a != type_b:
+                lines += type_change(f"input {k}", type_a, type_b, internal=True)
         return lines
 
     def _rewired(self, ta: str, tb: str, ga: Graph, gb: Graph) -> bool:
@@ -216,8 +220,11 @@ def _output_lines(na: Node, nb: Node, ga: Graph, gb: Graph) -> list[str]:
     get_a, get_b = ga.values.get, gb.values.get
     for k, (ta, tb) in enumerate(zip(na.outputs, nb.outputs, strict=False)):
         va, vb = get_a(ta), get_b(tb)
-        if va is not None and vb is not None and va.type != vb.type:
-            lines += type_change(f"output {k}", va.type, vb.type, internal=True)
+        if va is None or vb is None:
+            continue
+        type_a, type_b = va.declared or va.inferred, vb.declared or vb.inferred
+        if type_a is not type_b and type_a != type_b:
+            lines += type_change(f"output {k}", type_a, type_b, internal=True)
     return lines
 
 

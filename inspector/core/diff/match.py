@@ -137,25 +137,22 @@ class _Matcher:
         na, nb = self.ga.nodes, self.gb.nodes
         b_by_name = _unique_names(nb)
         a_by_name = _unique_names(na)
-        vb = self.gb.values
+        get_b = self.gb.values.get
+        a_to_b, b_to_a = self.m.a_to_b, self.m.b_to_a
         for a in na:
             b_index = b_by_name.get(a.name) if a.name in a_by_name else None
             out_b = None
             if a.outputs and a.outputs[0]:
-                v = vb.get(a.outputs[0])
+                v = get_b(a.outputs[0])
                 out_b = v.producer if v is not None else None
-            for cand in (b_index, out_b):
-                if cand is None or not self._free(a.index, cand):
+            for cand in (b_index, out_b) if b_index != out_b else (b_index,):
+                if cand is None or a.index in a_to_b or cand in b_to_a:
                     continue
                 b = nb[cand]
-                same_op = (a.op_type, a.domain) == (b.op_type, b.domain)
-                both = (
-                    bool(a.name)
-                    and a.name == b.name
-                    and bool(a.outputs)
-                    and (a.outputs[:1] == b.outputs[:1])
-                )
-                if same_op or both:
+                same_op = a.op_type == b.op_type and a.domain == b.domain
+                if same_op or (
+                    a.name and a.name == b.name and a.outputs and a.outputs[:1] == b.outputs[:1]
+                ):
                     self._pair(a.index, cand)
                     self.m.by_name += 1
                     break
