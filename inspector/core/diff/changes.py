@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, numpy_helper
 
-from inspector.core.attributes import make_attribute
+from inspector.core.attributes import make_attribute, quick_value
 from inspector.core.diff.match import COMMUTATIVE, Matching, match_graphs
 from inspector.core.graph import Graph, Initializer, Model, Node, Value
 from inspector.core.tensor_types import Shape, TensorType, format_shape
@@ -87,8 +87,9 @@ class ChangeFinder:
         if xa.type == xb.type == AttributeProto.TENSOR:
             return _values_line(f"attribute {name}", *_proto_array(xa.t), *_proto_array(xb.t))
         ta, tb = make_attribute(xa).text, make_attribute(xb).text
-        if ta == tb:  # e.g. the same float stored with different doc strings
-            return None
+        if ta == tb:  # shown alike (6 significant digits): say the values in full, if they differ
+            va, vb = quick_value(xa), quick_value(xb)
+            return None if va == vb else f"attribute {name}: {va!r} → {vb!r}"
         return f"attribute {name}: {ta} → {tb}"
 
     def _subgraph_line(self, name: str, sa: Graph, sb: Graph) -> str | None:
@@ -131,11 +132,10 @@ class ChangeFinder:
             lines.append(f"{len(ins_a)} inputs → {len(ins_b)}")
         for k, (ta, tb) in enumerate(zip(ins_a, ins_b, strict=False)):
             if not ta or not tb:
-                if ta != tb:
-                    lines.append(
-                        f"input {k} {'omitted' if not tb else 'given'} (was "
-                        f"{repr(ta) if ta else 'omitted'})"
-                    )
+                if ta:
+                    lines.append(f"input {k} omitted (was {ta!r})")
+                elif tb:
+                    lines.append(f"input {k} {tb!r} given (was omitted)")
                 continue
             va, vb = get_a(ta), get_b(tb)
             if va is None or vb is None:
