@@ -41,6 +41,8 @@ COMMUTATIVE = frozenset(
 # another position of a commutative op (exporters order a bias and its operand differently).
 _AT_POSITION = 2
 _ELSEWHERE = 1
+# How many nodes only one side has that looking through may step over, on each side.
+_REACH = 3
 
 
 @dataclass
@@ -107,6 +109,7 @@ class _Matcher:
             if len(self.m.a_to_b) == before:
                 # only then look past nodes one side lacks (a BatchNormalization folded away)
                 self._propagate(look_through=True)
+                self._in_place(look_through=True)
             if len(self.m.a_to_b) == before:
                 # only then settle ties (parallel branches alike in every way) by position
                 self._propagate(look_through=False, guess=True)
@@ -159,7 +162,7 @@ class _Matcher:
 
     def _propagate(self, look_through: bool, guess: bool = False) -> None:
         """Forward then backward sweeps over same-op neighbours, until neither pairs anything.
-        ``look_through``: a forward step may also step over one unmatched node on either side.
+        ``look_through``: a forward step may also step over unmatched nodes on either side.
         ``guess``: one sweep that settles ties by position (see :meth:`_best`)."""
         while True:
             paired = 0
@@ -181,13 +184,13 @@ class _Matcher:
             if not paired or guess:
                 return
 
-    def _in_place(self) -> None:
+    def _in_place(self, look_through: bool = False) -> None:
         """Nodes whose op type changed: paired inputs on one side and paired consumers (or graph
         outputs) on the other, both pointing at the same unmatched node of B."""
         for a in self.ga.nodes:
             if a.index in self.m.a_to_b:
                 continue
-            fwd = self._forward(a, same_op=False)
+            fwd = self._forward(a, same_op=False, look_through=look_through)
             back = self._backward(a, same_op=False)
             has_inputs = any(self._computed_input(t) for t in a.inputs)
             # a source node (Constant) has no paired inputs: its consumers alone place it
@@ -204,8 +207,9 @@ class _Matcher:
 
     def _forward(self, a: Node, same_op: bool, look_through: bool = False) -> dict[int, int]:
         """Unmatched B nodes reading the twins of ``a``'s inputs where ``a`` reads them:
-        candidate → how many inputs agree. ``look_through``: the twin may also be found past one
-        unmatched single-input node of A, and a candidate may read it past one of B."""
+        candidate → how many inputs agree. ``look_through``: the twin may also be found past a
+        few unmatched single-input nodes of A, and a candidate may read it past a few of B (one
+        exporter's Transpose + Reshape is another's Squeeze)."""
         score: dict[int, int] = {}
         commutative = a.op_type in COMMUTATIVE
         vb = self.gb.values
@@ -215,16 +219,22 @@ class _Matcher:
                 continue
             tb = self.m.tensors.get(ta)
             if tb is None and look_through:
-                tb = self._twin_past(ta)
+                tb = self.m.tensors.get(past_unmatched(self.ga, ta, self.m.a_to_b, _REACH))
             v = vb.get(tb) if tb else None
             if v is None:
                 continue
             reads = [(tb, v.consumers)]
             if look_through:
-                for u in v.consumers:
-                    if u not in self.m.b_to_a and self._passes(nb[u], self.gb):
-                        t = nb[u].outputs[0]
-                        reads.append((t, vb[t].consumers))
+                frontier = [v.consumers]
+                for _ in range(_REACH):
+                    ahead = []
+                    for consumers in frontier:
+                        for u in consumers:
+                            if u not in self.m.b_to_a and passes(nb[u], self.gb):
+                                t = nb[u].outputs[0]
+                                reads.append((t, vb[t].consumers))
+                                ahead.append(vb[t].consumers)
+                    frontier = ahead
             for t, consumers in reads:
                 for c in set(consumers):
                     if c in self.m.b_to_a:
@@ -237,27 +247,6 @@ class _Matcher:
                     elif commutative and t in b.inputs:
                         score[c] = score.get(c, 0) + _ELSEWHERE
         return score
-
-    def _twin_past(self, ta: str) -> str | None:
-        """The twin of the input of the unmatched single-input node of A producing ``ta``."""
-        v = self.ga.values.get(ta)
-        p = v.producer if v is not None else None
-        if p is None or p in self.m.a_to_b or not self._passes(self.ga.nodes[p], self.ga):
-            return None
-        return self.m.tensors.get(self._data_input(self.ga.nodes[p], self.ga))
-
-    @staticmethod
-    def _data_input(n: Node, g: Graph) -> str:
-        return next(t for t in n.inputs if t and (g.values[t].initializer is None))
-
-    @staticmethod
-    def _passes(n: Node, g: Graph) -> bool:
-        """A node with one output and one computed input (the rest weights), that a model may
-        lack without changing its wiring: BatchNormalization, Identity, Cast, Dropout."""
-        if len(n.outputs) != 1 or not n.outputs[0]:
-            return False
-        computed = [t for t in n.inputs if t and g.values[t].initializer is None]
-        return len(computed) == 1
 
     def _backward(self, a: Node, same_op: bool) -> dict[int, int]:
         """Unmatched B nodes producing what the twins of ``a``'s consumers read where they read
@@ -336,6 +325,34 @@ class _Matcher:
             if ta and tb and va[ta].type == vb[tb].type:
                 n += 1
         return n
+
+
+def passes(n: Node, g: Graph) -> bool:
+    """A node with one output and one computed input (the rest weights), that a model may have
+    or lack without changing its wiring: BatchNormalization, Identity, Cast, Dropout, Reshape."""
+    if len(n.outputs) != 1 or not n.outputs[0]:
+        return False
+    return sum(1 for t in n.inputs if t and not constant(g, t)) == 1
+
+
+def constant(g: Graph, name: str) -> bool:
+    """Whether ``name`` is a weight: an initializer or a Constant node's output."""
+    v = g.values[name]
+    if v.initializer is not None:
+        return True
+    return v.producer is not None and g.nodes[v.producer].op_type == "Constant"
+
+
+def past_unmatched(g: Graph, name: str, matched: dict[int, int], reach: int) -> str:
+    """``name``, followed back through at most ``reach`` unmatched :func:`passes` nodes (a chain
+    one model has and the other lacks: a Cast, an Identity, a folded BatchNormalization)."""
+    for _ in range(reach):
+        v = g.values.get(name)
+        p = v.producer if v is not None else None
+        if p is None or p in matched or not passes(g.nodes[p], g):
+            return name
+        name = next(t for t in g.nodes[p].inputs if t and not constant(g, t))
+    return name
 
 
 def _unique_names(nodes: Iterable[Node]) -> dict[str, int]:
