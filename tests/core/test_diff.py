@@ -395,7 +395,7 @@ def test_cli_unreadable_model_exit_2_one_line(tmp_path):
     good = tmp_path / "good.onnx"
     onnx.save(small_cnn(), good)
     bad = make_bad_files(tmp_path / "bad")["truncated"]
-    for args in ((str(good), str(bad)), (str(bad), str(good)), (str(good),)):
+    for args in ((str(good), str(bad)), (str(good),)):
         r = run_cli("diff", *args, "--json")
         assert r.returncode == 2
         assert r.stdout == ""
