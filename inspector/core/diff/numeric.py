@@ -35,7 +35,13 @@ from inspector.core.findings import Finding, Severity, has_errors
 from inspector.core.graph import Model, open_model
 from inspector.core.inference.inputs import build_feeds, input_specs, load_feeds
 from inspector.core.inference.protocol import RunOptions
-from inspector.core.inference.runner import DEFAULT_ATOL, DEFAULT_RTOL, RunResult, run_call
+from inspector.core.inference.runner import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    RunResult,
+    TensorResult,
+    run_call,
+)
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 JOB_TARGET = "inspector.core.diff.numeric_child:run_both"
@@ -331,6 +337,72 @@ def _unpaired_findings(a: Model, b: Model) -> list[Finding]:
     ]
 
 
+def first_divergence(
+    a: Model,
+    node_pairs: Mapping[int, int],
+    tensor_pairs: Mapping[str, str],
+    values_a: Mapping[str, TensorResult],
+    values_b: Mapping[str, TensorResult],
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+) -> tuple[int, int, TensorGap, bool] | None:
+    """Where two runs part: (node index in A, in B, the gap of its first diverging output,
+    whether its computed inputs agree) for the first node of A, in node order (topological in a
+    valid model), that is matched in B (``node_pairs``) and has an output whose twin
+    (``tensor_pairs``) in ``values_b`` is beyond tolerance; None if there is none.
+
+    Walking in topological order, that node's computed inputs come from earlier nodes that agree,
+    so they agree too, unless they come from a node that is not matched or not captured: then
+    the divergence began there, and the flag says so. Initializers and graph inputs are not
+    compared (the same values were fed; a changed initializer is the structural diff's)."""
+    gaps: dict[str, TensorGap | None] = {}
+
+    def gap(name: str) -> TensorGap | None:
+        if name not in gaps:
+            twin = tensor_pairs.get(name)
+            ta, tb = values_a.get(name), values_b.get(twin) if twin else None
+            gaps[name] = (
+                None if ta is None or tb is None else
+                tensor_gap(name, tb.name, ta.array(), tb.array(), rtol, atol)
+            )  # fmt: skip
+        return gaps[name]
+
+    for node in a.graph.nodes:
+        other = node_pairs.get(node.index)
+        if other is None:
+            continue
+        bad = [g for o in node.outputs if o and (g := gap(o)) is not None and not g.ok]
+        if bad:
+            inputs_agree = all(g.ok for i in node.inputs if i and (g := gap(i)) is not None)
+            return node.index, other, bad[0], inputs_agree
+    return None
+
+
+def _divergence_finding(
+    a: Model, where: tuple[int, int, TensorGap, bool], outputs_same: bool
+) -> Finding:
+    index, other, gap, inputs_agree = where
+    node = a.graph.nodes[index]
+    since = (
+        "while its inputs agree"
+        if inputs_agree
+        else "with an input already differing, from a node not matched or not captured"
+    )
+    then = "; the outputs still agree within tolerance" if outputs_same else ""
+    return Finding(
+        Severity.INFO if outputs_same else Severity.WARNING,
+        "diff-first-divergence",
+        f"node '{node.label}' ({node.op_type}) is the first where the models part: its output "
+        f"'{gap.a_name}' differs from '{gap.b_name}' by {describe_gap(gap)} {since}{then}",
+        "compare this node's attributes, constant inputs and op version in the structural diff",
+        node=node.name,
+        node_index=index,
+        op_type=node.op_type,
+        tensor=gap.a_name,
+        other_node_index=other,
+    )
+
+
 def _diff(
     a: Model,
     b: Model,
@@ -338,6 +410,7 @@ def _diff(
     run_b: RunResult | None,
     rtol: float,
     atol: float,
+    pairs: tuple[Mapping[int, int], Mapping[str, str]] | None,
 ) -> NumericDiff:
     findings: list[Finding] = []
     for run, label in ((run_a, "A"), (run_b, "B")):
@@ -352,4 +425,13 @@ def _diff(
         for na, nb in _paired_names(list(values_a), list(values_b))
     ]
     findings = _output_findings(a, b, gaps, rtol, atol) + _unpaired_findings(a, b) + findings
-    return NumericDiff(tuple(gaps), None, tuple(findings), rtol, atol)
+    where = None
+    if pairs is not None:
+        captured_a = {t.name: t for t in run_a.intermediates + run_a.outputs}
+        captured_b = {t.name: t for t in run_b.intermediates + run_b.outputs}
+        where = first_divergence(a, *pairs, captured_a, captured_b, rtol, atol)
+        if where is not None:
+            same = all(g.ok for g in gaps)
+            findings.insert(0, _divergence_finding(a, where, same))
+    first = (where[0], where[1]) if where is not None else None
+    return NumericDiff(tuple(gaps), first, tuple(findings), rtol, atol)
