@@ -40,6 +40,10 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "run",
         "Run the model through ONNX Runtime (in a child process) on random or loaded inputs.",
     ),
+    Subcommand(
+        "diff",
+        "Compare two models: the nodes added, removed or changed, and model-level changes.",
+    ),
     Subcommand("render", "Draw the graph (the same scene the window draws) to a PNG or SVG file."),
     Subcommand(
         "export", "Export a PyTorch model to ONNX in a child process, then validate the file."
