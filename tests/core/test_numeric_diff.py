@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from inspector.core.diff.numeric import NumericDiff, compare_many, compare_outputs, tensor_gap
 from tests.core.divergence_corpus import DivergenceCase, build_corpus, spread
+from tests.core.test_cli import run_cli
 
 
 def _mlp(
@@ -184,3 +186,26 @@ def test_first_divergence_sits_on_both_models_nodes(tmp_path):
         2,
     )
     assert "while its inputs agree" in f.message
+
+
+# ------------------------------------------------------------------------------ diff --run
+
+
+def test_cli_diff_run_exits_like_diff(tmp_path):
+    """0 when both compute the same, 1 with the mismatch and the first divergence as findings
+    carrying both sides' node index, 2 for inputs that cannot be read."""
+    a, b = _mlp(tmp_path / "a.onnx"), _mlp(tmp_path / "b.onnx", scale=1.5)
+    same = run_cli("diff", str(a), str(a), "--run")
+    assert same.returncode == 0, same.stderr
+    assert "output y: same" in same.stdout
+    differ = run_cli("diff", str(a), str(b), "--run", "--seed", "3", "--json")
+    assert differ.returncode == 1, differ.stderr
+    report = json.loads(differ.stdout)
+    assert report["same"] is False and report["numeric"]["outputs"][0]["ok"] is False
+    by_code = {f["code"]: f for f in report["findings"]}
+    assert (by_code["diff-first-divergence"]["node_index"], by_code["diff-first-divergence"]["other_node_index"]) == (0, 0)  # fmt: skip
+    assert by_code["diff-output-mismatch"]["node"] == "relu"
+    assert report["numeric"]["first_divergence"] == [0, 0]
+    loose = run_cli("diff", str(a), str(b), "--run", "--inputs", str(tmp_path / "none.npz"))
+    assert loose.returncode == 2 and len(loose.stderr.strip().splitlines()) == 1
+    assert run_cli("diff", str(a), str(a), "--inputs", "x.npz").returncode == 2

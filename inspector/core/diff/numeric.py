@@ -215,11 +215,14 @@ def compare_outputs(
     cancel: CancelToken | None = None,
     progress: ProgressFn = no_progress,
     timeout: float = 600.0,
+    models: tuple[Model, Model] | None = None,
+    structure: ModelDiff | None = None,
 ) -> NumericDiff:
     """Run both models on the same inputs in one child process and compare them (see the
-    module's docstring). Raises ``ModelLoadError`` for a model that cannot be read,
-    ``FeedError`` for an unreadable ``inputs`` file, and ``Cancelled`` (after killing the child)
-    when ``cancel`` is set; a crash or a timeout is a finding."""
+    module's docstring; ``models`` and ``structure`` as :func:`compare_call` takes them).
+    Raises ``ModelLoadError`` for a model that cannot be read, ``FeedError`` for an unreadable
+    ``inputs`` file, and ``Cancelled`` (after killing the child) when ``cancel`` is set; a crash
+    or a timeout is a finding."""
     call = compare_call(
         path_a,
         path_b,
@@ -229,6 +232,8 @@ def compare_outputs(
         atol=atol,
         intermediates=intermediates,
         timeout=timeout,
+        models=models,
+        structure=structure,
     )
     return call_child(call, progress, cancel)
 
