@@ -15,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 from inspector.core.diff.numeric import NumericDiff, compare_many, compare_outputs, tensor_gap
 from tests.core.divergence_corpus import DivergenceCase, build_corpus, spread
 from tests.core.test_cli import run_cli
+from tests.inference_models import endless_loop_model, inference_children
 
 
 def _mlp(
@@ -209,3 +210,20 @@ def test_cli_diff_run_exits_like_diff(tmp_path):
     loose = run_cli("diff", str(a), str(b), "--run", "--inputs", str(tmp_path / "none.npz"))
     assert loose.returncode == 2 and len(loose.stderr.strip().splitlines()) == 1
     assert run_cli("diff", str(a), str(a), "--inputs", "x.npz").returncode == 2
+
+
+def test_a_hang_is_a_finding_of_the_model_that_hung(tmp_path):
+    endless = endless_loop_model(tmp_path)
+    diff = compare_outputs(endless, endless, timeout=5)
+    assert not diff.same and diff.outputs == ()
+    (f,) = diff.findings  # B never started: the child was stopped in A's run
+    assert f.code == "timed-out" and f.message.startswith("model A: ")
+    assert inference_children() == []
+
+
+@pytest.mark.slow
+def test_a_hang_in_a_batch_costs_only_its_pair(tmp_path):
+    a, endless = _mlp(tmp_path / "a.onnx"), endless_loop_model(tmp_path)
+    hung, after = compare_many([(endless, endless), (a, a)], timeout=15)
+    assert [f.code for f in hung.findings] == ["timed-out"]
+    assert after.same and after.findings == ()  # run again, in a child of its own

@@ -241,6 +241,7 @@ def compare_outputs(
 def compare_many(
     pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
     *,
+    inputs: Inputs = None,
     seed: int = 0,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
@@ -249,8 +250,8 @@ def compare_many(
     progress: ProgressFn = no_progress,
     timeout: float = 600.0,
 ) -> list[NumericDiff]:
-    """:func:`compare_outputs` for each (A, B) of ``pairs`` (random inputs), all in one child
-    process: the child's start and its onnx and onnxruntime imports are paid once, not per pair.
+    """:func:`compare_outputs` for each (A, B) of ``pairs`` (the same arguments for each), all
+    in one child process: the child's start and its onnx and onnxruntime imports are paid once, not per pair.
     ``timeout`` is per pair. A crash ends the child: the pair it crashed in is reported as
     crashed and the pairs after it run in a new child."""
     results: list[NumericDiff | None] = [None] * len(pairs)
@@ -259,7 +260,7 @@ def compare_many(
         try:
             for i in pending:
                 prepared.append(
-                    _Pair(*pairs[i], None, seed, rtol, atol, intermediates, timeout, None, None)
+                    _Pair(*pairs[i], inputs, seed, rtol, atol, intermediates, timeout, None, None)
                 )
         except BaseException:  # a model that cannot be read: the feeds written so far go
             for pair in prepared:
