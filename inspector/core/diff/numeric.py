@@ -10,7 +10,8 @@ under its own input names, each cast to B's declared dtype, so a float16 copy of
 is fed the same values in float16. Every comparison is made in float64.
 
 Outputs are paired by name, then the rest by position. Each pair gives a :class:`TensorGap`
-(numpy.allclose semantics: ``|a - b| <= atol + rtol * |b|``, NaN equal to NaN) and, when it is
+(numpy.allclose semantics with A as the reference: ``|b - a| <= atol + rtol * |a|``, NaN
+equal to NaN) and, when it is
 beyond tolerance, a ``diff-output-mismatch`` finding on the node producing the output in A (and
 the node producing it in B as ``other_node_index``).
 
@@ -22,9 +23,9 @@ may be fused differently from the plain models (each captured tensor is a graph 
 their outputs are compared as captured.
 
 Known limitations: only main-graph tensors are captured (a divergence inside a Loop or If body
-is named at the Loop or If node); only tensor outputs are compared (a sequence or map output is paired but its
-values are not); outputs whose dtypes are not both numbers or both strings, or whose shapes
-differ, are never within tolerance (their gap is ``inf``).
+is named at the Loop or If node); only tensor outputs are compared (a sequence or map output is
+paired but its values are not); outputs whose dtypes are not both numbers or both strings, or
+whose shapes differ, are never within tolerance (their gap is ``inf``).
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def comparison_feeds(
         given = load_feeds(a, inputs).feeds
     feeds_a = build_feeds(input_specs(a), seed, given=given)
     given_b = {}
-    for name_a, name_b in _paired_names(list(feeds_a), b.graph.inputs):
+    for name_a, name_b in _paired_names(a.graph.inputs, b.graph.inputs):
         try:
             given_b[name_b] = cast_feed(b, name_b, feeds_a[name_a])
         except (KeyError, ValueError):  # no declared type, or bfloat16: the feed check says so
