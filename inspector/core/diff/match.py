@@ -37,6 +37,11 @@ COMMUTATIVE = frozenset(
     ("Add", "Mul", "Sum", "Max", "Min", "Mean", "And", "Or", "Xor", "Equal", "BitwiseAnd")
 )
 
+# Evidence weights: a neighbour read at the same input position counts more than one read at
+# another position of a commutative op (exporters order a bias and its operand differently).
+_AT_POSITION = 2
+_ELSEWHERE = 1
+
 
 @dataclass
 class Matching:
@@ -102,8 +107,11 @@ class _Matcher:
             if len(self.m.a_to_b) == before:
                 # only then look past nodes one side lacks (a BatchNormalization folded away)
                 self._propagate(look_through=True)
-                if len(self.m.a_to_b) == before:
-                    break
+            if len(self.m.a_to_b) == before:
+                # only then settle ties (parallel branches alike in every way) by position
+                self._propagate(look_through=False, guess=True)
+            if len(self.m.a_to_b) == before:
+                break
         return self.m
 
     def _seed_tensors(self) -> None:
@@ -129,49 +137,48 @@ class _Matcher:
         na, nb = self.ga.nodes, self.gb.nodes
         b_by_name = _unique_names(nb)
         a_by_name = _unique_names(na)
-        vb = self.gb.values
+        get_b = self.gb.values.get
+        a_to_b, b_to_a = self.m.a_to_b, self.m.b_to_a
         for a in na:
             b_index = b_by_name.get(a.name) if a.name in a_by_name else None
             out_b = None
             if a.outputs and a.outputs[0]:
-                v = vb.get(a.outputs[0])
+                v = get_b(a.outputs[0])
                 out_b = v.producer if v is not None else None
-            for cand in (b_index, out_b):
-                if cand is None or not self._free(a.index, cand):
+            for cand in (b_index, out_b) if b_index != out_b else (b_index,):
+                if cand is None or a.index in a_to_b or cand in b_to_a:
                     continue
                 b = nb[cand]
-                same_op = (a.op_type, a.domain) == (b.op_type, b.domain)
-                both = (
-                    bool(a.name)
-                    and a.name == b.name
-                    and bool(a.outputs)
-                    and (a.outputs[:1] == b.outputs[:1])
-                )
-                if same_op or both:
+                same_op = a.op_type == b.op_type and a.domain == b.domain
+                if same_op or (
+                    a.name and a.name == b.name and a.outputs and a.outputs[:1] == b.outputs[:1]
+                ):
                     self._pair(a.index, cand)
                     self.m.by_name += 1
                     break
 
-    def _propagate(self, look_through: bool) -> None:
+    def _propagate(self, look_through: bool, guess: bool = False) -> None:
         """Forward then backward sweeps over same-op neighbours, until neither pairs anything.
-        ``look_through``: a forward step may also step over one unmatched node on either side."""
+        ``look_through``: a forward step may also step over one unmatched node on either side.
+        ``guess``: one sweep that settles ties by position (see :meth:`_best`)."""
         while True:
             paired = 0
             for a in self.ga.nodes:
                 if a.index not in self.m.a_to_b:
-                    b = self._best(a, self._forward(a, same_op=True, look_through=look_through))
+                    fwd = self._forward(a, same_op=True, look_through=look_through)
+                    b = self._best(a, fwd, guess)
                     if b is not None:
                         self._pair(a.index, b)
                         paired += 1
             for a in reversed(self.ga.nodes):
                 if a.index not in self.m.a_to_b:
-                    b = self._best(a, self._backward(a, same_op=True))
+                    b = self._best(a, self._backward(a, same_op=True), guess)
                     if b is not None:
                         self._pair(a.index, b)
                         paired += 1
             if self.cancel is not None:
                 self.cancel.check()
-            if not paired:
+            if not paired or guess:
                 return
 
     def _in_place(self) -> None:
@@ -225,9 +232,10 @@ class _Matcher:
                     b = nb[c]
                     if same_op and (b.op_type != a.op_type or b.domain != a.domain):
                         continue
-                    at_k = k < len(b.inputs) and b.inputs[k] == t
-                    if at_k or (commutative and t in b.inputs):
-                        score[c] = score.get(c, 0) + 1
+                    if k < len(b.inputs) and b.inputs[k] == t:
+                        score[c] = score.get(c, 0) + _AT_POSITION
+                    elif commutative and t in b.inputs:
+                        score[c] = score.get(c, 0) + _ELSEWHERE
         return score
 
     def _twin_past(self, ta: str) -> str | None:
@@ -262,23 +270,24 @@ class _Matcher:
             v = va.get(ta) if ta else None
             if v is None:
                 continue
-            twins: list[str] = []
+            # (B tensor, weight): where the twins of a's consumers read what a gives them
+            twins: list[tuple[str, int]] = []
             if v.is_output and ta in self.m.tensors:
-                twins.append(self.m.tensors[ta])
+                twins.append((self.m.tensors[ta], _AT_POSITION))
             for c in set(v.consumers):
                 cb = a_to_b.get(c)
                 if cb is None:
                     continue
                 ca_inputs, cb_inputs = na[c].inputs, nb[cb].inputs
+                at = {k for k, t in enumerate(ca_inputs) if t == ta and k < len(cb_inputs)}
+                twins += [(cb_inputs[k], _AT_POSITION) for k in at if cb_inputs[k]]
                 if na[c].op_type in COMMUTATIVE and nb[cb].op_type in COMMUTATIVE:
-                    twins.extend(t for t in cb_inputs if t and t not in self.m.tensors_back)
-                else:
-                    twins.extend(
-                        cb_inputs[k]
-                        for k, t in enumerate(ca_inputs)
-                        if t == ta and k < len(cb_inputs) and cb_inputs[k]
-                    )
-            for tb in twins:
+                    twins += [
+                        (t, _ELSEWHERE)
+                        for k, t in enumerate(cb_inputs)
+                        if t and k not in at and t not in self.m.tensors_back
+                    ]
+            for tb, weight in twins:
                 w = vb.get(tb)
                 p = w.producer if w is not None else None
                 if p is None or p in self.m.b_to_a:
@@ -288,15 +297,45 @@ class _Matcher:
                     continue
                 # the output position must agree too: output j of a is output j of b
                 if j < len(b.outputs) and b.outputs[j] == tb:
-                    score[p] = score.get(p, 0) + 1
+                    score[p] = score.get(p, 0) + weight
         return score
 
-    def _best(self, a: Node, score: dict[int, int]) -> int | None:
-        """The candidate with the most evidence, nearest in relative position on a tie."""
+    def _best(self, a: Node, score: dict[int, int], guess: bool = False) -> int | None:
+        """The candidate with the most evidence; on a tie the one most like ``a`` (parallel
+        branches read the same tensor). Candidates alike in every way are a guess: none, unless
+        ``guess``, then the nearest in relative position."""
         if not score:
             return None
+        top = max(score.values())
+        cands = [b for b, s in score.items() if s == top]
+        if len(cands) == 1:
+            return cands[0]
+        like = {b: self._likeness(a, b) for b in cands}
+        most = max(like.values())
+        cands = [b for b in cands if like[b] == most]
+        if len(cands) == 1:
+            return cands[0]
+        if not guess:
+            return None
         pos = a.index / self.na
-        return max(score, key=lambda b: (score[b], -abs(b / self.nb - pos), -b))
+        return max(cands, key=lambda b: (-abs(b / self.nb - pos), -b))
+
+    def _likeness(self, a: Node, b_index: int) -> int:
+        """How many attributes, weights (by dtype and shape, then by bytes) and output types of
+        ``a`` and B's node agree."""
+        b = self.gb.nodes[b_index]
+        attrs_b = {x.name: x.SerializeToString() for x in b.proto.attribute}
+        n = sum(attrs_b.get(x.name) == x.SerializeToString() for x in a.proto.attribute)
+        va, vb = self.ga.values, self.gb.values
+        for ta, tb in zip(a.inputs, b.inputs, strict=False):
+            ia = va[ta].initializer if ta else None
+            ib = vb[tb].initializer if tb else None
+            if ia is not None and ib is not None and (ia.dtype, ia.shape) == (ib.dtype, ib.shape):
+                n += 1 + (ia._proto.raw_data == ib._proto.raw_data)
+        for ta, tb in zip(a.outputs, b.outputs, strict=False):
+            if ta and tb and va[ta].type == vb[tb].type:
+                n += 1
+        return n
 
 
 def _unique_names(nodes: Iterable[Node]) -> dict[str, int]:
