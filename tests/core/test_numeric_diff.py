@@ -14,6 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from inspector.core.diff.numeric import NumericDiff, compare_many, compare_outputs, tensor_gap
+from inspector.core.inference.inputs import FeedError
 from inspector.core.tasks import Cancelled, CancelToken
 from tests.core.divergence_corpus import DivergenceCase, build_corpus, spread
 from tests.core.test_cli import run_cli
@@ -244,3 +245,17 @@ def test_a_hang_in_a_batch_costs_only_its_pair(tmp_path):
     hung, after = compare_many([(endless, endless), (a, a)], timeout=15)
     assert [f.code for f in hung.findings] == ["timed-out"]
     assert after.same and after.findings == ()  # run again, in a child of its own
+
+
+def test_an_input_no_value_can_be_drawn_for_is_a_feed_error(tmp_path):
+    seq = helper.make_sequence_type_proto(helper.make_tensor_type_proto(TensorProto.FLOAT, [2]))
+    graph = helper.make_graph(
+        [helper.make_node("SequenceLength", ["s"], ["n"])],
+        "seq",
+        [helper.make_value_info("s", seq)],
+        [helper.make_tensor_value_info("n", TensorProto.INT64, [])],
+    )
+    path = tmp_path / "seq.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(FeedError, match="input 's' is sequence"):
+        compare_outputs(path, path)  # raised before any child starts (exit 2 in the CLI)

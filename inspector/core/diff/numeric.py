@@ -43,7 +43,7 @@ from inspector.core.diff.structural import ModelDiff, diff_models
 from inspector.core.feeds import cast_feed
 from inspector.core.findings import Finding, Severity, has_errors
 from inspector.core.graph import Model, open_model
-from inspector.core.inference.inputs import build_feeds, input_specs, load_feeds
+from inspector.core.inference.inputs import FeedError, build_feeds, input_specs, load_feeds
 from inspector.core.inference.protocol import RunOptions
 from inspector.core.inference.runner import (
     DEFAULT_ATOL,
@@ -191,14 +191,17 @@ def comparison_feeds(
         given = dict(inputs)
     else:
         given = load_feeds(a, inputs).feeds
-    feeds_a = build_feeds(input_specs(a), seed, given=given)
-    given_b = {}
-    for name_a, name_b in _paired_names(a.graph.inputs, b.graph.inputs):
-        try:
-            given_b[name_b] = cast_feed(b, name_b, feeds_a[name_a])
-        except (KeyError, ValueError):  # no declared type, or bfloat16: the feed check says so
-            given_b[name_b] = feeds_a[name_a]
-    return feeds_a, build_feeds(input_specs(b), seed, given=given_b)
+    try:
+        feeds_a = build_feeds(input_specs(a), seed, given=given)
+        given_b = {}
+        for name_a, name_b in _paired_names(a.graph.inputs, b.graph.inputs):
+            try:
+                given_b[name_b] = cast_feed(b, name_b, feeds_a[name_a])
+            except (KeyError, ValueError):  # no declared type, or bfloat16: the checks say so
+                given_b[name_b] = feeds_a[name_a]
+        return feeds_a, build_feeds(input_specs(b), seed, given=given_b)
+    except ValueError as e:  # an input random values cannot be drawn for (a sequence)
+        raise FeedError(f"{e}; compare models whose inputs are tensors") from e
 
 
 # ---------------------------------------------------------------------------------- running
