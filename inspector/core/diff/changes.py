@@ -13,7 +13,7 @@ import onnx
 from onnx import AttributeProto, numpy_helper
 
 from inspector.core.attributes import make_attribute, quick_value
-from inspector.core.diff.match import COMMUTATIVE, Matching, match_graphs
+from inspector.core.diff.match import COMMUTATIVE, Matching, match_graphs, past_unmatched
 from inspector.core.graph import Graph, Initializer, Model, Node, Value
 from inspector.core.tensor_types import Shape, TensorType, format_shape
 from inspector.core.text import format_float
@@ -149,10 +149,17 @@ class ChangeFinder:
             if tensors.get(ta) != tb and self._rewired(ta, tb, ga, gb):
                 lines.append(f"input {k} rewired: {ta!r} → {tb!r}")
             elif (ia is None) != (ib is None):
-                lines.append(
-                    f"input {k}: {'initializer' if ia is not None else 'computed'} {ta!r} → "
-                    f"{'initializer' if ib is not None else 'computed'} {tb!r}"
-                )
+                # a weight stored as an initializer on one side, a Constant node on the other
+                # (exporters do either): only its values count, and they say dtype and shape too
+                xa, xb = _constant_array(ga, ta), _constant_array(gb, tb)
+                if xa is not None and xb is not None:
+                    line = _values_line(f"input {k} {ta!r} → {tb!r}", *xa, *xb)
+                    if line:
+                        lines.append(line)
+                    continue
+                kind_a = "initializer" if ia is not None else "computed"
+                kind_b = "initializer" if ib is not None else "computed"
+                lines.append(f"input {k}: {kind_a} {ta!r} → {kind_b} {tb!r}")
             type_a, type_b = va.declared or va.inferred, vb.declared or vb.inferred
             if type_a is not type_b and type_a != type_b:
                 lines += type_change(f"input {k}", type_a, type_b, internal=True)
@@ -166,8 +173,8 @@ class ChangeFinder:
         twin = tensors.get(ta)
         if twin == tb or (twin is None and tb not in back):
             return False  # the same, or both read nodes only one side has (reported there)
-        past_a = _past_unmatched(ga, ta, self.m.a_to_b)
-        past_b = _past_unmatched(gb, tb, self.m.b_to_a)
+        past_a = past_unmatched(ga, ta, self.m.a_to_b, len(ga.nodes))
+        past_b = past_unmatched(gb, tb, self.m.b_to_a, len(gb.nodes))
         return tensors.get(past_a) != past_b
 
     def _initializer_line(self, ia: Initializer, ib: Initializer) -> str | None:
@@ -175,21 +182,6 @@ class ChangeFinder:
         if key not in self._init_cache:
             self._init_cache[key] = _initializer_line(ia, ib)
         return self._init_cache[key]
-
-
-def _past_unmatched(g: Graph, name: str, matched: dict[int, int]) -> str:
-    """``name``, followed back through unmatched nodes with one computed input (the chain a
-    model added or removed: a Cast, an Identity, a folded BatchNormalization)."""
-    for _ in range(len(g.nodes)):
-        v = g.values.get(name)
-        p = v.producer if v is not None else None
-        if p is None or p in matched:
-            return name
-        computed = [t for t in g.nodes[p].inputs if t and g.values[t].initializer is None]
-        if len(computed) != 1:
-            return name
-        name = computed[0]
-    return name
 
 
 def _aligned_inputs(na: Node, nb: Node, tensors: dict[str, str]) -> list[str]:
@@ -315,6 +307,24 @@ def _initializer_line(ia: Initializer, ib: Initializer) -> str | None:
     except Exception as e:  # external data that cannot be read: say so rather than guess
         return f"initializer {ia.name!r}: values not compared ({type(e).__name__})"
     return _values_line(f"initializer {ia.name!r}", ia.dtype, xa, ib.dtype, xb)
+
+
+def _constant_array(g: Graph, name: str) -> tuple[str, np.ndarray | None] | None:
+    """(dtype, values) of an initializer or of a Constant node's ``value`` tensor; None for
+    anything else."""
+    v = g.values[name]
+    if v.initializer is not None:
+        try:
+            return v.initializer.dtype, v.initializer.array()
+        except Exception:  # external data that cannot be read
+            return v.initializer.dtype, None
+    node = g.nodes[v.producer] if v.producer is not None else None
+    if node is None or node.op_type != "Constant" or node.domain:
+        return None
+    for a in node.proto.attribute:
+        if a.name == "value" and a.type == AttributeProto.TENSOR:
+            return _proto_array(a.t)
+    return None
 
 
 def _proto_array(t: onnx.TensorProto) -> tuple[str, np.ndarray | None]:
