@@ -18,9 +18,11 @@ The verdicts are :func:`~inspector.core.providers.placement_target.verdicts`' (t
 the partition map uses). Nodes of one row can disagree (attributes, shapes): the row takes the
 worst, and its note says how many nodes had which status.
 
-Known limitations: model-local function bodies are not rows of their own (the call's row says it
-is inlined, as the partition map counts the graph); ``Constant`` nodes are listed as "yes"
-everywhere since ONNX Runtime turns them into initializers and no provider runs them.
+Known limitations: model-local function bodies are not rows of their own: a call is one row,
+judged as the partition map judges it (the CPU and kernel-table providers inline the body and
+judge its nodes; a support list is asked for the call's op, so lists without it say fallback);
+``Constant`` nodes are listed as "yes" everywhere since ONNX Runtime turns them into initializers
+and no provider runs them.
 """
 
 from __future__ import annotations
