@@ -86,7 +86,7 @@ class MatrixModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.DisplayRole:
                 value = row[KEY_COLUMNS[index.column()]]
                 return "" if value is None else value
-            if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
+            if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (2, 4):  # numbers
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if role == Qt.ItemDataRole.ToolTipRole and index.column() == 3:
                 return row["types"]  # often wider than its column
