@@ -42,6 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "counts; the findings stay on the graph as saved",
     )
     parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="print the deployment matrix instead of the findings: one row per op signature "
+        "(domain, op type, since-version, types) with its count and, per provider (the "
+        "--provider ones, default every provider), yes / restricted / fallback / no / unknown",
+    )
+    parser.add_argument(
+        "--csv", action="store_true", help="with --matrix: print the matrix as a CSV table"
+    )
+    parser.add_argument(
         "--opset", type=int, help="check the model as converted to this ai.onnx opset"
     )
     parser.add_argument(
@@ -69,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
     for out in (args.save_converted, args.save_dynamic):
         if out and Path(out).resolve() == Path(args.model).resolve():
             raise UsageError("refusing to overwrite the model file; give a new path to save to")
+    if args.csv and not args.matrix:
+        raise UsageError("--csv prints the deployment matrix; add --matrix")
+    if args.matrix:
+        return _matrix(args)
     order = args.provider or ["CPUExecutionProvider"]
     _check_options(order, args.provider_option)
     model = open_model(args.model)
@@ -139,6 +153,58 @@ def run(args: argparse.Namespace) -> int:
         for r in rows:
             print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
     return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    """``check MODEL --matrix``: the deployment matrix as a table, JSON or CSV; exit 0."""
+    from inspector.core.providers.matrix import deployment_matrix
+    from inspector.core.providers.placement import short_name
+    from inspector.core.providers.placement_target import known_provider, parse_options
+    from inspector.core.providers.tables import PROVIDERS
+
+    if args.json and args.csv:
+        raise UsageError("--json and --csv are two formats of one matrix; give one of them")
+    others = [
+        name
+        for name, given in (
+            ("--opset", args.opset is not None),
+            ("--save-converted", args.save_converted),
+            ("--save-dynamic", args.save_dynamic),
+            ("--optimized", args.optimized),
+        )
+        if given
+    ]
+    if others:
+        raise UsageError(f"--matrix judges the model as saved; drop {', '.join(others)}")
+    providers = args.provider or list(PROVIDERS)
+    unknown = [p for p in providers if not known_provider(p)]
+    if unknown:
+        raise UsageError(
+            f"no support data for {', '.join(unknown)}; known providers: {', '.join(PROVIDERS)}"
+        )
+    _check_options(providers, args.provider_option)
+    model = open_model(args.model)
+    matrix = deployment_matrix(model, providers, options=parse_options(args.provider_option))
+    if args.json:
+        print_json(matrix.to_dict())
+    elif args.csv:
+        sys.stdout.write(matrix.to_csv())
+    else:
+        head = ("op", "since", "types", "count", *(short_name(p) for p in matrix.providers))
+        rows = [head] + [
+            (
+                f"{r.domain}.{r.op_type}" if r.domain else r.op_type,
+                "" if r.since_version is None else str(r.since_version),
+                r.types,
+                str(r.count),
+                *(r.support[p] for p in matrix.providers),
+            )
+            for r in matrix.rows
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return EXIT_OK
 
 
 def _check_options(order: list[str], pairs: list[str]) -> None:

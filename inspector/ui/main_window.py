@@ -27,6 +27,7 @@ from inspector.ui.document_view import DocumentView
 from inspector.ui.message_bar import Level, MessageBar
 from inspector.ui.model_files import MODEL_FILTER, ModelFileActions
 from inspector.ui.panels.inference import InferencePanel
+from inspector.ui.panels.matrix import MatrixDialog
 from inspector.ui.panels.problems import ProblemsPanel
 from inspector.ui.panels.properties import PropertiesPanel
 from inspector.ui.panels.search import SearchPanel
@@ -43,6 +44,7 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
         super().__init__()
         self.settings = settings or Settings()
         self.runner = TaskRunner(self)
+        self.matrix_dialog: MatrixDialog | None = None  # made on first use
         self.session = Session(self.runner, self)
         self.setWindowTitle("ONNX Inspector")
         self.setAcceptDrops(True)
@@ -235,6 +237,13 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
             )
         )
         self._add_view_aids(v)
+        v.addAction(
+            self._action(
+                "Deployment &Matrix…",
+                self.show_matrix,
+                tip="Which execution providers run each op signature of the model",
+            )
+        )
         theme_menu = v.addMenu("&Theme")
         for choice in THEMES:
             a = QAction(choice.capitalize(), self, checkable=True)
@@ -384,6 +393,14 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
         view = self.current_view()
         if view is not None:
             fn(view.view)
+
+    def show_matrix(self) -> None:
+        view = self.current_view()
+        if self.matrix_dialog is None:
+            self.matrix_dialog = MatrixDialog(self.runner, self)
+        self.matrix_dialog.show_document(view.document if view else None, self.session.target)
+        self.matrix_dialog.show()
+        self.matrix_dialog.raise_()
 
     def _zoom_to_selection(self) -> None:
         view = self.current_view()
