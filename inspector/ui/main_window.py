@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from inspector.core.checks import RuntimeTarget
 from inspector.core.findings import Finding
 from inspector.ui import heap
+from inspector.ui.compare import CompareActions, CompareView, Comparisons
 from inspector.ui.document_view import DocumentView
 from inspector.ui.message_bar import Level, MessageBar
 from inspector.ui.model_files import MODEL_FILTER, ModelFileActions
@@ -37,12 +38,13 @@ from inspector.ui.tasks import TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
 
 
-class MainWindow(ModelFileActions, QMainWindow):
+class MainWindow(CompareActions, ModelFileActions, QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.runner = TaskRunner(self)
         self.session = Session(self.runner, self)
+        self.comparisons = Comparisons(self.runner, self)
         self.setWindowTitle("ONNX Inspector")
         self.setAcceptDrops(True)
         self.resize(1400, 900)
@@ -161,6 +163,7 @@ class MainWindow(ModelFileActions, QMainWindow):
                 "Export a PyTorch model to ONNX, step by step, and validate the result",
             )
         )
+        self.add_compare_actions(m)
         self.recent_menu = m.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.reopen_action = QAction("Reopen Last Session's Files at Start", self, checkable=True)
@@ -308,8 +311,13 @@ class MainWindow(ModelFileActions, QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         files = _local_files(event.mimeData())
-        if files:
-            event.acceptProposedAction()
+        if not files:
+            return
+        event.acceptProposedAction()
+        # Shift held: compare instead of open, so a plain drop keeps opening tabs
+        if not (
+            event.modifiers() & Qt.KeyboardModifier.ShiftModifier and self.compare_dropped(files)
+        ):
             self.open_files(files)
 
     def _load_started(self, path: str) -> None:
@@ -358,6 +366,11 @@ class MainWindow(ModelFileActions, QMainWindow):
             view.destroyed.connect(_return_freed_memory_soon)
             view.deleteLater()
             self._remember_session()
+        elif isinstance(view, CompareView):
+            self.tabs.removeTab(index)
+            self.comparisons.close(view.comp_id)
+            view.destroyed.connect(_return_freed_memory_soon)
+            view.deleteLater()
 
     def _remember_session(self) -> None:
         self.settings.last_session = [str(d.path) for d in self.session.documents.values()]
@@ -405,7 +418,7 @@ class MainWindow(ModelFileActions, QMainWindow):
     def _restyle(self) -> None:
         for i in range(self.tabs.count()):
             w = self.tabs.widget(i)
-            if isinstance(w, DocumentView):
+            if isinstance(w, (DocumentView, CompareView)):
                 w.rebuild()
         self.properties.set_document(self._current_doc_id())  # its page's colours are the theme's
 
