@@ -1,0 +1,1 @@
+"""Comparing two models: structure, and what they compute (:mod:`.numeric`)."""
