@@ -51,14 +51,16 @@ def convert(spec: FixSpec, source: Path, destination: Path) -> str:
         proto, line = _cast_inputs(proto, spec.dtype)
     else:
         proto = _simplify(proto)
-        line = f"{before} → {len(proto.graph.node)} nodes in the main graph"
+        line = f"{before} -> {len(proto.graph.node)} nodes in the main graph"
     _save(proto, destination)
     return line
 
 
 def _save(proto: onnx.ModelProto, destination: Path) -> None:
     if proto.ByteSize() > _INLINE_LIMIT:
-        onnx.save(proto, destination, save_as_external_data=True, location=destination.name + ".data")
+        onnx.save(
+            proto, destination, save_as_external_data=True, location=destination.name + ".data"
+        )
     else:
         onnx.save(proto, destination)
 
@@ -86,7 +88,7 @@ def _float32(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
     changed = float16_to_float32(model)
     if not changed:
         raise ValueError("nothing to convert: the model has no float16 tensor")
-    return ir.to_proto(model), f"{changed} float16 values, initializers and attributes → float32"
+    return ir.to_proto(model), f"{changed} float16 values, initializers and attributes -> float32"
 
 
 def _cast_inputs(proto: onnx.ModelProto, dtype: str) -> tuple[onnx.ModelProto, str]:
@@ -154,7 +156,7 @@ def _opset(spec: FixSpec, source: Path, destination: Path) -> str:
         from inspector.core.findings import error_line
 
         raise ValueError(error_line(e).rsplit("failed: ", 1)[-1]) from e
-    return f"ai.onnx opset {old} → {spec.opset}"
+    return f"ai.onnx opset {old} -> {spec.opset}"
 
 
 def _dynamic(spec: FixSpec, source: Path, destination: Path) -> str:
