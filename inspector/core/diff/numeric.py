@@ -1,0 +1,355 @@
+"""Numeric diff: run two models on the same inputs and compare what they compute.
+
+:func:`compare_outputs` (blocking) and :func:`compare_call` (the child job, for the window's event
+loop) run both models in ONE child process (:mod:`inspector.core.diff.numeric_child`), through the
+inference runner's own job, so a crash, a hang or a cancel costs only the child. Both models get
+the same values: the runner's random feeds (:func:`~inspector.core.inference.inputs.build_feeds`,
+which respect what each input feeds) or loaded ones
+(:func:`~inspector.core.inference.inputs.load_feeds`), read against model A and given to model B
+under its own input names, each cast to B's declared dtype, so a float16 copy of a float32 model
+is fed the same values in float16. Every comparison is made in float64.
+
+Outputs are paired by name, then the rest by position. Each pair gives a :class:`TensorGap`
+(numpy.allclose semantics: ``|a - b| <= atol + rtol * |b|``, NaN equal to NaN) and, when it is
+beyond tolerance, a ``diff-output-mismatch`` finding on the node producing the output in A (and
+the node producing it in B as ``other_node_index``).
+
+Known limitations: only tensor outputs are compared (a sequence or map output is paired but its
+values are not); outputs whose dtypes are not both numbers or both strings, or whose shapes
+differ, are never within tolerance (their gap is ``inf``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from inspector.core.child import ChildCall, ChildJob, Outcome, call_child
+from inspector.core.feeds import cast_feed
+from inspector.core.findings import Finding, Severity, has_errors
+from inspector.core.graph import Model, open_model
+from inspector.core.inference.inputs import build_feeds, input_specs, load_feeds
+from inspector.core.inference.protocol import RunOptions
+from inspector.core.inference.runner import DEFAULT_ATOL, DEFAULT_RTOL, RunResult, run_call
+from inspector.core.tasks import CancelToken, ProgressFn, no_progress
+
+JOB_TARGET = "inspector.core.diff.numeric_child:run_both"
+LABELS = ("A", "B")
+
+Feeds = Mapping[str, np.ndarray]
+Inputs = Feeds | str | os.PathLike[str] | None
+
+
+@dataclass(frozen=True)
+class TensorGap:
+    """How far one tensor of model B is from its counterpart in model A.
+
+    Example: ``TensorGap("logits", "logits", 0.31, 2.4, False, "dtype float32 vs float16")``.
+    """
+
+    a_name: str
+    b_name: str
+    max_abs: float  # largest |a - b|; NaN against NaN counts 0, NaN against a number inf
+    max_rel: float  # largest |a - b| / |a|; inf where shapes or dtypes cannot be compared
+    ok: bool  # within rtol/atol (numpy.allclose semantics, NaN equal to NaN)
+    note: str = ""  # "shape (1, 10) vs (1, 12)", "dtype float16 vs float32", ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a_name": self.a_name,
+            "b_name": self.b_name,
+            "max_abs": _json_float(self.max_abs),
+            "max_rel": _json_float(self.max_rel),
+            "ok": self.ok,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class NumericDiff:
+    """Two models run on the same inputs: every paired output's gap, the first node where they
+    part (with intermediates captured) and the findings (``diff-output-mismatch``,
+    ``diff-first-divergence``, and each run's own findings, their message starting with the
+    model's letter)."""
+
+    outputs: tuple[TensorGap, ...]
+    first_divergence: tuple[int, int] | None  # (node index in A, node index in B)
+    findings: tuple[Finding, ...]
+    rtol: float
+    atol: float
+
+    @property
+    def same(self) -> bool:
+        """Both runs finished and every output is within tolerance."""
+        return all(g.ok for g in self.outputs) and not has_errors(list(self.findings))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "same": self.same,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "outputs": [g.to_dict() for g in self.outputs],
+            "first_divergence": list(self.first_divergence) if self.first_divergence else None,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def _json_float(x: float) -> float | str:
+    """JSON has no inf or NaN: those go out as strings."""
+    return x if math.isfinite(x) else str(x)
+
+
+# ------------------------------------------------------------------------------------- gaps
+
+
+def tensor_gap(
+    a_name: str,
+    b_name: str,
+    a: np.ndarray | None,
+    b: np.ndarray | None,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+) -> TensorGap:
+    """The gap between ``a`` and ``b`` (None: a value that is not a tensor)."""
+    inf = math.inf
+    if a is None or b is None:
+        if a is None and b is None:
+            return TensorGap(a_name, b_name, 0.0, 0.0, True, "not tensors: values not compared")
+        return TensorGap(a_name, b_name, inf, inf, False, "a tensor vs not a tensor")
+    a, b = np.asarray(a), np.asarray(b)
+    notes = [f"dtype {a.dtype} vs {b.dtype}"] if a.dtype != b.dtype else []
+    if a.shape != b.shape:
+        notes.insert(0, f"shape {a.shape} vs {b.shape}")
+        return TensorGap(a_name, b_name, inf, inf, False, ", ".join(notes))
+    text_a, text_b = a.dtype.kind in "OUS", b.dtype.kind in "OUS"
+    if text_a or text_b:
+        same = text_a and text_b and bool(np.array_equal(a.astype(str), b.astype(str)))
+        gap = 0.0 if same else inf
+        return TensorGap(a_name, b_name, gap, gap, same, ", ".join(notes))
+    if a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":  # complex, ml_dtypes' types
+        return TensorGap(a_name, b_name, inf, inf, False, ", ".join(notes) or "not comparable")
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        equal = (x == y) | (np.isnan(x) & np.isnan(y))  # inf against the same inf is no gap
+        diff = np.where(equal, 0.0, np.abs(x - y))
+        diff = np.where(np.isnan(diff), inf, diff)  # NaN against a number: the widest gap
+        rel = np.where(diff == 0.0, 0.0, diff / np.maximum(np.abs(x), np.finfo(np.float64).tiny))
+    max_abs = float(diff.max()) if diff.size else 0.0
+    max_rel = float(rel.max()) if rel.size else 0.0
+    ok = bool(np.allclose(y, x, rtol=rtol, atol=atol, equal_nan=True))
+    return TensorGap(a_name, b_name, max_abs, max_rel, ok, ", ".join(notes))
+
+
+def describe_gap(gap: TensorGap) -> str:
+    """``max abs 0.31, max rel 2.4 (dtype float32 vs float16)`` for a message."""
+    text = f"max abs {gap.max_abs:.3g}, max rel {gap.max_rel:.3g}"
+    return f"{text} ({gap.note})" if gap.note else text
+
+
+# ------------------------------------------------------------------------------------ feeds
+
+
+def _paired_names(a: list[str], b: list[str]) -> list[tuple[str, str]]:
+    """(A name, B name): same names first, then the rest in order (a renamed input or output)."""
+    common = set(a) & set(b)
+    rest_a = [n for n in a if n not in common]
+    rest_b = [n for n in b if n not in common]
+    return [(n, n) for n in a if n in common] + list(zip(rest_a, rest_b, strict=False))
+
+
+def comparison_feeds(
+    a: Model, b: Model, inputs: Inputs = None, seed: int = 0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(feeds of A, feeds of B): ``inputs`` (arrays by A's input names, or a file or folder as
+    ``run --inputs`` takes, read against A), random values (``seed``) for A's other inputs, and
+    the same values for B under its own names, cast to B's declared dtypes. Raises
+    :class:`~inspector.core.inference.inputs.FeedError` for an unreadable inputs file."""
+    if inputs is None:
+        given: dict[str, np.ndarray] = {}
+    elif isinstance(inputs, Mapping):
+        given = dict(inputs)
+    else:
+        given = load_feeds(a, inputs).feeds
+    feeds_a = build_feeds(input_specs(a), seed, given=given)
+    given_b = {}
+    for name_a, name_b in _paired_names(list(feeds_a), b.graph.inputs):
+        try:
+            given_b[name_b] = cast_feed(b, name_b, feeds_a[name_a])
+        except (KeyError, ValueError):  # no declared type, or bfloat16: the feed check says so
+            given_b[name_b] = feeds_a[name_a]
+    return feeds_a, build_feeds(input_specs(b), seed, given=given_b)
+
+
+# ---------------------------------------------------------------------------------- running
+
+
+def compare_outputs(
+    path_a: str | os.PathLike[str],
+    path_b: str | os.PathLike[str],
+    *,
+    inputs: Inputs = None,
+    seed: int = 0,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    intermediates: bool = False,
+    cancel: CancelToken | None = None,
+    progress: ProgressFn = no_progress,
+    timeout: float = 600.0,
+) -> NumericDiff:
+    """Run both models on the same inputs in one child process and compare them (see the
+    module's docstring). Raises ``ModelLoadError`` for a model that cannot be read,
+    ``FeedError`` for an unreadable ``inputs`` file, and ``Cancelled`` (after killing the child)
+    when ``cancel`` is set; a crash or a timeout is a finding."""
+    call = compare_call(
+        path_a,
+        path_b,
+        inputs=inputs,
+        seed=seed,
+        rtol=rtol,
+        atol=atol,
+        intermediates=intermediates,
+        timeout=timeout,
+    )
+    return call_child(call, progress, cancel)
+
+
+def compare_call(
+    path_a: str | os.PathLike[str],
+    path_b: str | os.PathLike[str],
+    *,
+    inputs: Inputs = None,
+    seed: int = 0,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    intermediates: bool = False,
+    timeout: float = 600.0,
+    models: tuple[Model, Model] | None = None,
+) -> ChildCall[NumericDiff]:
+    """The child job of :func:`compare_outputs` (same arguments; ``models``: both already opened
+    graph models), its feeds written, not yet started; ``timeout`` covers both runs."""
+    a, b = models or (open_model(path_a, infer=False), open_model(path_b, infer=False))
+    feeds_a, feeds_b = comparison_feeds(a, b, inputs, seed)
+    options = RunOptions(warmup=0, repeat=1, capture=["*"] if intermediates else None)
+    calls = [
+        run_call(path, feeds, options, timeout, model=model)
+        for path, feeds, model in ((path_a, feeds_a, a), (path_b, feeds_b, b))
+    ]
+    jobs = [(call, label) for call, label in zip(calls, LABELS, strict=True) if call.job]
+    args = {"runs": [dict(c.job.args) for c, _ in jobs if c.job], "labels": [x for _, x in jobs]}
+    job = ChildJob(JOB_TARGET, args, timeout, "the comparison run") if jobs else None
+
+    def discard() -> None:
+        for call in calls:
+            call.discard()
+
+    def finish(outcome: Outcome) -> NumericDiff:
+        results: list[RunResult | None] = []
+        ran = 0
+        for call in calls:
+            if call.job is None:  # feeds that do not fit: no child was needed to say so
+                results.append(call.finish(Outcome()))
+            elif ran < len(outcome.parts):
+                results.append(call.finish(Outcome(value=outcome.parts[ran], log=outcome.log)))
+                ran += 1
+            elif outcome.failure is not None and ran == len(outcome.parts):
+                results.append(call.finish(Outcome(failure=outcome.failure, log=outcome.log)))
+                ran += 1  # the run the child died in; any later one never started
+            else:
+                call.discard()
+                results.append(None)
+        try:
+            return _diff(a, b, results[0], results[1], rtol, atol)
+        finally:
+            for r in results:
+                if r is not None:
+                    r.close()
+
+    return ChildCall(job, finish, discard)
+
+
+# ------------------------------------------------------------------------------- the result
+
+
+def _side_findings(result: RunResult, label: str) -> list[Finding]:
+    """One run's findings, for the diff: the message names the model; model B's node index
+    moves to ``other_node_index`` (``node_index`` is always model A's)."""
+    out = []
+    for f in result.findings:
+        moved = {"node_index": None, "other_node_index": f.node_index} if label == "B" else {}
+        out.append(replace(f, message=f"model {label}: {f.message}", **moved))
+    return out
+
+
+def _output_findings(
+    a: Model, b: Model, gaps: list[TensorGap], rtol: float, atol: float
+) -> list[Finding]:
+    findings = []
+    for gap in gaps:
+        if gap.ok:
+            continue
+        va, vb = a.graph.values.get(gap.a_name), b.graph.values.get(gap.b_name)
+        node = a.graph.nodes[va.producer] if va is not None and va.producer is not None else None
+        other = vb.producer if vb is not None else None
+        names = gap.a_name if gap.a_name == gap.b_name else f"{gap.a_name}' / '{gap.b_name}"
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "diff-output-mismatch",
+                f"output '{names}' differs between the models: {describe_gap(gap)} "
+                f"(rtol {rtol:g}, atol {atol:g})",
+                "capture intermediates (diff --run) to find the first node where they part, "
+                "or raise the tolerance if the difference is expected (float16)",
+                node=node.name if node else "",
+                node_index=node.index if node else None,
+                op_type=node.op_type if node else "",
+                tensor=gap.a_name,
+                other_node_index=other,
+            )
+        )
+    return findings
+
+
+def _unpaired_findings(a: Model, b: Model) -> list[Finding]:
+    pairs = _paired_names(a.graph.outputs, b.graph.outputs)
+    only_a = [n for n in a.graph.outputs if n not in {x for x, _ in pairs}]
+    only_b = [n for n in b.graph.outputs if n not in {y for _, y in pairs}]
+    return [
+        Finding(
+            Severity.ERROR,
+            "diff-output-mismatch",
+            f"output '{name}' of model {side} has no counterpart in the other model",
+            "compare models with the same outputs, or read the structural diff",
+            tensor=name if side == "A" else None,
+        )
+        for side, names in (("A", only_a), ("B", only_b))
+        for name in names
+    ]
+
+
+def _diff(
+    a: Model,
+    b: Model,
+    run_a: RunResult | None,
+    run_b: RunResult | None,
+    rtol: float,
+    atol: float,
+) -> NumericDiff:
+    findings: list[Finding] = []
+    for run, label in ((run_a, "A"), (run_b, "B")):
+        if run is not None:
+            findings += _side_findings(run, label)
+    if run_a is None or run_b is None or run_a.status != "ok" or run_b.status != "ok":
+        return NumericDiff((), None, tuple(findings), rtol, atol)
+    values_a = {t.name: t for t in run_a.outputs}
+    values_b = {t.name: t for t in run_b.outputs}
+    gaps = [
+        tensor_gap(na, nb, values_a[na].array(), values_b[nb].array(), rtol, atol)
+        for na, nb in _paired_names(list(values_a), list(values_b))
+    ]
+    findings = _output_findings(a, b, gaps, rtol, atol) + _unpaired_findings(a, b) + findings
+    return NumericDiff(tuple(gaps), None, tuple(findings), rtol, atol)

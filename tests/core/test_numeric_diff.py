@@ -1,0 +1,107 @@
+"""Numeric diff (issue 16): two models run on the same inputs in one child, every output compared."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from inspector.core.diff.numeric import compare_outputs, tensor_gap
+
+
+def _mlp(
+    path: Path, scale: float = 1.0, dtype: int = TensorProto.FLOAT, out_dim: int = 3, batch=1
+) -> Path:
+    """x[batch, 4] -> MatMul -> Add -> Relu -> y[batch, out_dim]; ``scale`` multiplies W."""
+    np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((4, out_dim)) * scale).astype(np_dtype)
+    bias = rng.standard_normal(out_dim).astype(np_dtype)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["h"], name="mm"),
+            helper.make_node("Add", ["h", "bias"], ["z"], name="add"),
+            helper.make_node("Relu", ["z"], ["y"], name="relu"),
+        ],
+        "mlp",
+        [helper.make_tensor_value_info("x", dtype, [batch, 4])],
+        [helper.make_tensor_value_info("y", dtype, [batch, out_dim])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(bias, "bias")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def test_a_model_against_itself_is_the_same(tmp_path):
+    a = _mlp(tmp_path / "a.onnx")
+    diff = compare_outputs(a, a)
+    assert diff.same
+    assert [(g.a_name, g.b_name, g.max_abs, g.ok) for g in diff.outputs] == [("y", "y", 0.0, True)]
+    assert diff.findings == ()
+    assert diff.to_dict()["same"] is True
+
+
+def test_a_changed_weight_is_an_output_mismatch_on_the_producing_node(tmp_path):
+    a, b = _mlp(tmp_path / "a.onnx"), _mlp(tmp_path / "b.onnx", scale=1.5)
+    diff = compare_outputs(a, b, seed=3)
+    assert not diff.same
+    (gap,) = diff.outputs
+    assert not gap.ok and gap.max_abs > 0.01
+    (f,) = diff.findings
+    assert f.code == "diff-output-mismatch" and f.severity.value == "error"
+    assert (f.node, f.node_index, f.other_node_index, f.tensor) == ("relu", 2, 2, "y")
+    assert "max abs" in f.message
+
+
+def test_a_float16_copy_is_fed_float16_and_compared_in_float64(tmp_path):
+    a = _mlp(tmp_path / "a.onnx")
+    b = _mlp(tmp_path / "b16.onnx", dtype=TensorProto.FLOAT16)
+    diff = compare_outputs(a, b, rtol=1e-2, atol=1e-2)
+    (gap,) = diff.outputs
+    assert gap.note == "dtype float32 vs float16"
+    assert 0 < gap.max_abs < 1e-2  # float16 rounding, measured, not hidden
+    assert diff.same
+    assert not compare_outputs(a, b, rtol=0, atol=0).same  # and beyond a zero tolerance
+
+
+def test_outputs_of_another_shape_never_match(tmp_path):
+    a, b = _mlp(tmp_path / "a.onnx"), _mlp(tmp_path / "b.onnx", out_dim=5)
+    diff = compare_outputs(a, b)
+    (gap,) = diff.outputs
+    assert (gap.ok, gap.max_abs, gap.note) == (False, math.inf, "shape (1, 3) vs (1, 5)")
+    assert diff.to_dict()["outputs"][0]["max_abs"] == "inf"  # JSON has no inf
+
+
+def test_loaded_inputs_are_given_to_both_models(tmp_path):
+    a = _mlp(tmp_path / "a.onnx")
+    zeros = tmp_path / "zeros.npz"
+    np.savez(zeros, x=np.zeros((1, 4), np.float32))
+    b = _mlp(tmp_path / "b.onnx", scale=3.0)  # W differs; on x = 0 only the bias counts
+    assert compare_outputs(a, b, inputs=zeros).same
+    assert not compare_outputs(a, b, inputs={"x": -np.ones((1, 4), np.float32)}).same
+
+
+def test_a_model_that_cannot_take_the_feeds_is_reported_not_compared(tmp_path):
+    a, b = _mlp(tmp_path / "a.onnx"), _mlp(tmp_path / "b.onnx", batch=2)
+    diff = compare_outputs(a, b)
+    assert not diff.same and diff.outputs == ()
+    (f,) = diff.findings
+    assert f.code == "shape-mismatch" and f.message.startswith("model B: ")
+    assert (f.node_index, f.other_node_index) == (None, 0)  # B's node, never read as A's
+
+
+def test_gap_semantics():
+    nan, inf = math.nan, math.inf
+    same = tensor_gap("a", "b", np.array([1.0, nan, inf]), np.array([1.0, nan, inf]))
+    assert (same.ok, same.max_abs) == (True, 0.0)
+    one_sided = tensor_gap("a", "b", np.array([1.0, 2.0]), np.array([1.0, nan]))
+    assert (one_sided.ok, one_sided.max_abs) == (False, inf)
+    close = tensor_gap("a", "b", np.array([100.0]), np.array([100.05]), rtol=1e-3, atol=0)
+    assert close.ok and math.isclose(close.max_rel, 5e-4)
+    assert not tensor_gap("a", "b", np.array(["x"]), np.array([1.0])).ok
+    assert tensor_gap("a", "b", np.array(["x"], dtype=object), np.array(["x"])).ok
