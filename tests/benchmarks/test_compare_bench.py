@@ -47,12 +47,18 @@ def changed_copy(src, dst, each: int = 5) -> dict[str, int]:
     with_int = spread(
         [i for i, n in enumerate(nodes) if n.attribute and n.attribute[0].type == 2]
     )  # AttributeProto.INT
+    consumers: dict[str, int] = {}
+    for n in nodes:
+        for x in n.input:
+            consumers[x] = consumers.get(x, 0) + 1
+    # a weight of one node only: a shared one would change every node reading it
     with_weight = spread(
         [
             i
             for i, n in enumerate(nodes)
             if any(
                 x in inits
+                and consumers[x] == 1
                 and inits[x].data_type == onnx.TensorProto.FLOAT
                 and len(inits[x].dims) >= 1
                 for x in n.input
@@ -64,7 +70,7 @@ def changed_copy(src, dst, each: int = 5) -> dict[str, int]:
     for i in with_int:
         nodes[i].attribute[0].i += 1
     for i in with_weight:
-        weight = next(inits[x] for x in nodes[i].input if x in inits)
+        weight = next(inits[x] for x in nodes[i].input if x in inits and consumers[x] == 1)
         values = numpy_helper.to_array(weight).copy()
         values.flat[0] += 1.0
         weight.CopyFrom(numpy_helper.from_array(values, weight.name))
