@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from inspector.core.diff.numeric import compare_outputs, tensor_gap
+from inspector.core.diff.numeric import NumericDiff, compare_many, compare_outputs, tensor_gap
+from tests.core.divergence_corpus import DivergenceCase, build_corpus, spread
 
 
 def _mlp(
@@ -105,3 +108,79 @@ def test_gap_semantics():
     assert close.ok and math.isclose(close.max_rel, 5e-4)
     assert not tensor_gap("a", "b", np.array(["x"]), np.array([1.0])).ok
     assert tensor_gap("a", "b", np.array(["x"], dtype=object), np.array(["x"])).ok
+
+
+# ------------------------------------------------------------- first divergence (acceptance 2)
+
+DEFAULT_CASES = 10  # the default run; the whole corpus (151 cases) is marked slow
+REQUIRED = 0.95
+
+
+def _miss(case: DivergenceCase, diff: NumericDiff) -> str:
+    """Why the first divergence does not name the changed node, in words ("" when it does)."""
+    if diff.first_divergence is not None and diff.first_divergence[0] == case.expected:
+        return ""
+    run_failures = [f.message for f in diff.findings if not f.code.startswith("diff-")]
+    if run_failures:
+        why = "a run failed: " + "; ".join(run_failures)
+    elif diff.first_divergence is None:
+        why = (
+            "no captured tensor differs beyond tolerance: the change does not show on these "
+            f"inputs (outputs {'agree' if diff.same else 'differ'})"
+        )
+    else:
+        named = next(f for f in diff.findings if f.code == "diff-first-divergence")
+        why = f"named #{diff.first_divergence[0]} instead: {named.message}"
+    return f"{case.name} ({case.change}; expected {case.expected_label}): {why}"
+
+
+def _check_corpus(cases: list[DivergenceCase]) -> None:
+    start = time.perf_counter()
+    diffs = compare_many([(c.original, c.changed) for c in cases], intermediates=True)
+    misses = [why for case, diff in zip(cases, diffs, strict=True) if (why := _miss(case, diff))]
+    named = len(cases) - len(misses)
+    print(
+        f"\nfirst divergence named in {named} of {len(cases)} cases "
+        f"({named / len(cases):.1%}) in {time.perf_counter() - start:.1f} s (one child)"
+    )
+    for why in misses:
+        print("  not named:", why)
+    assert named >= REQUIRED * len(cases), "\n".join(misses)
+
+
+def test_first_divergence_names_the_changed_node(tmp_path):
+    _check_corpus(spread(build_corpus(tmp_path), DEFAULT_CASES))
+
+
+@pytest.mark.slow
+def test_first_divergence_on_the_whole_corpus(tmp_path):
+    cases = build_corpus(tmp_path)
+    assert len(cases) >= 100
+    _check_corpus(cases)
+
+
+def test_first_divergence_sits_on_both_models_nodes(tmp_path):
+    """The finding carries A's node and its matched node in B, which may sit elsewhere."""
+    original = _mlp(tmp_path / "a.onnx")
+    model = onnx.load(original)
+    # B: the same network with an Identity first, so every node of B is one further on
+    nodes = list(model.graph.node)
+    nodes[0].input[0] = "x_copy"
+    del model.graph.node[:]
+    model.graph.node.extend([helper.make_node("Identity", ["x"], ["x_copy"], name="copy")])
+    model.graph.node.extend(nodes)
+    model.graph.initializer[1].CopyFrom(
+        numpy_helper.from_array(numpy_helper.to_array(model.graph.initializer[1]) + 1.0, "bias")
+    )
+    changed = tmp_path / "b.onnx"
+    onnx.save(model, changed)
+    diff = compare_outputs(original, changed, intermediates=True, seed=1)
+    assert diff.first_divergence == (1, 2)  # add in A, add in B
+    f = diff.findings[0]
+    assert (f.code, f.node, f.node_index, f.other_node_index) == (
+        "diff-first-divergence",
+        "add",
+        1,
+        2,
+    )
+    assert "while its inputs agree" in f.message

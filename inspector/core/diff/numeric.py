@@ -14,7 +14,15 @@ Outputs are paired by name, then the rest by position. Each pair gives a :class:
 beyond tolerance, a ``diff-output-mismatch`` finding on the node producing the output in A (and
 the node producing it in B as ``other_node_index``).
 
-Known limitations: only tensor outputs are compared (a sequence or map output is paired but its
+With ``intermediates``, both runs capture every node output of the main graph, and
+:func:`first_divergence` walks A's nodes in order over the node and tensor pairs of the
+structural diff (:func:`~inspector.core.diff.diff_models`): the first matched node with an output
+beyond tolerance of its twin is where the models part (``diff-first-divergence``). Captured runs
+may be fused differently from the plain models (each captured tensor is a graph output), so
+their outputs are compared as captured.
+
+Known limitations: only main-graph tensors are captured (a divergence inside a Loop or If body
+is named at the Loop or If node); only tensor outputs are compared (a sequence or map output is paired but its
 values are not); outputs whose dtypes are not both numbers or both strings, or whose shapes
 differ, are never within tolerance (their gap is ``inf``).
 """
@@ -23,19 +31,26 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from inspector.core.child import ChildCall, ChildJob, Outcome, call_child
+from inspector.core.diff.structural import ModelDiff, diff_models
 from inspector.core.feeds import cast_feed
 from inspector.core.findings import Finding, Severity, has_errors
 from inspector.core.graph import Model, open_model
 from inspector.core.inference.inputs import build_feeds, input_specs, load_feeds
 from inspector.core.inference.protocol import RunOptions
-from inspector.core.inference.runner import DEFAULT_ATOL, DEFAULT_RTOL, RunResult, run_call
+from inspector.core.inference.runner import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    RunResult,
+    TensorResult,
+    run_call,
+)
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 JOB_TARGET = "inspector.core.diff.numeric_child:run_both"
@@ -218,6 +233,39 @@ def compare_outputs(
     return call_child(call, progress, cancel)
 
 
+def compare_many(
+    pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
+    *,
+    seed: int = 0,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    intermediates: bool = False,
+    cancel: CancelToken | None = None,
+    progress: ProgressFn = no_progress,
+    timeout: float = 600.0,
+) -> list[NumericDiff]:
+    """:func:`compare_outputs` for each (A, B) of ``pairs`` (random inputs), all in one child
+    process: the child's start and its onnx and onnxruntime imports are paid once, not per pair.
+    ``timeout`` is per pair. A crash ends the child: the pair it crashed in is reported as
+    crashed and the pairs after it run in a new child."""
+    results: list[NumericDiff | None] = [None] * len(pairs)
+    while (pending := [i for i, r in enumerate(results) if r is None]) != []:
+        prepared: list[_Pair] = []
+        try:
+            for i in pending:
+                prepared.append(
+                    _Pair(*pairs[i], None, seed, rtol, atol, intermediates, timeout, None, None)
+                )
+        except BaseException:  # a model that cannot be read: the feeds written so far go
+            for pair in prepared:
+                pair.discard()
+            raise
+        done = call_child(_batch_call(prepared, timeout), progress, cancel)
+        for i, diff in zip(pending, done, strict=True):
+            results[i] = diff
+    return [r for r in results if r is not None]
+
+
 def compare_call(
     path_a: str | os.PathLike[str],
     path_b: str | os.PathLike[str],
@@ -229,25 +277,89 @@ def compare_call(
     intermediates: bool = False,
     timeout: float = 600.0,
     models: tuple[Model, Model] | None = None,
+    structure: ModelDiff | None = None,
 ) -> ChildCall[NumericDiff]:
     """The child job of :func:`compare_outputs` (same arguments; ``models``: both already opened
-    graph models), its feeds written, not yet started; ``timeout`` covers both runs."""
-    a, b = models or (open_model(path_a, infer=False), open_model(path_b, infer=False))
-    feeds_a, feeds_b = comparison_feeds(a, b, inputs, seed)
-    options = RunOptions(warmup=0, repeat=1, capture=["*"] if intermediates else None)
-    calls = [
-        run_call(path, feeds, options, timeout, model=model)
-        for path, feeds, model in ((path_a, feeds_a, a), (path_b, feeds_b, b))
+    graph models; ``structure``: their :func:`~inspector.core.diff.diff_models`, whose node and
+    tensor pairs the first divergence walks, made when it finishes if not given), its feeds
+    written, not yet started; ``timeout`` covers both runs."""
+    pair = _Pair(
+        path_a, path_b, inputs, seed, rtol, atol, intermediates, timeout, models, structure
+    )
+    # The first run of the only pair is always reached (run, crashed in, or not needed).
+    return _batch_call([pair], timeout).then(lambda diffs: cast(NumericDiff, diffs[0]))
+
+
+class _Pair:
+    """One comparison: both models opened, their feeds written, their runs' calls made."""
+
+    def __init__(
+        self,
+        path_a: str | os.PathLike[str],
+        path_b: str | os.PathLike[str],
+        inputs: Inputs,
+        seed: int,
+        rtol: float,
+        atol: float,
+        intermediates: bool,
+        timeout: float,
+        models: tuple[Model, Model] | None,
+        structure: ModelDiff | None,
+    ) -> None:
+        self.a, self.b = models or (
+            open_model(path_a, infer=False),
+            open_model(path_b, infer=False),
+        )
+        self.rtol, self.atol, self.intermediates, self.structure = (
+            rtol,
+            atol,
+            intermediates,
+            structure,
+        )
+        feeds_a, feeds_b = comparison_feeds(self.a, self.b, inputs, seed)
+        options = RunOptions(warmup=0, repeat=1, capture=["*"] if intermediates else None)
+        self.calls = [
+            run_call(path, feeds, options, timeout, model=model)
+            for path, feeds, model in ((path_a, feeds_a, self.a), (path_b, feeds_b, self.b))
+        ]
+
+    def discard(self) -> None:
+        for call in self.calls:
+            call.discard()
+
+    def diff(self, results: list[RunResult | None]) -> NumericDiff:
+        """The comparison of this pair's run results (closed here)."""
+        try:
+            pairs = None
+            if self.intermediates:
+                matched = self.structure or diff_models(self.a, self.b)
+                pairs = (dict(matched.pairs), dict(matched.tensor_pairs))
+            return _diff(self.a, self.b, *results, self.rtol, self.atol, pairs)
+        finally:
+            for r in results:
+                if r is not None:
+                    r.close()
+
+
+def _batch_call(pairs: list[_Pair], timeout: float) -> ChildCall[list[NumericDiff | None]]:
+    """One child job running every pair's runs in turn; a pair the child never reached (it
+    crashed in an earlier one) is None."""
+    calls = [call for pair in pairs for call in pair.calls]
+    labels = [
+        label if len(pairs) == 1 else f"{label} of pair {i + 1}/{len(pairs)}"
+        for i in range(len(pairs))
+        for label in LABELS
     ]
-    jobs = [(call, label) for call, label in zip(calls, LABELS, strict=True) if call.job]
-    args = {"runs": [dict(c.job.args) for c, _ in jobs if c.job], "labels": [x for _, x in jobs]}
-    job = ChildJob(JOB_TARGET, args, timeout, "the comparison run") if jobs else None
+    runs = [(dict(c.job.args), label) for c, label in zip(calls, labels, strict=True) if c.job]
+    args = {"runs": [r for r, _ in runs], "labels": [label for _, label in runs]}
+    what = "the comparison run" if len(pairs) == 1 else "the comparison runs"
+    job = ChildJob(JOB_TARGET, args, timeout * len(pairs), what) if runs else None
 
     def discard() -> None:
         for call in calls:
             call.discard()
 
-    def finish(outcome: Outcome) -> NumericDiff:
+    def finish(outcome: Outcome) -> list[NumericDiff | None]:
         results: list[RunResult | None] = []
         ran = 0
         for call in calls:
@@ -258,16 +370,15 @@ def compare_call(
                 ran += 1
             elif outcome.failure is not None and ran == len(outcome.parts):
                 results.append(call.finish(Outcome(failure=outcome.failure, log=outcome.log)))
-                ran += 1  # the run the child died in; any later one never started
+                ran += 1  # the run the child died in; the later ones never started
             else:
                 call.discard()
                 results.append(None)
-        try:
-            return _diff(a, b, results[0], results[1], rtol, atol)
-        finally:
-            for r in results:
-                if r is not None:
-                    r.close()
+        diffs: list[NumericDiff | None] = []
+        for i, pair in enumerate(pairs):
+            mine = results[2 * i : 2 * i + 2]
+            diffs.append(None if mine[0] is None and mine[1] is None else pair.diff(mine))
+        return diffs
 
     return ChildCall(job, finish, discard)
 
@@ -302,8 +413,8 @@ def _output_findings(
                 "diff-output-mismatch",
                 f"output '{names}' differs between the models: {describe_gap(gap)} "
                 f"(rtol {rtol:g}, atol {atol:g})",
-                "capture intermediates (diff --run) to find the first node where they part, "
-                "or raise the tolerance if the difference is expected (float16)",
+                "with intermediates captured, diff-first-divergence names the node where they "
+                "part; raise the tolerance if the difference is expected (float16)",
                 node=node.name if node else "",
                 node_index=node.index if node else None,
                 op_type=node.op_type if node else "",
@@ -331,6 +442,72 @@ def _unpaired_findings(a: Model, b: Model) -> list[Finding]:
     ]
 
 
+def first_divergence(
+    a: Model,
+    node_pairs: Mapping[int, int],
+    tensor_pairs: Mapping[str, str],
+    values_a: Mapping[str, TensorResult],
+    values_b: Mapping[str, TensorResult],
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+) -> tuple[int, int, TensorGap, bool] | None:
+    """Where two runs part: (node index in A, in B, the gap of its first diverging output,
+    whether its computed inputs agree) for the first node of A, in node order (topological in a
+    valid model), that is matched in B (``node_pairs``) and has an output whose twin
+    (``tensor_pairs``) in ``values_b`` is beyond tolerance; None if there is none.
+
+    Walking in topological order, that node's computed inputs come from earlier nodes that agree,
+    so they agree too, unless they come from a node that is not matched or not captured: then
+    the divergence began there, and the flag says so. Initializers and graph inputs are not
+    compared (the same values were fed; a changed initializer is the structural diff's)."""
+    gaps: dict[str, TensorGap | None] = {}
+
+    def gap(name: str) -> TensorGap | None:
+        if name not in gaps:
+            twin = tensor_pairs.get(name)
+            ta, tb = values_a.get(name), values_b.get(twin) if twin else None
+            gaps[name] = (
+                None if ta is None or tb is None else
+                tensor_gap(name, tb.name, ta.array(), tb.array(), rtol, atol)
+            )  # fmt: skip
+        return gaps[name]
+
+    for node in a.graph.nodes:
+        other = node_pairs.get(node.index)
+        if other is None:
+            continue
+        bad = [g for o in node.outputs if o and (g := gap(o)) is not None and not g.ok]
+        if bad:
+            inputs_agree = all(g.ok for i in node.inputs if i and (g := gap(i)) is not None)
+            return node.index, other, bad[0], inputs_agree
+    return None
+
+
+def _divergence_finding(
+    a: Model, where: tuple[int, int, TensorGap, bool], outputs_same: bool
+) -> Finding:
+    index, other, gap, inputs_agree = where
+    node = a.graph.nodes[index]
+    since = (
+        "while its inputs agree"
+        if inputs_agree
+        else "with an input already differing, from a node not matched or not captured"
+    )
+    then = "; the outputs still agree within tolerance" if outputs_same else ""
+    return Finding(
+        Severity.INFO if outputs_same else Severity.WARNING,
+        "diff-first-divergence",
+        f"node '{node.label}' ({node.op_type}) is the first where the models part: its output "
+        f"'{gap.a_name}' differs from '{gap.b_name}' by {describe_gap(gap)} {since}{then}",
+        "compare this node's attributes, constant inputs and op version in the structural diff",
+        node=node.name,
+        node_index=index,
+        op_type=node.op_type,
+        tensor=gap.a_name,
+        other_node_index=other,
+    )
+
+
 def _diff(
     a: Model,
     b: Model,
@@ -338,6 +515,7 @@ def _diff(
     run_b: RunResult | None,
     rtol: float,
     atol: float,
+    pairs: tuple[Mapping[int, int], Mapping[str, str]] | None,
 ) -> NumericDiff:
     findings: list[Finding] = []
     for run, label in ((run_a, "A"), (run_b, "B")):
@@ -352,4 +530,13 @@ def _diff(
         for na, nb in _paired_names(list(values_a), list(values_b))
     ]
     findings = _output_findings(a, b, gaps, rtol, atol) + _unpaired_findings(a, b) + findings
-    return NumericDiff(tuple(gaps), None, tuple(findings), rtol, atol)
+    where = None
+    if pairs is not None:
+        captured_a = {t.name: t for t in run_a.intermediates + run_a.outputs}
+        captured_b = {t.name: t for t in run_b.intermediates + run_b.outputs}
+        where = first_divergence(a, *pairs, captured_a, captured_b, rtol, atol)
+        if where is not None:
+            same = all(g.ok for g in gaps)
+            findings.insert(0, _divergence_finding(a, where, same))
+    first = (where[0], where[1]) if where is not None else None
+    return NumericDiff(tuple(gaps), first, tuple(findings), rtol, atol)
