@@ -17,7 +17,7 @@ from inspector.ui.compare import CompareView
 from inspector.ui.compare.comparison import ADDED, CHANGED, REMOVED, SAME
 from inspector.ui.main_window import MainWindow
 
-CHAIN = 40  # Relu/Neg links after the head: tall enough that a readable view scrolls
+CHAIN = 40  # Neg/Abs links after the head: tall enough that a readable view scrolls
 
 
 def chain_model(
@@ -45,7 +45,7 @@ def chain_model(
         nodes.append(helper.make_node("Abs", [prev], ["abs"], name="abs"))
         prev = "abs"
     for i in range(CHAIN):
-        op = "Relu" if i % 2 else "Neg"
+        op = "Abs" if i % 2 else "Neg"
         out = "y" if i == CHAIN - 1 else f"t{i}"
         nodes.append(helper.make_node(op, [prev], [out], name=f"link{i}"))
         prev = out
@@ -206,6 +206,38 @@ def test_pan_and_zoom_follow_from_either_side(qtbot, window, tmp_path):
     before = view_centre(vb)
     va.verticalScrollBar().setValue(va.verticalScrollBar().value() + 120)
     assert view_centre(vb).y() > before.y()
+
+
+def test_compare_outputs_names_and_highlights_the_first_diverging_node(qtbot, window, tmp_path):
+    a = save(chain_model(), tmp_path / "a.onnx")
+    b = save(chain_model(bias=0.75), tmp_path / "b.onnx")  # Add's constant: outputs part there
+    view = compare(qtbot, window, a, b)
+    with qtbot.waitSignal(window.comparisons.numeric_changed, timeout=5000):
+        view.run_button.click()
+    assert not view.run_button.isEnabled()  # one run at a time
+    with qtbot.waitSignal(window.comparisons.numeric_changed, timeout=120000):
+        pass
+    num = view.comparison.numeric
+    assert num is not None and not num.same, view.comparison.numeric_error
+    add_a, add_b = box_of(view, "a", "add"), box_of(view, "b", "add")
+    assert view.scene_a.highlighted.tolist() == [add_a]
+    assert view.scene_b.highlighted.tolist() == [add_b]
+    assert view.comparison.selected == (add_a, add_b)
+    assert "Outputs differ" in view.summary.text() and "'add'" in view.summary.text()
+    rows = [view.panel.list.item(i).text() for i in range(view.panel.list.count())]
+    assert any(r.startswith("run:") for r in rows), rows
+    assert view.run_button.isEnabled()
+
+
+def test_compare_outputs_of_a_model_with_itself_finds_them_the_same(qtbot, window, tmp_path):
+    a = save(chain_model(), tmp_path / "a.onnx")
+    view = compare(qtbot, window, a, a)
+    with qtbot.waitSignal(window.comparisons.numeric_changed, timeout=5000):
+        view.run_button.click()
+    qtbot.waitUntil(lambda: view.comparison.numeric is not None, timeout=120000)
+    assert view.comparison.numeric.same
+    assert "Outputs: the same" in view.summary.text()
+    assert len(view.scene_a.highlighted) == 0
 
 
 def test_shift_drop_compares_with_the_model_shown(qtbot, window, tmp_path):

@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, Signal
 
 from inspector.core.diagram import BoxKind, Diagram, DrawnGraph
 from inspector.core.diff import ModelDiff, diff_models
+from inspector.core.diff.numeric import NumericDiff, compare_call
 from inspector.core.findings import Finding
 from inspector.core.graph import Model
 from inspector.core.loader import ModelLoadError
@@ -64,6 +65,10 @@ class Comparison:
     model_lines: list[str] = field(default_factory=list)  # differences of the whole models
     selected: tuple[int | None, int | None] = (None, None)  # a box on each side
     note: str = ""  # shown over the views (a fix's verdict, say)
+    # "Compare Outputs": both models run on the same inputs, intermediates captured
+    numeric: NumericDiff | None = None
+    numeric_running: bool = False
+    numeric_error: str = ""  # why the run did not finish (our side; ORT's failures are findings)
 
     def side(self, which: str) -> Side:
         return self.a if which == "a" else self.b
@@ -166,6 +171,7 @@ class Comparisons(QObject):
     opened = Signal(int)  # comparison id: both graphs are laid out (not yet diffed)
     diffed = Signal(int)  # comparison id: the diff finished (or failed: ``error`` says why)
     selection_changed = Signal(int)  # comparison id
+    numeric_changed = Signal(int)  # comparison id: its output comparison started or finished
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -226,6 +232,45 @@ class Comparisons(QObject):
             what=f"comparing {comp.a.path.name} with {comp.b.path.name}",
         )
 
+    def compare_outputs(self, comp_id: int) -> None:
+        """Run both models on the same random inputs in a child process, every output and every
+        matched intermediate compared: ``numeric_changed`` when it starts and when it ends."""
+        comp = self.comparisons.get(comp_id)
+        if comp is None or comp.numeric_running:
+            return
+        comp.numeric, comp.numeric_error, comp.numeric_running = None, "", True
+        a, b = comp.a, comp.b
+
+        def prepare(_progress: ProgressFn, _cancel: CancelToken):
+            # writes both feeds: on a worker, not the GUI thread
+            return compare_call(
+                a.path,
+                b.path,
+                intermediates=True,
+                models=(a.model, b.model),
+                structure=comp.diff,  # None while diffing: the call then makes its own
+            )
+
+        def done(result: NumericDiff) -> None:
+            comp.numeric, comp.numeric_running = result, False
+            if comp_id in self.comparisons:
+                self.numeric_changed.emit(comp_id)
+
+        def failed(err: TaskError) -> None:
+            comp.numeric_running = False
+            comp.numeric_error = f"{type(err.exception).__name__}: {err.exception}"
+            if comp_id in self.comparisons:
+                self.numeric_changed.emit(comp_id)
+
+        self.runner.submit_child(
+            f"compare-run:{comp_id}",
+            prepare,
+            done,
+            failed,
+            what=f"running {a.path.name} and {b.path.name} on the same inputs",
+        )
+        self.numeric_changed.emit(comp_id)
+
     def select(self, comp_id: int, which: str, box: int | None) -> None:
         """Select ``box`` on side ``which`` ("a"/"b") and its match on the other; None clears."""
         comp = self.comparisons.get(comp_id)
@@ -242,3 +287,4 @@ class Comparisons(QObject):
     def close(self, comp_id: int) -> None:
         if self.comparisons.pop(comp_id, None) is not None:
             self.runner.cancel(f"compare-diff:{comp_id}")
+            self.runner.cancel(f"compare-run:{comp_id}")

@@ -57,6 +57,7 @@ class ChangesPanel(QWidget):
         self._rows: list[tuple[str, int] | None] = []  # per row: the box it names, if any
         self.list.currentRowChanged.connect(self._row_chosen)
         comparisons.diffed.connect(self._diffed)
+        comparisons.numeric_changed.connect(self._diffed)
         comparisons.selection_changed.connect(self._selection_changed)
         self._diffed(comp_id)
         self._selection_changed(comp_id)
@@ -81,10 +82,20 @@ class ChangesPanel(QWidget):
                             f"{STATE_NAMES[state]}: {box_name(side, box)}"
                             + (f" — {first}" if first else "")
                         )
+        for f in comp.numeric.findings if comp.numeric is not None else ():
+            if f.node_index is not None:
+                rows.append(("a", int(comp.a.diagram.node_box[f.node_index])))
+            elif f.other_node_index is not None:
+                rows.append(("b", int(comp.b.diagram.node_box[f.other_node_index])))
+            else:
+                rows.append(None)
+            texts.append(f"run: {f.message}")
         self._rows = rows
         self.list.blockSignals(True)
         self.list.clear()
         self.list.addItems(texts)
+        for i, text in enumerate(texts):  # rows are elided to the panel's width
+            self.list.item(i).setToolTip(text)
         self.list.blockSignals(False)
         if comp.diffing:
             self.heading.setText("Differences: comparing…")
@@ -111,18 +122,20 @@ class ChangesPanel(QWidget):
         side = comp.side(which)
         state = int(side.state[box]) if side.state is not None else None
         if state is not None:
-            parts.append(f"<p><b>{html.escape(STATE_NAMES[state].capitalize())}</b></p>")
+            parts.append(
+                f"<p><b>{html.escape(STATE_NAMES[state].capitalize(), quote=False)}</b></p>"
+            )
         for label, s, b in (("A", comp.a, box_a), ("B", comp.b, box_b)):
             if b is None:
                 parts.append(f"<p><b>{label}</b>: no match</p>")
                 continue
-            lines = "<br>".join(html.escape(x) for x in s.diagram.lines[b][1:])
+            lines = "<br>".join(html.escape(x, quote=False) for x in s.diagram.lines[b][1:])
             parts.append(
-                f"<p><b>{label}</b>: {html.escape(box_name(s, b))}<br>"
+                f"<p><b>{label}</b>: {html.escape(box_name(s, b), quote=False)}<br>"
                 f"<span style='font-size:small'>{lines}</span></p>"
             )
         changes = side.changes.get(box, [])
         if changes:
-            items = "".join(f"<li>{html.escape(x)}</li>" for x in changes)
+            items = "".join(f"<li>{html.escape(x, quote=False)}</li>" for x in changes)
             parts.append(f"<p><b>What changed</b></p><ul>{items}</ul>")
         self.details.setHtml("".join(parts))

@@ -10,9 +10,11 @@ match, and the other view scrolls so the match sits where the selected box does.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from inspector.scene.palette import palette_for
 from inspector.ui.compare.comparison import (
@@ -22,7 +24,7 @@ from inspector.ui.compare.comparison import (
     Comparison,
     Comparisons,
 )
-from inspector.ui.compare.panel import ChangesPanel
+from inspector.ui.compare.panel import ChangesPanel, box_name
 from inspector.ui.compare.scene import DiffScene, state_color
 from inspector.ui.graph_view.view import GraphView
 from inspector.ui.theme import is_dark
@@ -61,6 +63,16 @@ class CompareView(QWidget):
         self.summary = QLabel(self)
         self.summary.setContentsMargins(8, 4, 8, 4)
         self.summary.setWordWrap(True)
+        self.run_button = QPushButton("Compare Outputs", self)
+        self.run_button.setToolTip(
+            "Run both models on the same random inputs (in a child process), compare every "
+            "output and matched intermediate, and show the first node where they part"
+        )
+        self.run_button.clicked.connect(lambda: comparisons.compare_outputs(comp_id))
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 8, 0)
+        header.addWidget(self.summary, 1)
+        header.addWidget(self.run_button)
         self.pane_a = _Pane("A", self)
         self.pane_b = _Pane("B", self)
         self.view_a, self.view_b = self.pane_a.view, self.pane_b.view
@@ -75,7 +87,7 @@ class CompareView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addWidget(self.summary)
+        lay.addLayout(header)
         lay.addWidget(split, 1)
         self.scene_a: DiffScene | None = None
         self.scene_b: DiffScene | None = None
@@ -89,6 +101,7 @@ class CompareView(QWidget):
             src.background_clicked.connect(lambda: comparisons.select(comp_id, "a", None))
         comparisons.diffed.connect(self._diffed)
         comparisons.selection_changed.connect(self._selection_changed)
+        comparisons.numeric_changed.connect(self._numeric_changed)
         self.panel.box_requested.connect(self._reveal)
         self.rebuild()
 
@@ -117,6 +130,7 @@ class CompareView(QWidget):
             self._syncing = False
         self._apply_diff()
         self._selection_changed(self.comp_id)
+        self._show_divergence()
         self.scenes_replaced.emit()
 
     def _apply_diff(self) -> None:
@@ -124,7 +138,7 @@ class CompareView(QWidget):
         for scene, side in ((self.scene_a, comp.a), (self.scene_b, comp.b)):
             if scene is not None:
                 scene.set_diff(side.state, side.changes)
-        self.summary.setText(self._summary_html(comp))
+        self.summary.setText(self._summary_html(comp) + self._numeric_html(comp))
         self._follow("a", self.view_a, self.view_b)
 
     def _summary_html(self, comp: Comparison) -> str:
@@ -152,6 +166,61 @@ class CompareView(QWidget):
         if comp.model_lines:
             parts.append(f"{len(comp.model_lines)} in the model as a whole (see the list)")
         return head + " &nbsp; ".join(parts)
+
+    def _numeric_html(self, comp: Comparison) -> str:
+        """The output comparison's line: running, failed, or what it found."""
+        self.run_button.setEnabled(not comp.numeric_running)
+        if comp.numeric_running:
+            return "<br>Running both models on the same inputs…"
+        if comp.numeric_error:
+            return f"<br>The output comparison did not finish: {html.escape(comp.numeric_error, quote=False)}"
+        num = comp.numeric
+        if num is None:
+            return ""
+        gaps = [g for g in num.outputs if np.isfinite(g.max_abs)]
+        largest = max((g.max_abs for g in gaps), default=0.0)
+        tol = f"rtol {num.rtol:g}, atol {num.atol:g}"
+        where = ""
+        if num.first_divergence is not None:
+            node = comp.a.diagram.node_box[num.first_divergence[0]]
+            where = html.escape(box_name(comp.a, node), quote=False)
+        if num.same:
+            text = f"<br>Outputs: the same within {tol} (largest difference {largest:.3g})"
+            return text + (f"; an intermediate parts first at {where}." if where else ".")
+        bad = [g for g in num.outputs if not g.ok]
+        text = f"<br><b>Outputs differ</b>: {len(bad)} of {len(num.outputs)} beyond {tol}"
+        if gaps:
+            text += f" (largest difference {largest:.3g})"
+        if where:
+            text += f"; the first node where they part: {where}"
+        errors = [
+            f for f in num.findings if f.severity == "error" and not f.code.startswith("diff-")
+        ]
+        if errors:
+            text += f"; {html.escape(errors[0].message, quote=False)}"
+        return text + "."
+
+    def _numeric_changed(self, comp_id: int) -> None:
+        if comp_id == self.comp_id:
+            self._apply_diff()
+            self._show_divergence(reveal=True)
+
+    def _show_divergence(self, reveal: bool = False) -> None:
+        """Highlight the first node where the outputs part, on both sides (and show it)."""
+        num = self.comparison.numeric
+        if self.scene_a is None or self.scene_b is None:
+            return
+        where = num.first_divergence if num is not None else None
+        if where is None:
+            self.scene_a.set_highlight(set())
+            self.scene_b.set_highlight(set())
+            return
+        box_a = int(self.comparison.a.diagram.node_box[where[0]])
+        box_b = int(self.comparison.b.diagram.node_box[where[1]])
+        self.scene_a.set_highlight({box_a})
+        self.scene_b.set_highlight({box_b})
+        if reveal:
+            self._reveal("a", box_a)
 
     def _diffed(self, comp_id: int) -> None:
         if comp_id == self.comp_id:
