@@ -243,6 +243,7 @@ class MainWindow(CompareActions, ModelFileActions, QMainWindow):
         for dock in self.findChildren(QDockWidget):
             v.addAction(dock.toggleViewAction())
 
+        self.add_fix_menu(self.menuBar())
         h = self.menuBar().addMenu("&Help")
         h.addAction(self._action("&About ONNX Inspector", self._about))
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from inspector.core.diagram import BoxKind
+from inspector.core.fixes import FixSpec
 from inspector.ui.compare import CompareView
 from inspector.ui.compare.comparison import ADDED, CHANGED, REMOVED, SAME
 from inspector.ui.main_window import MainWindow
@@ -285,3 +286,34 @@ def test_restyling_keeps_the_colours_and_the_selection(qtbot, window, tmp_path):
     assert view.scene_a is not old
     assert view.scene_a.diff_layer.ids[CHANGED].tolist() == [leaky]
     assert view.scene_a.selected_box == leaky
+
+
+def test_a_kept_fix_opens_against_the_original_with_its_verdict(qtbot, window, tmp_path):
+    src = save(chain_model(), tmp_path / "m.onnx")
+    before = src.read_bytes()
+    out = tmp_path / "m_opset18.onnx"
+    with qtbot.waitSignal(window.comparisons.diffed, timeout=300000):
+        window.run_fix(str(src), FixSpec("opset", opset=18), str(out))
+    view = window.current_compare_view()
+    assert view is not None and out.exists()
+    assert view.comparison.a.path == src and view.comparison.b.path == out
+    assert "--opset 18: verified" in view.summary.text()
+    assert any("18" in line for line in view.comparison.model_lines)
+    assert src.read_bytes() == before  # the original is never written
+
+
+def test_a_fix_that_cannot_run_says_why_and_opens_nothing(qtbot, window, tmp_path):
+    src = save(chain_model(), tmp_path / "m.onnx")
+    window.run_fix(str(src), FixSpec("float16"), str(src))  # onto the model's own file
+    qtbot.waitUntil(lambda: "m.onnx" in window.messages.text, timeout=30000)
+    assert "model's own file" in window.messages.text
+    assert window.tabs.count() == 0
+
+
+def test_a_rejected_fix_writes_nothing_and_says_why(qtbot, window, tmp_path):
+    src = save(chain_model(), tmp_path / "m.onnx")
+    out = tmp_path / "m_dynamic.onnx"
+    window.run_fix(str(src), FixSpec("dynamic", dynamic="nope:0:batch"), str(out))
+    qtbot.waitUntil(lambda: "m.onnx" in window.messages.text, timeout=300000)
+    assert "--dynamic nope:0:batch" in window.messages.text
+    assert not out.exists() and window.tabs.count() == 0
