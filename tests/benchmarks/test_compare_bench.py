@@ -138,6 +138,8 @@ def test_a_diff_of_two_10k_models_opens_within_2s(qtbot, window, pair):  # noqa:
 def test_panning_both_views_keeps_frames_under_50ms(qtbot, window, pair, zoom):  # noqa: F811
     a, b, _ = pair
     _, view = open_compare(qtbot, window, a, b)
+    # the steady state: shape inference (two children) and the diff after it have ended
+    qtbot.waitUntil(lambda: window.comparisons.settled(view.comp_id), timeout=120000)
     va, vb = view.view_a, view.view_b
     va.set_zoom(ZOOMS[zoom])
     va.center_on_box(int(np.argmin(view.scene_a.layout.y)))  # the top: room to pan down

@@ -24,7 +24,8 @@ from inspector.core.diagram import BoxKind, Diagram, DrawnGraph
 from inspector.core.diff import ModelDiff, diff_models
 from inspector.core.diff.numeric import NumericDiff, compare_call
 from inspector.core.findings import Finding
-from inspector.core.graph import Model
+from inspector.core.graph import Model, TensorType
+from inspector.core.infer_process import infer_types_call
 from inspector.core.loader import ModelLoadError
 from inspector.core.tasks import CancelToken, ProgressFn
 from inspector.ui.session import load_and_draw
@@ -60,7 +61,8 @@ class Comparison:
     a: Side
     b: Side
     diff: ModelDiff | None = None
-    diffing: bool = True
+    diffing: bool = True  # no diff yet (a second one, after shape inference, keeps the first's)
+    types_inferred: bool = False  # both models' shape inference ended and the diff is redone
     error: str = ""  # why the diff did not finish, if it did not
     model_lines: list[str] = field(default_factory=list)  # differences of the whole models
     selected: tuple[int | None, int | None] = (None, None)  # a box on each side
@@ -191,6 +193,7 @@ class Comparisons(QObject):
             self.comparisons[comp.comp_id] = comp
             self.opened.emit(comp.comp_id)
             self._start_diff(comp)
+            self._infer(comp)
 
         def failed(err: TaskError) -> None:
             if isinstance(err.exception, ModelLoadError):
@@ -202,6 +205,38 @@ class Comparisons(QObject):
                 )
 
         self.runner.submit(key, _open_both(a, b), done, failed, what=f"opening {a.name}, {b.name}")
+
+    def _infer(self, comp: Comparison) -> None:
+        """Infer both models' types in child processes (at once: no thread waits on them), then
+        diff again: the first diff, made while they run, sees only the types the files declare,
+        and the command line's ``diff`` compares inferred ones too."""
+        cid = comp.comp_id
+        waiting = {"a", "b"}
+
+        def inferred(which: str) -> None:
+            waiting.discard(which)
+            if not waiting and cid in self.comparisons:
+                comp.types_inferred = True
+                self._start_diff(comp)
+
+        for which in ("a", "b"):
+            side = comp.side(which)
+
+            def apply(result: tuple[dict[str, TensorType], str], side: Side = side) -> None:
+                side.model.apply_inferred(*result)  # on a worker thread, as a tab's inference
+                side.diagram.refresh_edge_labels()
+
+            def failed(err: TaskError, which: str = which) -> None:
+                self.runner.report(err)
+                inferred(which)
+
+            self.runner.submit_child(
+                f"compare-infer-{which}:{cid}",
+                infer_types_call(side.path).then(apply),
+                lambda _none, which=which: inferred(which),
+                failed,
+                what=f"inferring shapes of {side.path.name}",
+            )
 
     def _start_diff(self, comp: Comparison) -> None:
         cid = comp.comp_id
@@ -230,6 +265,15 @@ class Comparisons(QObject):
             done,
             failed,
             what=f"comparing {comp.a.path.name} with {comp.b.path.name}",
+        )
+
+    def settled(self, comp_id: int) -> bool:
+        """Whether the comparison's diff is final: types inferred, no diff running."""
+        comp = self.comparisons.get(comp_id)
+        return (
+            comp is not None
+            and comp.types_inferred
+            and not self.runner.is_running(f"compare-diff:{comp_id}")
         )
 
     def compare_outputs(self, comp_id: int) -> None:
@@ -287,4 +331,5 @@ class Comparisons(QObject):
     def close(self, comp_id: int) -> None:
         if self.comparisons.pop(comp_id, None) is not None:
             self.runner.cancel(f"compare-diff:{comp_id}")
-            self.runner.cancel(f"compare-run:{comp_id}")
+            for key in ("run", "infer-a", "infer-b"):
+                self.runner.cancel(f"compare-{key}:{comp_id}")

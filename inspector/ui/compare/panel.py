@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QSplitter, QTextBrowser, QVBoxLayout, QWidget
 
 from inspector.core.diagram import BoxKind
@@ -44,6 +44,10 @@ class ChangesPanel(QWidget):
         self.heading = QLabel("Differences", self)
         self.list = QListWidget(self)
         self.list.setUniformItemSizes(True)  # long lists stay quick to lay out
+        # rows are elided to the panel's width; the tooltip has the whole line
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setMinimumWidth(260)
         self.details = QTextBrowser(self)
         self.details.setOpenLinks(False)
         split = QSplitter(self)
@@ -94,7 +98,7 @@ class ChangesPanel(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         self.list.addItems(texts)
-        for i, text in enumerate(texts):  # rows are elided to the panel's width
+        for i, text in enumerate(texts):
             self.list.item(i).setToolTip(text)
         self.list.blockSignals(False)
         if comp.diffing:
