@@ -193,7 +193,6 @@ class Comparisons(QObject):
             self.comparisons[comp.comp_id] = comp
             self.opened.emit(comp.comp_id)
             self._start_diff(comp)
-            self._infer(comp)
 
         def failed(err: TaskError) -> None:
             if isinstance(err.exception, ModelLoadError):
@@ -208,8 +207,8 @@ class Comparisons(QObject):
 
     def _infer(self, comp: Comparison) -> None:
         """Infer both models' types in child processes (at once: no thread waits on them), then
-        diff again: the first diff, made while they run, sees only the types the files declare,
-        and the command line's ``diff`` compares inferred ones too."""
+        diff again: the first diff sees only the types the files declare, and the command
+        line's ``diff`` compares inferred ones too."""
         cid = comp.comp_id
         waiting = {"a", "b"}
 
@@ -249,8 +248,10 @@ class Comparisons(QObject):
             comp.a.match, comp.b.match = states.match_a, states.match_b
             comp.a.changes, comp.b.changes = states.changes_a, states.changes_b
             comp.model_lines = states.model_lines
-            comp.diffing = False
+            first, comp.diffing = comp.diffing, False
             self.diffed.emit(cid)
+            if first and cid in self.comparisons:  # (a slot may have closed it)
+                self._infer(comp)  # after the first colours, which the children would slow
 
         def failed(err: TaskError) -> None:
             comp.diffing = False

@@ -71,7 +71,7 @@ class ChangesPanel(QWidget):
         return self.comparisons.comparisons[self.comp_id]
 
     def _diffed(self, comp_id: int) -> None:
-        if comp_id != self.comp_id:
+        if comp_id != self.comp_id or comp_id not in self.comparisons.comparisons:
             return
         comp = self.comparison
         rows: list[tuple[str, int] | None] = [None] * len(comp.model_lines)
@@ -111,7 +111,7 @@ class ChangesPanel(QWidget):
             self.box_requested.emit(*self._rows[row])
 
     def _selection_changed(self, comp_id: int) -> None:
-        if comp_id != self.comp_id:
+        if comp_id != self.comp_id or comp_id not in self.comparisons.comparisons:
             return
         comp = self.comparison
         box_a, box_b = comp.selected

@@ -201,7 +201,7 @@ class CompareView(QWidget):
         return text + "."
 
     def _numeric_changed(self, comp_id: int) -> None:
-        if comp_id == self.comp_id:
+        if self._mine(comp_id):
             self._apply_diff()
             self._show_divergence(reveal=True)
 
@@ -222,8 +222,13 @@ class CompareView(QWidget):
         if reveal:
             self._reveal("a", box_a)
 
+    def _mine(self, comp_id: int) -> bool:
+        """Whether a signal is about this tab's comparison, still open (a slot before this one
+        may have closed it)."""
+        return comp_id == self.comp_id and comp_id in self.comparisons.comparisons
+
     def _diffed(self, comp_id: int) -> None:
-        if comp_id == self.comp_id:
+        if self._mine(comp_id):
             self._apply_diff()
 
     # ------------------------------------------------------------------------- synchronising
@@ -291,7 +296,7 @@ class CompareView(QWidget):
     # ------------------------------------------------------------------------------ selection
 
     def _selection_changed(self, comp_id: int) -> None:
-        if comp_id != self.comp_id or self.scene_a is None or self.scene_b is None:
+        if not self._mine(comp_id) or self.scene_a is None or self.scene_b is None:
             return
         box_a, box_b = self.comparison.selected
         self.scene_a.set_selection(box_a, None)
