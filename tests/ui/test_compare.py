@@ -230,8 +230,8 @@ def test_compare_outputs_names_and_highlights_the_first_diverging_node(qtbot, wi
     num = view.comparison.numeric
     assert num is not None and not num.same, view.comparison.numeric_error
     add_a, add_b = box_of(view, "a", "add"), box_of(view, "b", "add")
-    assert view.scene_a.highlighted.tolist() == [add_a]
-    assert view.scene_b.highlighted.tolist() == [add_b]
+    assert list(view.scene_a.box_overlay) == [add_a] and list(view.scene_b.box_overlay) == [add_b]
+    assert "first divergence" in view.scene_a.tooltip_at(view.scene_a.box_center(add_a))
     assert view.comparison.selected == (add_a, add_b)
     assert "Outputs differ" in view.summary.text() and "'add'" in view.summary.text()
     rows = [view.panel.list.item(i).text() for i in range(view.panel.list.count())]
@@ -296,6 +296,7 @@ def test_a_kept_fix_opens_against_the_original_with_its_verdict(qtbot, window, t
     assert view is not None and out.exists()
     assert view.comparison.a.path == src and view.comparison.b.path == out
     assert "--opset 18: verified" in view.summary.text()
+    assert view.comparison.tolerance == FixSpec("opset", opset=18).tolerances()
     assert any("18" in line for line in view.comparison.model_lines)
     assert src.read_bytes() == before  # the original is never written
 
@@ -315,3 +316,14 @@ def test_a_rejected_fix_writes_nothing_and_says_why(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: "m.onnx" in window.messages.text, timeout=300000)
     assert "--dynamic nope:0:batch" in window.messages.text
     assert not out.exists() and window.tabs.count() == 0
+
+
+def test_closing_the_tab_while_it_diffs_stops_its_work(qtbot, window, tmp_path):
+    a = save(chain_model(), tmp_path / "a.onnx")
+    b = save(chain_model(alpha=0.2), tmp_path / "b.onnx")
+    with qtbot.waitSignal(window.comparisons.opened, timeout=60000) as opened:
+        window.compare_files(str(a), str(b))
+    (comp_id,) = opened.args
+    window._close_tab(window.tabs.currentIndex())
+    assert window.tabs.count() == 0 and not window.comparisons.comparisons
+    assert not window.runner.is_running(f"compare-diff:{comp_id}")  # cancelled: result dropped

@@ -147,7 +147,12 @@ class CompareActions:
         def done(report: FixReport) -> None:
             self.statusBar().clearMessage()
             if report.output is not None:
-                self.compare_files(source, str(report.output), f"{report.fix}: {report.verdict}")
+                self.compare_files(
+                    source,
+                    str(report.output),
+                    f"{report.fix}: {report.verdict}",
+                    (report.rtol, report.atol),  # Compare Outputs then judges as the fix did
+                )
                 return
             why = [f.message for f in report.findings[1:]] or [report.verdict]
             self.messages.show_message(
@@ -200,11 +205,17 @@ class CompareActions:
             return False
         return True
 
-    def compare_files(self, path_a: str, path_b: str, note: str = "") -> None:
+    def compare_files(
+        self,
+        path_a: str,
+        path_b: str,
+        note: str = "",
+        tolerance: tuple[float, float] | None = None,
+    ) -> None:
         """Open a compare tab of ``path_a`` (A) against ``path_b`` (B) once both are read."""
         self.settings.last_dir = str(Path(path_b).parent)
         self.statusBar().showMessage(f"Comparing {Path(path_a).name} with {Path(path_b).name}…")
-        self.comparisons.open(path_a, path_b, note)
+        self.comparisons.open(path_a, path_b, note, tolerance)
 
     def current_compare_view(self) -> CompareView | None:
         w = self.tabs.currentWidget()

@@ -67,6 +67,7 @@ class Comparison:
     model_lines: list[str] = field(default_factory=list)  # differences of the whole models
     selected: tuple[int | None, int | None] = (None, None)  # a box on each side
     note: str = ""  # shown over the views (a fix's verdict, say)
+    tolerance: tuple[float, float] | None = None  # (rtol, atol) of Compare Outputs; a fix's
     # "Compare Outputs": both models run on the same inputs, intermediates captured
     numeric: NumericDiff | None = None
     numeric_running: bool = False
@@ -181,14 +182,21 @@ class Comparisons(QObject):
         self.comparisons: dict[int, Comparison] = {}
         self._next_id = 1
 
-    def open(self, path_a: str | Path, path_b: str | Path, note: str = "") -> None:
+    def open(
+        self,
+        path_a: str | Path,
+        path_b: str | Path,
+        note: str = "",
+        tolerance: tuple[float, float] | None = None,
+    ) -> None:
         """Open both files and diff them in the background: ``opened``, then ``diffed`` (or
-        ``open_failed``). ``note`` is shown over the views (what made B, say)."""
+        ``open_failed``). ``note`` is shown over the views (what made B, say); ``tolerance``
+        (rtol, atol) is what Compare Outputs holds them to (default: the inference runner's)."""
         a, b = Path(path_a).expanduser(), Path(path_b).expanduser()
         key = f"compare-open:{a}|{b}"
 
         def done(sides: tuple[Side, Side]) -> None:
-            comp = Comparison(self._next_id, *sides, note=note)
+            comp = Comparison(self._next_id, *sides, note=note, tolerance=tolerance)
             self._next_id += 1
             self.comparisons[comp.comp_id] = comp
             self.opened.emit(comp.comp_id)
@@ -285,6 +293,9 @@ class Comparisons(QObject):
             return
         comp.numeric, comp.numeric_error, comp.numeric_running = None, "", True
         a, b = comp.a, comp.b
+        tolerance = (
+            dict(zip(("rtol", "atol"), comp.tolerance, strict=True)) if comp.tolerance else {}
+        )
 
         def prepare(_progress: ProgressFn, _cancel: CancelToken):
             # writes both feeds: on a worker, not the GUI thread
@@ -294,6 +305,7 @@ class Comparisons(QObject):
                 intermediates=True,
                 models=(a.model, b.model),
                 structure=comp.diff,  # None while diffing: the call then makes its own
+                **tolerance,
             )
 
         def done(result: NumericDiff) -> None:

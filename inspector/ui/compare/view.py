@@ -206,19 +206,22 @@ class CompareView(QWidget):
             self._show_divergence(reveal=True)
 
     def _show_divergence(self, reveal: bool = False) -> None:
-        """Highlight the first node where the outputs part, on both sides (and show it)."""
+        """Badge the first node where the two models part, on both sides (and show it)."""
         num = self.comparison.numeric
         if self.scene_a is None or self.scene_b is None:
             return
+        found = [f for f in (num.findings if num else ()) if f.code == "diff-first-divergence"]
         where = num.first_divergence if num is not None else None
-        if where is None:
-            self.scene_a.set_highlight(set())
-            self.scene_b.set_highlight(set())
+        if where is None or not found:
+            self.scene_a.set_box_overlay({})
+            self.scene_b.set_box_overlay({})
             return
+        # The findings overlay's badge and tooltip, so it reads as a finding does in a tab
+        badge = (found[0].severity.value, f"first divergence: {found[0].message}")
         box_a = int(self.comparison.a.diagram.node_box[where[0]])
         box_b = int(self.comparison.b.diagram.node_box[where[1]])
-        self.scene_a.set_highlight({box_a})
-        self.scene_b.set_highlight({box_b})
+        self.scene_a.set_box_overlay({box_a: badge})
+        self.scene_b.set_box_overlay({box_b: badge})
         if reveal:
             self._reveal("a", box_a)
 
