@@ -390,6 +390,8 @@ class MainWindow(CompareActions, ModelFileActions, QMainWindow):
         view = self.current_view()
         if view is not None:
             fn(view.view)
+        elif (compare := self.current_compare_view()) is not None:
+            fn(compare.active_view())  # the other side follows
 
     def _zoom_to_selection(self) -> None:
         view = self.current_view()

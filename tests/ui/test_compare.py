@@ -212,6 +212,8 @@ def test_pan_and_zoom_follow_from_either_side(qtbot, window, tmp_path):
         assert (here - there).manhattanLength() <= 2, (which, here, there)
     vb.zoom_by(0.8)
     assert va.zoom == pytest.approx(vb.zoom)
+    window._with_view(lambda v: v.zoom_by(1.25))  # View > Zoom In on a compare tab
+    assert va.zoom == pytest.approx(vb.zoom) == pytest.approx(0.8 * 1.25)
     # panning by scroll bar (drag and wheel both move it) is followed too
     before = view_centre(vb)
     va.verticalScrollBar().setValue(va.verticalScrollBar().value() + 120)

@@ -236,6 +236,10 @@ class CompareView(QWidget):
 
     # ------------------------------------------------------------------------- synchronising
 
+    def active_view(self) -> GraphView:
+        """The side the user works in (B if it has the focus, else A): menu zooms go there."""
+        return self.view_b if self.view_b.hasFocus() else self.view_a
+
     def _follow(self, which: str, src: GraphView, dst: GraphView) -> None:
         """Bring ``dst`` to the zoom of ``src`` and to the place matching its centre."""
         if self._syncing or src.graph_scene() is None or dst.graph_scene() is None:
