@@ -118,7 +118,7 @@ class CompareView(QWidget):
         self.scene_a = DiffScene(comp.a.diagram, comp.a.drawn.layout, palette)
         self.scene_b = DiffScene(comp.b.diagram, comp.b.drawn.layout, palette)
         for pane, side in ((self.pane_a, comp.a), (self.pane_b, comp.b)):
-            pane.title.setText(f"<b>{pane.label}</b>  {side.path.name}")
+            pane.title.setText(f"<b>{pane.label}</b>  {html.escape(side.path.name, quote=False)}")
             pane.title.setToolTip(str(side.path))
         self._syncing = True
         try:
@@ -142,7 +142,7 @@ class CompareView(QWidget):
         self._follow("a", self.view_a, self.view_b)
 
     def _summary_html(self, comp: Comparison) -> str:
-        head = f"{comp.note}<br>" if comp.note else ""
+        head = f"{html.escape(comp.note, quote=False)}<br>" if comp.note else ""
         if comp.diffing:
             return head + "Comparing…"
         if comp.error:
