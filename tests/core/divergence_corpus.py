@@ -12,7 +12,8 @@ original where the two runs must first part:
 
 The originals come from four generators built with ``onnx.helper`` (an MLP, a small CNN, an
 attention block of MatMul/Softmax chains, residual blocks) at several seeded sizes, and from the
-onnx wheel's ``pytorch-converted`` models (moved from opset 6 to 13). Every copy passes ``onnx.checker`` and strict shape
+onnx wheel's ``pytorch-converted`` models (moved from opset 6 to 13, PRelu slopes reshaped to
+broadcast as they did at opset 6). Every copy passes ``onnx.checker`` and strict shape
 inference, with the same output shapes as its original; changes that would break that are left
 out of the corpus, not counted as misses.
 """
@@ -303,6 +304,25 @@ def _cases_of(
     return cases
 
 
+def _prelu_slopes_broadcast(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A PRelu slope of shape [C] reshaped to [C, 1, ...]: opset 6 broadcast it along the
+    channels, opset 7 and later along the last axis, and the version converter leaves it as it
+    was (ONNX Runtime then refuses to broadcast 3 channels against a width of 4)."""
+    g = model.graph
+    ranks = {vi.name: len(vi.type.tensor_type.shape.dim) for vi in g.input}
+    inits = {t.name: t for t in g.initializer}
+    for node in (n for n in g.node if n.op_type == "PRelu"):
+        slope, rank = inits.get(node.input[1]), ranks.get(node.input[0], 0)
+        if slope is not None and len(slope.dims) == 1 and slope.dims[0] > 1 and rank > 2:
+            slope.dims[:] = [slope.dims[0]] + [1] * (rank - 2)
+            for vi in g.input:  # IR 3: the initializer is also declared as an input
+                if vi.name == slope.name:
+                    vi.type.tensor_type.shape.CopyFrom(
+                        helper.make_tensor_type_proto(F, list(slope.dims)).tensor_type.shape
+                    )
+    return model
+
+
 def build_corpus(folder: Path) -> list[DivergenceCase]:
     """Every case, deterministic: the generated models first, then the onnx wheel's."""
     cases: list[DivergenceCase] = []
@@ -315,12 +335,18 @@ def build_corpus(folder: Path) -> list[DivergenceCase]:
     for i, path in enumerate(shipped):
         # Moved to opset 13: ONNX Runtime 1.32 has no kernel for Gemm, PRelu, Add or
         # BatchNormalization at the opset 6 these were written with; every one converts and runs.
-        model = version_converter.convert_version(onnx.load(path), 13)
+        model = _prelu_slopes_broadcast(version_converter.convert_version(onnx.load(path), 13))
         cases += _cases_of(f"pytorch/{path.parent.name}", model, folder, i, 1)
     return cases
 
 
 def spread(cases: list[DivergenceCase], count: int) -> list[DivergenceCase]:
-    """``count`` cases taken evenly through the corpus (every generator and the shipped ones)."""
-    step = max(len(cases) // count, 1)
-    return cases[::step][:count]
+    """``count`` cases with every kind of change and every source: the first case of each
+    (source, kind), the kinds taken in turn."""
+    by_kind: dict[str, dict[str, DivergenceCase]] = {}
+    for case in cases:
+        source, change = case.name.split("/")[0].rstrip("0123456789"), case.name.split("/")[-1]
+        by_kind.setdefault(change.split(":")[0], {}).setdefault(source, case)
+    turns = [list(firsts.values()) for firsts in by_kind.values()]
+    picked = [turn[i] for i in range(max(map(len, turns))) for turn in turns if i < len(turn)]
+    return picked[:count]

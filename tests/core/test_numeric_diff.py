@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import tempfile
 import time
 from pathlib import Path
 
@@ -12,7 +14,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from inspector.core.diff.numeric import NumericDiff, compare_many, compare_outputs, tensor_gap
+from inspector.core.inference.inputs import FeedError
+from inspector.core.tasks import Cancelled, CancelToken
 from tests.core.divergence_corpus import DivergenceCase, build_corpus, spread
+from tests.core.test_cli import run_cli
+from tests.inference_models import endless_loop_model
 
 
 def _mlp(
@@ -51,7 +57,7 @@ def test_a_model_against_itself_is_the_same(tmp_path):
 
 def test_a_changed_weight_is_an_output_mismatch_on_the_producing_node(tmp_path):
     a, b = _mlp(tmp_path / "a.onnx"), _mlp(tmp_path / "b.onnx", scale=1.5)
-    diff = compare_outputs(a, b, seed=3)
+    diff = compare_outputs(a, b, inputs={"x": -np.ones((1, 4), np.float32)})
     assert not diff.same
     (gap,) = diff.outputs
     assert not gap.ok and gap.max_abs > 0.01
@@ -69,7 +75,6 @@ def test_a_float16_copy_is_fed_float16_and_compared_in_float64(tmp_path):
     assert gap.note == "dtype float32 vs float16"
     assert 0 < gap.max_abs < 1e-2  # float16 rounding, measured, not hidden
     assert diff.same
-    assert not compare_outputs(a, b, rtol=0, atol=0).same  # and beyond a zero tolerance
 
 
 def test_outputs_of_another_shape_never_match(tmp_path):
@@ -86,7 +91,6 @@ def test_loaded_inputs_are_given_to_both_models(tmp_path):
     np.savez(zeros, x=np.zeros((1, 4), np.float32))
     b = _mlp(tmp_path / "b.onnx", scale=3.0)  # W differs; on x = 0 only the bias counts
     assert compare_outputs(a, b, inputs=zeros).same
-    assert not compare_outputs(a, b, inputs={"x": -np.ones((1, 4), np.float32)}).same
 
 
 def test_a_model_that_cannot_take_the_feeds_is_reported_not_compared(tmp_path):
@@ -120,8 +124,9 @@ def _miss(case: DivergenceCase, diff: NumericDiff) -> str:
     """Why the first divergence does not name the changed node, in words ("" when it does)."""
     if diff.first_divergence is not None and diff.first_divergence[0] == case.expected:
         return ""
-    run_failures = [f.message for f in diff.findings if not f.code.startswith("diff-")]
-    if run_failures:
+    run_failures = [f.message for f in diff.findings if f.severity.value == "error"]
+    run_failures = [m for m in run_failures if m.startswith(("model A: ", "model B: "))]
+    if run_failures:  # no run, no divergence to name
         why = "a run failed: " + "; ".join(run_failures)
     elif diff.first_divergence is None:
         why = (
@@ -184,3 +189,73 @@ def test_first_divergence_sits_on_both_models_nodes(tmp_path):
         2,
     )
     assert "while its inputs agree" in f.message
+
+
+# ------------------------------------------------------------------------------ diff --run
+
+
+def test_cli_diff_run_exits_like_diff(tmp_path):
+    """0 when both compute the same, 1 with the mismatch and the first divergence as findings
+    carrying both sides' node index, 2 for inputs that cannot be read."""
+    a, b = _mlp(tmp_path / "a.onnx"), _mlp(tmp_path / "b.onnx", scale=1.5)
+    same = run_cli("diff", str(a), str(a), "--run")
+    assert same.returncode == 0, same.stderr
+    assert "output y: same" in same.stdout
+    differ = run_cli("diff", str(a), str(b), "--run", "--seed", "3", "--json")
+    assert differ.returncode == 1, differ.stderr
+    report = json.loads(differ.stdout)
+    assert report["same"] is False and report["numeric"]["outputs"][0]["ok"] is False
+    by_code = {f["code"]: f for f in report["findings"]}
+    assert (by_code["diff-first-divergence"]["node_index"], by_code["diff-first-divergence"]["other_node_index"]) == (0, 0)  # fmt: skip
+    assert by_code["diff-output-mismatch"]["node"] == "relu"
+    assert report["numeric"]["first_divergence"] == [0, 0]
+    loose = run_cli("diff", str(a), str(b), "--run", "--inputs", str(tmp_path / "none.npz"))
+    assert loose.returncode == 2 and len(loose.stderr.strip().splitlines()) == 1
+    assert run_cli("diff", str(a), str(a), "--inputs", "x.npz").returncode == 2
+
+
+def test_a_hang_is_a_finding_of_the_model_that_hung(tmp_path):
+    endless = endless_loop_model(tmp_path)
+    diff = compare_outputs(endless, endless, timeout=5)
+    assert not diff.same and diff.outputs == ()
+    (f,) = diff.findings  # B never started: the child was stopped in A's run
+    assert f.code == "timed-out" and f.message.startswith(
+        "model A: "
+    )  # the leak guard: no child left
+
+
+def test_cancel_kills_the_child_and_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the runs' folders go
+    (tmp_path / "model").mkdir()
+    endless = endless_loop_model(tmp_path / "model")
+    cancel = CancelToken()
+
+    def when_running(_fraction: float, message: str) -> None:
+        if "timed run" in message:  # the child is inside session.run: cancel waits on it
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        compare_outputs(endless, endless, cancel=cancel, progress=when_running)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+@pytest.mark.slow
+def test_a_hang_in_a_batch_costs_only_its_pair(tmp_path):
+    a, endless = _mlp(tmp_path / "a.onnx"), endless_loop_model(tmp_path)
+    hung, after = compare_many([(endless, endless), (a, a)], timeout=15)
+    assert [f.code for f in hung.findings] == ["timed-out"]
+    assert after.same and after.findings == ()  # run again, in a child of its own
+
+
+def test_an_input_no_value_can_be_drawn_for_is_a_feed_error(tmp_path):
+    seq = helper.make_sequence_type_proto(helper.make_tensor_type_proto(TensorProto.FLOAT, [2]))
+    graph = helper.make_graph(
+        [helper.make_node("SequenceLength", ["s"], ["n"])],
+        "seq",
+        [helper.make_value_info("s", seq)],
+        [helper.make_tensor_value_info("n", TensorProto.INT64, [])],
+    )
+    path = tmp_path / "seq.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(FeedError, match="input 's' is sequence"):
+        compare_outputs(path, path)  # raised before any child starts (exit 2 in the CLI)

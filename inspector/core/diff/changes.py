@@ -12,8 +12,8 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, numpy_helper
 
-from inspector.core.attributes import make_attribute
-from inspector.core.diff.match import COMMUTATIVE, Matching, match_graphs
+from inspector.core.attributes import make_attribute, quick_value
+from inspector.core.diff.match import COMMUTATIVE, Matching, match_graphs, past_unmatched
 from inspector.core.graph import Graph, Initializer, Model, Node, Value
 from inspector.core.tensor_types import Shape, TensorType, format_shape
 from inspector.core.text import format_float
@@ -25,6 +25,7 @@ class ChangeFinder:
     def __init__(self, a: Model, b: Model, matching: Matching) -> None:
         self.a, self.b, self.m = a, b, matching
         self._init_cache: dict[tuple[int, int], str | None] = {}
+        self.same_opsets = a.opset_imports == b.opset_imports
 
     def node_lines(
         self, na: Node, nb: Node, ga: Graph | None = None, gb: Graph | None = None
@@ -35,7 +36,7 @@ class ChangeFinder:
         lines: list[str] = []
         if (na.op_type, na.domain) != (nb.op_type, nb.domain):
             lines.append(f"op type {_op(na)} → {_op(nb)}")
-        else:
+        elif not self.same_opsets:
             opset = _opset_line(
                 na.op_type, na.domain, self.a.opset_for(na.domain), self.b.opset_for(nb.domain)
             )
@@ -49,6 +50,8 @@ class ChangeFinder:
     # ---------------------------------------------------------------------------- attributes
 
     def _attribute_lines(self, na: Node, nb: Node) -> list[str]:
+        if na.proto.attribute == nb.proto.attribute:  # the common case, in C
+            return []
         pa = {x.name: x for x in na.proto.attribute}
         pb = {x.name: x for x in nb.proto.attribute}
         if not pa and not pb:
@@ -84,8 +87,9 @@ class ChangeFinder:
         if xa.type == xb.type == AttributeProto.TENSOR:
             return _values_line(f"attribute {name}", *_proto_array(xa.t), *_proto_array(xb.t))
         ta, tb = make_attribute(xa).text, make_attribute(xb).text
-        if ta == tb:  # e.g. the same float stored with different doc strings
-            return None
+        if ta == tb:  # shown alike (6 significant digits): say the values in full, if they differ
+            va, vb = quick_value(xa), quick_value(xb)
+            return None if va == vb else f"attribute {name}: {va!r} → {vb!r}"
         return f"attribute {name}: {ta} → {tb}"
 
     def _subgraph_line(self, name: str, sa: Graph, sb: Graph) -> str | None:
@@ -119,36 +123,59 @@ class ChangeFinder:
     # -------------------------------------------------------------------------------- inputs
 
     def _input_lines(self, na: Node, nb: Node, ga: Graph, gb: Graph) -> list[str]:
-        ins_a, ins_b = na.inputs, _aligned_inputs(na, nb, self.m.tensors)
+        ins_a = na.inputs
+        ins_b = _aligned_inputs(na, nb, self.m.tensors) if na.op_type in COMMUTATIVE else nb.inputs
+        get_a, get_b = ga.values.get, gb.values.get
+        tensors = self.m.tensors
         lines: list[str] = []
         if len(ins_a) != len(ins_b):
             lines.append(f"{len(ins_a)} inputs → {len(ins_b)}")
         for k, (ta, tb) in enumerate(zip(ins_a, ins_b, strict=False)):
             if not ta or not tb:
-                if ta != tb:
-                    lines.append(
-                        f"input {k} {'omitted' if not tb else 'given'} (was "
-                        f"{repr(ta) if ta else 'omitted'})"
-                    )
+                if ta:
+                    lines.append(f"input {k} omitted (was {ta!r})")
+                elif tb:
+                    lines.append(f"input {k} {tb!r} given (was omitted)")
                 continue
-            va, vb = _value(ga, ta), _value(gb, tb)
-            ia = va.initializer if va is not None else None
-            ib = vb.initializer if vb is not None else None
+            va, vb = get_a(ta), get_b(tb)
+            if va is None or vb is None:
+                continue
+            ia, ib = va.initializer, vb.initializer
             if ia is not None and ib is not None:
                 line = self._initializer_line(ia, ib)
                 if line:
                     lines.append(line)
                 continue
-            twin = self.m.tensors.get(ta)
-            if twin is not None and twin != tb:
+            if tensors.get(ta) != tb and self._rewired(ta, tb, ga, gb):
                 lines.append(f"input {k} rewired: {ta!r} → {tb!r}")
             elif (ia is None) != (ib is None):
-                lines.append(
-                    f"input {k}: {'initializer' if ia is not None else 'computed'} {ta!r} → "
-                    f"{'initializer' if ib is not None else 'computed'} {tb!r}"
-                )
-            lines += _type_lines(f"input {k}", va, vb, internal=True)
+                # a weight stored as an initializer on one side, a Constant node on the other
+                # (exporters do either): only its values count, and they say dtype and shape too
+                xa, xb = _constant_array(ga, ta), _constant_array(gb, tb)
+                if xa is not None and xb is not None:
+                    line = _values_line(f"input {k} {ta!r} → {tb!r}", *xa, *xb)
+                    if line:
+                        lines.append(line)
+                    continue
+                kind_a = "initializer" if ia is not None else "computed"
+                kind_b = "initializer" if ib is not None else "computed"
+                lines.append(f"input {k}: {kind_a} {ta!r} → {kind_b} {tb!r}")
+            type_a, type_b = va.declared or va.inferred, vb.declared or vb.inferred
+            if type_a is not type_b and type_a != type_b:
+                lines += type_change(f"input {k}", type_a, type_b, internal=True)
         return lines
+
+    def _rewired(self, ta: str, tb: str, ga: Graph, gb: Graph) -> bool:
+        """Whether input ``ta`` of A became ``tb`` of B that is not its twin, when no node added
+        or removed in between explains it (a Cast inserted before a node is reported on the
+        Cast, not on every node that now reads it)."""
+        tensors, back = self.m.tensors, self.m.tensors_back
+        twin = tensors.get(ta)
+        if twin == tb or (twin is None and tb not in back):
+            return False  # the same, or both read nodes only one side has (reported there)
+        past_a = past_unmatched(ga, ta, self.m.a_to_b, len(ga.nodes))
+        past_b = past_unmatched(gb, tb, self.m.b_to_a, len(gb.nodes))
+        return tensors.get(past_a) != past_b
 
     def _initializer_line(self, ia: Initializer, ib: Initializer) -> str | None:
         key = (id(ia), id(ib))  # one weight is often read by many nodes
@@ -182,14 +209,15 @@ def _output_lines(na: Node, nb: Node, ga: Graph, gb: Graph) -> list[str]:
     lines: list[str] = []
     if len(na.outputs) != len(nb.outputs):
         lines.append(f"{len(na.outputs)} outputs → {len(nb.outputs)}")
+    get_a, get_b = ga.values.get, gb.values.get
     for k, (ta, tb) in enumerate(zip(na.outputs, nb.outputs, strict=False)):
-        if ta and tb:
-            lines += _type_lines(f"output {k}", _value(ga, ta), _value(gb, tb), internal=True)
+        va, vb = get_a(ta), get_b(tb)
+        if va is None or vb is None:
+            continue
+        type_a, type_b = va.declared or va.inferred, vb.declared or vb.inferred
+        if type_a is not type_b and type_a != type_b:
+            lines += type_change(f"output {k}", type_a, type_b, internal=True)
     return lines
-
-
-def _value(g: Graph, name: str) -> Value | None:
-    return g.values.get(name)
 
 
 def _type_lines(what: str, va: Value | None, vb: Value | None, internal: bool = False) -> list[str]:
@@ -205,7 +233,7 @@ def type_change(
     equal whatever their names (exporters name them differently). ``internal``: a value inside
     the graph, whose shape shape inference may know better on one side: a fixed dim against a
     symbol is no change there (the graph input that made it so is reported)."""
-    if ta is None or tb is None:
+    if ta is tb or ta is None or tb is None or ta == tb:
         return []
     lines = []
     if ta.dtype != tb.dtype:
@@ -279,6 +307,24 @@ def _initializer_line(ia: Initializer, ib: Initializer) -> str | None:
     except Exception as e:  # external data that cannot be read: say so rather than guess
         return f"initializer {ia.name!r}: values not compared ({type(e).__name__})"
     return _values_line(f"initializer {ia.name!r}", ia.dtype, xa, ib.dtype, xb)
+
+
+def _constant_array(g: Graph, name: str) -> tuple[str, np.ndarray | None] | None:
+    """(dtype, values) of an initializer or of a Constant node's ``value`` tensor; None for
+    anything else."""
+    v = g.values[name]
+    if v.initializer is not None:
+        try:
+            return v.initializer.dtype, v.initializer.array()
+        except Exception:  # external data that cannot be read
+            return v.initializer.dtype, None
+    node = g.nodes[v.producer] if v.producer is not None else None
+    if node is None or node.op_type != "Constant" or node.domain:
+        return None
+    for a in node.proto.attribute:
+        if a.name == "value" and a.type == AttributeProto.TENSOR:
+            return _proto_array(a.t)
+    return None
 
 
 def _proto_array(t: onnx.TensorProto) -> tuple[str, np.ndarray | None]:

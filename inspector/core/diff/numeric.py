@@ -10,7 +10,8 @@ under its own input names, each cast to B's declared dtype, so a float16 copy of
 is fed the same values in float16. Every comparison is made in float64.
 
 Outputs are paired by name, then the rest by position. Each pair gives a :class:`TensorGap`
-(numpy.allclose semantics: ``|a - b| <= atol + rtol * |b|``, NaN equal to NaN) and, when it is
+(numpy.allclose semantics with A as the reference: ``|b - a| <= atol + rtol * |a|``, NaN
+equal to NaN) and, when it is
 beyond tolerance, a ``diff-output-mismatch`` finding on the node producing the output in A (and
 the node producing it in B as ``other_node_index``).
 
@@ -22,9 +23,9 @@ may be fused differently from the plain models (each captured tensor is a graph 
 their outputs are compared as captured.
 
 Known limitations: only main-graph tensors are captured (a divergence inside a Loop or If body
-is named at the Loop or If node); only tensor outputs are compared (a sequence or map output is paired but its
-values are not); outputs whose dtypes are not both numbers or both strings, or whose shapes
-differ, are never within tolerance (their gap is ``inf``).
+is named at the Loop or If node); only tensor outputs are compared (a sequence or map output is
+paired but its values are not); outputs whose dtypes are not both numbers or both strings, or
+whose shapes differ, are never within tolerance (their gap is ``inf``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from inspector.core.diff.structural import ModelDiff, diff_models
 from inspector.core.feeds import cast_feed
 from inspector.core.findings import Finding, Severity, has_errors
 from inspector.core.graph import Model, open_model
-from inspector.core.inference.inputs import build_feeds, input_specs, load_feeds
+from inspector.core.inference.inputs import FeedError, build_feeds, input_specs, load_feeds
 from inspector.core.inference.protocol import RunOptions
 from inspector.core.inference.runner import (
     DEFAULT_ATOL,
@@ -190,14 +191,17 @@ def comparison_feeds(
         given = dict(inputs)
     else:
         given = load_feeds(a, inputs).feeds
-    feeds_a = build_feeds(input_specs(a), seed, given=given)
-    given_b = {}
-    for name_a, name_b in _paired_names(list(feeds_a), b.graph.inputs):
-        try:
-            given_b[name_b] = cast_feed(b, name_b, feeds_a[name_a])
-        except (KeyError, ValueError):  # no declared type, or bfloat16: the feed check says so
-            given_b[name_b] = feeds_a[name_a]
-    return feeds_a, build_feeds(input_specs(b), seed, given=given_b)
+    try:
+        feeds_a = build_feeds(input_specs(a), seed, given=given)
+        given_b = {}
+        for name_a, name_b in _paired_names(a.graph.inputs, b.graph.inputs):
+            try:
+                given_b[name_b] = cast_feed(b, name_b, feeds_a[name_a])
+            except (KeyError, ValueError):  # no declared type, or bfloat16: the checks say so
+                given_b[name_b] = feeds_a[name_a]
+        return feeds_a, build_feeds(input_specs(b), seed, given=given_b)
+    except ValueError as e:  # an input random values cannot be drawn for (a sequence)
+        raise FeedError(f"{e}; compare models whose inputs are tensors") from e
 
 
 # ---------------------------------------------------------------------------------- running
@@ -215,11 +219,14 @@ def compare_outputs(
     cancel: CancelToken | None = None,
     progress: ProgressFn = no_progress,
     timeout: float = 600.0,
+    models: tuple[Model, Model] | None = None,
+    structure: ModelDiff | None = None,
 ) -> NumericDiff:
     """Run both models on the same inputs in one child process and compare them (see the
-    module's docstring). Raises ``ModelLoadError`` for a model that cannot be read,
-    ``FeedError`` for an unreadable ``inputs`` file, and ``Cancelled`` (after killing the child)
-    when ``cancel`` is set; a crash or a timeout is a finding."""
+    module's docstring; ``models`` and ``structure`` as :func:`compare_call` takes them).
+    Raises ``ModelLoadError`` for a model that cannot be read, ``FeedError`` for an unreadable
+    ``inputs`` file, and ``Cancelled`` (after killing the child) when ``cancel`` is set; a crash
+    or a timeout is a finding."""
     call = compare_call(
         path_a,
         path_b,
@@ -229,6 +236,8 @@ def compare_outputs(
         atol=atol,
         intermediates=intermediates,
         timeout=timeout,
+        models=models,
+        structure=structure,
     )
     return call_child(call, progress, cancel)
 
@@ -236,6 +245,7 @@ def compare_outputs(
 def compare_many(
     pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
     *,
+    inputs: Inputs = None,
     seed: int = 0,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
@@ -244,8 +254,8 @@ def compare_many(
     progress: ProgressFn = no_progress,
     timeout: float = 600.0,
 ) -> list[NumericDiff]:
-    """:func:`compare_outputs` for each (A, B) of ``pairs`` (random inputs), all in one child
-    process: the child's start and its onnx and onnxruntime imports are paid once, not per pair.
+    """:func:`compare_outputs` for each (A, B) of ``pairs`` (the same arguments for each), all
+    in one child process: the child's start and its onnx and onnxruntime imports are paid once, not per pair.
     ``timeout`` is per pair. A crash ends the child: the pair it crashed in is reported as
     crashed and the pairs after it run in a new child."""
     results: list[NumericDiff | None] = [None] * len(pairs)
@@ -254,7 +264,7 @@ def compare_many(
         try:
             for i in pending:
                 prepared.append(
-                    _Pair(*pairs[i], None, seed, rtol, atol, intermediates, timeout, None, None)
+                    _Pair(*pairs[i], inputs, seed, rtol, atol, intermediates, timeout, None, None)
                 )
         except BaseException:  # a model that cannot be read: the feeds written so far go
             for pair in prepared:
