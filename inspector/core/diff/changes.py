@@ -248,6 +248,8 @@ def type_change(
 
 
 def _same_shape(sa: Shape, sb: Shape, internal: bool) -> bool:
+    if sa == sb:
+        return True
     if len(sa) != len(sb):
         return False
     for x, y in zip(sa, sb, strict=True):
@@ -349,14 +351,17 @@ def _values_line(
     if not numeric:
         return None if np.array_equal(xa, xb) and head == what else f"{head}: values differ"
     fa, fb = xa.astype(np.float64), xb.astype(np.float64)
-    if np.array_equal(fa, fb, equal_nan=True):
-        return None if head == what else f"{head}: max |Δ| 0"
-    nan_a, nan_b = np.isnan(fa), np.isnan(fb)
-    if not np.array_equal(nan_a, nan_b):
-        return f"{head}: NaN in different places"
     with np.errstate(invalid="ignore", over="ignore"):
-        delta = np.abs(np.where(nan_a, 0.0, fa - fb))
-    return f"{head}: max |Δ| {format_float(float(np.max(delta)))}"
+        delta = np.abs(fa - fb)
+    special = np.isnan(delta)  # NaN on either side, or the same infinity on both
+    if special.any():
+        if not np.array_equal(fa[special], fb[special], equal_nan=True):
+            return f"{head}: NaN or infinity in different places"
+        delta[special] = 0.0
+    largest = float(delta.max()) if delta.size else 0.0
+    if largest == 0.0:
+        return None if head == what else f"{head}: max |Δ| 0"
+    return f"{head}: max |Δ| {format_float(largest)}"
 
 
 # ------------------------------------------------------------------------------------- opset

@@ -27,7 +27,9 @@ on all 149 models the onnx wheel ships.
 
 Known limitations: a node that neither a name, a paired neighbour nor its place links to its
 twin stays unmatched (reported removed and added); runs of nodes that one exporter fuses and
-another decomposes (Split against three Slices) pair at most one node.
+another decomposes (Split against three Slices) pair at most one node; names are trusted, so
+where one model's node names are counters shifted by an inserted node (``Conv_4`` is the other's
+``Conv_3``), same-named nodes are paired and reported changed.
 """
 
 from __future__ import annotations

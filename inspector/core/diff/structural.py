@@ -51,8 +51,9 @@ class ModelDiff:
     # matched tensor names (A, B): graph inputs, outputs of matched nodes (by output position),
     # graph outputs
     tensor_pairs: tuple[tuple[str, str], ...]
-    # one diff-… Finding per difference: model-level ones first, then removed/changed by A's
-    # index, then added by B's
+    # one diff-… Finding per difference: model-level ones first (no node), then removed and
+    # changed by A's index (``node``/``op_type`` A's), then added by B's (``node``/``op_type``
+    # B's, ``node_index`` None)
     findings: tuple[Finding, ...]
     matched_by_name: int  # pairs made by a node or output tensor name
     matched_by_structure: int  # pairs made by neighbours or position
