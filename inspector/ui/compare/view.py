@@ -136,7 +136,8 @@ class CompareView(QWidget):
     def _apply_diff(self) -> None:
         comp = self.comparison
         for scene, side in ((self.scene_a, comp.a), (self.scene_b, comp.b)):
-            if scene is not None:
+            # each change re-renders the minimap: skip the ones that change nothing
+            if scene is not None and (side.state is not None or scene.state is not None):
                 scene.set_diff(side.state, side.changes)
         self.summary.setText(self._summary_html(comp) + self._numeric_html(comp))
         self._follow("a", self.view_a, self.view_b)
@@ -213,8 +214,9 @@ class CompareView(QWidget):
         found = [f for f in (num.findings if num else ()) if f.code == "diff-first-divergence"]
         where = num.first_divergence if num is not None else None
         if where is None or not found:
-            self.scene_a.set_box_overlay({})
-            self.scene_b.set_box_overlay({})
+            for scene in (self.scene_a, self.scene_b):
+                if scene.box_overlay:
+                    scene.set_box_overlay({})
             return
         # The findings overlay's badge and tooltip, so it reads as a finding does in a tab
         badge = (found[0].severity.value, f"first divergence: {found[0].message}")
@@ -306,8 +308,9 @@ class CompareView(QWidget):
         if not self._mine(comp_id) or self.scene_a is None or self.scene_b is None:
             return
         box_a, box_b = self.comparison.selected
-        self.scene_a.set_selection(box_a, None)
-        self.scene_b.set_selection(box_b, None)
+        for scene, box in ((self.scene_a, box_a), (self.scene_b, box_b)):
+            if scene.selected_box != box or scene.selected_edge is not None:
+                scene.set_selection(box, None)
         if box_a is not None and box_b is not None:
             # the side the user clicked keeps still; the other follows it
             if self.view_b.hasFocus():
