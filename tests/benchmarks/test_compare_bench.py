@@ -11,12 +11,12 @@ files, laying out both graphs and the structural diff, each on a worker thread. 
 one scroll step of view A (200 px), the sync that moves view B, and a forced repaint of both
 viewports, timed together, at three zooms, once shape inference and the diff after it ended.
 
-Measured 2026-12-03 on the shared 2-core machine at load average 6-10 (seven helpers at work;
+Measured 2026-12-03 on the shared 2-core machine at load average 6-7 (seven helpers at work;
 the 100k-box scene build of ``test_view_bench`` took 685 ms then against the README's 190 ms):
-open side by side with colours 3.26-3.60 s (best of 3: 3.26 s), of which in isolation (best of 3)
-reading and laying out A 0.73 s and B 0.54 s, the structural diff 0.52 s, reading the diff onto
-the boxes 0.014 s, both scenes 0.17 s; pan step with both repaints median 14-25 ms, worst 40 ms;
-each view's frame median 1-10 ms, worst 18 ms.
+open side by side with colours in 2.05-2.97 s over two runs of 3 rounds (best 2.05 s), of which,
+in isolation and best of 3, reading and laying out A 0.73 s and B 0.54 s, the structural diff
+0.52 s, reading it onto the boxes 0.014 s and both scenes 0.17 s; a pan step with both repaints
+median 8-22 ms, worst 35 ms; each view's own frame median 1-7 ms, worst 13 ms.
 """
 
 from __future__ import annotations
