@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from inspector.core.checks import RuntimeTarget
 from inspector.core.findings import Finding
 from inspector.ui import heap
+from inspector.ui.compare import CompareActions, CompareView, Comparisons
 from inspector.ui.document_view import DocumentView
 from inspector.ui.message_bar import Level, MessageBar
 from inspector.ui.model_files import MODEL_FILTER, ModelFileActions
@@ -39,13 +40,14 @@ from inspector.ui.theme import THEMES, apply_theme
 from inspector.ui.window_chrome import WindowChrome
 
 
-class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
+class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.runner = TaskRunner(self)
         self.matrix_dialog: MatrixDialog | None = None  # made on first use
         self.session = Session(self.runner, self)
+        self.comparisons = Comparisons(self.runner, self)
         self.setWindowTitle("ONNX Inspector")
         self.setAcceptDrops(True)
         self.resize(1400, 900)
@@ -168,6 +170,7 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
                 "Export a PyTorch model to ONNX, step by step, and validate the result",
             )
         )
+        self.add_compare_actions(m)
         self.recent_menu = m.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.reopen_action = QAction("Reopen Last Session's Files at Start", self, checkable=True)
@@ -255,6 +258,7 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
         for dock in self.findChildren(QDockWidget):
             v.addAction(dock.toggleViewAction())
 
+        self.add_fix_menu(self.menuBar())
         h = self.menuBar().addMenu("&Help")
         self._add_help_aids(h)
         h.addAction(self._action("&About ONNX Inspector", self._about))
@@ -324,8 +328,13 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         files = _local_files(event.mimeData())
-        if files:
-            event.acceptProposedAction()
+        if not files:
+            return
+        event.acceptProposedAction()
+        # Shift held: compare instead of open, so a plain drop keeps opening tabs
+        if not (
+            event.modifiers() & Qt.KeyboardModifier.ShiftModifier and self.compare_dropped(files)
+        ):
             self.open_files(files)
 
     def _load_started(self, path: str) -> None:
@@ -375,6 +384,11 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
             view.destroyed.connect(_return_freed_memory_soon)
             view.deleteLater()
             self._remember_session()
+        elif isinstance(view, CompareView):
+            self.tabs.removeTab(index)
+            self.comparisons.close(view.comp_id)
+            view.destroyed.connect(_return_freed_memory_soon)
+            view.deleteLater()
 
     def _remember_session(self) -> None:
         self.settings.last_session = [str(d.path) for d in self.session.documents.values()]
@@ -393,6 +407,8 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
         view = self.current_view()
         if view is not None:
             fn(view.view)
+        elif (compare := self.current_compare_view()) is not None:
+            fn(compare.active_view())  # the other side follows
 
     def show_matrix(self) -> None:
         view = self.current_view()
@@ -430,7 +446,7 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
     def _restyle(self) -> None:
         for i in range(self.tabs.count()):
             w = self.tabs.widget(i)
-            if isinstance(w, DocumentView):
+            if isinstance(w, (DocumentView, CompareView)):
                 w.rebuild()
         self.properties.set_document(self._current_doc_id())  # its page's colours are the theme's
 

@@ -118,7 +118,10 @@ class Document:
         return self.drawn.get(self.graph_path)
 
 
-def _load(path: Path) -> object:
+def load_and_draw(path: Path) -> Callable[[ProgressFn, CancelToken], tuple[Model, DrawnGraph]]:
+    """The background task that opens ``path`` and lays out its main graph (no shape inference;
+    a tab and a comparison both open their files with it)."""
+
     def work(progress: ProgressFn, cancel: CancelToken) -> tuple[Model, DrawnGraph]:
         # Shape inference waits until the graph is on screen (see Session._infer_later).
         model = open_model(path, lambda f, m: progress(0.6 * f, m), cancel, infer=False)
@@ -189,7 +192,7 @@ class Session(QObject):
 
         self.runner.submit(
             f"load:{key}",
-            _load(Path(key)),
+            load_and_draw(Path(key)),
             done,
             failed,
             lambda f, m: self.load_progressed.emit(key, f, m),
