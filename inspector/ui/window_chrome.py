@@ -202,6 +202,7 @@ class WindowChrome:
             ("+ / − / 0", "Graph > Zoom in / out / fit (the graph has the focus)"),
             ("Double-click a node", "Graph > Enter its subgraph (If, Loop, Scan, functions)"),
             ("Esc", "Stop opening a model"),
+            ("Shift + drop files", "Compare them (with the current tab) instead of opening"),
         ]
         return rows
 
