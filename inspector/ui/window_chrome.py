@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from inspector.core.findings import Severity
 from inspector.core.text import printable
 from inspector.scene.render import MAX_HEIGHT, paint_to_file
+from inspector.ui.graph_view.view import GraphView
 from inspector.ui.message_bar import Level
 
 if TYPE_CHECKING:
@@ -115,8 +116,8 @@ class WindowChrome:
 
     def _set_minimap(self: MainWindow, on: bool) -> None:
         self.settings.show_minimap = on
-        for view in self._document_views():
-            view.view.minimap.set_wanted(on)
+        for view in self.tabs.findChildren(GraphView):  # tabs and both panes of comparisons
+            view.minimap.set_wanted(on)
 
     def export_image_dialog(self: MainWindow) -> None:
         view = self.current_view()
@@ -234,12 +235,3 @@ class WindowChrome:
         if not self.settings.first_run_done:
             self.messages.show_message(FIRST_RUN_HINT, Level.INFO)
             self.settings.first_run_done = True
-
-    def _document_views(self: MainWindow) -> list:
-        from inspector.ui.document_view import DocumentView
-
-        return [
-            w
-            for i in range(self.tabs.count())
-            if isinstance(w := self.tabs.widget(i), DocumentView)
-        ]

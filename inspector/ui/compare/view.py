@@ -40,6 +40,9 @@ class _Pane(QWidget):
         self.title.setContentsMargins(6, 3, 6, 3)
         self.label = label
         self.view = GraphView(self)
+        # Half a window wide, a minimap would cover a third of the pane; the differences list
+        # is the overview here (View > Show Minimap still turns it on in every view).
+        self.view.minimap.set_wanted(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
