@@ -32,7 +32,7 @@ from inspector.ui.panels.properties import PropertiesPanel
 from inspector.ui.panels.search import SearchPanel
 from inspector.ui.session import Selection, Session
 from inspector.ui.settings import Settings
-from inspector.ui.target_picker import TargetPicker, runtime_facts
+from inspector.ui.target_picker import PlacementLabel, TargetPicker, runtime_facts
 from inspector.ui.tasks import TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
 from inspector.ui.window_chrome import WindowChrome
@@ -115,13 +115,18 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
         for w in (self.progress_label, self.progress, self.cancel_button):
             self.statusBar().addPermanentWidget(w)
             w.hide()
+        self.placement_label = PlacementLabel(self.session, self)
+        self.statusBar().addPermanentWidget(self.placement_label)
         self._build_problem_count()
 
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Runtime target")
         bar.setObjectName("toolbar_target")
         self.target_picker = TargetPicker(
-            self.settings.target_provider, self.settings.target_opset, self
+            self.settings.target_provider,
+            self.settings.target_opset,
+            self,
+            self.settings.target_fallbacks,
         )
         bar.addWidget(self.target_picker)
         self.session.set_target(self.target_picker.target())
@@ -135,6 +140,7 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
     def _target_chosen(self, target: RuntimeTarget) -> None:
         self.settings.target_provider = target.provider
         self.settings.target_opset = target.opset
+        self.settings.target_fallbacks = target.fallbacks
         self.session.set_target(target)
 
     def _action(
@@ -458,7 +464,13 @@ class MainWindow(ModelFileActions, WindowChrome, QMainWindow):
 
     def _current_tab_changed(self, _index: int) -> None:
         doc_id = self._current_doc_id()
-        for panel in (self.inference, self.problems, self.properties, self.search):
+        for panel in (
+            self.inference,
+            self.problems,
+            self.properties,
+            self.search,
+            self.placement_label,
+        ):
             panel.set_document(doc_id)
 
     def _run_highlighted(self, node_index: int) -> None:
