@@ -28,54 +28,56 @@ if TYPE_CHECKING:
 
 STRIPE_PX = 5.0  # the stripe's width on screen, up to a third of the box
 DOT_PX = 4.0  # radius of the copy dot on a crossing edge
+DOT_BUDGET = 400  # at most this many dots a frame (the dashes show every crossing)
 
 
 class PlacementOverlay:
     """The provider of each box and the device crossings of one diagram's edges.
 
-    ``order``: the providers present, in the order's order; ``box_ids`` / ``box_slot``: the
-    placed boxes and the index of each one's provider in ``order``; ``crossing``: the edges that
-    cross devices, ``crossing_text`` each one's "CUDA → CPU".
+    ``order``: the providers present, in the order's order; ``slot``: per box, the index of its
+    provider in ``order`` (-1: not placed); ``box_ids`` / ``box_slot``: the placed boxes and
+    their slots; ``crossing``: the edges that cross devices. Built with numpy (a few ms at 10k
+    boxes): it runs on the GUI thread at every provider switch.
     """
 
     def __init__(self, diagram: Diagram, providers: list[str], main_graph: bool) -> None:
-        kind = diagram.kind
-        ref = diagram.ref
-        per_box = [""] * diagram.box_count
-        for b in np.flatnonzero(kind == BoxKind.NODE).tolist():
-            i = int(ref[b])
-            per_box[b] = providers[i] if i < len(providers) else ""
-        self.box_provider = per_box
         self.order = list(dict.fromkeys(p for p in providers if p))
-        slot = {p: k for k, p in enumerate(self.order)}
-        placed = [b for b, p in enumerate(per_box) if p]
-        self.box_ids = np.array(placed, np.int64)
-        self.box_slot = np.array([slot[per_box[b]] for b in placed], np.int64)
+        index = {p: k for k, p in enumerate(self.order)}
+        node_slot = np.fromiter((index.get(p, -1) for p in providers), np.int64, len(providers))
+        n_nodes = min(len(providers), len(diagram.node_box))
+        self.slot = np.full(diagram.box_count, -1, np.int64)
+        self.slot[diagram.node_box[:n_nodes]] = node_slot[:n_nodes]
+        self.box_ids = np.flatnonzero(self.slot >= 0)
+        self.box_slot = self.slot[self.box_ids]
+        # memory per box: the index of its provider's device; the main graph's ends are host
+        # memory; a subgraph's ends (-1) are not known
+        devices = [device_of(p) for p in self.order]
+        known = list(dict.fromkeys(["cpu", *devices]))
+        slot_device = np.array([known.index(d) for d in devices] or [0], np.int64)
+        box_device = np.where(self.slot >= 0, slot_device[np.maximum(self.slot, 0)], -1)
+        if main_graph:
+            box_device[(diagram.kind != BoxKind.NODE)] = known.index("cpu")
+        src = box_device[diagram.edge_src]
+        dst = box_device[diagram.edge_dst]
+        self.crossing = np.flatnonzero((src >= 0) & (dst >= 0) & (src != dst))
+        self._crossing = set(self.crossing.tolist())
+        self._diagram = diagram
+        self._segments: np.ndarray | None = None
+        self._dots: np.ndarray | None = None  # the copy dots' centres, found on the first paint
 
-        def where(box: int) -> str:
-            """The memory a box's tensors are in; "" where not known (a subgraph's ends)."""
-            if per_box[box]:
-                return device_of(per_box[box])
-            return "cpu" if main_graph and kind[box] != BoxKind.NODE else ""
-
-        crossing: list[int] = []
-        self.crossing_text: dict[int, str] = {}
-        for e, (src, dst) in enumerate(
-            zip(diagram.edge_src.tolist(), diagram.edge_dst.tolist(), strict=True)
-        ):
-            a, b = where(src), where(dst)
-            if a and b and a != b:
-                crossing.append(e)
-                self.crossing_text[e] = f"{_name(per_box[src])} → {_name(per_box[dst])}"
-        self.crossing = np.array(crossing, np.int64)
+    def _name(self, box: int) -> str:
+        k = int(self.slot[box])
+        return short_name(self.order[k]) if k >= 0 else "host"
 
     def box_tooltip(self, box: int) -> str:
-        p = self.box_provider[box]
-        return f"runs on {short_name(p)}" if p else ""
+        return f"runs on {self._name(box)}" if self.slot[box] >= 0 else ""
 
     def edge_tooltip(self, edge: int) -> str:
-        text = self.crossing_text.get(edge)
-        return f"crosses devices ({text}): a device copy" if text else ""
+        if edge not in self._crossing:
+            return ""
+        d = self._diagram
+        src, dst = int(d.edge_src[edge]), int(d.edge_dst[edge])
+        return f"crosses devices ({self._name(src)} → {self._name(dst)}): a device copy"
 
     def paint(
         self, painter: QPainter, scene: GraphScene, rect: tuple[float, ...], px: float, far: bool
@@ -98,8 +100,9 @@ class PlacementOverlay:
                     draw_rects(painter, rects[sel])
         if not len(self.crossing):
             return
-        on = np.isin(s.segment_edge, self.crossing)
-        segs = s.segments[on]
+        if self._segments is None:  # the crossing edges' segments, found on the first paint
+            self._segments = s.segments[np.isin(s.segment_edge, self.crossing)]
+        segs = self._segments
         segs = segs[(np.maximum(segs[:, 0], segs[:, 2]) >= qx0) & (np.minimum(segs[:, 0], segs[:, 2]) <= qx1)
                     & (np.maximum(segs[:, 1], segs[:, 3]) >= qy0) & (np.minimum(segs[:, 1], segs[:, 3]) <= qy1)]  # fmt: skip
         pen = QPen(DEVICE_CROSSING, 2.5, Qt.PenStyle.DashLine)
@@ -111,10 +114,9 @@ class PlacementOverlay:
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(DEVICE_CROSSING)
         r = DOT_PX * px
-        for x, y in s.edge_midpoints(self.crossing).tolist():
-            if qx0 <= x <= qx1 and qy0 <= y <= qy1:
-                painter.drawEllipse(QPointF(x, y), r, r)
-
-
-def _name(provider: str) -> str:
-    return short_name(provider) if provider else "host"
+        if self._dots is None:
+            self._dots = s.edge_midpoints(self.crossing)
+        xy = self._dots
+        inside = (xy[:, 0] >= qx0) & (xy[:, 0] <= qx1) & (xy[:, 1] >= qy0) & (xy[:, 1] <= qy1)
+        for x, y in xy[inside][:DOT_BUDGET].tolist():  # per-dot Python: a budget, as for badges
+            painter.drawEllipse(QPointF(x, y), r, r)

@@ -102,7 +102,7 @@ def test_cuda_then_cpu_tints_the_fallback_and_switching_back_keeps_the_layout(
     overlay = view.scene.placement
     diagram = view.document.current.diagram
     relu_in, acos, relu_out = (int(diagram.node_box[i]) for i in range(3))
-    assert [overlay.box_provider[b] for b in (relu_in, acos, relu_out)] == [CUDA, CPU, CUDA]
+    assert [overlay.order[overlay.slot[b]] for b in (relu_in, acos, relu_out)] == [CUDA, CPU, CUDA]
     # the data crosses devices on both sides of the Acos (and at the graph's ends)
     crossing = {diagram.edge_value[e] for e in overlay.crossing.tolist()}
     assert {"a", "b"} <= crossing
