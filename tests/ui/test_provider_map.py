@@ -7,7 +7,7 @@ from pathlib import Path
 
 import onnx
 from onnx import TensorProto, helper
-from PySide6.QtCore import QPointF, QSettings
+from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtGui import QImage, QPainter
 
 from inspector.core.providers.tables import PROVIDERS
@@ -61,21 +61,27 @@ def test_picker_lists_every_provider_with_its_source_and_keeps_an_order(qtbot, t
     listed = [picker.provider_box.itemData(i) for i in range(picker.provider_box.count())]
     assert listed == list(PROVIDERS)
     cuda = picker.provider_box.findData(CUDA)
-    tip = picker.provider_box.itemData(cuda, 3)  # ToolTipRole
+    tip = picker.provider_box.itemData(cuda, Qt.ItemDataRole.ToolTipRole)
     assert "OperatorKernels.md (onnxruntime 1." in tip
-    assert "installed" in picker.provider_box.itemData(picker.provider_box.findData(CPU), 3)
+    assert "installed" in picker.provider_box.itemData(
+        picker.provider_box.findData(CPU), Qt.ItemDataRole.ToolTipRole
+    )
     assert not picker.then_button.isVisible()  # the CPU alone: no fallbacks to choose
 
     with qtbot.waitSignal(picker.target_chosen) as chosen:
         picker.set_order([TRT, CUDA, CPU])
     assert chosen.args[0].order == (TRT, CUDA)
     assert picker.then_button.text() == "then CUDA → CPU"
-    picker._fill_then_menu()
+    picker.then_menu.aboutToShow.emit()  # what opening the menu does
     checked = [a.text() for a in picker.then_menu.actions() if a.isChecked()]
     assert checked == ["CUDA"]
+    dml = next(a for a in picker.then_menu.actions() if a.text() == "DirectML")
+    with qtbot.waitSignal(picker.target_chosen) as chosen:
+        dml.trigger()  # appended after CUDA, in the order clicked
+    assert chosen.args[0].order == (TRT, CUDA, "DmlExecutionProvider")
     with qtbot.waitSignal(picker.target_chosen) as chosen:
         picker.toggle_fallback(CUDA)
-    assert chosen.args[0].order == (TRT,)
+    assert chosen.args[0].order == (TRT, "DmlExecutionProvider")
 
     settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     settings.target_fallbacks = (CUDA,)
