@@ -440,6 +440,8 @@ class OverlayLayer(_Layer):
             return np.column_stack([cx - w / 2, cy - h / 2, w, h])
 
         far = lod < FAR_LOD
+        if s.placement is not None:  # under the heat and the findings: they say more
+            s.placement.paint(painter, s, (qx0, qy0, qx1, qy1), px, far)
         self._paint_heat(painter, (qx0, qy0, qx1, qy1), px, far)
         hl = visible_boxes(s.highlighted)
         tint = QColor(pal.highlight)

@@ -116,3 +116,27 @@ _DARK = Palette(
 def palette_for(dark: bool) -> Palette:
     """The dark or the light palette."""
     return _DARK if dark else _LIGHT
+
+
+# Execution providers, for the partition map's stripes: vendor-like hues where there is one
+# (CUDA/TensorRT green, DirectML blue, OpenVINO cyan, QNN red), far from the severity colours'
+# amber, and the CPU a neutral slate, so what fell back reads at a glance.
+_PROVIDER_COLORS = {
+    "CPUExecutionProvider": "#78909c",
+    "CUDAExecutionProvider": "#76b900",
+    "TensorrtExecutionProvider": "#2e7d32",
+    "DmlExecutionProvider": "#0078d4",
+    "CoreMLExecutionProvider": "#8e24aa",
+    "OpenVINOExecutionProvider": "#00acc1",
+    "QNNExecutionProvider": "#c62828",
+    "NnapiExecutionProvider": "#6d4c41",
+    "XnnpackExecutionProvider": "#5c6bc0",
+    "WebGpuExecutionProvider": "#d81b60",
+}
+#: Edges where a tensor crosses devices (a device copy): dashed, in this colour.
+DEVICE_CROSSING = QColor("#e040fb")
+
+
+def provider_color(provider: str) -> QColor:
+    """The stripe colour of ``provider`` (the same in both themes, like the severities)."""
+    return QColor(_PROVIDER_COLORS.get(provider, "#9e9e9e"))

@@ -30,6 +30,7 @@ from inspector.scene.items import (
     OverviewLayer,
 )
 from inspector.scene.palette import SEVERITIES, Palette
+from inspector.scene.placement_overlay import PlacementOverlay
 from inspector.scene.spatial import UniformGrid
 
 #: Empty space around the drawing, so a fitted graph does not touch the window's edges.
@@ -98,6 +99,7 @@ class GraphScene(QGraphicsScene):
         # Profile heat: box ids and their values in 0..1 (parallel arrays; empty when off).
         self.heat_ids = np.zeros(0, np.int64)
         self.heat_values = np.zeros(0, np.float64)
+        self.placement: PlacementOverlay | None = None  # the partition map's stripes; None: off
 
         x0, y0, x1, y1 = layout.bounds
         self.drawing_rect = QRectF(x0, y0, x1 - x0, y1 - y0)
@@ -284,6 +286,14 @@ class GraphScene(QGraphicsScene):
         self.heat_values = np.clip(np.fromiter(heat.values(), np.float64, len(heat)), 0.0, 1.0)
         self._overlay_changed()
 
+    def set_placement(self, providers: list[str] | None, main_graph: bool = True) -> None:
+        """The partition map: the execution provider per node index of the graph drawn ("" for
+        a node not placed); None clears it. Only the overlay changes: nothing is laid out."""
+        self.placement = (
+            None if providers is None else PlacementOverlay(self.diagram, providers, main_graph)
+        )
+        self._overlay_changed()
+
     def _overlay_changed(self) -> None:
         self.overlay_layer.refresh()
         self.overlay_layer.update()
@@ -297,6 +307,8 @@ class GraphScene(QGraphicsScene):
         box = self.box_at(pos)
         if box is not None:
             text = "\n".join(self.diagram.lines[box])
+            if self.placement is not None and self.placement.box_tooltip(box):
+                text += "\n" + self.placement.box_tooltip(box)
             found = self.box_overlay.get(box)
         else:
             edge = self.edge_at(pos, tolerance)
@@ -304,6 +316,8 @@ class GraphScene(QGraphicsScene):
                 return ""
             label = self.diagram.edge_label[edge]
             text = self.diagram.edge_value[edge] + (f"\n{label}" if label else "")
+            if self.placement is not None and self.placement.edge_tooltip(edge):
+                text += "\n" + self.placement.edge_tooltip(edge)
             found = self.edge_overlay.get(edge)
         if found is not None:
             severity, message = found

@@ -184,6 +184,8 @@ class DocumentView(QWidget):
         self.scene.set_edge_overlay(
             {e: (strongest(fs).value, overlay_text(fs)) for e, fs in on_edge.items()}
         )
+        placement = doc.placement
+        self.scene.set_placement(placement and placement.providers_of(here), main_graph=not here)
 
     def _findings_changed(self, doc_id: int) -> None:
         if doc_id == self.doc_id:

@@ -34,7 +34,7 @@ from inspector.ui.panels.properties import PropertiesPanel
 from inspector.ui.panels.search import SearchPanel
 from inspector.ui.session import Selection, Session
 from inspector.ui.settings import Settings
-from inspector.ui.target_picker import TargetPicker, runtime_facts
+from inspector.ui.target_picker import PlacementLabel, TargetPicker, runtime_facts
 from inspector.ui.tasks import TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
 from inspector.ui.window_chrome import WindowChrome
@@ -119,13 +119,18 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
         for w in (self.progress_label, self.progress, self.cancel_button):
             self.statusBar().addPermanentWidget(w)
             w.hide()
+        self.placement_label = PlacementLabel(self.session, self)
+        self.statusBar().addPermanentWidget(self.placement_label)
         self._build_problem_count()
 
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Runtime target")
         bar.setObjectName("toolbar_target")
         self.target_picker = TargetPicker(
-            self.settings.target_provider, self.settings.target_opset, self
+            self.settings.target_provider,
+            self.settings.target_opset,
+            self,
+            self.settings.target_fallbacks,
         )
         bar.addWidget(self.target_picker)
         self.session.set_target(self.target_picker.target())
@@ -139,6 +144,7 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
     def _target_chosen(self, target: RuntimeTarget) -> None:
         self.settings.target_provider = target.provider
         self.settings.target_opset = target.opset
+        self.settings.target_fallbacks = target.fallbacks
         self.session.set_target(target)
 
     def _action(
@@ -491,7 +497,13 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
 
     def _current_tab_changed(self, _index: int) -> None:
         doc_id = self._current_doc_id()
-        for panel in (self.inference, self.problems, self.properties, self.search):
+        for panel in (
+            self.inference,
+            self.problems,
+            self.properties,
+            self.search,
+            self.placement_label,
+        ):
             panel.set_document(doc_id)
 
     def _run_highlighted(self, node_index: int) -> None:

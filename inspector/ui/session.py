@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from inspector.core.checks import RuntimeTarget
-from inspector.core.checks.child import checks_call
 from inspector.core.diagram import DrawnGraph, draw_graph
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, TensorType, open_model
 from inspector.core.infer_process import infer_types_call
 from inspector.core.loader import ModelLoadError
+from inspector.core.providers.target_child import CheckResult, PlacementMap, target_checks_call
 from inspector.core.tasks import CancelToken, ProgressFn
 from inspector.ui.tasks import ChildPrepare, TaskError, TaskRunner
 
@@ -98,6 +98,8 @@ class Document:
     check_findings: list[Finding] = field(default_factory=list)  # static checks, session target
     run_findings: list[Finding] = field(default_factory=list)  # the inference panel's last run
     checked: bool = False  # whether ``check_findings`` are the result of a finished check run
+    # the partition map of the session target's provider order; None for the CPU alone
+    placement: PlacementMap | None = None
     run: InferenceRun = field(default_factory=InferenceRun)
     # a finding activated in another graph: selected once that graph is shown
     pending_finding: Finding | None = None
@@ -263,15 +265,17 @@ class Session(QObject):
             self.findings_changed.emit(doc_id)
 
     def check(self, doc_id: int) -> None:
-        """Run every static check on the document in the background; ``findings_changed``."""
+        """Run every static check on the document in the background, for the target's provider
+        order (its partition map comes back with the findings); ``findings_changed``."""
         doc = self.documents[doc_id]
         target = self.target
         doc.checked = False
         self.findings_changed.emit(doc_id)
 
-        def done(findings: list[Finding]) -> None:
+        def done(result: CheckResult) -> None:
+            findings, placement = result
             if doc_id in self.documents and target == self.target:
-                doc.check_findings = findings
+                doc.check_findings, doc.placement = findings, placement
                 doc.checked = True
                 self.findings_changed.emit(doc_id)
                 # the child crashed, timed out or could not read the file, or a check raised
@@ -292,13 +296,13 @@ class Session(QObject):
                         "please report it with the message bar's details",
                     )
                 ]
-                doc.checked = True
+                doc.checked, doc.placement = True, None
                 self.findings_changed.emit(doc_id)
             self.runner.report(err)
 
         self.runner.submit_child(
             f"check:{doc_id}",
-            checks_call(doc.path, target),
+            target_checks_call(doc.path, target),
             done,
             failed,
             what=f"checking {doc.path.name}",

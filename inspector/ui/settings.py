@@ -130,6 +130,15 @@ class Settings:
         self.q.setValue("target_provider", provider)
 
     @property
+    def target_fallbacks(self) -> tuple[str, ...]:
+        """The providers after :attr:`target_provider` in the target's order (the CPU is last)."""
+        return tuple(p for p in str(self.q.value("target_fallbacks", "")).split(",") if p)
+
+    @target_fallbacks.setter
+    def target_fallbacks(self, providers: tuple[str, ...]) -> None:
+        self.q.setValue("target_fallbacks", ",".join(providers))
+
+    @property
     def target_opset(self) -> int | None:
         """The ai.onnx opset to check the model at; None: the model's own."""
         value = self.q.value("target_opset", "")

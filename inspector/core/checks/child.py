@@ -30,7 +30,7 @@ def checks_call(
     an unreadable file is one ``check-failed`` finding."""
     args = {"path": str(Path(path)), "target": dataclasses.asdict(target)}
     job = ChildJob(f"{__name__}:check_model", args, timeout, "the checks")
-    return ChildCall(job, _findings)
+    return ChildCall(job, findings_of)
 
 
 def run_checks_in_child(
@@ -43,18 +43,20 @@ def run_checks_in_child(
     return call_child(checks_call(path, target, timeout), cancel=cancel)
 
 
-def _findings(outcome: Outcome) -> list[Finding]:
+def findings_of(outcome: Outcome) -> list[Finding]:
+    """The findings a checks child streamed; its crash, timeout or failure as ``check-failed``."""
     failure = outcome.failure
     if failure is None:
         return [finding_from_dict(d) for d in outcome.parts]
     if failure.reason == "timed-out":
-        return [_failed(f"the checks took longer than {failure.timeout:g} s and were stopped")]
+        return [check_failed(f"the checks took longer than {failure.timeout:g} s and were stopped")]
     stack = failure.stack_line()
     parts = (f"the checks crashed ({failure.how})", failure.said, stack and f"[stack: {stack}]")
-    return [_failed(" ".join(p for p in parts if p))]
+    return [check_failed(" ".join(p for p in parts if p))]
 
 
-def _failed(message: str) -> Finding:
+def check_failed(message: str) -> Finding:
+    """The one finding that says the checks did not run (or not all of them)."""
     return Finding(
         Severity.WARNING,
         "check-failed",
@@ -69,7 +71,7 @@ def check_model(emit: Emitter, path: str, target: dict[str, object]) -> None:
     try:
         model = open_model(path)
     except ModelLoadError as e:
-        findings = [_failed(str(e))]
+        findings = [check_failed(str(e))]
     else:
         emit.progress(0.3, "checking")
         findings = run_checks(model, RuntimeTarget(**target))  # type: ignore[arg-type]
