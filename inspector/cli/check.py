@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--csv", action="store_true", help="with --matrix: print the matrix as a CSV table"
     )
     parser.add_argument(
+        "--runtime-version",
+        metavar="1.NN",
+        help="judge the model as that ONNX Runtime release would (its opset and IR limits and its "
+        "kernel tables, 1.14 on) instead of the installed one, and name the oldest release that "
+        "loads it; --json adds runtime_version",
+    )
+    parser.add_argument(
         "--opset", type=int, help="check the model as converted to this ai.onnx opset"
     )
     parser.add_argument(
@@ -85,6 +92,16 @@ def run(args: argparse.Namespace) -> int:
         return _matrix(args)
     order = args.provider or ["CPUExecutionProvider"]
     _check_options(order, args.provider_option)
+    if args.runtime_version is not None:
+        from inspector.core.providers.releases import known_releases
+        from inspector.core.providers.tables import release_key
+
+        if release_key(args.runtime_version) not in known_releases():
+            known = known_releases()
+            raise UsageError(
+                f"--runtime-version {args.runtime_version}: no tables for that release; give one "
+                f"of {', '.join(known)}"
+            )
     model = open_model(args.model)
     from inspector.core.checks import RuntimeTarget, sort_findings
     from inspector.core.findings import error_line, has_errors
@@ -110,9 +127,19 @@ def run(args: argparse.Namespace) -> int:
         print(dynamic.message, file=sys.stderr)
 
     target = RuntimeTarget(
-        args.runtime, order[0], args.opset, tuple(order[1:]), tuple(args.provider_option)
+        args.runtime,
+        order[0],
+        args.opset,
+        tuple(order[1:]),
+        tuple(args.provider_option),
+        args.runtime_version,
     )
     findings, placement = check_target(model, target)
+    releases = None
+    if args.runtime_version is not None:
+        from inspector.core.providers.releases import report as release_report
+
+        releases = release_report(model, args.runtime_version)
     if args.optimized:
         from inspector.core.providers.placement_optimized import (
             OptimizeFailed,
@@ -132,10 +159,16 @@ def run(args: argparse.Namespace) -> int:
         }
         if dynamic is not None:
             report["save_dynamic"] = dynamic.to_dict()
+        if releases is not None:
+            report["runtime_version"] = releases
         print_json(report)
         return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
     if len(placement.order) > 1:
         print(placement.summary())
+    if releases is not None:
+        judged = releases["release"]
+        verdict = "loads it" if judged["loads"] else "cannot load it"
+        print(f"onnxruntime {judged['release']} {verdict}; {releases['oldest']['summary']}")
     if not findings:
         print(f"no findings for {', '.join(order)}")
     else:

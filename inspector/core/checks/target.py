@@ -21,6 +21,9 @@ class RuntimeTarget:
     opset: int | None = None
     fallbacks: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
+    # The ONNX Runtime release judged ("1.16"): its opset and IR limits and its kernel tables
+    # (:mod:`inspector.core.providers.releases`); None: the installed runtime itself.
+    release: str | None = None
 
     def __post_init__(self) -> None:  # a target read back from JSON carries lists
         object.__setattr__(self, "fallbacks", tuple(self.fallbacks))

@@ -22,6 +22,7 @@ from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, Node
 from inspector.core.providers.mobile import MOBILE_PROVIDERS, MobileRules, defining_values
 from inspector.core.providers.placement import CPU, Placement, VerdictFn, full_order, place
+from inspector.core.providers.releases import release_findings
 from inspector.core.providers.tables import PROVIDERS, model_verdicts
 from inspector.core.providers.verdict import Verdict
 from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
@@ -124,14 +125,19 @@ def check_target(
     With the CPU alone, or a target opset to convert to first, the runtime findings are the CPU
     check's as ever. Otherwise a node another provider lacks falls back along the order, and only
     the nodes that land on the CPU are judged by the CPU check."""
-    placed = target_placement(model, target.order, parse_options(target.options), cancel)
+    options = parse_options(target.options)
+    placed = target_placement(model, target.order, options, cancel, release=target.release)
 
     def runtime(m: Model, t: RuntimeTarget, c: CancelToken | None) -> list[Finding]:
         cpu_alone = set(t.order) == {CPU} or t.runtime != "onnxruntime"
-        if cpu_alone or t.retargets(m.opset_for("")):
+        if t.retargets(m.opset_for("")):
             return runtime_findings(m, t, c)
-        return placement_findings(
-            m, placed, cpu_check(m, replace(t, provider=CPU, fallbacks=()), c)
-        )
+        if t.release is not None:  # that release's limits and CPU kernel table, not the installed
+            cpu = release_findings(m, t.release)
+        elif cpu_alone:
+            return runtime_findings(m, t, c)
+        else:
+            cpu = cpu_check(m, replace(t, provider=CPU, fallbacks=()), c)
+        return cpu if cpu_alone else placement_findings(m, placed, cpu)
 
     return run_checks(model, target, progress, cancel, runtime=runtime), placed
