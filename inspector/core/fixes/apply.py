@@ -41,12 +41,15 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector.core.child import ChildCall, ChildJob, Emitter, Outcome, call_child
 from inspector.core.findings import Finding, Severity, error_line, finding_from_dict, has_errors
 from inspector.core.fixes.spec import FixSpec
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
+
+if TYPE_CHECKING:  # the numeric diff imports numpy and the runner: the child imports it
+    from inspector.core.diff.numeric import NumericDiff
 
 JOB_TARGET = "inspector.core.fixes.apply:fix_job"
 DEFAULT_TIMEOUT_S = 900.0  # the whole fix: conversion, two check passes, two runs
@@ -264,7 +267,9 @@ def _key(f: Finding) -> tuple[Any, ...]:
     return (f.severity, f.code, f.path, *where)
 
 
-def _verdict(fix: FixSpec, change: str, checks: list[Finding], diff, rtol, atol) -> FixReport:
+def _verdict(
+    fix: FixSpec, change: str, checks: list[Finding], diff: NumericDiff, rtol: float, atol: float
+) -> FixReport:
     gaps = diff.outputs
     max_abs = max((g.max_abs for g in gaps), default=None)
     measured = (
@@ -305,7 +310,9 @@ def _verdict(fix: FixSpec, change: str, checks: list[Finding], diff, rtol, atol)
             f"({side_errors['A'][0].message.removeprefix('model A: ')})"
         )
     elif side_errors["B"]:
-        why.append(f"the new file does not run ({side_errors['B'][0].message[9:]})")
+        why.append(
+            f"the new file does not run ({side_errors['B'][0].message.removeprefix('model B: ')})"
+        )
         evidence += side_errors["B"]
     elif not diff.same:  # an output only one model has
         why.append("the outputs do not pair up")

@@ -37,6 +37,15 @@ _FLOAT_TYPES = ("float16", "bfloat16", "float32", "float64")
 
 def convert(spec: FixSpec, source: Path, destination: Path) -> str:
     """Write ``source`` with ``spec`` applied to ``destination``; returns what changed."""
+    try:
+        return _convert(spec, source, destination)
+    except ModuleNotFoundError as e:  # onnxscript (and its onnx-ir) come with the export extra
+        raise ValueError(
+            f"this fix needs the '{e.name}' package: pip install 'onnx-inspector[export]'"
+        ) from e
+
+
+def _convert(spec: FixSpec, source: Path, destination: Path) -> str:
     if spec.kind == "opset":
         return _opset(spec, source, destination)
     if spec.kind == "dynamic":
