@@ -22,6 +22,7 @@ from inspector.cli import main
 from inspector.core.fixes import FixSpec, FixSpecError, SameFileError, apply_fix
 from inspector.core.fixes.convert import convert
 from inspector.core.graph import open_model
+from inspector.core.tasks import Cancelled, CancelToken
 from tests.model_zoo import shipped_data_dir, shipped_model_id, shipped_models
 
 
@@ -181,6 +182,21 @@ def test_an_original_that_does_not_run_leaves_the_fix_unverified(tmp_path):
     assert [f.code for f in report.findings] == ["fix-unverified"]
     assert "the original does not run here" in report.verdict
     kept.check()
+
+
+def test_cancel_kills_the_fix_and_leaves_nothing(tmp_path):
+    src = _mlp(tmp_path / "m.onnx")
+    cancel = CancelToken()
+    seen: list[str] = []
+
+    def progress(fraction: float, message: str) -> None:
+        seen.append(message)
+        cancel.cancel()  # at the child's first line: it is killed before it converts
+
+    with pytest.raises(Cancelled):
+        apply_fix(src, FixSpec("float16"), tmp_path / "out.onnx", cancel=cancel, progress=progress)
+    assert seen == ["reading the original"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
 
 
 def test_bad_specs_and_the_model_s_own_file_are_refused(tmp_path):
