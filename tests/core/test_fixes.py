@@ -19,6 +19,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from inspector.cli import main
+from inspector.core.diff.numeric import compare_outputs
 from inspector.core.fixes import FixSpec, FixSpecError, SameFileError, apply_fix
 from inspector.core.fixes.convert import convert
 from inspector.core.graph import open_model
@@ -285,49 +286,54 @@ def _sweep_specs(path: Path) -> list[tuple[FixSpec, str, dict]]:
     ]
 
 
+_SWEEP_TORCH = ("torch_cnn", "torch_transformer", "torch_lstm")
+
+
 @pytest.mark.slow
-def test_every_fix_on_real_models(tmp_path, torch_cnn, torch_transformer, torch_lstm):
-    models = [(shipped_model_id(p), p) for p in _sweep_models()]
-    models += [("torch/cnn", torch_cnn), ("torch/transformer", torch_transformer)]
-    models += [("torch/lstm", torch_lstm)]
-    assert len(models) >= 23
+@pytest.mark.parametrize(
+    "model",
+    [*(shipped_model_id(p) for p in _sweep_models()), *_SWEEP_TORCH],
+)
+def test_every_fix_on_real_models(tmp_path, request, model):
+    """Every fix on one model; prints one row per fix (``-s``): verdict, largest output
+    difference, and the verdict line."""
+    if model in _SWEEP_TORCH:
+        src = request.getfixturevalue(model)
+    else:
+        src = shipped_data_dir() / model / "model.onnx"
+    kept = Untouched(src)
+    made: dict[str, Path] = {}
+    old = _opset(src) < 7
     rows = []
-    for name, src in models:
-        kept = Untouched(src)
-        folder = tmp_path / name.replace("/", "_")
-        folder.mkdir()
-        made: dict[str, Path] = {}
-        old = _opset(src) < 7
-        for spec, source, tol in _sweep_specs(src):
-            if source == "float16" and "float16" not in made:
-                rows.append((name, spec.option, "skipped", "no float16 file to convert back", ""))
-                continue
-            path = made.get("float16" if source == "float16" else "opset", src)
-            if source == "model" or (source == "base" and not old):
-                path = src
-            report = apply_fix(path, spec, folder / f"{spec.kind}.onnx", **tol)
-            top = report.findings[0]
-            assert top.code in ("fix-verified", "fix-unverified", "fix-rejected", "fix-failed")
-            assert report.verdict and top.message  # it says what held, or why not
-            if report.ok:
-                assert report.output.is_file()
-                assert not [f for f in report.checks if f.severity.value == "error"]
-                made[spec.kind] = report.output
-            else:
-                assert report.output is None and not (folder / f"{spec.kind}.onnx").exists()
-            measured = f"{report.max_abs:.3g}" if report.max_abs is not None else "-"
-            row = (name, spec.option, top.code.removeprefix("fix-"), report.verdict, measured)
-            rows.append(row)
-        kept.check()
-        _no_leftovers(folder)
-    width = max(len(r[0]) for r in rows)
-    print("\nmodel".ljust(width + 1), "fix", "verdict", "max_abs", "why", sep=" | ")
+    for spec, source, tol in _sweep_specs(src):
+        if source == "float16" and "float16" not in made:
+            rows.append((spec.option, "skipped", "-", "no float16 file to convert back"))
+            continue
+        path = made.get("float16" if source == "float16" else "opset", src)
+        if source == "model" or (source == "base" and not old):
+            path = src
+        out = tmp_path / f"{spec.kind}.onnx"
+        report = apply_fix(path, spec, out, **tol)
+        top = report.findings[0]
+        assert top.code in ("fix-verified", "fix-unverified", "fix-rejected", "fix-failed")
+        assert report.verdict and top.message  # it says what held, or why not
+        if report.ok:
+            assert report.output == out and out.is_file()
+            assert not [f for f in report.checks if f.severity.value == "error"]
+            made[spec.kind] = out
+        else:
+            assert report.output is None and not out.exists()
+        measured = f"{report.max_abs:.3g}" if report.max_abs is not None else "-"
+        rows.append((spec.option, top.code.removeprefix("fix-"), measured, report.verdict))
+    if "float32" in made:  # the round trip, float32 -> float16 -> float32, against the original
+        trip = compare_outputs(made.get("opset", src) if old else src, made["float32"])
+        gap = max(g.max_abs for g in trip.outputs)
+        rows.append(("round trip", "same" if trip.same else "differs", f"{gap:.3g}", ""))
+    kept.check()
+    _no_leftovers(tmp_path)
     for r in rows:
-        print(r[0].ljust(width), r[1], r[2], r[4], r[3][:160], sep=" | ")
-    counts: dict[tuple[str, str], int] = {}
-    for r in rows:
-        counts[(r[1].split()[0], r[2])] = counts.get((r[1].split()[0], r[2]), 0) + 1
-    print(json.dumps({f"{k[0]} {k[1]}": v for k, v in sorted(counts.items())}, indent=1))
-    # float16 and back must hold on the real models (the acceptance's round trips)
-    assert counts.get(("--to-float16", "verified"), 0) >= 20
-    assert counts.get(("--to-float32", "verified"), 0) >= 20
+        print(f"\nSWEEP | {model} | {r[0]} | {r[1]} | {r[2]} | {r[3][:200]}", end="")
+    verdicts = {r[0]: r[1] for r in rows}
+    # float16 and back hold on every model that runs (the acceptance's round trips)
+    assert verdicts["--to-float16"] == "verified", rows
+    assert verdicts["--to-float32"] == "verified", rows
