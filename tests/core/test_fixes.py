@@ -214,6 +214,15 @@ def test_bad_specs_and_the_model_s_own_file_are_refused(tmp_path):
     with pytest.raises(SameFileError):
         apply_fix(link, FixSpec("simplify"), src)
     kept.check()
+    # the model's external data is its own file too: the child refuses it before converting
+    ext = tmp_path / "ext" / "m.onnx"
+    ext.parent.mkdir()
+    onnx.save(onnx.load(src), ext, save_as_external_data=True, location="w.bin", size_threshold=0)
+    weights = Untouched(ext.parent / "w.bin")
+    report = apply_fix(ext, FixSpec("simplify"), ext.parent / "w.bin")
+    assert not report.ok and "external data" in report.verdict
+    assert [f.code for f in report.findings] == ["fix-failed"]
+    weights.check()
 
 
 def test_cli_fix_follows_the_contract(tmp_path, capsys):
