@@ -335,7 +335,8 @@ def test_every_fix_on_real_models(tmp_path, request, model):
         measured = f"{report.max_abs:.3g}" if report.max_abs is not None else "-"
         rows.append((spec.option, top.code.removeprefix("fix-"), measured, report.verdict))
     if "float32" in made:  # the round trip, float32 -> float16 -> float32, against the original
-        trip = compare_outputs(made.get("opset", src) if old else src, made["float32"])
+        base = made.get("opset", src) if old else src
+        trip = compare_outputs(base, made["float32"], rtol=1e-2, atol=1e-3)  # float16's
         gap = max(g.max_abs for g in trip.outputs)
         rows.append(("round trip", "same" if trip.same else "differs", f"{gap:.3g}", ""))
     kept.check()
