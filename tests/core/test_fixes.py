@@ -257,6 +257,7 @@ def test_cli_fix_follows_the_contract(tmp_path, capsys):
     assert main(["fix", str(tmp_path / "none.onnx"), "--simplify", "-o", str(out)]) == 2
     assert main(["fix", str(src), "-o", str(out)]) == 2  # no fix named
     assert main(["fix", str(src), "--dynamic", "x", "-o", str(out)]) == 2
+    assert main(["fix", str(src), "--simplify", "--keep-float32", "Mul", "-o", str(out)]) == 2
     kept.check()
 
 
