@@ -48,11 +48,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(
         "export", "Export a PyTorch model to ONNX in a child process, then validate the file."
     ),
-    Subcommand(
-        "fix",
-        "Write a fixed copy (float16, float32, input casts, opset, dynamic dim, simplified), "
-        "checked and compared with the original before it is kept.",
-    ),
+    Subcommand("fix", "Write a fixed copy (float16, opset, ...), kept once checked and compared."),
     Subcommand("install-desktop", "Make ONNX Inspector open .onnx files on this Linux desktop."),
     Subcommand(
         "uninstall-desktop",

@@ -41,17 +41,23 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector.core.child import ChildCall, ChildJob, Emitter, Outcome, call_child
 from inspector.core.findings import Finding, Severity, error_line, finding_from_dict, has_errors
 from inspector.core.fixes.spec import FixSpec
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
+if TYPE_CHECKING:  # the numeric diff imports numpy and the runner: the child imports it
+    from inspector.core.diff.numeric import NumericDiff
+
 JOB_TARGET = "inspector.core.fixes.apply:fix_job"
 DEFAULT_TIMEOUT_S = 900.0  # the whole fix: conversion, two check passes, two runs
 
-_RERUN_HINT = "nothing was written; `onnx-inspector diff ORIGINAL FIXED --run` shows where"
+_RERUN_HINT = (
+    "nothing was written; if the difference is expected, rerun with a wider --rtol/--atol "
+    "(for float16, --keep-float32 OP keeps the op that loses precision in float32)"
+)
 
 
 class SameFileError(ValueError):
@@ -146,8 +152,9 @@ def fix_call(
     seed: int = 0,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> ChildCall[FixReport]:
-    """The child job of :func:`apply_fix` (same arguments), not yet started; its ``finish``
-    moves the new file into place when it held and removes the temporary folder either way."""
+    """The child job of :func:`apply_fix` (same arguments), not yet started. The temporary folder
+    next to ``out_path`` is made now; ``finish`` moves the new file into place when it held and
+    removes the folder either way, ``discard`` (a cancelled call) removes it."""
     src, dst = Path(model_path), Path(out_path)
     refuse_same_file(src, dst)
     default_rtol, default_atol = spec.tolerances()
@@ -251,7 +258,8 @@ def fix_job(
     seen = {_key(f) for f in before}
     checks = [f for f in run_checks(fixed, target) if _key(f) not in seen]
     emit.progress(0.6, "running both on the same inputs")
-    diff = compare_outputs(src, new_path, seed=seed, rtol=rtol, atol=atol, timeout=timeout)
+    # half the fix's time: a hung run is then the comparison's finding, not the whole fix's
+    diff = compare_outputs(src, new_path, seed=seed, rtol=rtol, atol=atol, timeout=timeout / 2)
     report = _verdict(fix, change, checks, diff, rtol, atol)
     return {"report": report.to_dict(), "keep": report.keep}
 
@@ -264,7 +272,9 @@ def _key(f: Finding) -> tuple[Any, ...]:
     return (f.severity, f.code, f.path, *where)
 
 
-def _verdict(fix: FixSpec, change: str, checks: list[Finding], diff, rtol, atol) -> FixReport:
+def _verdict(
+    fix: FixSpec, change: str, checks: list[Finding], diff: NumericDiff, rtol: float, atol: float
+) -> FixReport:
     gaps = diff.outputs
     max_abs = max((g.max_abs for g in gaps), default=None)
     measured = (
@@ -305,7 +315,9 @@ def _verdict(fix: FixSpec, change: str, checks: list[Finding], diff, rtol, atol)
             f"({side_errors['A'][0].message.removeprefix('model A: ')})"
         )
     elif side_errors["B"]:
-        why.append(f"the new file does not run ({side_errors['B'][0].message[9:]})")
+        why.append(
+            f"the new file does not run ({side_errors['B'][0].message.removeprefix('model B: ')})"
+        )
         evidence += side_errors["B"]
     elif not diff.same:  # an output only one model has
         why.append("the outputs do not pair up")
