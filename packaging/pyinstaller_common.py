@@ -42,7 +42,7 @@ def analysis_options() -> dict[str, Any]:
             "inspector.ui.app",
             "inspector.desktop.identity",
         ],
-        "excludes": ["torch", "onnxscript", "tkinter", "matplotlib", "IPython"],
+        "excludes": ["torch", "tkinter", "matplotlib", "IPython"],  # onnxscript: the fixes use it
     }
 
 
