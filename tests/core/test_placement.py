@@ -275,3 +275,22 @@ def test_every_listed_provider_gets_a_map_and_no_runtime_unchecked(tmp_path, pro
     for f in findings:
         if f.code == "provider-fallback":  # each with where it lands and a reason
             assert f.message.startswith(("runs on ", "counted on ")) and ": " in f.message
+
+
+def test_tensorrt_judges_the_type_of_the_values_an_op_makes(tmp_path):
+    """TensorRT's matrix lists one type set per op, for its data: ConstantOfShape's int64 shape
+    input and Where's bool condition are not that data (the light ResNet-50, whose weights are
+    ConstantOfShape nodes, had 239 of them wrongly falling back)."""
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [1, 4])
+    nodes = [
+        helper.make_node(
+            "ConstantOfShape", ["shape"], ["c"], value=helper.make_tensor("v", F, [1], [1.0])
+        ),
+        helper.make_node("Greater", ["x", "c"], ["cond"]),
+        helper.make_node("Where", ["cond", "x", "c"], ["y"]),
+    ]
+    x = helper.make_tensor_value_info("x", F, [1, 4])
+    y = helper.make_tensor_value_info("y", F, [1, 4])
+    model = open_model(_save(tmp_path, nodes, [x], [y], [shape]))
+    placed = target_placement(model, [TRT])
+    assert placed.provider_of == [TRT, TRT, TRT], placed.reasons
