@@ -152,6 +152,31 @@ def test_retarget_preview_and_save_as(tmp_path):
     assert onnx.load(out).opset_import[0].version == 25
 
 
+def test_retarget_preview_names_every_op_the_converter_refuses_once(tmp_path):
+    """The converter stops at the first op it cannot convert; the preview finds each refused op
+    type, one finding each with its count, not one row per node (or only the first op)."""
+    nodes = [
+        onnx.helper.make_node("Relu", ["x"], ["a"], name="r1"),
+        onnx.helper.make_node("Relu", ["a"], ["b"], name="r2"),
+        onnx.helper.make_node("Relu", ["b"], ["c"], name="r3"),
+        onnx.helper.make_node("Shape", ["c"], ["s"], name="shape"),
+    ]
+    graph = onnx.helper.make_graph(
+        nodes,
+        "g",
+        [onnx.helper.make_tensor_value_info("x", F, [2, 3])],
+        [onnx.helper.make_tensor_value_info("s", onnx.TensorProto.INT64, [2])],
+    )
+    path = tmp_path / "relus.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 15)]), path)
+    failed = retarget_preview(open_model(path), RuntimeTarget(opset=9))
+    assert failed.converted is None
+    found = {(f.op_type, f.node) for f in failed.findings if f.code == "retarget-failed"}
+    assert found == {("Relu", "r1"), ("Shape", "shape")}
+    (relu,) = [f for f in failed.findings if f.op_type == "Relu"]
+    assert "3 Relu nodes" in relu.message
+
+
 def _session_error(proto: onnx.ModelProto) -> str:
     """What a real CPU session says about ``proto`` ("" when it is created)."""
     import onnxruntime
