@@ -74,38 +74,33 @@ def _explain(model, key: tuple, live, doc) -> str:
     return "unexplained"
 
 
-def compare(emit, part: str, start: int, release: str) -> int:
-    """Child job: judge the corpus part's models from ``start`` on with both tables; one part
-    per model: ``[index, id, differences]``, each difference ``[path, node, live, doc, why]``."""
-    import onnx
-
+def compare(emit, folder: str, start: int, release: str) -> int:
+    """Child job: judge the models ``folder``/``<i>.onnx`` from ``start`` on with both tables;
+    one part per model: ``[index, differences]``, each difference ``[path, node, live, doc,
+    why]`` (None: the loader refused the model)."""
     from inspector.core.checks.runtime_registry import load_registry
     from inspector.core.checks.runtime_support import check_registry
     from inspector.core.graph import open_model
     from inspector.core.providers.tables import doc_registry
-    from tests.core.runtime_corpus import build_corpus
 
     live = load_registry("CPUExecutionProvider")
     doc = doc_registry("CPUExecutionProvider", release)
-    cases = build_corpus(part) if part != "sample" else _sample()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m.onnx"
-        for i in range(start, len(cases)):
-            onnx.save(cases[i].model, path)
-            try:
-                model = open_model(path)
-            except Exception:  # an unreadable corpus model is the loader's business
-                emit.part([i, cases[i].id, None])
-                continue
-            a = _signature(check_registry(model, live))
-            b = _signature(check_registry(model, doc))
-            diffs = [
-                [list(k[0]), k[1], a.get(k), b.get(k), _explain(model, k, live, doc)]
-                for k in sorted(set(a) | set(b), key=str)
-                if a.get(k) != b.get(k)
-            ]
-            emit.part([i, cases[i].id, diffs])
-    return len(cases)
+    count = len(list(Path(folder).glob("*.onnx")))
+    for i in range(start, count):
+        try:
+            model = open_model(Path(folder) / f"{i}.onnx")
+        except Exception:  # an unreadable corpus model is the loader's business
+            emit.part([i, None])
+            continue
+        a = _signature(check_registry(model, live))
+        b = _signature(check_registry(model, doc))
+        diffs = [
+            [list(k[0]), k[1], a.get(k), b.get(k), _explain(model, k, live, doc)]
+            for k in sorted(set(a) | set(b), key=str)
+            if a.get(k) != b.get(k)
+        ]
+        emit.part([i, diffs])
+    return count
 
 
 def _sample() -> list:
@@ -150,31 +145,40 @@ class Agreement:
 
 
 def sweep(part: str, release: str = "1.32") -> Agreement:
-    """Every model of ``part`` (a ``build_corpus`` part, or "sample"), in children; a model that
-    kills its child is set aside and the sweep goes on from the next."""
+    """Every model of ``part`` (a ``build_corpus`` part, or "sample"), judged in children; a
+    model that kills its child is set aside and the sweep goes on from the next. The corpus is
+    built once, here, and handed to the children as files."""
+    import onnx
+
+    from tests.core.runtime_corpus import build_corpus
+
     result = Agreement(part)
-    start = 0
-    while True:
-        job = ChildJob(
-            "tests.core.provider_agreement:compare",
-            {"part": part, "start": start, "release": release},
-            CHILD_TIMEOUT_S,
-            "the table agreement sweep",
-        )
-        outcome = run_job(job)
-        last = start - 1
-        for i, cid, diffs in outcome.parts:
-            last = i
-            result.models += 1
-            if diffs is None:
-                result.unreadable += 1
-            elif diffs:
-                result.differences.append((cid, diffs))
-            else:
-                result.agree += 1
-        if outcome.failure is None:
-            return result
-        if outcome.failure.reason != "crashed":
-            raise RuntimeError(outcome.failure.message)
-        result.crashed.append(f"case #{last + 1}: {outcome.failure.said[:120]}")
-        start = last + 2
+    cases = build_corpus(part) if part != "sample" else _sample()
+    with tempfile.TemporaryDirectory() as folder:
+        for i, case in enumerate(cases):
+            onnx.save(case.model, Path(folder) / f"{i}.onnx")
+        start = 0
+        while True:
+            job = ChildJob(
+                "tests.core.provider_agreement:compare",
+                {"folder": folder, "start": start, "release": release},
+                CHILD_TIMEOUT_S,
+                "the table agreement sweep",
+            )
+            outcome = run_job(job)
+            last = start - 1
+            for i, diffs in outcome.parts:
+                last = i
+                result.models += 1
+                if diffs is None:
+                    result.unreadable += 1
+                elif diffs:
+                    result.differences.append((cases[i].id, diffs))
+                else:
+                    result.agree += 1
+            if outcome.failure is None:
+                return result
+            if outcome.failure.reason != "crashed":
+                raise RuntimeError(outcome.failure.message)
+            result.crashed.append(f"{cases[last + 1].id}: {outcome.failure.said[:120]}")
+            start = last + 2
