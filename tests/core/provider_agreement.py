@@ -64,14 +64,30 @@ def _explain(model, key: tuple, live, doc) -> str:
         kernels = live.kernels.get((d, op), [])
         if any(not k.constraints for k in kernels):
             return f"constraint-free kernel: {d or 'ai.onnx'}.{op} (no row in the document)"
-        if (d, op) == (domain, node.op_type) and schema is not None:
-            kernels = live.kernels_at(d, op, schema.since)  # the node's own: at its version
-        ranges: dict[tuple[int, int], int] = {}
-        for k in kernels:
-            ranges[(k.since, k.until)] = ranges.get((k.since, k.until), 0) + 1
-        if any(n > 1 for n in ranges.values()):
+        if _merged_faithfully(live, doc, d, op):
             return f"merged kernels: {d or 'ai.onnx'}.{op} (the document unions their types)"
     return "unexplained"
+
+
+def _merged_faithfully(live, doc, domain: str, op: str) -> bool:
+    """Whether the live registry has several kernels for one version range of ``op``, and the
+    document's row for that range holds exactly the union of their types per parameter (so the
+    parser read the row right, and the difference is the document's format)."""
+    by_range: dict[tuple[int, int], list] = {}
+    for k in live.kernels.get((domain, op), []):
+        by_range.setdefault((k.since, k.until), []).append(k)
+    rows = {(k.since, k.until): k for k in doc.kernels.get((domain, op), [])}
+    merged = False
+    for span, kernels in by_range.items():
+        union: dict[str, set[str]] = {}
+        for k in kernels:
+            for name, allowed in k.constraints:
+                union.setdefault(name, set()).update(allowed)
+        row = rows.get(span)
+        if row is None or {n: set(a) for n, a in row.constraints} != union:
+            return False
+        merged |= len(kernels) > 1
+    return merged
 
 
 def compare(emit, folder: str, start: int, release: str) -> int:
