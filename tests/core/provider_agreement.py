@@ -107,6 +107,7 @@ def compare(emit, folder: str, start: int, release: str) -> int:
             model = open_model(Path(folder) / f"{i}.onnx")
         except Exception:  # an unreadable corpus model is the loader's business
             emit.part([i, None])
+            emit.progress((i + 1) / count, "")
             continue
         a = _signature(check_registry(model, live))
         b = _signature(check_registry(model, doc))
@@ -116,6 +117,9 @@ def compare(emit, folder: str, start: int, release: str) -> int:
             if a.get(k) != b.get(k)
         ]
         emit.part([i, diffs])
+        # Parts are not flushed; progress is: a part must be out before the next model can
+        # abort the child, or the parent would blame the wrong model.
+        emit.progress((i + 1) / count, "")
     return count
 
 
