@@ -64,48 +64,63 @@ def _explain(model, key: tuple, live, doc) -> str:
         kernels = live.kernels.get((d, op), [])
         if any(not k.constraints for k in kernels):
             return f"constraint-free kernel: {d or 'ai.onnx'}.{op} (no row in the document)"
-        if (d, op) == (domain, node.op_type) and schema is not None:
-            kernels = live.kernels_at(d, op, schema.since)  # the node's own: at its version
-        ranges: dict[tuple[int, int], int] = {}
-        for k in kernels:
-            ranges[(k.since, k.until)] = ranges.get((k.since, k.until), 0) + 1
-        if any(n > 1 for n in ranges.values()):
+        if _merged_faithfully(live, doc, d, op):
             return f"merged kernels: {d or 'ai.onnx'}.{op} (the document unions their types)"
     return "unexplained"
 
 
-def compare(emit, part: str, start: int, release: str) -> int:
-    """Child job: judge the corpus part's models from ``start`` on with both tables; one part
-    per model: ``[index, id, differences]``, each difference ``[path, node, live, doc, why]``."""
-    import onnx
+def _merged_faithfully(live, doc, domain: str, op: str) -> bool:
+    """Whether the live registry has several kernels for one version range of ``op``, and the
+    document's row for that range holds exactly the union of their types per parameter (so the
+    parser read the row right, and the difference is the document's format)."""
+    by_range: dict[tuple[int, int], list] = {}
+    for k in live.kernels.get((domain, op), []):
+        by_range.setdefault((k.since, k.until), []).append(k)
+    rows = {(k.since, k.until): k for k in doc.kernels.get((domain, op), [])}
+    merged = False
+    for span, kernels in by_range.items():
+        union: dict[str, set[str]] = {}
+        for k in kernels:
+            for name, allowed in k.constraints:
+                union.setdefault(name, set()).update(allowed)
+        row = rows.get(span)
+        if row is None or {n: set(a) for n, a in row.constraints} != union:
+            return False
+        merged |= len(kernels) > 1
+    return merged
 
+
+def compare(emit, folder: str, start: int, release: str) -> int:
+    """Child job: judge the models ``folder``/``<i>.onnx`` from ``start`` on with both tables;
+    one part per model: ``[index, differences]``, each difference ``[path, node, live, doc,
+    why]`` (None: the loader refused the model)."""
     from inspector.core.checks.runtime_registry import load_registry
     from inspector.core.checks.runtime_support import check_registry
     from inspector.core.graph import open_model
     from inspector.core.providers.tables import doc_registry
-    from tests.core.runtime_corpus import build_corpus
 
     live = load_registry("CPUExecutionProvider")
     doc = doc_registry("CPUExecutionProvider", release)
-    cases = build_corpus(part) if part != "sample" else _sample()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m.onnx"
-        for i in range(start, len(cases)):
-            onnx.save(cases[i].model, path)
-            try:
-                model = open_model(path)
-            except Exception:  # an unreadable corpus model is the loader's business
-                emit.part([i, cases[i].id, None])
-                continue
-            a = _signature(check_registry(model, live))
-            b = _signature(check_registry(model, doc))
-            diffs = [
-                [list(k[0]), k[1], a.get(k), b.get(k), _explain(model, k, live, doc)]
-                for k in sorted(set(a) | set(b), key=str)
-                if a.get(k) != b.get(k)
-            ]
-            emit.part([i, cases[i].id, diffs])
-    return len(cases)
+    count = len(list(Path(folder).glob("*.onnx")))
+    for i in range(start, count):
+        try:
+            model = open_model(Path(folder) / f"{i}.onnx")
+        except Exception:  # an unreadable corpus model is the loader's business
+            emit.part([i, None])
+            emit.progress((i + 1) / count, "")
+            continue
+        a = _signature(check_registry(model, live))
+        b = _signature(check_registry(model, doc))
+        diffs = [
+            [list(k[0]), k[1], a.get(k), b.get(k), _explain(model, k, live, doc)]
+            for k in sorted(set(a) | set(b), key=str)
+            if a.get(k) != b.get(k)
+        ]
+        emit.part([i, diffs])
+        # Parts are not flushed; progress is: a part must be out before the next model can
+        # abort the child, or the parent would blame the wrong model.
+        emit.progress((i + 1) / count, "")
+    return count
 
 
 def _sample() -> list:
@@ -150,31 +165,40 @@ class Agreement:
 
 
 def sweep(part: str, release: str = "1.32") -> Agreement:
-    """Every model of ``part`` (a ``build_corpus`` part, or "sample"), in children; a model that
-    kills its child is set aside and the sweep goes on from the next."""
+    """Every model of ``part`` (a ``build_corpus`` part, or "sample"), judged in children; a
+    model that kills its child is set aside and the sweep goes on from the next. The corpus is
+    built once, here, and handed to the children as files."""
+    import onnx
+
+    from tests.core.runtime_corpus import build_corpus
+
     result = Agreement(part)
-    start = 0
-    while True:
-        job = ChildJob(
-            "tests.core.provider_agreement:compare",
-            {"part": part, "start": start, "release": release},
-            CHILD_TIMEOUT_S,
-            "the table agreement sweep",
-        )
-        outcome = run_job(job)
-        last = start - 1
-        for i, cid, diffs in outcome.parts:
-            last = i
-            result.models += 1
-            if diffs is None:
-                result.unreadable += 1
-            elif diffs:
-                result.differences.append((cid, diffs))
-            else:
-                result.agree += 1
-        if outcome.failure is None:
-            return result
-        if outcome.failure.reason != "crashed":
-            raise RuntimeError(outcome.failure.message)
-        result.crashed.append(f"case #{last + 1}: {outcome.failure.said[:120]}")
-        start = last + 2
+    cases = build_corpus(part) if part != "sample" else _sample()
+    with tempfile.TemporaryDirectory() as folder:
+        for i, case in enumerate(cases):
+            onnx.save(case.model, Path(folder) / f"{i}.onnx")
+        start = 0
+        while True:
+            job = ChildJob(
+                "tests.core.provider_agreement:compare",
+                {"folder": folder, "start": start, "release": release},
+                CHILD_TIMEOUT_S,
+                "the table agreement sweep",
+            )
+            outcome = run_job(job)
+            last = start - 1
+            for i, diffs in outcome.parts:
+                last = i
+                result.models += 1
+                if diffs is None:
+                    result.unreadable += 1
+                elif diffs:
+                    result.differences.append((cases[i].id, diffs))
+                else:
+                    result.agree += 1
+            if outcome.failure is None:
+                return result
+            if outcome.failure.reason != "crashed":
+                raise RuntimeError(outcome.failure.message)
+            result.crashed.append(f"{cases[last + 1].id}: {outcome.failure.said[:120]}")
+            start = last + 2
