@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -32,26 +31,18 @@ from inspector.core.providers.mobile import COREML, NNAPI
 from inspector.core.providers.placement_optimized import OptimizeFailed, optimized_placement
 from inspector.core.providers.placement_target import target_placement
 from tests.core import runtime_corpus
+from tests.core.mobile_checker import checker_available, graph_protos, run_checker
 from tests.model_zoo import SHIPPED_SAMPLE, shipped_data_dir, shipped_model_id, shipped_models
 
-uc = pytest.importorskip("onnxruntime.tools.mobile_helpers.usability_checker")
-ou = pytest.importorskip("onnxruntime.tools.onnx_model_utils")
+pytestmark = pytest.mark.skipif(
+    not checker_available(), reason="this onnxruntime ships no mobile usability checker"
+)
 
-# (provider, options, the checker's function for it)
+# (label, provider, options): the checker's figures for each label come from its child
 TARGETS = (
-    ("NNAPI", NNAPI, {}, lambda m: uc.check_nnapi_partitions(m, True)),
-    (
-        "CoreML NeuralNetwork",
-        COREML,
-        {"ModelFormat": "NeuralNetwork"},
-        lambda m: uc.check_coreml_partitions(m, True, "coreml_supported_neuralnetwork_ops.md"),
-    ),
-    (
-        "CoreML MLProgram",
-        COREML,
-        {"ModelFormat": "MLProgram"},
-        lambda m: uc.check_coreml_partitions(m, True, "coreml_supported_mlprogram_ops.md"),
-    ),
+    ("NNAPI", NNAPI, {}),
+    ("CoreML NeuralNetwork", COREML, {"ModelFormat": "NeuralNetwork"}),
+    ("CoreML MLProgram", COREML, {"ModelFormat": "MLProgram"}),
 )
 
 
@@ -66,16 +57,6 @@ class Outcome:
     ours_s: float = 0.0
 
 
-def _graph_protos(g: onnx.GraphProto) -> list[onnx.GraphProto]:
-    """The graphs in the order ``Graph.iter_graphs`` walks them (depth first, by attribute)."""
-    out = [g]
-    for n in g.node:
-        for a in n.attribute:
-            if a.type == onnx.AttributeProto.GRAPH:
-                out += _graph_protos(a.g)
-    return out
-
-
 def _why_checker_differs(node: onnx.NodeProto, graph: onnx.GraphProto, ours: str) -> str:
     """A known reason the checker judges ``node`` otherwise, or ""."""
     if ours != "CPUExecutionProvider" and "" in node.input:
@@ -86,53 +67,46 @@ def _why_checker_differs(node: onnx.NodeProto, graph: onnx.GraphProto, ours: str
     return ""
 
 
-def compare(path: pathlib.Path, name: str) -> Outcome:
-    out = Outcome(name)
-    with tempfile.TemporaryDirectory() as tmp:
-        optimized = pathlib.Path(tmp) / "model.onnx"
+def compare_all(items: list[tuple[pathlib.Path, str]], folder: pathlib.Path) -> list[Outcome]:
+    """Each model's partition map against the checker's figures (computed in one child)."""
+    figures = run_checker([path for path, _ in items], folder)
+    return [compare(name, found) for (_, name), found in zip(items, figures, strict=True)]
+
+
+def compare(name: str, found: dict) -> Outcome:
+    out = Outcome(name, skipped=found["skipped"], checker_s=found["checker_s"])
+    if out.skipped:
+        return out
+    optimized = pathlib.Path(found["optimized"])
+    model = open_model(optimized)
+    protos = graph_protos(onnx.load(str(optimized)).graph)
+    paths = [g.path for g in model.graph.iter_graphs()]
+    for label, provider, options in TARGETS:
+        theirs = found["targets"][label]
         started = time.perf_counter()
-        try:
-            ou.optimize_model(path, optimized, use_external_initializers=True)
-            proto = ou.ModelProtoWithShapeInfo(optimized).model_with_shape_info
-        except Exception as e:  # the checker's own first steps fail: it has no figures
-            out.skipped = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:100]}"
-            return out
-        out.checker_s += time.perf_counter() - started
-        model = open_model(optimized)
-        protos = _graph_protos(proto.graph)
-        paths = [g.path for g in model.graph.iter_graphs()]
-        for label, provider, options, check in TARGETS:
-            started = time.perf_counter()
-            try:
-                info = check(proto)
-            except Exception as e:
-                out.skipped = f"the checker fails on it: {type(e).__name__}: {e}"
-                return out
-            out.checker_s += time.perf_counter() - started
-            started = time.perf_counter()
-            placement = target_placement(model, [provider], options)
-            out.ours_s += time.perf_counter() - started
-            sizes = placement.partitions[provider]
-            theirs = [len(group) for group in info.supported_groups]
-            if sizes == theirs and placement.node_counts().get(provider, 0) == (
-                info.num_supported_nodes
-            ):
-                out.agreed += 1
-                continue
-            taken = {id(n) for group in info.supported_groups for n in group}
-            reasons, unknown = [], []
-            for gp, path in zip(protos, paths, strict=True):
-                placed = placement.providers_by_graph[path]
-                for i, node in enumerate(gp.node):
-                    if (id(node) in taken) == (placed[i] == provider) or not placed[i]:
-                        continue
-                    why = _why_checker_differs(node, gp, placed[i])
-                    (reasons if why else unknown).append(why or f"#{i} {node.op_type}")
-            text = f"{label}: ours {sizes} vs checker {theirs}"
-            if unknown or not reasons:
-                out.unexplained.append(f"{text}; nodes judged otherwise: {unknown or 'none'}")
-            else:
-                out.explained.append(f"{text}; {sorted(set(reasons))}")
+        placement = target_placement(model, [provider], options)
+        out.ours_s += time.perf_counter() - started
+        sizes = placement.partitions[provider]
+        if (
+            sizes == theirs["sizes"]
+            and placement.node_counts().get(provider, 0) == (theirs["supported"])
+        ):
+            out.agreed += 1
+            continue
+        taken = {tuple(at) for at in theirs["taken"]}
+        reasons, unknown = [], []
+        for gi, (gp, path) in enumerate(zip(protos, paths, strict=True)):
+            placed = placement.providers_by_graph[path]
+            for i, node in enumerate(gp.node):
+                if ((gi, i) in taken) == (placed[i] == provider) or not placed[i]:
+                    continue
+                why = _why_checker_differs(node, gp, placed[i])
+                (reasons if why else unknown).append(why or f"#{i} {node.op_type}")
+        text = f"{label}: ours {sizes} vs checker {theirs['sizes']}"
+        if unknown or not reasons:
+            out.unexplained.append(f"{text}; nodes judged otherwise: {unknown or 'none'}")
+        else:
+            out.explained.append(f"{text}; {sorted(set(reasons))}")
     return out
 
 
@@ -176,9 +150,9 @@ def _shipped(name: str) -> pathlib.Path:
     )
 
 
-def test_resnet50_figures_equal_the_checker_s():
+def test_resnet50_figures_equal_the_checker_s(tmp_path):
     """The issue's anchor: 17 partitions, 107 of 123 nodes, Sum unsupported."""
-    outcome = compare(_shipped("light/light_resnet50"), "light_resnet50")
+    (outcome,) = compare_all([(_shipped("light/light_resnet50"), "light_resnet50")], tmp_path)
     print(_report([outcome]))
     assert outcome.agreed == len(TARGETS)
     # The Inspector's own optimized map (`check --optimized`: a session in a child process)
@@ -259,7 +233,7 @@ def _built(tmp: pathlib.Path) -> list[tuple[pathlib.Path, str]]:
 def test_sample_agrees_with_the_checker(tmp_path):
     sample = [p for p in shipped_models() if shipped_model_id(p) in SHIPPED_SAMPLE]
     items = [(p, shipped_model_id(p)) for p in sample] + _built(tmp_path)
-    outcomes = {o.model: o for o in (compare(path, name) for path, name in items)}
+    outcomes = {o.model: o for o in compare_all(items, tmp_path)}
     print(_report(list(outcomes.values())))
     assert not [o for o in outcomes.values() if o.unexplained]
     assert sum(1 for o in outcomes.values() if not o.skipped) >= 10
@@ -270,7 +244,7 @@ def test_sample_agrees_with_the_checker(tmp_path):
 @pytest.mark.slow
 def test_sweep_agrees_with_the_checker(tmp_path):
     items = [(p, shipped_model_id(p)) for p in shipped_models()] + _corpus_models(tmp_path, 160)
-    outcomes = [compare(path, name) for path, name in items]
+    outcomes = compare_all(items, tmp_path)
     print(_report(outcomes))
     assert sum(1 for o in outcomes if not o.skipped) >= 150
     assert not [o for o in outcomes if o.unexplained]
