@@ -124,6 +124,7 @@ def test_cuda_then_cpu_tints_the_fallback_and_switching_back_keeps_the_layout(
     assert "runs on CPU" in fallback[0].message
     shown = window.problems.shown_findings()
     assert any(f.code == "provider-fallback" for f in shown)
+    assert window.problems.summary.text() == "checked for CUDA → CPU"  # the whole order
 
     assert _pixel_at_stripe(view, relu_in) == provider_color(CUDA)
     assert _pixel_at_stripe(view, acos) == provider_color(CPU)
@@ -134,6 +135,7 @@ def test_cuda_then_cpu_tints_the_fallback_and_switching_back_keeps_the_layout(
     assert view.scene.placement is None
     assert not window.placement_label.isVisible()
     assert not any(f.code == "provider-fallback" for f in view.document.findings)
+    assert window.problems.summary.text() == "checked for CPU"
     assert _pixel_at_stripe(view, acos) != provider_color(CPU)
     # re-coloured over the same layout: no reload, no new layout, no new scene
     assert view.document.current.layout is layout_before

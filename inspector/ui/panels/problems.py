@@ -177,7 +177,10 @@ class ProblemsPanel(QWidget, FollowsDocument):
             self._set_findings([], "")
             return
         target = self.session.target
-        where = target.provider.removesuffix("ExecutionProvider")
+        # the whole order, as ONNX Runtime takes it: "CUDA → CPU", "TensorRT → CUDA → CPU"
+        where = " → ".join(p.removesuffix("ExecutionProvider") for p in target.order)
+        if target.order[-1] != "CPUExecutionProvider":  # ONNX Runtime appends the CPU itself
+            where += " → CPU"
         if target.opset is not None:
             where += f", opset {target.opset}"
         status = f"checked for {where}" if doc.checked else f"checking for {where}…"
