@@ -18,6 +18,7 @@ import numpy as np
 from inspector.core.categories import Category, category_of
 from inspector.core.graph import Graph, Model, Node, TensorType, Value, dtype_name
 from inspector.core.layout import Layout, layered_layout
+from inspector.core.scopes import captured_reads
 from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
 from inspector.core.tensor_types import format_shape
 from inspector.core.text import printable
@@ -188,6 +189,8 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
     height = line_count * LINE_H + 2 * PAD_Y
 
     input_box = {name: n_nodes + i for i, name in enumerate(graph.inputs)}
+    # values a subgraph reads from here are drawn into its control-flow node, as inputs are
+    captured = captured_reads(graph)
     src: list[int] = []
     dst: list[int] = []
     values: list[str] = []
@@ -202,7 +205,8 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
         else:
             continue  # outer-scope value read by a subgraph: its producer is in the parent view
         label = _edge_label(v)
-        for c in dict.fromkeys(v.consumers):  # a node reading the same tensor twice: one edge
+        readers = [*v.consumers, *captured[name]] if name in captured else v.consumers
+        for c in dict.fromkeys(readers):  # a node reading the same tensor twice: one edge
             src.append(s)
             dst.append(c)
             values.append(name)
