@@ -14,8 +14,8 @@ screen are drawn flat, and when the visible edges would rasterize more than
 ``EDGE_PIXEL_BUDGET`` pixels (a hairball of long edges) a stable random share of their segments
 is drawn; selected and flagged edges are always drawn whole, by the overlay.
 
-Known limitations: edges are straight polylines, not splines; labels may overlap where many
-edges leave one rank; arrowheads and labels are left out when more than ``CLOSE_BUDGET`` items
+Known limitations: edges are straight polylines, not splines; a label with no free spot near its
+edge's start is left out (:mod:`.labels`); arrowheads and labels are left out when more than ``CLOSE_BUDGET`` items
 are on screen even at close zoom (a very large window).
 """
 
@@ -33,6 +33,8 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from inspector.core.categories import Category
 from inspector.core.diagram import LINE_H, PAD_X, PAD_Y, BoxKind
+from inspector.scene.badges import paint_badges
+from inspector.scene.labels import REACH, LabelPlacer
 from inspector.scene.palette import SEVERITIES
 
 if TYPE_CHECKING:
@@ -51,7 +53,6 @@ ARROW_HALF_W = 3.5
 #: Markers of findings and search hits stay at least this many pixels wide when zoomed far out,
 #: so the overview shows where they are.
 MARKER_PX = 6.0
-BADGE_MAX_W = 110.0
 #: Pixels of edge line a frame may rasterize, plain and antialiased (each ~5-10 ms, measured).
 EDGE_PIXEL_BUDGET = 1_000_000
 EDGE_AA_BUDGET = 400_000
@@ -60,8 +61,10 @@ OVERVIEW_MIN_BOXES = 20_000
 #: Long side of the overview image, in pixels (a 100k-box model: ~35 MB).
 OVERVIEW_PX = 4096
 OVERVIEW_MIN_PX = 256
-BADGE_BUDGET = 400
-BADGE_OVERLAP = 24.0  # how far a box's badge reaches back over its top-right corner
+#: The selection: a glow this many screen pixels wide around the box or along the edge, under
+#: a dashed ring further out than a finding's solid outline, so the two never look alike.
+SELECTION_GLOW_PX = 9.0
+SELECTION_RING_PX = 6.0
 #: Profile heat: its colour, and how many tint steps it is drawn in (one drawRects call each).
 HEAT_COLOR = QColor(230, 81, 0)
 HEAT_STEPS = 8
@@ -133,6 +136,11 @@ class _Layer(QGraphicsItem):
 class EdgeLayer(_Layer):
     """Edge polylines, and up close their arrowheads and dtype/shape labels."""
 
+    def __init__(self, scene: GraphScene, rect: QRectF) -> None:
+        super().__init__(scene, rect)
+        self._labels: LabelPlacer | None = None  # made on the first close-up frame
+        self.drawn_labels: list[tuple[int, tuple[float, float, float, float]]] = []
+
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
@@ -195,16 +203,35 @@ class EdgeLayer(_Layer):
         painter.fillPath(path, QBrush(s.palette.edge))
 
     def _paint_labels(self, painter: QPainter, rect: Rect) -> None:
+        """Each label at the spot :class:`~inspector.scene.labels.LabelPlacer` gives it, so none
+        overlaps another; ``drawn_labels`` keeps ``(edge, spot)`` of what this paint drew."""
         s = self.graph
-        edges = s.label_edges[s.label_grid.query(*rect)]
+        x0, y0, x1, y1 = rect
+        # the grid holds each label's first-choice spot; one placed left of or below it can
+        # still land here
+        edges = s.label_edges[s.label_grid.query(x0, y0 - REACH, x1 + REACH, y1)]
+        self.drawn_labels = []
         if len(edges) > CLOSE_BUDGET:
             return
+        if self._labels is None:
+            self._labels = LabelPlacer(s.label_font)
+        place = self._labels.place
         painter.setFont(s.label_font)
         painter.setPen(s.palette.edge_label)
-        ascent = QFontMetricsF(s.label_font).ascent()
+        ascent = self._labels.ascent
         labels = s.diagram.edge_label
+        edges.sort()  # placed in edge order: a whole-graph render always comes out the same
         for e, (x, y) in zip(edges.tolist(), s.edge_start[edges].tolist(), strict=True):
-            painter.drawText(QPointF(x + 4, y + 2 + ascent), labels[e])
+            spot = place(e, labels[e], x, y) if labels[e] else None
+            if (
+                spot is not None
+                and spot[2] >= x0
+                and spot[0] <= x1
+                and spot[3] >= y0
+                and spot[1] <= y1
+            ):
+                painter.drawText(QPointF(spot[0], spot[1] + ascent), labels[e])
+                self.drawn_labels.append((e, spot))
 
 
 class BoxLayer(_Layer):
@@ -386,15 +413,13 @@ class OverviewLayer(_Layer):
 
 
 class OverlayLayer(_Layer):
-    """Profile heat, search highlights, findings (outline and badge per box or edge) and the
-    selection."""
+    """Profile heat, search highlights, findings (outline per box or edge, and the scene's
+    badges) and the selection (a glow and a dashed ring: unlike a finding's solid outline)."""
 
     def __init__(self, scene: GraphScene, rect: QRectF) -> None:
         super().__init__(scene, rect)
         self._box_ids: dict[str, np.ndarray] = {}
         self._edge_segments: dict[str, np.ndarray] = {}
-        self._edge_badge_xy = np.zeros((0, 2))
-        self._edge_badges: list[tuple[str, str]] = []
         self.refresh()
 
     def refresh(self) -> None:
@@ -411,8 +436,6 @@ class OverlayLayer(_Layer):
         seg_sev = sev_of_edge[s.segment_edge]
         for k, sev in enumerate(SEVERITIES):
             self._edge_segments[sev] = s.segments[seg_sev == k]
-        self._edge_badges = list(s.edge_overlay.values())
-        self._edge_badge_xy = s.edge_midpoints(np.array(list(s.edge_overlay), np.int64))
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
@@ -421,7 +444,7 @@ class OverlayLayer(_Layer):
         pal = s.palette
         lod = _lod(painter)
         px = 1.0 / lod
-        qx0, qy0, qx1, qy1 = _query_rect(option, BADGE_MAX_W + MARKER_PX * px)
+        qx0, qy0, qx1, qy1 = _query_rect(option, (MARKER_PX + SELECTION_GLOW_PX) * px)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod >= FAR_LOD)
 
         def visible_boxes(ids: np.ndarray) -> np.ndarray:
@@ -449,8 +472,22 @@ class OverlayLayer(_Layer):
         painter.setBrush(pal.highlight if far else tint)
         painter.setPen(_cosmetic(pal.highlight, 3))
         draw_rects(painter, marker_rects(hl, 2))
+        selected = None if s.selected_box is None else np.array([s.selected_box])
+        selected_segments = (
+            None if s.selected_edge is None else s.segments[s.segment_edge == s.selected_edge]
+        )
+        glow = QColor(pal.selection)
+        glow.setAlpha(60)
+        if selected is not None:  # under the findings' outlines, which stay readable on it
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(glow)
+            draw_rects(painter, marker_rects(selected, SELECTION_GLOW_PX))
+        if selected_segments is not None:
+            pen = _cosmetic(glow, SELECTION_GLOW_PX)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            draw_lines(painter, selected_segments)
 
-        badges: list[tuple[float, float, str, str]] = []
         for sev in reversed(SEVERITIES):  # errors last, so on top
             color = pal.severity_color(sev)
             segs = self._edge_segments[sev]
@@ -462,27 +499,19 @@ class OverlayLayer(_Layer):
             painter.setBrush(color if far else Qt.BrushStyle.NoBrush)
             painter.setPen(_cosmetic(color, 2.5))
             draw_rects(painter, marker_rects(ids, 2))
-            if not far:
-                badges += [
-                    (s.bx1[b] - BADGE_OVERLAP, s.by0[b], sev, s.box_overlay[b][1])
-                    for b in ids.tolist()[:BADGE_BUDGET]
-                ]
-        if not far:
-            xy = self._edge_badge_xy
-            inside = (xy[:, 0] >= qx0) & (xy[:, 0] <= qx1) & (xy[:, 1] >= qy0) & (xy[:, 1] <= qy1)
-            for k in np.flatnonzero(inside)[:BADGE_BUDGET].tolist():
-                sev, text = self._edge_badges[k]
-                badges.append((xy[k, 0] + 6, xy[k, 1], sev, text))
-            self._paint_badges(painter, badges[:BADGE_BUDGET])
 
-        sel_pen = _cosmetic(pal.selection, 3)
-        if s.selected_edge is not None:
-            painter.setPen(sel_pen)
-            draw_lines(painter, s.segments[s.segment_edge == s.selected_edge])
-        if s.selected_box is not None:
-            painter.setPen(sel_pen)
+        ring = _cosmetic(pal.selection, 2)
+        ring.setStyle(Qt.PenStyle.DashLine)
+        if selected_segments is not None:
+            painter.setPen(ring)
+            draw_lines(painter, selected_segments)
+        if selected is not None:
+            painter.setPen(ring)
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            draw_rects(painter, marker_rects(np.array([s.selected_box]), 3))
+            draw_rects(painter, marker_rects(selected, SELECTION_RING_PX))
+        if not far:  # over the selection: a selected node's badges stay readable
+            badges = s.badges
+            paint_badges(painter, badges, badges.touching(qx0, qy0, qx1, qy1), s.label_font, pal)
 
     def _paint_heat(self, painter: QPainter, rect: Rect, px: float, far: bool) -> None:
         """Profile heat: a tint over each timed box (stronger when hotter) and, up close, a bar
@@ -517,22 +546,3 @@ class OverlayLayer(_Layer):
         draw_rects(
             painter, np.column_stack([x0, y1 - bar_h, (x1 - x0) * np.maximum(values, 0.02), bar_h])
         )
-
-    def _paint_badges(self, painter: QPainter, badges: list[tuple[float, float, str, str]]) -> None:
-        """A pill per finding, ``(left, middle y, severity, text)``: over a box's top-right
-        corner, or just right of an edge."""
-        s = self.graph
-        painter.setFont(s.label_font)
-        fm = QFontMetricsF(s.label_font)
-        h = fm.height() + 2
-        for x, y, sev, text in badges:
-            # the first line names the most severe finding; the hover tooltip has them all
-            first = text.split("\n", 1)[0]
-            shown = fm.elidedText(first, Qt.TextElideMode.ElideRight, BADGE_MAX_W - 8)
-            w = fm.horizontalAdvance(shown) + 8
-            rect = QRectF(x, y - h / 2, w, h)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(s.palette.severity_color(sev))
-            painter.drawRoundedRect(rect, h / 2, h / 2)
-            painter.setPen(s.palette.badge_text)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, shown)

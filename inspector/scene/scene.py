@@ -19,7 +19,9 @@ from PySide6.QtGui import QBrush, QFont, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsScene
 
 from inspector.core.diagram import PAD_X, Diagram
+from inspector.core.findings import Finding, overlay_text, strongest
 from inspector.core.layout import Layout
+from inspector.scene import badges as badge_layout
 from inspector.scene.items import (
     FAR_LOD,
     OVERVIEW_MIN_BOXES,
@@ -94,6 +96,10 @@ class GraphScene(QGraphicsScene):
         self.selected_edge: int | None = None
         self.box_overlay: dict[int, tuple[str, str]] = {}
         self.edge_overlay: dict[int, tuple[str, str]] = {}
+        # what the badges say per box / edge; ``badges`` is where they are drawn
+        self._box_badges: dict[int, list[badge_layout.Entry]] = {}
+        self._edge_badges: dict[int, list[badge_layout.Entry]] = {}
+        self.badges = badge_layout.Badges.empty()
         self.highlighted = np.zeros(0, np.int64)
         self.highlight_mask = np.zeros(n, dtype=bool)
         # Profile heat: box ids and their values in 0..1 (parallel arrays; empty when off).
@@ -266,13 +272,55 @@ class GraphScene(QGraphicsScene):
         self._overlay_changed()
 
     def set_box_overlay(self, overlay: dict[int, tuple[str, str]]) -> None:
-        """Findings per box: ``{box: (severity, badge text)}``, severity "error"/"warning"/"info"."""
+        """Findings per box: ``{box: (severity, badge text)}``, severity "error"/"warning"/"info";
+        each line of the text gets a pill named by what precedes its first ": "."""
         self.box_overlay = dict(overlay)
-        self._overlay_changed()
+        self._box_badges = {b: badge_layout.text_entries(*v) for b, v in overlay.items()}
+        self._badges_changed()
 
     def set_edge_overlay(self, overlay: dict[int, tuple[str, str]]) -> None:
         """Findings per edge: ``{edge: (severity, badge text)}``."""
         self.edge_overlay = dict(overlay)
+        self._edge_badges = {e: badge_layout.text_entries(*v) for e, v in overlay.items()}
+        self._badges_changed()
+
+    def set_findings(
+        self, on_box: dict[int, list[Finding]], on_edge: dict[int, list[Finding]]
+    ) -> None:
+        """The findings on each box and edge: outlined in their strongest severity, explained on
+        hover, and badged one pill per finding (see :mod:`inspector.scene.badges`)."""
+        self.box_overlay = {b: (strongest(fs).value, overlay_text(fs)) for b, fs in on_box.items()}
+        self.edge_overlay = {
+            e: (strongest(fs).value, overlay_text(fs)) for e, fs in on_edge.items()
+        }
+        entry = badge_layout.finding_entry
+        self._box_badges = {b: [entry(f) for f in dict.fromkeys(fs)] for b, fs in on_box.items()}
+        self._edge_badges = {e: [entry(f) for f in dict.fromkeys(fs)] for e, fs in on_edge.items()}
+        self._badges_changed()
+
+    def _badges_changed(self) -> None:
+        on_box, on_edge = badge_layout.one_place_each(
+            self._box_badges, self._edge_badges, self.diagram.edge_dst
+        )
+        edges = np.fromiter(on_edge, np.int64, len(on_edge))
+        mid = self.edge_midpoints(edges)
+        anchors = [
+            (("box", b), float(self.bx1[b]) - badge_layout.OVERLAP, float(self.by0[b]), entries)
+            for b, entries in on_box.items()
+        ] + [
+            (("edge", e), float(x) + badge_layout.EDGE_GAP, float(y), on_edge[e])
+            for e, (x, y) in zip(edges.tolist(), mid.tolist(), strict=True)
+        ]
+        self.badges = badge_layout.layout_badges(self.label_font, anchors)
+        # the scene grows to hold a badge past the drawing's edge, so renders do not cut it off
+        r = self.badges.rects
+        rect = self.drawing_rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)
+        if len(r):
+            x0, y0 = r[:, :2].min(axis=0).tolist()
+            x1, y1 = r[:, 2:].max(axis=0).tolist()
+            rect = rect.united(QRectF(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8))
+        if rect != self.sceneRect():
+            self.setSceneRect(rect)
         self._overlay_changed()
 
     def set_box_heat(self, heat: dict[int, float] | None) -> None:
@@ -302,8 +350,11 @@ class GraphScene(QGraphicsScene):
     # ------------------------------------------------------------------------------- tooltips
 
     def tooltip_at(self, pos: QPointF, tolerance: float = 4.0) -> str:
-        """What hovering ``pos`` explains: a box's lines, or an edge's tensor and type, each
-        followed by its finding (if any); "" over empty space."""
+        """What hovering ``pos`` explains: a badge's finding, a box's lines, or an edge's tensor
+        and type, each followed by its findings (if any); "" over empty space."""
+        badge = self.badges.at(pos.x(), pos.y())
+        if badge is not None:
+            return self.badges.tip[badge]
         box = self.box_at(pos)
         if box is not None:
             text = "\n".join(self.diagram.lines[box])

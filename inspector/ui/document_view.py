@@ -6,7 +6,7 @@ from PySide6.QtCore import QPoint, Signal
 from PySide6.QtWidgets import QHBoxLayout, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from inspector.core.diagram import BoxKind
-from inspector.core.findings import Finding, overlay_text, strongest
+from inspector.core.findings import Finding
 from inspector.scene.palette import palette_for
 from inspector.scene.scene import GraphScene
 from inspector.ui.graph_view.view import GraphView
@@ -178,12 +178,7 @@ class DocumentView(QWidget):
                 index = label_to_node.get(path[len(here)])
                 if index is not None:  # the If/Loop/Scan node whose subgraph holds it
                     on_box.setdefault(int(diagram.node_box[index]), []).append(f)
-        self.scene.set_box_overlay(
-            {b: (strongest(fs).value, overlay_text(fs)) for b, fs in on_box.items()}
-        )
-        self.scene.set_edge_overlay(
-            {e: (strongest(fs).value, overlay_text(fs)) for e, fs in on_edge.items()}
-        )
+        self.scene.set_findings(on_box, on_edge)
         placement = doc.placement
         self.scene.set_placement(placement and placement.providers_of(here), main_graph=not here)
 

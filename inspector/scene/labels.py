@@ -1,0 +1,87 @@
+"""Where each edge's dtype/shape label goes, so that no two drawn labels overlap.
+
+A label's first choice is just right of and below the point its edge leaves the box. Edges that
+leave one box (the outputs of a Split, a TopK) start at the same point, and labels of edges from
+neighbouring boxes can meet, so each label takes the first of a few nearby spots that no label
+placed before it covers: right, left, then one and two rows further down; with none free it is
+not drawn (the edge's tooltip still gives its type).
+
+A label is placed the first time a frame needs it and then keeps its spot, so labels never jump
+while the view scrolls; labels are placed in edge order within a frame, so a whole-graph render
+always comes out the same. A label whose text changes (types inferred later) is placed again.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtGui import QFont, QFontMetricsF
+
+Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in scene units
+
+GAP = 4.0  # between the edge's start and the label, sideways
+DROP = 2.0  # below the edge's start
+ROWS = 3  # the rows tried: at the start, and one and two rows further down
+#: How far a placed label can reach from its edge's start (a frame asks for the labels of edges
+#: starting this far outside it).
+REACH = 240.0
+_CELL = 128.0
+
+
+class LabelPlacer:
+    """The spots of the labels placed so far, and a grid of them to test new ones against."""
+
+    def __init__(self, font: QFont) -> None:
+        fm = QFontMetricsF(font)
+        self._fm = fm
+        self.height = fm.height()
+        self.ascent = fm.ascent()
+        self._widths: dict[str, float] = {}
+        self._placed: dict[int, tuple[str, Rect | None]] = {}
+        self._cells: dict[tuple[int, int], list[tuple[int, Rect]]] = {}
+
+    def place(self, edge: int, text: str, x: float, y: float) -> Rect | None:
+        """The spot of ``edge``'s label ``text`` for an edge leaving ``(x, y)``; None: no room."""
+        known = self._placed.get(edge)
+        if known is not None:
+            if known[0] == text:
+                return known[1]
+            self._forget(edge, known[1])
+        w = self._widths.get(text)
+        if w is None:
+            w = self._widths[text] = self._fm.horizontalAdvance(text)
+        h = self.height
+        spot = None
+        for row in range(ROWS):
+            top = y + DROP + row * (h + 1)
+            for left in (x + GAP, x - GAP - w):
+                r = (left, top, left + w, top + h)
+                if not self._overlaps(r):
+                    spot = r
+                    break
+            if spot is not None:
+                break
+        self._placed[edge] = (text, spot)
+        if spot is not None:
+            for cell in _cells_of(spot):
+                self._cells.setdefault(cell, []).append((edge, spot))
+        return spot
+
+    def _overlaps(self, r: Rect) -> bool:
+        for cell in _cells_of(r):
+            for _, o in self._cells.get(cell, ()):
+                if r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3]:
+                    return True
+        return False
+
+    def _forget(self, edge: int, spot: Rect | None) -> None:
+        if spot is None:
+            return
+        for cell in _cells_of(spot):
+            self._cells[cell] = [p for p in self._cells[cell] if p[0] != edge]
+
+
+def _cells_of(r: Rect) -> list[tuple[int, int]]:
+    cx0, cx1 = math.floor(r[0] / _CELL), math.floor(r[2] / _CELL)
+    cy0, cy1 = math.floor(r[1] / _CELL), math.floor(r[3] / _CELL)
+    return [(cx, cy) for cx in range(cx0, cx1 + 1) for cy in range(cy0, cy1 + 1)]

@@ -1,0 +1,296 @@
+"""Badges, edge labels and selection tell the truth and stay readable.
+
+- one badge per finding (not one per edge of a tensor, nor again on the node's box), showing the
+  finding's code in full, stacked error above warning above info, errors painted last;
+- hovering a badge shows its finding's message and hint;
+- no two drawn edge labels overlap (a Split's and a TopK's outputs all leave one point);
+- the selection is drawn as a glow and a dashed ring, unlike a finding's solid outline.
+
+Findings are the checks' own, on models built with onnx.helper; geometry is read from the
+scene's own model of what it drew (``scene.badges``, ``edge_layer.drawn_labels``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+from PySide6.QtCore import QEvent, QPointF, QRectF
+from PySide6.QtGui import QColor, QFontMetricsF, QHelpEvent, QImage, QPainter
+from PySide6.QtWidgets import QApplication, QToolTip
+
+from inspector.core.diagram import draw_graph
+from inspector.core.graph import open_model
+from inspector.scene import GraphScene, palette_for
+from inspector.scene.badges import MAX_STACK
+from inspector.scene.items import CLOSE_LOD
+from tests.ui.window_driving import open_and_wait
+
+F32, F16 = TensorProto.FLOAT, TensorProto.FLOAT16
+vi = helper.make_tensor_value_info
+
+
+def _save(folder: Path, name: str, nodes, inputs, outputs, opsets) -> Path:
+    g = helper.make_graph(nodes, name, inputs, outputs)
+    path = folder / f"{name}.onnx"
+    onnx.save(helper.make_model(g, opset_imports=opsets), path)
+    return path
+
+
+def findings_model(folder: Path) -> Path:
+    """A dtype-mismatch on input ``b``'s edge into ``add_mixed``; a Sin named like the Relu
+    (duplicate-node-name, error) on float16 (runtime-fallback, info); an op no runtime has."""
+    return _save(
+        folder,
+        "findings",
+        [
+            helper.make_node("Add", ["a", "b"], ["s"], name="add_mixed"),
+            helper.make_node("Relu", ["a"], ["r"], name="relu"),
+            helper.make_node("Sin", ["b"], ["s16"], name="relu"),
+            helper.make_node("Frobnicate", ["r"], ["fr"], name="frob", domain="com.example"),
+            helper.make_node("Sum", ["s", "fr"], ["y"], name="sum"),
+        ],
+        [vi("a", F32, [8, 3]), vi("b", F16, [8, 3])],
+        [vi("y", F32, [8, 3]), vi("s16", F16, [8, 3])],
+        [helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)],
+    )
+
+
+def fan_out_model(folder: Path) -> Path:
+    """Input ``a`` (fixed batch 8: a fixed-batch-dim info on ``a`` at the Relu) feeds a Relu and
+    an Add: one finding, two edges."""
+    return _save(
+        folder,
+        "fan_out",
+        [
+            helper.make_node("Relu", ["a"], ["r"], name="relu"),
+            helper.make_node("Neg", ["r"], ["n"], name="neg"),
+            helper.make_node("Add", ["n", "a"], ["y"], name="add"),
+        ],
+        [vi("a", F32, [8, 3])],
+        [vi("y", F32, [8, 3])],
+        [helper.make_opsetid("", 17)],
+    )
+
+
+def split_model(folder: Path) -> Path:
+    """A Split's three outputs and a TopK's two leave their boxes at one point each."""
+    return _save(
+        folder,
+        "split",
+        [
+            helper.make_node("Split", ["x"], ["p0", "p1", "p2"], axis=1, num_outputs=3),
+            helper.make_node("TopK", ["x", "k"], ["vals", "idx"], axis=1),
+            helper.make_node("Relu", ["p0"], ["r0"]),
+            helper.make_node("Relu", ["p1"], ["r1"]),
+            helper.make_node("Relu", ["p2"], ["r2"]),
+            helper.make_node("Cast", ["idx"], ["idxf"], to=F32),
+            helper.make_node("Concat", ["r0", "r1", "r2", "vals", "idxf"], ["y"], axis=1),
+        ],
+        [vi("x", F32, [1, 6]), vi("k", TensorProto.INT64, [1])],
+        [vi("y", F32, [1, None])],
+        [helper.make_opsetid("", 18)],
+    )
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _scene(path: Path) -> GraphScene:
+    model = open_model(path)
+    drawn = draw_graph(model, model.graph)
+    return GraphScene(drawn.diagram, drawn.layout, palette_for(False))
+
+
+def _render(scene: GraphScene, source: QRectF, scale: float) -> QImage:
+    image = QImage(
+        round(source.width() * scale),
+        round(source.height() * scale),
+        QImage.Format.Format_ARGB32_Premultiplied,
+    )
+    image.fill(scene.palette.background)
+    painter = QPainter(image)
+    scene.render(painter, QRectF(0, 0, image.width(), image.height()), source)
+    painter.end()
+    return image
+
+
+# ---------------------------------------------------------------------------------------- badges
+
+
+def test_one_badge_per_finding_in_full_stacked_and_hovered(qtbot, window, tmp_path):
+    view = open_and_wait(qtbot, window, findings_model(tmp_path), checked=True)
+    doc, scene = view.document, view.scene
+    diagram = doc.current.diagram
+    badges = scene.badges
+    here = [f for f in doc.findings if not f.path and f.node_index is not None]
+    codes = {f.code for f in here}
+    assert {"dtype-mismatch", "duplicate-node-name", "runtime-fallback", "unsupported-op"} <= codes
+    for f in here:  # exactly one pill each, named by its full code, its message on hover
+        pills = [i for i in range(len(badges.tip)) if badges.tip[i].startswith(
+            f"{f.severity.value}: {f.code}: {f.message}"
+        )]  # fmt: skip
+        assert len(pills) == 1, f.code
+        assert badges.text[pills[0]] == f.code
+        assert f.hint in badges.tip[pills[0]]
+    # nothing cut off: each pill is wider than its text
+    fm = QFontMetricsF(scene.label_font)
+    for (x0, _, x1, _), text in zip(badges.rects.tolist(), badges.text, strict=True):
+        assert x1 - x0 > fm.horizontalAdvance(text)
+
+    # the dtype-mismatch sits on b's edge into the Add, and not again on the Add's box
+    mismatch = next(f for f in here if f.code == "dtype-mismatch")
+    add_box = int(diagram.node_box[mismatch.node_index])
+    k = badges.text.index("dtype-mismatch")
+    kind, edge = badges.place[k]
+    assert kind == "edge" and diagram.edge_value[edge] == "b"
+    assert int(diagram.edge_dst[edge]) == add_box
+    assert scene.box_overlay[add_box][0] == "error"  # still outlined
+    assert ("box", add_box) not in badges.place
+
+    # the Sin's two findings stack: the error above the info, apart, and painted after it
+    sin = next(f for f in here if f.code == "runtime-fallback")
+    sin_pills = [
+        i for i, p in enumerate(badges.place) if p == ("box", int(diagram.node_box[sin.node_index]))
+    ]
+    assert [badges.severity[i] for i in sorted(sin_pills, key=lambda i: badges.rects[i][1])] == [
+        "error",
+        "info",
+    ]
+    err, info = badges.text.index("duplicate-node-name"), badges.text.index("runtime-fallback")
+    assert badges.rects[err][3] <= badges.rects[info][1]
+    assert not _overlap(badges.rects[err], badges.rects[info])
+    ranks = [("error", "warning", "info").index(s) for s in badges.severity]
+    assert ranks == sorted(ranks, reverse=True)  # infos painted first, errors last
+
+    # hovering a pill in the window shows its finding
+    graph_view = view.view
+    graph_view.zoom_to_box(add_box)
+    vp = graph_view.viewport()
+    for i in (k, err):
+        x0, y0, x1, y1 = badges.rects[i].tolist()
+        at = graph_view.mapFromScene(QPointF((x0 + x1) / 2, (y0 + y1) / 2))
+        QApplication.sendEvent(vp, QHelpEvent(QEvent.Type.ToolTip, at, vp.mapToGlobal(at)))
+        assert QToolTip.text() == badges.tip[i]
+        QToolTip.hideText()
+
+
+def test_a_finding_on_a_fanned_out_input_gets_one_badge(qtbot, window, tmp_path):
+    view = open_and_wait(qtbot, window, fan_out_model(tmp_path), checked=True)
+    doc, scene = view.document, view.scene
+    diagram = doc.current.diagram
+    fixed = [f for f in doc.findings if f.code == "fixed-batch-dim"]
+    assert len(fixed) == 1 and fixed[0].tensor == "a"
+    edges = diagram.edges_of_value("a")
+    assert len(edges) == 2 and all(e in scene.edge_overlay for e in edges)  # both outlined
+    pills = [i for i, t in enumerate(scene.badges.text) if t == "fixed-batch-dim"]
+    assert len(pills) == 1
+    kind, edge = scene.badges.place[pills[0]]
+    # on the edge into the node the finding names
+    assert kind == "edge" and int(diagram.edge_dst[edge]) == int(
+        diagram.node_box[fixed[0].node_index]
+    )
+
+
+def test_more_findings_than_a_stack_holds_end_in_a_count(qtbot, tmp_path):
+    scene = _scene(fan_out_model(tmp_path))
+    relu = next(i for i, lines in enumerate(scene.diagram.lines) if lines[:2] == ("Relu", "relu"))
+    lines = "\n".join(f"code-{k}: message {k}" for k in range(5))
+    scene.set_box_overlay({relu: ("warning", lines)})
+    assert scene.badges.text == ["code-0", "code-1", f"+{5 - MAX_STACK + 1} more"]
+    more = scene.badges.tip[-1]
+    assert "message 2" in more and "message 4" in more
+    r = scene.badges.rects
+    assert all(r[i][3] <= r[i + 1][1] for i in range(len(r) - 1))  # stacked, apart
+    assert scene.badges.rects[-1][1] < scene.by0[relu] < scene.badges.rects[-1][3]
+
+
+def test_badges_past_the_drawing_stay_inside_the_scene(qtbot, tmp_path):
+    scene = _scene(fan_out_model(tmp_path))
+    rightmost = int(scene.bx1.argmax())
+    scene.set_box_overlay({rightmost: ("error", "a-rather-long-finding-code-name: message")})
+    x0, y0, x1, y1 = scene.badges.rects[0].tolist()
+    assert x1 > scene.drawing_rect.right()  # it reaches past the boxes...
+    assert scene.sceneRect().contains(QRectF(x0, y0, x1 - x0, y1 - y0))  # ...and is drawn whole
+    scene.set_box_overlay({})
+    assert len(scene.badges.rects) == 0
+
+
+# ----------------------------------------------------------------------------------- edge labels
+
+
+def test_edge_labels_never_overlap(qtbot, tmp_path):
+    scene = _scene(split_model(tmp_path))
+    d = scene.diagram
+    # the case that overlapped: the Split's outputs all start at one point
+    split_edges = [e for e in scene.label_edges.tolist() if d.edge_value[e] in ("p0", "p1", "p2")]
+    starts = {tuple(scene.edge_start[e].tolist()) for e in split_edges}
+    assert len(split_edges) == 3 and len(starts) == 1
+    source = scene.sceneRect()
+    _render(scene, source, CLOSE_LOD * 1.5)
+    drawn = scene.edge_layer.drawn_labels
+    spots = [spot for _, spot in drawn]
+    assert {e for e, _ in drawn} == {e for e in scene.label_edges.tolist() if d.edge_label[e]}
+    for i in range(len(spots)):
+        for j in range(i + 1, len(spots)):
+            assert not _overlap(spots[i], spots[j]), (
+                d.edge_label[drawn[i][0]],
+                d.edge_label[drawn[j][0]],
+            )
+    # painted strip by strip (as a view scrolls), each label keeps its spot
+    first = dict(drawn)
+    half = QRectF(source.left(), source.top(), source.width() / 2, source.height())
+    _render(scene, half, CLOSE_LOD * 1.5)
+    assert scene.edge_layer.drawn_labels
+    assert all(first[e] == spot for e, spot in scene.edge_layer.drawn_labels)
+
+
+# ------------------------------------------------------------------------------------- selection
+
+
+def _runs(image: QImage, color: QColor, y: int, x0: int, x1: int) -> int:
+    """Separate runs of ``color`` (within 40, summed over channels) along row ``y``."""
+    runs, inside = 0, False
+    for x in range(x0, x1):
+        c = image.pixelColor(x, y)
+        near = (
+            abs(c.red() - color.red())
+            + abs(c.green() - color.green())
+            + abs(c.blue() - color.blue())
+            < 40
+        )
+        runs += near and not inside
+        inside = near
+    return runs
+
+
+@pytest.mark.parametrize("severity", ["error", "info"])
+def test_selection_is_drawn_unlike_a_finding(qtbot, tmp_path, severity):
+    scene = _scene(fan_out_model(tmp_path))
+    pal = scene.palette
+    box = next(i for i, lines in enumerate(scene.diagram.lines) if lines[0] == "Neg")
+    scale = 2.0
+    source = scene.box_rect(box).adjusted(-20, -20, 20, 20)
+
+    def ring_row(image: QImage, color: QColor, grow_px: float) -> int:
+        # runs of ``color`` along the top side of a ring ``grow_px`` outside the box, over the
+        # box's left half (its badge sits on the right, its input edge comes in at the middle)
+        y = round(20 * scale - grow_px)
+        return _runs(image, color, y, round(20 * scale), image.width() // 2 - 8)
+
+    scene.set_box_overlay({box: (severity, "code: a finding")})
+    finding = _render(scene, source, scale)
+    assert ring_row(finding, pal.severity_color(severity), 2) == 1  # one solid line
+    assert ring_row(finding, pal.severity_color(severity), 6) == 0
+    scene.set_box_overlay({})
+    scene.set_selection(box, None)
+    selected = _render(scene, source, scale)
+    assert ring_row(selected, pal.selection, 6) >= 3  # dashed, further out
+    # a glow fills the space between the ring and the box
+    quarter = selected.width() // 4
+    between = selected.pixelColor(quarter, round(20 * scale - 4))
+    assert between.rgb() != pal.background.rgb()
+    assert finding.pixelColor(quarter, round(20 * scale - 6)).rgb() == pal.background.rgb()
