@@ -479,9 +479,10 @@ class OverlayLayer(_Layer):
         glow = QColor(pal.selection)
         glow.setAlpha(60)
         if selected is not None:  # under the findings' outlines, which stay readable on it
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(glow)
-            draw_rects(painter, marker_rects(selected, SELECTION_GLOW_PX))
+            # a band around the box, not over it: the box's own colours stay as they are
+            painter.setPen(_cosmetic(glow, SELECTION_GLOW_PX))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            draw_rects(painter, marker_rects(selected, SELECTION_GLOW_PX / 2))
         if selected_segments is not None:
             pen = _cosmetic(glow, SELECTION_GLOW_PX)
             pen.setCapStyle(Qt.PenCapStyle.RoundCap)
