@@ -15,8 +15,8 @@ screen are drawn flat, and when the visible edges would rasterize more than
 is drawn; selected and flagged edges are always drawn whole, by the overlay.
 
 Known limitations: edges are straight polylines, not splines; a label with no free spot near its
-edge's start is left out (:mod:`.labels`); arrowheads and labels are left out when more than ``CLOSE_BUDGET`` items
-are on screen even at close zoom (a very large window).
+edge's start is left out (:mod:`.labels`); arrowheads and labels are left out when more than
+``CLOSE_BUDGET`` items are on screen even at close zoom (a very large window).
 """
 
 from __future__ import annotations

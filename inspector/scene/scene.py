@@ -56,7 +56,9 @@ class GraphScene(QGraphicsScene):
       (S,) the edge each belongs to; ``box_grid`` / ``segment_grid`` / ``label_grid`` index them.
 
     ``painted_box_count`` / ``painted_edge_count`` say how many boxes / edges the last paint into
-    a view drew (renders to images and the minimap do not count).
+    a view drew (renders to images and the minimap do not count); ``badges`` holds every finding
+    badge's rectangle, text and hover text, and ``edge_layer.drawn_labels`` the edge labels the
+    last paint drew, where (the scene's own model of what it drew, for hover and for tests).
     """
 
     #: The overlays, highlight or selection changed (the minimap redraws on it).
