@@ -9,8 +9,8 @@ finding's whole message and hint. The rules that keep them readable:
 - the badges of one box or edge stack upward from its anchor (a box's top-right corner, an
   edge's middle): errors on top, then warnings, then infos, so only the lowest pill reaches over
   the box; past ``MAX_STACK`` the lowest says "+N more" and its hover lists them;
-- pills are painted infos first and errors last, so where two places' badges meet an error is on
-  top.
+- a stack moves up a little to stay clear of a neighbour's pills; where there is no room, pills
+  are painted infos first and errors last, so an error is on top.
 
 Geometry is in scene units (badges scale with the drawing, like box text), computed once per
 change of the findings (:func:`layout_badges`), so painting and hover only read arrays.
@@ -26,6 +26,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPainter
 
 from inspector.core.findings import Finding, Severity
+from inspector.scene.labels import Rect, RectIndex
 from inspector.scene.palette import SEVERITIES, Palette
 
 MAX_STACK = 3  # pills per box or edge; the last one says "+N more" when there are more
@@ -34,6 +35,7 @@ EDGE_GAP = 6.0  # between an edge's midpoint and its badges
 PAD = 4.0  # text to pill edge, each side
 SPACING = 1.0  # between stacked pills
 PAINT_BUDGET = 400  # pills painted per frame at most
+MAX_SHIFT = 3  # pill heights a stack may move up to stay clear of another place's pills
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,20 @@ def layout_badges(
     font: QFont, anchors: Iterable[tuple[tuple[str, int], float, float, list[Entry]]]
 ) -> Badges:
     """Pills for each ``(place, left x, lowest pill's middle y, entries)``: stacked upward, the
-    most severe on top, at most ``MAX_STACK`` per place; returned in paint order."""
+    most severe on top, at most ``MAX_STACK`` per place; returned in paint order.
+
+    Places are stacked in order of their most severe finding; a stack that would overlap one
+    placed before it moves up a pill's height at a time (up to ``MAX_SHIFT`` times), so the
+    pills of neighbouring boxes and edges stay apart where there is room.
+    """
     fm = QFontMetricsF(font)
     h = fm.height() + 2
+    step = h + SPACING
     widths: dict[str, float] = {}
-    pills: list[tuple[int, tuple[float, float, float, float], str, str, str, tuple[str, int]]] = []
+    stacks = []
     for place, x, y, entries in anchors:
+        if not entries:
+            continue
         entries = sorted(entries, key=lambda e: _rank(e.severity))
         if len(entries) > MAX_STACK:
             rest = entries[MAX_STACK - 1 :]
@@ -148,15 +158,28 @@ def layout_badges(
                 "\n".join(e.tip for e in rest),
             )
             entries = [*entries[: MAX_STACK - 1], more]
-        top = y + h / 2 - len(entries) * (h + SPACING) + SPACING
-        for e in entries:
-            w = widths.get(e.text)
-            if w is None:
-                w = widths[e.text] = fm.horizontalAdvance(e.text) + 2 * PAD
-            pills.append(
-                (_rank(e.severity), (x, top, x + w, top + h), e.severity, e.text, e.tip, place)
-            )
-            top += h + SPACING
+        stacks.append((_rank(entries[0].severity), place, x, y, entries))
+    stacks.sort(key=lambda st: st[0])  # stable: errors' stacks keep their anchors first
+    placed = RectIndex()
+    pills: list[tuple[int, Rect, str, str, str, tuple[str, int]]] = []
+    for _, place, x, y, entries in stacks:
+        rects: list[Rect] = []
+        for shift in range(MAX_SHIFT + 1):
+            top = y + h / 2 - len(entries) * step + SPACING - shift * step
+            rects = []
+            for e in entries:
+                w = widths.get(e.text)
+                if w is None:
+                    w = widths[e.text] = fm.horizontalAdvance(e.text) + 2 * PAD
+                rects.append((x, top, x + w, top + h))
+                top += step
+            if not any(placed.overlaps(r) for r in rects):
+                break
+        else:  # no free spot near: keep the anchor; severity order decides what is on top
+            rects = [(r[0], r[1] + MAX_SHIFT * step, r[2], r[3] + MAX_SHIFT * step) for r in rects]
+        for e, r in zip(entries, rects, strict=True):
+            placed.add(place, r)
+            pills.append((_rank(e.severity), r, e.severity, e.text, e.tip, place))
     # infos first, errors last: where two places' pills meet, the more severe is on top
     pills.sort(key=lambda p: -p[0])
     if not pills:

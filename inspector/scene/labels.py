@@ -28,8 +28,32 @@ REACH = 240.0
 _CELL = 128.0
 
 
+class RectIndex:
+    """Rectangles placed so far, each under a key, in a grid of cells: whether a new one would
+    overlap any of them costs a few cell look-ups, however many there are."""
+
+    def __init__(self) -> None:
+        self._cells: dict[tuple[int, int], list[tuple[object, Rect]]] = {}
+
+    def overlaps(self, r: Rect) -> bool:
+        """Whether ``r`` overlaps a placed rectangle (touching edges do not count)."""
+        for cell in _cells_of(r):
+            for _, o in self._cells.get(cell, ()):
+                if r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3]:
+                    return True
+        return False
+
+    def add(self, key: object, r: Rect) -> None:
+        for cell in _cells_of(r):
+            self._cells.setdefault(cell, []).append((key, r))
+
+    def remove(self, key: object, r: Rect) -> None:
+        for cell in _cells_of(r):
+            self._cells[cell] = [p for p in self._cells[cell] if p[0] != key]
+
+
 class LabelPlacer:
-    """The spots of the labels placed so far, and a grid of them to test new ones against."""
+    """The spots of the labels placed so far, and an index of them to test new ones against."""
 
     def __init__(self, font: QFont) -> None:
         fm = QFontMetricsF(font)
@@ -38,7 +62,7 @@ class LabelPlacer:
         self.ascent = fm.ascent()
         self._widths: dict[str, float] = {}
         self._placed: dict[int, tuple[str, Rect | None]] = {}
-        self._cells: dict[tuple[int, int], list[tuple[int, Rect]]] = {}
+        self._index = RectIndex()
 
     def place(self, edge: int, text: str, x: float, y: float) -> Rect | None:
         """The spot of ``edge``'s label ``text`` for an edge leaving ``(x, y)``; None: no room."""
@@ -46,7 +70,8 @@ class LabelPlacer:
         if known is not None:
             if known[0] == text:
                 return known[1]
-            self._forget(edge, known[1])
+            if known[1] is not None:
+                self._index.remove(edge, known[1])
         w = self._widths.get(text)
         if w is None:
             w = self._widths[text] = self._fm.horizontalAdvance(text)
@@ -56,29 +81,15 @@ class LabelPlacer:
             top = y + DROP + row * (h + 1)
             for left in (x + GAP, x - GAP - w):
                 r = (left, top, left + w, top + h)
-                if not self._overlaps(r):
+                if not self._index.overlaps(r):
                     spot = r
                     break
             if spot is not None:
                 break
         self._placed[edge] = (text, spot)
         if spot is not None:
-            for cell in _cells_of(spot):
-                self._cells.setdefault(cell, []).append((edge, spot))
+            self._index.add(edge, spot)
         return spot
-
-    def _overlaps(self, r: Rect) -> bool:
-        for cell in _cells_of(r):
-            for _, o in self._cells.get(cell, ()):
-                if r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3]:
-                    return True
-        return False
-
-    def _forget(self, edge: int, spot: Rect | None) -> None:
-        if spot is None:
-            return
-        for cell in _cells_of(spot):
-            self._cells[cell] = [p for p in self._cells[cell] if p[0] != edge]
 
 
 def _cells_of(r: Rect) -> list[tuple[int, int]]:

@@ -219,6 +219,30 @@ def test_badges_past_the_drawing_stay_inside_the_scene(qtbot, tmp_path):
     assert len(scene.badges.rects) == 0
 
 
+def test_neighbours_badges_stay_apart(qtbot, tmp_path):
+    scene = _scene(split_model(tmp_path))
+    relus = sorted(
+        (i for i, lines in enumerate(scene.diagram.lines) if lines[0] == "Relu"),
+        key=lambda i: scene.bx0[i],
+    )
+    assert len({float(scene.layout.y[i]) for i in relus}) == 1  # one rank, side by side
+    overlay = {
+        relus[0]: ("error", "a-finding-code-long-enough-to-reach-the-next-box: message"),
+        relus[1]: ("error", "another-code: message\nand-a-second: message"),
+        relus[2]: ("info", "info-code: message"),
+    }
+    scene.set_box_overlay(overlay)
+    r = scene.badges.rects.tolist()
+    assert len(r) == 4
+    # the first box's long pill would reach over the second box's corner pills
+    assert r[scene.badges.text.index("a-finding-code-long-enough-to-reach-the-next-box")][2] > (
+        scene.bx1[relus[1]] - 24
+    )
+    for i in range(len(r)):
+        for j in range(i + 1, len(r)):
+            assert not _overlap(r[i], r[j]), (scene.badges.text[i], scene.badges.text[j])
+
+
 # ----------------------------------------------------------------------------------- edge labels
 
 
