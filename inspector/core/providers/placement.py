@@ -34,6 +34,7 @@ from typing import Protocol
 
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, Node
+from inspector.core.scopes import captured_inputs
 from inspector.core.tasks import CancelToken
 
 CPU = "CPUExecutionProvider"
@@ -294,7 +295,7 @@ def _edges(g: Graph, placed: list[str]) -> tuple[list[set[int]], list[int]]:
             continue
         names: Iterable[str] = node.inputs
         if node.subgraph_by_attribute:
-            names = [*node.inputs, *_outer_reads(node)]
+            names = [*node.inputs, *captured_inputs(node)]
         for name in names:
             v = values.get(name) if name else None
             if v is None or v.producer is None or v.producer == i or not placed[v.producer]:
@@ -303,22 +304,6 @@ def _edges(g: Graph, placed: list[str]) -> tuple[list[set[int]], list[int]]:
             producers[i].add(v.producer)
     roots = [i for i in range(n) if placed[i] and not producers[i]]
     return consumers, roots
-
-
-def _outer_reads(node: Node) -> set[str]:
-    """Names a node's subgraphs read that none of them defines (their outer-scope inputs)."""
-    reads: set[str] = set()
-    defined: set[str] = set()
-    for _, sub in node.subgraphs:
-        for g in sub.iter_graphs():
-            defined.update(g.inputs)
-            for v in g.values.values():
-                if v.initializer is not None:
-                    defined.add(v.name)
-            for n in g.nodes:
-                reads.update(x for x in n.inputs if x)
-                defined.update(n.outputs)
-    return reads - defined
 
 
 def partition_sizes(
