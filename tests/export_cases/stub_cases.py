@@ -24,9 +24,20 @@ def median_dim():
     return Median(), (torch.randn(3, 7),)
 
 
+class MedianAll(nn.Module):
+    def forward(self, x):
+        return torch.median(x) - x  # aten::median (of every element)
+
+
+def median_all():
+    return MedianAll(), (torch.randn(3, 5),)
+
+
 class Cdist(nn.Module):
     def forward(self, x, y):
-        return torch.cdist(x, y)  # aten::_cdist_forward
+        # aten::_cdist_forward, at every p its translation treats apart
+        near = torch.cdist(x, y) + torch.cdist(x, y, p=3.0)
+        return near + torch.cdist(x, y, p=float("inf")) + torch.cdist(x.round(), y.round(), p=0.0)
 
 
 def cdist():
@@ -44,19 +55,12 @@ def three():
     return Three(), (torch.randn(5, 4), torch.randn(3, 4))
 
 
-class Polygamma(nn.Module):
+class ToFillIn(nn.Module):
     def forward(self, x):
-        return torch.polygamma(1, x.abs() + 1) + torch.kthvalue(x, 2)[0].unsqueeze(-1)
+        a = torch.polygamma(1, x.abs() + 1)  # aten::polygamma: no translation, no decomposition
+        b = torch.erfinv(torch.tanh(x))  # torch decomposes it into prims::erf_inv, untranslated
+        return a + b + torch.kthvalue(x, 2)[0].unsqueeze(-1)  # aten::kthvalue: a working body
 
 
-def polygamma():
-    return Polygamma(), (torch.randn(4, 6),)
-
-
-class Erfinv(nn.Module):
-    def forward(self, x):
-        return torch.erfinv(torch.tanh(x))  # decomposed by torch into prims::erf_inv
-
-
-def erfinv():
-    return Erfinv(), (torch.randn(4, 6),)
+def to_fill_in():
+    return ToFillIn(), (torch.randn(4, 6),)
