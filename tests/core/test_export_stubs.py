@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,9 +49,10 @@ def table_keys(text: str) -> list[str]:
     return [ast.unparse(k) for k in table.keys]
 
 
-def round_trip(capsys, tmp_path: Path, factory: str, ops: dict[str, str]) -> None:
+def round_trip(capsys, tmp_path: Path, factory: str, ops: dict[str, str], *extra: str) -> dict:
     """Export fails on the ops, the stubs are written, and the export with them passes parity.
-    ``ops``: the table key → the function it maps to."""
+    ``ops``: the table key → the function it maps to; ``extra``: more arguments for the second
+    export. Returns its JSON."""
     stubs = tmp_path / "translations.py"
     code, failed = export(capsys, factory, tmp_path / "a.onnx", "--write-stubs", str(stubs))
     assert code == 1 and failed["ok"] is False, failed
@@ -62,19 +65,23 @@ def round_trip(capsys, tmp_path: Path, factory: str, ops: dict[str, str]) -> Non
     assert set(functions(text)) == set(ops.values())
     assert "NotImplementedError" not in text  # every body works
 
-    code, passed = export(capsys, factory, tmp_path / "b.onnx", "--translations", str(stubs))
+    code, passed = export(
+        capsys, factory, tmp_path / "b.onnx", "--translations", str(stubs), *extra
+    )
     assert code == 0 and passed["ok"], passed
     # Nothing wrong: an info note (fixed-batch-dim: the example's batch is fixed) may remain.
     assert passed["stubs"] is None, passed
     assert all(f["severity"] == "info" for f in passed["findings"]), passed["findings"]
     parity = [row for row in passed["checklist"] if row["name"].startswith("parity")]
     assert parity and all(row["status"] == "passed" for row in parity), passed["checklist"]
+    return passed
 
 
 @pytest.mark.slow  # two exports: 50 s on the shared 2-core machine
 def test_three_ops_in_one_model_all_get_working_translations(tmp_path, capsys):
     # The exporter stops at the first op; the stubs cover all three.
-    round_trip(
+    script = tmp_path / "again.py"
+    passed = round_trip(
         capsys,
         tmp_path,
         "three",
@@ -83,7 +90,16 @@ def test_three_ops_in_one_model_all_get_working_translations(tmp_path, capsys):
             "torch.ops.aten.median.dim": "aten_median_dim",
             "torch.ops.aten._cdist_forward.default": "aten__cdist_forward",
         },
+        "--script",
+        str(script),
     )
+    # The export script repeats the export with the same translations.
+    Path(passed["onnx"]).unlink()
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert Path(passed["onnx"]).is_file()
 
 
 @pytest.mark.slow

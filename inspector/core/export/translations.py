@@ -173,10 +173,12 @@ def _nodes(program: Any) -> list[Any]:
 
 
 def _dtype(value: Any) -> str | None:
+    """The torch dtype name of a graph node's value, a (fake) tensor, or the first of a list."""
     if isinstance(value, list | tuple):
         return next((d for d in map(_dtype, value) if d), None)
-    val = getattr(value, "meta", {}).get("val") if hasattr(value, "meta") else value
-    dtype = getattr(val, "dtype", None)
+    if hasattr(value, "meta"):  # an fx.Node: its value as captured
+        value = value.meta.get("val")
+    dtype = getattr(value, "dtype", None)
     return str(dtype).removeprefix("torch.") if dtype is not None else None
 
 
