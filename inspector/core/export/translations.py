@@ -362,8 +362,9 @@ def offer_stubs(explained: Explained, program: Any, cfg: ExportConfig) -> tuple[
             f"working translations of {', '.join(ready)} and stubs to fill in for {', '.join(todo)}"
             " are ready"
         )
+    them = "it" if len(missing) == 1 else "them"
     hint = (
-        f"no ONNX translation for {signatures}: {what}; write them with --write-stubs FILE.py "
+        f"no ONNX translation for {signatures}: {what}; write {them} with --write-stubs FILE.py "
         "and export again with --translations FILE.py (in your own code: torch.onnx.export(..., "
         f"custom_translation_table=...)); or replace the op with ops the exporter knows"
     )
