@@ -42,6 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--opset", type=int, help="the ai.onnx opset (default: the exporter's)")
     parser.add_argument("--exporter", choices=("dynamo", "torchscript"), default="dynamo")
+    parser.add_argument(
+        "--translations",
+        metavar="FILE.py",
+        help="dynamo: a file defining custom_translation_table {torch.ops.aten.OP.OVERLOAD: "
+        "onnxscript function}, e.g. what --write-stubs wrote",
+    )
+    parser.add_argument(
+        "--write-stubs",
+        metavar="FILE.py",
+        help="if ops have no ONNX translation, write their translations (working where known, "
+        "else stubs to fill in) to FILE.py, for --translations",
+    )
     parser.add_argument("--no-validate", action="store_true", help="skip the validation checklist")
     parser.add_argument(
         "--script", metavar="OUT.py", help="also write a script repeating the export"
@@ -88,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         dynamic_batch=args.dynamic_batch,
         exporter=args.exporter,
         opset=args.opset,
+        translations=args.translations or "",
         validate=not args.no_validate,
     )
     problems = config.problems()
@@ -95,6 +108,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("; ".join(problems))
     if out.exists() and not args.force:
         raise UsageError(f"'{out}' exists; pass --force to overwrite it")
+    stubs = Path(args.write_stubs) if args.write_stubs else None
+    if stubs is not None:
+        if stubs.suffix != ".py" or not stubs.parent.is_dir():
+            raise UsageError(f"--write-stubs needs a .py file in an existing folder: '{stubs}'")
+        if stubs.resolve() in (source.resolve(), out.resolve()):
+            raise UsageError(f"--write-stubs '{stubs}' would replace the model's file")
+        if stubs.exists() and not args.force:
+            raise UsageError(f"'{stubs}' exists; pass --force to overwrite it")
     if importlib.util.find_spec("torch") is None:
         raise UsageError("exporting needs PyTorch: pip install 'onnx-inspector[export]'")
     from inspector.core.export.runner import export_model
@@ -106,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         from inspector.core.export.validate import write_script
 
         write_script(config, args.script, result.input_names)
+    if stubs is not None and result.stubs:
+        stubs.write_text(result.stubs, encoding="utf-8")
     code = EXIT_OK if result.ok and not result.has_errors else EXIT_FINDINGS
     if args.json:
         print_json(
@@ -115,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
                 "findings": result.finding_dicts(),
                 "opset": result.opset,
                 "checklist": result.checklist,
+                "stubs": result.stubs or None,
             }
         )
         return code
@@ -129,5 +153,9 @@ def run(args: argparse.Namespace) -> int:
             lines.append(f"    hint: {f.hint}")
     if args.script and result.ok:
         lines.append(f"wrote the export script {args.script}")
+    if stubs is not None and result.stubs:
+        lines.append(f"wrote translations to {stubs}: pass it back with --translations")
+    elif result.stubs:
+        lines.append("translations for the ops without one: --write-stubs FILE.py writes them")
     print("\n".join(lines))
     return code

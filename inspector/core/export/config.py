@@ -136,6 +136,8 @@ class ExportConfig:
     opset: int | None = None  # None: the exporter's default
     constant_folding: bool = True  # dynamo: run onnxscript's optimizer; torchscript: fold
     external_data: bool = False  # weights in OUT.onnx.data (for models over 2 GB)
+    # dynamo: a .py file defining custom_translation_table {torch.ops.aten.OP.OVERLOAD: fn}
+    translations: str = ""
     # Validation: ONNX Runtime parity with PyTorch at these sizes of every dynamic dim.
     validate: bool = True
     parity_sizes: list[int] = field(default_factory=lambda: [1, 3, 7])
@@ -227,6 +229,10 @@ class ExportConfig:
             if (d.input, d.dim) in named:
                 add("dynamic", f"axis {d.dim} is named twice", d.input)
             named.add((d.input, d.dim))
+        if self.translations and not Path(self.translations).expanduser().is_file():
+            add("translations", f"There is no translations file '{self.translations}'.")
+        elif self.translations and self.exporter != "dynamo":
+            add("translations", "Translations (custom_translation_table) need the dynamo exporter.")
         if self.exporter not in EXPORTERS:
             add("exporter", f"The exporter must be one of {', '.join(EXPORTERS)}.")
         if self.opset is not None and not 7 <= self.opset <= 99:

@@ -40,6 +40,7 @@ from inspector.core.export.explain import (
     user_frames,
 )
 from inspector.core.export.source import SourceError, load_source, source_line
+from inspector.core.export.translations import offer_stubs, translation_table
 from inspector.core.findings import Severity
 
 
@@ -236,6 +237,7 @@ def _export_dynamo(
             optimize=cfg.constant_folding,
             input_names=names,
             verbose=False,
+            custom_translation_table=translation_table(cfg),
         )
     except Exception as e:
         # The captured graph knows where each op was called: locate_error reads it.
@@ -465,6 +467,7 @@ def run(cfg: ExportConfig, emit: Emitter) -> dict[str, Any]:
                 )
         dims = [d for d in dims if d.input in names]
         found += dtype_findings(model, args, names)
+        translation_table(cfg)  # a broken --translations file is a load error, before exporting
         branches = (
             shape_branches(str(Path(cfg.source).resolve())) if cfg.source_kind == "python" else []
         )
@@ -475,7 +478,9 @@ def run(cfg: ExportConfig, emit: Emitter) -> dict[str, Any]:
                 program, degraded = export(model, args, names, dims, cfg, branches, emit, module)
         except Exception as e:  # every exporter error becomes a finding
             traceback.print_exc()
-            found.append(locate_error(e, cfg, module, getattr(e, "program", program)))
+            explained = locate_error(e, cfg, module, getattr(e, "program", program))
+            explained, result["stubs"] = offer_stubs(explained, getattr(e, "program", None), cfg)
+            found.append(explained)
             result["findings"] = [f.to_dict() for f in found]
             return result
         timings["export"] = time.perf_counter() - t1

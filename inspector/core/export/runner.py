@@ -44,6 +44,9 @@ class ExportResult:
     input_names: list[str] = field(default_factory=list)  # as exported (for write_script)
     timings: dict[str, float] = field(default_factory=dict)
     log: str = ""  # the child's whole log: the raw exporter messages, one click away
+    # A failed dynamo export: a Python file of onnxscript translations for the ops that have
+    # none (inspector.core.export.translations), to fill in and pass back; "" when none.
+    stubs: str = ""
 
     @property
     def has_errors(self) -> bool:
@@ -64,6 +67,7 @@ class ExportResult:
             "findings": self.finding_dicts(),
             "checklist": self.checklist,
             "timings": self.timings,
+            "stubs": self.stubs or None,
         }
 
 
@@ -133,6 +137,7 @@ def result_from_json(data: dict[str, Any], log: str = "") -> ExportResult:
         input_names=data.get("input_names", []),
         timings=data.get("timings", {}),
         log=log,
+        stubs=data.get("stubs") or "",
     )
 
 

@@ -367,15 +367,29 @@ def write_script(cfg: ExportConfig, path: str | Path, names: list[str] | None = 
             )
             + ")"
         )
+        # --translations: the same custom_translation_table, from the same file
+        table = (
+            'spec = importlib.util.spec_from_file_location("translations", '
+            f"{str(Path(cfg.translations).resolve())!r})\n"
+            "translations = importlib.util.module_from_spec(spec)\n"
+            "spec.loader.exec_module(translations)\n"
+            if cfg.translations
+            else ""
+        )
         export = (
-            f"{dim_lines}"
+            f"{dim_lines}{table}"
             "program = torch.export.export(\n"
             f"    model, args, dynamic_shapes={shapes if dims else None}, strict=False\n"
             ")\n"
             "onnx_program = torch.onnx.export(\n"
             f"    program, args, dynamo=True, opset_version={cfg.opset!r},\n"
-            f"    optimize={cfg.constant_folding!r}, input_names={names!r}\n"
-            ")\n"
+            f"    optimize={cfg.constant_folding!r}, input_names={names!r},\n"
+            + (
+                "    custom_translation_table=translations.custom_translation_table,\n"
+                if table
+                else ""
+            )
+            + ")\n"
             "# torch names a dim shared by several inputs itself (s3): give it the chosen name.\n"
             "user = list(program.graph_signature.user_inputs)\n"
             "shapes = {n.name: n.meta['val'].shape for n in program.graph.nodes if n.name in user}\n"
