@@ -63,13 +63,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inspector.core.layout_order import (
-    LayeredGraph,
-    barycentre_half_pass,
-    gap_crossings,
-    improve,
-    initial_order,
-)
+from inspector.core.layout_order import LayeredGraph, initial_order, order_nodes
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 
@@ -117,7 +111,7 @@ LANE_SEP = 12.0
 #: Dummy budget: at most this many dummy nodes per real node (plus a small constant).
 DUMMY_BUDGET = 1.0
 ORDER_PASSES = 8  # red-black pairs of half-passes
-POLISH_PASSES = 1
+TRANSPOSE_PASSES = 8
 COORD_PASSES = 8
 PULL_DOWN_PASSES = 24
 
@@ -178,23 +172,14 @@ def layered_layout(
     check()
 
     progress(0.25, "ordering")
-    perm = initial_order(g, tidx)
-    crossings = gap_crossings(g, perm)
-    best, best_crossings = perm, crossings
-    for p in range(ORDER_PASSES):  # free passes: may get worse on the way; keep the best seen
-        perm = barycentre_half_pass(g, perm, 0, all_dummies=True)
-        perm = barycentre_half_pass(g, perm, 1, all_dummies=True)
-        if p % 2 == 1:  # counting costs about two passes: count every other one
-            crossings = gap_crossings(g, perm)
-            if crossings.sum() < best_crossings.sum():
-                best, best_crossings = perm, crossings
-        check()
-        progress(0.25 + 0.25 * (p + 1) / ORDER_PASSES, "ordering")
-    perm, crossings = best, best_crossings
-    for _ in range(POLISH_PASSES):  # then passes that never add crossings, rank by rank
-        for parity in (0, 1):
-            perm, crossings = improve(g, perm, crossings, parity)
-        check()
+    perm = order_nodes(
+        g,
+        initial_order(g, tidx),
+        ORDER_PASSES,
+        TRANSPOSE_PASSES,
+        check,
+        lambda f: progress(0.25 + 0.35 * f, "ordering"),
+    )
 
     progress(0.6, "placing")
     x = _assign_x(g, perm, COORD_PASSES, check)

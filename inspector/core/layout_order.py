@@ -6,6 +6,7 @@ barycentre half-passes over all ranks at once, and the vectorised count of cross
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,9 +78,65 @@ class LayeredGraph:
 
 
 def initial_order(g: LayeredGraph, tidx: np.ndarray) -> np.ndarray:
-    """Nodes sorted by rank, then topological index; a dummy sits just after its edge's source."""
-    key = np.concatenate((tidx, tidx[g.dummy_src] + 0.5))
+    """Nodes sorted by rank, then topological index; a dummy sits just before its edge's target.
+
+    (The topological index comes from a depth-first walk up from the sinks, so a long edge's
+    dummies then stay beside the branch that the edge skips; keyed by the source instead, they
+    land inside it and cross it: DenseNet 115 crossings against 58, Inception 51 against 24.)
+    """
+    key = np.concatenate((tidx, tidx[g.dummy_dst] - 0.5))
     return np.lexsort((key, g.rank))
+
+
+def order_nodes(
+    g: LayeredGraph,
+    perm: np.ndarray,
+    passes: int,
+    transposes: int,
+    check: Callable[[], None],
+    progress: Callable[[float], None],
+) -> np.ndarray:
+    """Crossing reduction from ``perm``: barycentre passes, then transposes.
+
+    The barycentre passes are free to make things worse on the way (the best order seen is
+    kept); a half-pass per parity that never adds crossings follows, then rounds of adjacent
+    swaps. (Transposing after every barycentre pass, as ``dot`` does, cost 3× the time here and
+    crossed no less.)
+    """
+    crossings = gap_crossings(g, perm)
+    best, best_crossings = perm, crossings
+    for p in range(passes):
+        perm = barycentre_half_pass(g, perm, 0, all_dummies=True)
+        perm = barycentre_half_pass(g, perm, 1, all_dummies=True)
+        if p % 2 == 1:  # counting costs about two passes: count every other one
+            crossings = gap_crossings(g, perm)
+            if crossings.sum() < best_crossings.sum():
+                best, best_crossings = perm, crossings
+        check()
+        progress((p + 1) / (passes + 1))
+    perm, crossings = best, best_crossings
+    for parity in (0, 1):
+        perm, crossings = improve(g, perm, crossings, parity)
+    check()
+    return transpose_all(g, Adjacency.build(g), perm, transposes, check)
+
+
+def transpose_all(
+    g: LayeredGraph, adj: Adjacency, perm: np.ndarray, rounds: int, check: Callable[[], None]
+) -> np.ndarray:
+    """Rounds of :func:`transpose` over every rank and pair parity, until one swaps nothing.
+
+    Even rounds (but the last) also swap on ties, to walk plateaus.
+    """
+    for p in range(rounds):
+        ties, swaps = p % 2 == 0 and p < rounds - 1, 0
+        for rank_parity, pair_parity in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            perm, k = transpose(g, adj, perm, rank_parity, pair_parity, ties)
+            swaps += k
+        if not swaps and not ties:
+            break
+        check()
+    return perm
 
 
 def barycentre_half_pass(
@@ -174,3 +231,78 @@ def gap_crossings(g: LayeredGraph, perm: np.ndarray) -> np.ndarray:
         total += np.bincount(gap[right], above, n_ranks)
         level += 1
     return total[:-1]
+
+
+#: Transpose steps skip a pair of neighbours whose edges would take more comparisons than this
+#: (two hubs side by side): keeps the step linear in the number of segments.
+MAX_PAIR_WORK = 1024
+
+
+@dataclass
+class Adjacency:
+    """Every node's segments, grouped by node: which side (0 below, 1 above) and the far end."""
+
+    start: np.ndarray  # (N + 1,) entries of node i are start[i]:start[i + 1]
+    side: np.ndarray  # (2S,)
+    far: np.ndarray  # (2S,) node at the other end
+
+    @staticmethod
+    def build(g: LayeredGraph) -> Adjacency:
+        node = np.concatenate((g.a, g.b))
+        by_node = np.argsort(node, kind="stable")
+        side = np.repeat(np.array([0, 1], np.int8), len(g.a))[by_node]
+        far = np.concatenate((g.b, g.a))[by_node]
+        start = np.concatenate(([0], np.cumsum(np.bincount(node, minlength=len(g.rank)))))
+        return Adjacency(start, side, far)
+
+
+def transpose(
+    g: LayeredGraph,
+    adj: Adjacency,
+    perm: np.ndarray,
+    rank_parity: int,
+    pair_parity: int,
+    ties: bool = False,
+) -> tuple[np.ndarray, int]:
+    """Swap neighbours of a rank wherever that removes crossings (the ``dot`` transpose step).
+
+    One step handles the ranks of one parity (so their neighbour ranks stay put) and the pairs of
+    slots ``(k, k + 1)`` with ``k`` of one parity (so no node is in two pairs); each swap changes
+    only the crossings between its own two nodes' edges, so all swaps can be decided at once and
+    the total never grows. Crossings of a pair are counted exactly, both gaps, by comparing every
+    edge of one node with every edge of the other on the same side. With ``ties``, pairs whose
+    swap leaves their crossings unchanged (but not zero) swap too: that walks along plateaus a
+    strict step cannot leave. Returns the new order and the number of swaps.
+    """
+    size = len(perm)
+    r = g.rank[perm]
+    idx = np.empty(size, np.int64)
+    idx[perm] = np.arange(size) - g.rank_start[r]
+    k = idx[perm[:-1]]
+    pair = np.flatnonzero((r[:-1] == r[1:]) & (r[:-1] % 2 == rank_parity) & (k % 2 == pair_parity))
+    u, v = perm[pair], perm[pair + 1]
+    du, dv = adj.start[u + 1] - adj.start[u], adj.start[v + 1] - adj.start[v]
+    work = du * dv
+    ok = (work > 0) & (work <= MAX_PAIR_WORK)
+    u, v, dv, work, pair = u[ok], v[ok], dv[ok], work[ok], pair[ok]
+    if not len(u):
+        return perm, 0
+    # Expand every pair into its du × dv (entry of u, entry of v) combinations.
+    p = np.repeat(np.arange(len(u)), work)
+    j = np.arange(int(work.sum())) - np.repeat(np.cumsum(work) - work, work)
+    dvp = dv[p]
+    eu = adj.start[u][p] + j // dvp
+    ev = adj.start[v][p] + j % dvp
+    same = adj.side[eu] == adj.side[ev]
+    fu, fv = idx[adj.far[eu]], idx[adj.far[ev]]
+    now = np.bincount(p, same & (fu > fv), len(u))  # crossings with u left of v
+    swapped = np.bincount(p, same & (fu < fv), len(u))
+    better = swapped < now
+    if ties:
+        better |= (swapped == now) & (now > 0)
+    swap = pair[better]
+    if not len(swap):
+        return perm, 0
+    out = perm.copy()
+    out[swap], out[swap + 1] = perm[swap + 1], perm[swap]
+    return out, len(swap)
