@@ -78,14 +78,22 @@ class LayeredGraph:
 
 
 def initial_order(g: LayeredGraph, tidx: np.ndarray) -> np.ndarray:
-    """Nodes sorted by rank, then topological index; a dummy sits just before its edge's target.
+    """Nodes sorted by rank, then by where their edges go; dummies just before their target.
 
-    (The topological index comes from a depth-first walk up from the sinks, so a long edge's
-    dummies then stay beside the branch that the edge skips; keyed by the source instead, they
-    land inside it and cross it: DenseNet 115 crossings against 58, Inception 51 against 24.)
+    ``tidx`` comes from a depth-first walk up from the sinks, which keeps branches together but
+    puts a node read by several others (a DenseNet concat feeding the next layer and the next
+    concat) after all of them, away from the skip edge it starts. Keying each node by the mean
+    ``tidx`` of its targets (ties by its own) and each dummy by its edge's target keeps a skip
+    edge beside the branch it skips: DenseNet-121 0 crossings instead of 232, Inception-v2 23
+    instead of 222 (with the transposes); keyed by ``tidx`` alone, 58 and 24.
     """
-    key = np.concatenate((tidx, tidx[g.dummy_dst] - 0.5))
-    return np.lexsort((key, g.rank))
+    n = g.n
+    t = tidx.astype(np.float64)
+    count = np.bincount(g.cu, minlength=n)
+    mean = np.bincount(g.cu, t[g.cv], n) / np.maximum(count, 1)
+    key = np.where(count > 0, mean - 0.5, t)
+    full = np.concatenate((key, key[g.dummy_dst] - 0.5))
+    return np.lexsort((np.concatenate((t, t[g.dummy_dst])), full, g.rank))
 
 
 def order_nodes(
@@ -126,15 +134,23 @@ def transpose_all(
 ) -> np.ndarray:
     """Rounds of :func:`transpose` over every rank and pair parity, until one swaps nothing.
 
-    Even rounds (but the last) also swap on ties, to walk plateaus.
+    Even rounds (but the last) also swap on ties, over every rank, to walk plateaus. The others
+    look only at ranks next to a swap since the last round (nothing else can have changed).
     """
+    n_ranks = len(g.rank_start) - 1
+    active = np.ones(n_ranks, bool)
     for p in range(rounds):
-        ties, swaps = p % 2 == 0 and p < rounds - 1, 0
+        ties = p % 2 == 0 and p < rounds - 1
+        changed = np.zeros(n_ranks + 2, bool)
         for rank_parity, pair_parity in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            perm, k = transpose(g, adj, perm, rank_parity, pair_parity, ties)
-            swaps += k
-        if not swaps and not ties:
+            perm, ranks = transpose(
+                g, adj, perm, rank_parity, pair_parity, ties, None if ties else active
+            )
+            changed[ranks + 1] = True
+            active[np.clip(np.concatenate((ranks - 1, ranks + 1)), 0, n_ranks - 1)] = True
+        if not changed.any() and not ties:
             break
+        active = changed[1:-1] | changed[:-2] | changed[2:]  # a swap, or one next door
         check()
     return perm
 
@@ -263,7 +279,8 @@ def transpose(
     rank_parity: int,
     pair_parity: int,
     ties: bool = False,
-) -> tuple[np.ndarray, int]:
+    active: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Swap neighbours of a rank wherever that removes crossings (the ``dot`` transpose step).
 
     One step handles the ranks of one parity (so their neighbour ranks stay put) and the pairs of
@@ -272,21 +289,26 @@ def transpose(
     the total never grows. Crossings of a pair are counted exactly, both gaps, by comparing every
     edge of one node with every edge of the other on the same side. With ``ties``, pairs whose
     swap leaves their crossings unchanged (but not zero) swap too: that walks along plateaus a
-    strict step cannot leave. Returns the new order and the number of swaps.
+    strict step cannot leave. Only ranks marked in ``active`` (bool per rank) are looked at.
+    Returns the new order and the ranks where something was swapped.
     """
     size = len(perm)
     r = g.rank[perm]
     idx = np.empty(size, np.int64)
     idx[perm] = np.arange(size) - g.rank_start[r]
     k = idx[perm[:-1]]
-    pair = np.flatnonzero((r[:-1] == r[1:]) & (r[:-1] % 2 == rank_parity) & (k % 2 == pair_parity))
+    rr = r[:-1]
+    sel = (rr == r[1:]) & (rr % 2 == rank_parity) & (k % 2 == pair_parity)
+    if active is not None:
+        sel &= active[rr]
+    pair = np.flatnonzero(sel)
     u, v = perm[pair], perm[pair + 1]
     du, dv = adj.start[u + 1] - adj.start[u], adj.start[v + 1] - adj.start[v]
     work = du * dv
     ok = (work > 0) & (work <= MAX_PAIR_WORK)
     u, v, dv, work, pair = u[ok], v[ok], dv[ok], work[ok], pair[ok]
     if not len(u):
-        return perm, 0
+        return perm, np.zeros(0, np.int64)
     # Expand every pair into its du × dv (entry of u, entry of v) combinations.
     p = np.repeat(np.arange(len(u)), work)
     j = np.arange(int(work.sum())) - np.repeat(np.cumsum(work) - work, work)
@@ -302,7 +324,7 @@ def transpose(
         better |= (swapped == now) & (now > 0)
     swap = pair[better]
     if not len(swap):
-        return perm, 0
+        return perm, np.zeros(0, np.int64)
     out = perm.copy()
     out[swap], out[swap + 1] = perm[swap + 1], perm[swap]
-    return out, len(swap)
+    return out, r[swap]
