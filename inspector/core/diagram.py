@@ -234,7 +234,8 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
         edge_label=labels,
         node_box=np.arange(n_nodes, dtype=np.int32),
     )
-    return add_shared_copies(diagram, shared_nodes(graph))  # small shared values: one per use
+    # small values read far apart: a copy box at each consumer instead of long edges
+    return add_shared_copies(diagram, shared_nodes(graph), CHAR_W, LINE_H, PAD_X, MAX_W)
 
 
 def layout_diagram(

@@ -33,14 +33,14 @@ box with long edges); a value with an unknown shape is never copied.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import Any, TypeVar
 
 import numpy as np
 
 from inspector.core.graph import Graph, Node
 
-if TYPE_CHECKING:
-    from inspector.core.diagram import Diagram
+#: The diagram type (``inspector.core.diagram.Diagram``, which imports this module).
+D = TypeVar("D", bound=Any)
 
 #: Largest value (in elements) drawn at each consumer: scalars, shapes, a mask or rotary table
 #: of a short sequence. Activations of a real model are larger.
@@ -126,10 +126,14 @@ def plan_copies(
     return new_src, us[copied]
 
 
-def add_shared_copies(diagram: Diagram, shared: np.ndarray) -> Diagram:
-    """``diagram`` with a copy box per extra consumer of every shared node (``shared`` per node)."""
-    from inspector.core.diagram import CHAR_W, LINE_H, MAX_W, PAD_X  # diagram imports this module
+def add_shared_copies(
+    diagram: D, shared: np.ndarray, char_w: float, line_h: float, pad_x: float, max_w: float
+) -> D:
+    """``diagram`` with a copy box per extra consumer of every shared node (``shared`` per node).
 
+    A copy repeats the original's lines and adds one saying it is a copy; the text metric
+    (``char_w`` … ``max_w``) is the diagram's own.
+    """
     per_box = np.zeros(diagram.box_count, bool)
     per_box[diagram.node_box[shared]] = True
     n = diagram.box_count
@@ -140,15 +144,17 @@ def add_shared_copies(diagram: Diagram, shared: np.ndarray) -> Diagram:
     lines = list(diagram.lines)
     notes = [f"copy · shared by {int(uses[b])}" for b in original.tolist()]
     lines += [(*diagram.lines[b], note) for b, note in zip(original.tolist(), notes, strict=True)]
-    note_w = np.array([len(s) * CHAR_W + 2 * PAD_X for s in notes])
+    note_w = np.array([len(s) * char_w + 2 * pad_x for s in notes])
     return dataclasses.replace(
         diagram,
         kind=np.concatenate((diagram.kind, diagram.kind[original])),
         ref=np.concatenate((diagram.ref, diagram.ref[original])),
         category=np.concatenate((diagram.category, diagram.category[original])),
         lines=lines,
-        width=np.concatenate((diagram.width, np.minimum(np.maximum(diagram.width[original], note_w), MAX_W))),
-        height=np.concatenate((diagram.height, diagram.height[original] + LINE_H)),
+        width=np.concatenate(
+            (diagram.width, np.minimum(np.maximum(diagram.width[original], note_w), max_w))
+        ),
+        height=np.concatenate((diagram.height, diagram.height[original] + line_h)),
         edge_src=new_src.astype(np.int32),
         copy_of=np.concatenate((np.full(n, -1, np.int32), original.astype(np.int32))),
     )

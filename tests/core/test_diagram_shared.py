@@ -134,7 +134,7 @@ def test_densenet_like_concat_chain_is_drawn_without_crossings(tmp_path):
     for k in range(8):
         params = [const(f"{p}{k}") for p in ("s", "b", "m", "v")]
         nodes.append(helper.make_node("BatchNormalization", [x, *params], [f"bn{k}"]))
-        for op, name in (("Mul", "scale"), ("Add", "bias")):
+        for name in ("scale", "bias"):
             axes = const(f"{name}_axes{k}")
             nodes.append(
                 helper.make_node("Unsqueeze", [const(f"{name}{k}"), axes], [f"u{name}{k}"])
