@@ -18,16 +18,20 @@ The rule (measured on the transformer exports and CNNs of docs/layout.md):
   Constant's own attribute, or from the value's declared or inferred type), so that
   activations, which are large in any real model, are never copied;
 - it has at least :data:`MIN_CONSUMERS` distinct consumer nodes;
-- either it reads no edge (only initializers or nothing: Constants, shape constants), or its
-  consumers are spread over at least :data:`MIN_SPREAD` node positions (masks and rotary
-  tables computed once and read by every layer); a computed value read by neighbouring nodes
-  stays one box, so the data flow inside a layer is drawn as it is.
+- either it reads no edge (only initializers or nothing: Constants, shape constants), or it
+  has at least :data:`MIN_COMPUTED_CONSUMERS` consumers spread over at least :data:`MIN_SPREAD`
+  node positions (masks and rotary tables computed once and read by every layer). In the tiny
+  exports of docs/layout.md a residual-stream activation is as small as a mask (256 elements)
+  and also read far apart, but by 2 or 3 nodes of one layer (a mask or a rotary table: by 6 to
+  55, one or two per layer); copying it would cut the data flow, so it stays one box.
 
 A copy of a computed value stands for it: it has no in-edges (its inputs are drawn at the
 original), and its last line says it is a copy and how many nodes share it.
 
 Known limitations: graph inputs are never copied (a shared ``attention_mask`` input stays one
-box with long edges); a value with an unknown shape is never copied.
+box with long edges); a value with an unknown or symbolic shape is never copied, so in exports
+with a dynamic sequence length the mask and rotary tables keep their lanes (only Constants,
+whose size the node itself says, are copied there).
 """
 
 from __future__ import annotations
@@ -47,8 +51,9 @@ D = TypeVar("D", bound=Any)
 MAX_ELEMENTS = 256
 #: A value read by fewer distinct nodes has nothing to copy.
 MIN_CONSUMERS = 2
-#: A computed value (one that reads edges) is copied only when its consumers are this far apart
-#: in node order, which is where it would otherwise take a lane across layers.
+#: A computed value (one that reads edges) is copied only when at least this many nodes read it
+#: and they are this far apart in node order (where it would otherwise take lanes across layers).
+MIN_COMPUTED_CONSUMERS = 4
 MIN_SPREAD = 64
 
 
@@ -92,7 +97,9 @@ def shared_nodes(graph: Graph) -> np.ndarray:
             name and (name not in values or values[name].initializer is None)
             for name in node.inputs
         )
-        shared[node.index] = not reads_edges or max(readers) - min(readers) >= MIN_SPREAD
+        shared[node.index] = not reads_edges or (
+            len(readers) >= MIN_COMPUTED_CONSUMERS and max(readers) - min(readers) >= MIN_SPREAD
+        )
     return shared
 
 

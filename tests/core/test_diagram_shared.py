@@ -8,7 +8,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from inspector.core.diagram import BoxKind, build_diagram, draw_graph
-from inspector.core.diagram_shared import MIN_SPREAD, plan_copies
+from inspector.core.diagram_shared import MIN_COMPUTED_CONSUMERS, MIN_SPREAD, plan_copies
 from inspector.core.graph import Model, build_model
 from inspector.core.loader import load_model_file
 from tests.benchmarks.test_layout_bench import layout_quality
@@ -90,8 +90,8 @@ def test_a_small_computed_value_read_far_apart_is_copied_like_a_mask(tmp_path):
     nodes = [helper.make_node("Sigmoid", ["m"], ["mask"])]  # the mask, computed once at the top
     x = "x"
     readers = []
-    for k in range(3):
-        run, x = chain(x, f"r{k}_", MIN_SPREAD)
+    for k in range(MIN_COMPUTED_CONSUMERS):
+        run, x = chain(x, f"r{k}_", MIN_SPREAD // 2)
         nodes += run
         readers.append(len(nodes))
         nodes.append(helper.make_node("Add", [x, "mask"], [f"masked{k}"]))
@@ -102,9 +102,25 @@ def test_a_small_computed_value_read_far_apart_is_copied_like_a_mask(tmp_path):
     model.graph.values["mask"].declared = model.graph.values["x"].declared  # float32[1,8]
     d = build_diagram(model, model.graph)
     sources = {int(d.edge_src[e]) for e in d.edges_of_value("mask")}
-    assert len(sources) == 3
+    assert len(sources) == MIN_COMPUTED_CONSUMERS
     # a copy has no in-edges: the mask's own input is drawn into the original only
     assert {int(d.edge_dst[e]) for e in d.edges_of_value("m")} == {int(d.node_box[0])}
+
+
+def test_a_small_activation_read_far_apart_by_three_nodes_stays_one_box(tmp_path):
+    """A residual stream in a tiny export: as small as a mask, read far apart, but by few nodes."""
+    nodes = [helper.make_node("Sigmoid", ["x"], ["h"])]
+    x = "x"
+    for k in range(3):
+        run, x = chain(x, f"r{k}_", MIN_SPREAD)
+        nodes += run
+        nodes.append(helper.make_node("Add", [x, "h"], [f"res{k}"]))
+        x = f"res{k}"
+    model = model_of(tmp_path, nodes, [tensor("x", [1, 8])], [tensor(x, [1, 8])])
+    model.graph.values["h"].declared = model.graph.values["x"].declared  # float32[1,8]
+    d = build_diagram(model, model.graph)
+    assert {int(d.edge_src[e]) for e in d.edges_of_value("h")} == {0}
+    assert (d.copy_of == -1).all()
 
 
 def test_plan_copies_numbers_copies_in_edge_order_and_shares_one_per_consumer():
