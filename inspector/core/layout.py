@@ -24,13 +24,17 @@ The method, pass by pass:
    one source share one vertical *lane* just outside the drawing's extent over the ranks they
    pass, on the nearer side, and reach it and leave it by horizontal runs in the gaps between
    ranks. Lanes whose rank spans overlap get distinct offsets (interval partitioning).
-5. **Ordering.** Start from the topological order, then barycentre passes in red-black
-   fashion: even ranks are re-sorted by the mean position of their neighbours (seen through
-   dummy chains, at the far end of each edge; dummies lie on the line between their edge's
-   ends), then odd ranks. Each half-pass is a few ``np.bincount`` calls and one stable sort keyed
-   by (rank, barycentre) over all layers at once. Crossings of every gap are counted at once
-   (vectorised merge-sort inversion count); the best order seen is kept, and a last pass keeps
-   a rank's new order only where it adds no crossings.
+5. **Ordering.** Start from the topological order, with each node keyed by the mean
+   topological index of its targets and each dummy just before its edge's target (which keeps
+   skip edges beside the branch they skip), then barycentre passes in red-black fashion: even
+   ranks are re-sorted by the mean position of their neighbours (seen through dummy chains, at
+   the far end of each edge; dummies lie on the line between their edge's ends), then odd
+   ranks. Each half-pass is a few ``np.bincount`` calls and one stable sort keyed by
+   (rank, barycentre) over all layers at once. Crossings of every gap are counted at once
+   (vectorised merge-sort inversion count); the best order seen is kept, and a half-pass keeps
+   a rank's new order only where it adds no crossings. Last, rounds of *transposes* (``dot``'s
+   adjacent-swap step, vectorised: all pairs of one rank parity and slot parity at once, each
+   pair's crossings counted exactly) swap neighbours wherever that removes crossings.
 6. **Coordinates.** Repeatedly aim every node at the mean x of its neighbours, then make the
    aims feasible while keeping the order and the minimum separation: left-to-right
    ``x[i] = max(aim[i], x[i-1] + gap)`` is a segmented cumulative maximum of ``aim - cumsum(gap)``,
@@ -44,10 +48,11 @@ Known limitations:
 
 - Ranking is longest path plus pull-up, not network simplex: total edge length is good for
   models (weights and constants sit next to their consumer) but not minimal.
-- Red-black barycentre passes are not full down/up sweeps, so the ordering can miss global
-  untangling that a sweep finds (``dot`` crosses less on CNNs); there is no transpose step.
-- A node feeding many distant ranks (a shared scalar Constant, a mask) gets a lane; its
-  horizontal runs dominate the crossing count of transformer exports.
+- Red-black barycentre passes are not full down/up sweeps and the transposes only find local
+  improvements, so the ordering can miss global untangling that a sweep finds.
+- A node feeding many distant ranks gets a lane; its horizontal runs cross what lies between.
+  The diagram draws small shared values (Constants, masks, rotary tables) once per consumer
+  (:mod:`inspector.core.diagram_shared`), so in model drawings few lanes remain.
 - Coordinates are an averaged projection, not Brandes–Köpf: long chains are mostly but not always
   straight.
 - Lane edges may cross many edges on their horizontal runs, and lanes of different extents can
