@@ -81,11 +81,11 @@ def shared_nodes(graph: Graph) -> np.ndarray:
     values = graph.values
     shared = np.zeros(len(graph.nodes), bool)
     for node in graph.nodes:
-        readers: set[int] = set()
-        for out in node.outputs:
-            if out and out in values:
-                readers.update(values[out].consumers)
-        if len(readers) < MIN_CONSUMERS or not node.outputs:
+        uses = [values[out].consumers for out in node.outputs if out in values]
+        if sum(map(len, uses)) < MIN_CONSUMERS:  # most nodes: one reader, nothing to build
+            continue
+        readers = set().union(*uses)
+        if len(readers) < MIN_CONSUMERS:
             continue
         if node.op_type == "Constant" and not node.domain:
             sizes = [_constant_elements(node)]
