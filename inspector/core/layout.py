@@ -24,9 +24,11 @@ The method, pass by pass:
    one source share one vertical *lane* just outside the drawing's extent over the ranks they
    pass, on the nearer side, and reach it and leave it by horizontal runs in the gaps between
    ranks. Lanes whose rank spans overlap get distinct offsets (interval partitioning).
-5. **Ordering.** Start from the topological order, with each node keyed by the mean
-   topological index of its targets and each dummy just before its edge's target (which keeps
-   skip edges beside the branch they skip), then barycentre passes in red-black fashion: even
+5. **Ordering**, from two starts, keeping the one that ends with fewer crossings: the
+   topological order with each dummy just after its edge's source, and the same order with each
+   node keyed by the mean topological index of its targets and each dummy just before its edge's
+   target (which keeps skip edges beside the branch they skip). Then barycentre passes in
+   red-black fashion: even
    ranks are re-sorted by the mean position of their neighbours (seen through dummy chains, at
    the far end of each edge; dummies lie on the line between their edge's ends), then odd
    ranks. Each half-pass is a few ``np.bincount`` calls and one stable sort keyed by
