@@ -16,6 +16,7 @@ from enum import IntEnum
 import numpy as np
 
 from inspector.core.categories import Category, category_of
+from inspector.core.diagram_shared import add_shared_copies, shared_nodes
 from inspector.core.graph import Graph, Model, Node, TensorType, Value, dtype_name
 from inspector.core.layout import Layout, layered_layout
 from inspector.core.scopes import captured_reads
@@ -74,6 +75,8 @@ class Diagram:
     edge_value: list[str]  # (m,): the tensor name each edge carries
     edge_label: list[str]  # (m,): "float32[1,64,56,56]" or "" when unknown
     node_box: np.ndarray  # int32 (len(graph.nodes),): node index → box index
+    # int32 (n,): for a copy of a shared small value (diagram_shared), the box it repeats; else -1
+    copy_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     _edges_by_value: dict[str, list[int]] | None = field(default=None, repr=False)
 
     @property
@@ -221,7 +224,7 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
         dst.append(out_base + i)
         values.append(name)
         labels.append(_edge_label(v))
-    return Diagram(
+    diagram = Diagram(
         graph=graph,
         kind=kind,
         ref=ref,
@@ -235,6 +238,8 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
         edge_label=labels,
         node_box=np.arange(n_nodes, dtype=np.int32),
     )
+    # small values read far apart: a copy box at each consumer instead of long edges
+    return add_shared_copies(diagram, shared_nodes(graph), CHAR_W, LINE_H, PAD_X, MAX_W)
 
 
 def layout_diagram(

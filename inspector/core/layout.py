@@ -24,13 +24,19 @@ The method, pass by pass:
    one source share one vertical *lane* just outside the drawing's extent over the ranks they
    pass, on the nearer side, and reach it and leave it by horizontal runs in the gaps between
    ranks. Lanes whose rank spans overlap get distinct offsets (interval partitioning).
-5. **Ordering.** Start from the topological order, then barycentre passes in red-black
-   fashion: even ranks are re-sorted by the mean position of their neighbours (seen through
-   dummy chains, at the far end of each edge; dummies lie on the line between their edge's
-   ends), then odd ranks. Each half-pass is a few ``np.bincount`` calls and one stable sort keyed
-   by (rank, barycentre) over all layers at once. Crossings of every gap are counted at once
-   (vectorised merge-sort inversion count); the best order seen is kept, and a last pass keeps
-   a rank's new order only where it adds no crossings.
+5. **Ordering**, from two starts, keeping the one that ends with fewer crossings: the
+   topological order with each dummy just after its edge's source, and the same order with each
+   node keyed by the mean topological index of its targets and each dummy just before its edge's
+   target (which keeps skip edges beside the branch they skip). Then barycentre passes in
+   red-black fashion: even
+   ranks are re-sorted by the mean position of their neighbours (seen through dummy chains, at
+   the far end of each edge; dummies lie on the line between their edge's ends), then odd
+   ranks. Each half-pass is a few ``np.bincount`` calls and one stable sort keyed by
+   (rank, barycentre) over all layers at once. Crossings of every gap are counted at once
+   (vectorised merge-sort inversion count); the best order seen is kept, and a half-pass keeps
+   a rank's new order only where it adds no crossings. Last, rounds of *transposes* (``dot``'s
+   adjacent-swap step, vectorised: all pairs of one rank parity and slot parity at once, each
+   pair's crossings counted exactly) swap neighbours wherever that removes crossings.
 6. **Coordinates.** Repeatedly aim every node at the mean x of its neighbours, then make the
    aims feasible while keeping the order and the minimum separation: left-to-right
    ``x[i] = max(aim[i], x[i-1] + gap)`` is a segmented cumulative maximum of ``aim - cumsum(gap)``,
@@ -44,10 +50,11 @@ Known limitations:
 
 - Ranking is longest path plus pull-up, not network simplex: total edge length is good for
   models (weights and constants sit next to their consumer) but not minimal.
-- Red-black barycentre passes are not full down/up sweeps, so the ordering can miss global
-  untangling that a sweep finds (``dot`` crosses less on CNNs); there is no transpose step.
-- A node feeding many distant ranks (a shared scalar Constant, a mask) gets a lane; its
-  horizontal runs dominate the crossing count of transformer exports.
+- Red-black barycentre passes are not full down/up sweeps and the transposes only find local
+  improvements, so the ordering can miss global untangling that a sweep finds.
+- A node feeding many distant ranks gets a lane; its horizontal runs cross what lies between.
+  The diagram draws small shared values (Constants, masks, rotary tables) once per consumer
+  (:mod:`inspector.core.diagram_shared`), so in model drawings few lanes remain.
 - Coordinates are an averaged projection, not Brandes–Köpf: long chains are mostly but not always
   straight.
 - Lane edges may cross many edges on their horizontal runs, and lanes of different extents can
@@ -63,13 +70,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inspector.core.layout_order import (
-    LayeredGraph,
-    barycentre_half_pass,
-    gap_crossings,
-    improve,
-    initial_order,
-)
+from inspector.core.layout_order import LayeredGraph, initial_order, order_nodes
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 
 
@@ -116,8 +117,8 @@ RANK_GAP = 44.0
 LANE_SEP = 12.0
 #: Dummy budget: at most this many dummy nodes per real node (plus a small constant).
 DUMMY_BUDGET = 1.0
-ORDER_PASSES = 8  # red-black pairs of half-passes
-POLISH_PASSES = 1
+ORDER_PASSES = 2  # red-black pairs of half-passes, per start (8 crossed no less, once transposed)
+TRANSPOSE_PASSES = 8
 COORD_PASSES = 8
 PULL_DOWN_PASSES = 24
 
@@ -178,23 +179,18 @@ def layered_layout(
     check()
 
     progress(0.25, "ordering")
-    perm = initial_order(g, tidx)
-    crossings = gap_crossings(g, perm)
-    best, best_crossings = perm, crossings
-    for p in range(ORDER_PASSES):  # free passes: may get worse on the way; keep the best seen
-        perm = barycentre_half_pass(g, perm, 0, all_dummies=True)
-        perm = barycentre_half_pass(g, perm, 1, all_dummies=True)
-        if p % 2 == 1:  # counting costs about two passes: count every other one
-            crossings = gap_crossings(g, perm)
-            if crossings.sum() < best_crossings.sum():
-                best, best_crossings = perm, crossings
-        check()
-        progress(0.25 + 0.25 * (p + 1) / ORDER_PASSES, "ordering")
-    perm, crossings = best, best_crossings
-    for _ in range(POLISH_PASSES):  # then passes that never add crossings, rank by rank
-        for parity in (0, 1):
-            perm, crossings = improve(g, perm, crossings, parity)
-        check()
+    perm, crossings = None, np.inf
+    for k, by_targets in enumerate((True, False)):  # two starts; neither wins on every model
+        cand, c = order_nodes(
+            g,
+            initial_order(g, tidx, by_targets),
+            ORDER_PASSES,
+            TRANSPOSE_PASSES,
+            check,
+            lambda f, k=k: progress(0.25 + 0.175 * (k + f), "ordering"),
+        )
+        if c < crossings:
+            perm, crossings = cand, c
 
     progress(0.6, "placing")
     x = _assign_x(g, perm, COORD_PASSES, check)

@@ -1,11 +1,13 @@
 """Layered graph and crossing reduction for :func:`inspector.core.layout.layered_layout`.
 
 Steps 4 and 5 of the method described there: the graph with long edges split into dummy chains,
-barycentre half-passes over all ranks at once, and the vectorised count of crossings per gap.
+the initial order, barycentre half-passes over all ranks at once, the vectorised count of
+crossings per gap, and transposes (adjacent swaps) over all ranks of one parity at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,10 +78,108 @@ class LayeredGraph:
         return np.where(self.deg > 0, total / np.maximum(self.deg, 1), values)
 
 
-def initial_order(g: LayeredGraph, tidx: np.ndarray) -> np.ndarray:
-    """Nodes sorted by rank, then topological index; a dummy sits just after its edge's source."""
-    key = np.concatenate((tidx, tidx[g.dummy_src] + 0.5))
-    return np.lexsort((key, g.rank))
+def initial_order(g: LayeredGraph, tidx: np.ndarray, by_targets: bool) -> np.ndarray:
+    """Nodes sorted by rank, then by a key from the topological index ``tidx``.
+
+    ``tidx`` comes from a depth-first walk up from the sinks, which keeps branches together.
+    Plain (``by_targets=False``) every node is keyed by its ``tidx`` and a dummy sits just after
+    its edge's source: crossing-free on ResNet-50. But the walk puts a node read by several
+    others (a DenseNet concat feeding the next layer and the next concat) after all of them, away
+    from the skip edge it starts; keyed by the mean ``tidx`` of its targets, with every dummy
+    just before its edge's target, a skip edge stays beside the branch it skips (DenseNet-121:
+    0 crossings instead of 115, with the transposes) while ResNet-50 gets 20. The layout orders
+    from both and keeps the better.
+    """
+    t = tidx.astype(np.float64)
+    if not by_targets:
+        return np.lexsort((np.concatenate((t, t[g.dummy_src] + 0.5)), g.rank))
+    n = g.n
+    count = np.bincount(g.cu, minlength=n)
+    mean = np.bincount(g.cu, t[g.cv], n) / np.maximum(count, 1)
+    key = np.where(count > 0, mean - 0.5, t)
+    full = np.concatenate((key, key[g.dummy_dst] - 0.5))
+    return np.lexsort((np.concatenate((t, t[g.dummy_dst])), full, g.rank))
+
+
+def order_nodes(
+    g: LayeredGraph,
+    perm: np.ndarray,
+    passes: int,
+    transposes: int,
+    check: Callable[[], None],
+    progress: Callable[[float], None],
+) -> tuple[np.ndarray, float]:
+    """Crossing reduction from ``perm``: barycentre passes, then transposes. Returns the order
+    and its number of crossings.
+
+    The barycentre passes are free to make things worse on the way (the best order seen is
+    kept); a half-pass per parity that never adds crossings follows, then rounds of adjacent
+    swaps. (Transposing after every barycentre pass, as ``dot`` does, took 3× the time here and
+    crossed more on Inception-v2: 61 against 23.)
+    """
+    crossings = gap_crossings(g, perm)
+    best, best_crossings = perm, crossings
+    for p in range(passes):
+        perm = barycentre_half_pass(g, perm, 0, all_dummies=True)
+        perm = barycentre_half_pass(g, perm, 1, all_dummies=True)
+        if p % 2 == 1:  # counting costs about two passes: count every other one
+            crossings = gap_crossings(g, perm)
+            if crossings.sum() < best_crossings.sum():
+                best, best_crossings = perm, crossings
+        check()
+        progress((p + 1) / (passes + 1))
+    perm, crossings = best, best_crossings
+    for parity in (0, 1):
+        perm, crossings = improve(g, perm, crossings, parity)
+    check()
+    perm = transpose_all(g, Adjacency.build(g), perm, transposes, check)
+    return perm, float(gap_crossings(g, perm).sum())
+
+
+def transpose_all(
+    g: LayeredGraph, adj: Adjacency, perm: np.ndarray, rounds: int, check: Callable[[], None]
+) -> np.ndarray:
+    """Rounds of :func:`transpose` over every rank and pair parity, until one swaps nothing.
+
+    Even rounds (but the last) also swap on ties, to walk plateaus. After the first round a rank
+    is looked at again only if something next to it moved, or (in a tie round) if it still has a
+    pair with crossings: nothing else can swap.
+    """
+    n_ranks = len(g.rank_start) - 1
+    perm = perm.copy()
+    slot_rank = g.rank[perm]  # swaps stay within a rank: the rank of every slot is fixed
+    idx = np.empty(len(perm), np.int64)
+    idx[perm] = np.arange(len(perm)) - g.rank_start[slot_rank]
+    k = idx[perm[:-1]]
+    inner = slot_rank[:-1] == slot_rank[1:]
+    pairs = [  # the pairs (slot, slot + 1) of each (rank parity, pair parity), fixed too
+        np.flatnonzero(inner & (slot_rank[:-1] % 2 == rp) & (k % 2 == pp))
+        for rp, pp in ((0, 0), (1, 0), (0, 1), (1, 1))
+    ]
+    active = np.ones(n_ranks, bool)
+    for p in range(rounds):
+        ties = p % 2 == 0 and p < rounds - 1
+        changed = np.zeros(n_ranks + 2, bool)
+        crossed = np.zeros(n_ranks, bool)
+        for pair in pairs:
+            pair = pair[active[slot_rank[pair]]]
+            swap, crossing = transpose(adj, perm, idx, pair, ties)
+            crossed[slot_rank[crossing]] = True
+            if len(swap):
+                u, v = perm[swap], perm[swap + 1]
+                perm[swap], perm[swap + 1] = v, u
+                idx[u] += 1
+                idx[v] -= 1
+                r = slot_rank[swap]
+                changed[r + 1] = True
+                active[np.clip(np.concatenate((r - 1, r + 1)), 0, n_ranks - 1)] = True
+        if not changed.any() and not ties:
+            break
+        active = changed[1:-1] | changed[:-2] | changed[2:]  # a swap, or one next door
+        if p + 1 < rounds - 1 and (p + 1) % 2 == 0:  # the next round swaps on ties
+            active |= crossed
+        check()
+    return perm
 
 
 def barycentre_half_pass(
@@ -174,3 +274,63 @@ def gap_crossings(g: LayeredGraph, perm: np.ndarray) -> np.ndarray:
         total += np.bincount(gap[right], above, n_ranks)
         level += 1
     return total[:-1]
+
+
+#: Transpose steps skip a pair of neighbours whose edges would take more comparisons than this
+#: (two hubs side by side): keeps the step linear in the number of segments.
+MAX_PAIR_WORK = 1024
+
+
+@dataclass
+class Adjacency:
+    """Every node's segments, grouped by node: which side (0 below, 1 above) and the far end."""
+
+    start: np.ndarray  # (N + 1,) entries of node i are start[i]:start[i + 1]
+    side: np.ndarray  # (2S,)
+    far: np.ndarray  # (2S,) node at the other end
+
+    @staticmethod
+    def build(g: LayeredGraph) -> Adjacency:
+        node = np.concatenate((g.a, g.b))
+        by_node = np.argsort(node, kind="stable")
+        side = np.repeat(np.array([0, 1], np.int8), len(g.a))[by_node]
+        far = np.concatenate((g.b, g.a))[by_node]
+        start = np.concatenate(([0], np.cumsum(np.bincount(node, minlength=len(g.rank)))))
+        return Adjacency(start, side, far)
+
+
+def transpose(
+    adj: Adjacency, perm: np.ndarray, idx: np.ndarray, pair: np.ndarray, ties: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the neighbour pairs ``(perm[s], perm[s + 1])``, ``s`` in ``pair``, to swap (the
+    ``dot`` transpose step); ``idx`` is every node's index within its rank.
+
+    The caller passes pairs of one rank parity (so their neighbour ranks stay put) and one slot
+    parity (so no node is in two pairs); each swap changes only the crossings between its own
+    two nodes' edges, so all swaps can be decided at once and the total never grows. Crossings
+    of a pair are counted exactly, both gaps, by comparing every edge of one node with every
+    edge of the other on the same side. With ``ties``, pairs whose swap leaves their crossings
+    unchanged (but not zero) swap too: that walks along plateaus a strict step cannot leave.
+    Returns the slots to swap, and the slots of pairs left with crossings.
+    """
+    u, v = perm[pair], perm[pair + 1]
+    du, dv = adj.start[u + 1] - adj.start[u], adj.start[v + 1] - adj.start[v]
+    work = du * dv
+    ok = (work > 0) & (work <= MAX_PAIR_WORK)
+    u, v, dv, work, pair = u[ok], v[ok], dv[ok], work[ok], pair[ok]
+    if not len(u):
+        return pair, pair
+    # Expand every pair into its du × dv (entry of u, entry of v) combinations.
+    p = np.repeat(np.arange(len(u)), work)
+    j = np.arange(int(work.sum())) - np.repeat(np.cumsum(work) - work, work)
+    dvp = dv[p]
+    eu = adj.start[u][p] + j // dvp
+    ev = adj.start[v][p] + j % dvp
+    same = adj.side[eu] == adj.side[ev]
+    fu, fv = idx[adj.far[eu]], idx[adj.far[ev]]
+    now = np.bincount(p, same & (fu > fv), len(u))  # crossings with u left of v
+    swapped = np.bincount(p, same & (fu < fv), len(u))
+    better = swapped < now
+    if ties:
+        better |= (swapped == now) & (now > 0)
+    return pair[better], pair[~better & (now > 0)]

@@ -56,9 +56,18 @@ GRAPHS = [
 
 
 # ---------------------------------------------------------------- models → layout input arrays
-def onnx_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One box per node, graph input and graph output; one edge per (producer, consumer) use."""
+def onnx_arrays(
+    path: Path, shared_copies: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One box per node, graph input and graph output; one edge per (producer, consumer) use.
+
+    With ``shared_copies`` (what the window draws), small values shared by several nodes get a
+    copy box per extra consumer, by the diagram's own rule (``inspector.core.diagram_shared``).
+    """
     import onnx
+
+    from inspector.core.diagram_shared import plan_copies, shared_nodes
+    from inspector.core.graph import open_model
 
     graph = onnx.load(str(path), load_external_data=False).graph
     ops: list[str] = []
@@ -67,6 +76,7 @@ def onnx_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     for vi in graph.input:
         producer[vi.name] = len(ops)
         ops.append("Input")
+    first_node = len(ops)
     for node in graph.node:
         uses += [(t, len(ops)) for t in node.input if t]
         producer.update((t, len(ops)) for t in node.output)
@@ -77,7 +87,14 @@ def onnx_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     edges = [(producer[t], c) for t, c in uses if t in producer]
     src, dst = np.array(edges, dtype=np.int64).reshape(-1, 2).T
     widths = np.array([8 * max(len(op), 12) + 16 for op in ops], dtype=np.float64)
-    return widths, np.full(len(ops), 40.0), src, dst
+    if shared_copies:  # the types the window has when it first draws: no shape inference yet
+        shared = np.zeros(len(ops), bool)
+        shared[first_node : first_node + len(graph.node)] = shared_nodes(
+            open_model(path, infer=False).graph
+        )
+        src, original = plan_copies(len(ops), src, dst, shared)
+        widths = np.concatenate((widths, widths[original]))
+    return widths, np.full(len(widths), 40.0), src, dst
 
 
 def export_transformer(family: str, layers: int, path: Path) -> None:
@@ -119,7 +136,7 @@ def graph_arrays(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     path = CACHE / f"{family}_{layers}.onnx"
     if not path.exists():
         export_transformer(family, layers, path)
-    arrays_path = path.with_suffix(".npz")
+    arrays_path = path.with_suffix(".copies.npz")
     if not arrays_path.exists():  # parsing the 100k model takes seconds; keep the arrays
         np.savez(arrays_path, *onnx_arrays(path))
     with np.load(arrays_path) as z:
