@@ -141,7 +141,17 @@ class Folding:
         self._node_boxes = np.flatnonzero(is_node)  # full box ids of nodes, in box order
         self._other_boxes = np.flatnonzero(~is_node)  # inputs, outputs: kept, in order
         self._lines: dict[int, tuple[str, ...]] = {}
-        self._categories: dict[int, int] = {}
+        # per group: how many nodes it holds directly, and of each category (recursively)
+        node_group = hierarchy.node_group.astype(np.int64)
+        self._direct = np.bincount(node_group, minlength=n_groups)
+        n_cats = len(Category)
+        cats = full.category[full.node_box].astype(np.int64)
+        per = np.bincount(node_group * n_cats + cats, minlength=n_groups * n_cats)
+        per = per.reshape(n_groups, n_cats)
+        for g in reversed(groups[1:]):  # children come after their parents
+            per[g.parent] += per[g.id]
+        self._category_counts = per
+        self._group_category = np.where(per.any(axis=1), per.argmax(axis=1), int(Category.OTHER))
 
     # ----------------------------------------------------------------------------- the tree
 
@@ -301,7 +311,7 @@ class Folding:
                     names.append(self.hierarchy.groups[c].name)
                 elif self.fold(above).sample != c and self.fold(above).members[0] == c:
                     names.append(self.fold(above).title)
-            direct = int((self.hierarchy.node_group == gid).sum())
+            direct = int(self._direct[gid])
             if direct:
                 names.append(f"{direct} op{'' if direct == 1 else 's'}")
         else:
@@ -315,17 +325,10 @@ class Folding:
 
     def _category(self, tid: int) -> int:
         """The most common category of the nodes inside (their colour hints at what it does)."""
-        cached = self._categories.get(tid)
-        if cached is None:
-            cached = self._categories[tid] = self._count_category(tid)
-        return cached
-
-    def _count_category(self, tid: int) -> int:
-        nodes = np.concatenate([self.hierarchy.nodes_of(m) for m in self.members(tid)])
-        cats = self.full.category[self.full.node_box[nodes]]
-        if len(cats) == 0:
-            return int(Category.OTHER)
-        return int(np.argmax(np.bincount(cats.astype(np.int64))))
+        if not self.is_fold(tid):
+            return int(self._group_category[tid])
+        counts = self._category_counts[list(self.fold(tid).members)].sum(axis=0)
+        return int(np.argmax(counts)) if counts.any() else int(Category.OTHER)
 
     # ----------------------------------------------------------------------------- findings
 
