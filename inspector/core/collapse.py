@@ -132,6 +132,11 @@ class Folding:
             depth[g] = depth[p] + 1
             done[g] = True
         self.depth = depth
+        in_fold = np.zeros(self.size, dtype=bool)  # some fold is above it
+        for t in np.argsort(depth, kind="stable").tolist()[1:]:  # parents first
+            p = int(parent[t])
+            in_fold[t] = in_fold[p] or p >= n_groups
+        self._in_fold = in_fold
         self._levels = [np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1)]
         ids: dict[str, int] = {}
         self._edge_value_id = np.fromiter(
@@ -165,11 +170,13 @@ class Folding:
         return frozenset(range(1, self.size))
 
     def expanded_to_depth(self, depth: int) -> frozenset[int]:
-        """Groups down to ``depth`` open (0: the top-level groups are boxes); folds stay closed
-        unless ``depth`` reaches the deepest group, which opens everything."""
+        """Groups down to ``depth`` open (0: the top-level groups are boxes); folds and what
+        they hold stay closed unless ``depth`` reaches the deepest group, which opens
+        everything."""
         if depth >= self.max_depth:
             return self.everything
-        return frozenset(self.hierarchy.expanded_to_depth(depth))
+        # a fold's members stay closed: opening the fold shows them as boxes
+        return frozenset(g for g in self.hierarchy.expanded_to_depth(depth) if not self._in_fold[g])
 
     def is_fold(self, tid: int) -> bool:
         return tid >= len(self.hierarchy.groups)
