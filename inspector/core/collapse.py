@@ -17,7 +17,9 @@ members. Repeated structure found without names is already grouped as ``block ×
 
 :func:`default_expansion` picks what a view opens at: the deepest expansion whose drawing, fitted
 into the viewport, still shows its titles at ``MIN_LABEL_PX`` or more; a graph that is readable
-fully expanded (or has under ``AUTO_COLLAPSE_MIN_NODES`` nodes) opens fully expanded.
+fully expanded (or has under ``AUTO_COLLAPSE_MIN_NODES`` nodes, or under
+``AUTO_COLLAPSE_REPEATS_MIN_NODES`` when its groups come from repeated structure alone) opens fully
+expanded.
 
 Known limitations: a fold's parameter count adds its members' counts, so weights shared between
 members are counted once per member; folds are found among siblings only (not across parents).
@@ -50,7 +52,7 @@ from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
 #: A group box's name: its font size in pixels, the average advance of that (bold) font, and the
 #: height of its line. Larger than a node's title, so a collapsed model reads from afar.
 GROUP_TITLE_PX = 20
-GROUP_TITLE_CHAR_W = 12.5
+GROUP_TITLE_CHAR_W = 13.5
 GROUP_TITLE_H = 26.0
 #: A group box's detail lines (counts): font size, average advance, line height.
 GROUP_BODY_PX = 14
@@ -68,8 +70,11 @@ MIN_LABEL_PX = 8.0
 FIT_MARGIN = 40.0
 #: A fitted drawing is never shown larger than its natural size.
 MAX_FIT_ZOOM = 1.0
-#: Graphs with fewer nodes open fully expanded whatever their shape.
+#: Graphs with fewer nodes open fully expanded whatever their shape; groups guessed from repeated
+#: structure alone (no module names) only collapse a view that opens on more than the larger
+#: count (a 900-node CNN from the onnx zoo opens as it always did).
 AUTO_COLLAPSE_MIN_NODES = 150
+AUTO_COLLAPSE_REPEATS_MIN_NODES = 2000
 #: Expansions drawing more boxes than this are not tried as a default (each costs a layout).
 MAX_DEFAULT_BOXES = 600
 #: What a group holds is listed in at most this many lines of about this many characters.
@@ -448,7 +453,9 @@ def default_expansion(
     """What a view of ``viewport`` pixels opens at: the deepest expansion readable at fit (the
     least deep one when none is), with its diagram and layout."""
     full = folding.full
-    if len(folding.hierarchy.node_group) < AUTO_COLLAPSE_MIN_NODES or folding.size <= 1:
+    h = folding.hierarchy
+    least = AUTO_COLLAPSE_REPEATS_MIN_NODES if h.source == "repeats" else AUTO_COLLAPSE_MIN_NODES
+    if len(h.node_group) < least or folding.size <= 1:
         return folding.everything, full, layout_diagram(full)
     best: tuple[frozenset[int], Diagram, Layout] | None = None
     for depth in range(folding.max_depth + 1):
