@@ -57,6 +57,7 @@ class DocumentView(QWidget):
         #: Milliseconds the last expand/collapse took: new diagram, layout, scene and a repaint.
         self.last_fold_ms = 0.0
         self._index: tuple[Graph, dict[str, int], dict[tuple[str, ...], list[int]]] | None = None
+        self._shown_path = session.documents[doc_id].graph_path
         self.view.background_clicked.connect(lambda: session.select(doc_id, None))
         session.graph_changed.connect(self._graph_changed)
         session.selection_changed.connect(self._selection_changed)
@@ -354,8 +355,17 @@ class DocumentView(QWidget):
             self.apply_findings()
 
     def _graph_changed(self, doc_id: int) -> None:
-        if doc_id == self.doc_id:
-            self.rebuild()
+        if doc_id != self.doc_id:
+            return
+        before, self._shown_path = self._shown_path, self.document.graph_path
+        self.rebuild()
+        # Back up by the breadcrumb: show the If/Loop/Scan node the subgraph belongs to, opening
+        # the groups it is in (a function body's path names no node here: nothing to show).
+        here = self._shown_path
+        if len(before) > len(here) and before[: len(here)] == here:
+            index = self._node_index(self.document.graph)[0].get(before[len(here)])
+            if index is not None:
+                self.reveal_node(index)
 
     def _selection_changed(self, doc_id: int) -> None:
         if doc_id != self.doc_id or self.scene is None:

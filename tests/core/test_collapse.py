@@ -33,22 +33,37 @@ from tests.core.test_hierarchy import STACK_CODE, _export
 D = 16
 
 
-def layered_model(layers: int, custom_in: int | None = None) -> onnx.ModelProto:
+def layered_model(
+    layers: int, custom_in: int | None = None, if_in: int | None = None
+) -> onnx.ModelProto:
     """TorchScript-style names: ``/embed/MatMul``, then per layer ``/layers.i/attn/MatMul``,
     ``/layers.i/attn/Softmax``, ``/layers.i/mlp/Relu`` and the residual ``/layers.i/Add`` (which
     reads the layer's input a second time), then ``/head/MatMul``. Layer ``custom_in`` has an
-    op of a custom domain instead of its Relu (a finding for the checks)."""
+    op of a custom domain instead of its Relu (a finding for the checks); layer ``if_in`` an If
+    (on the graph input ``c``) whose branches apply Relu or Neg to the outer scope's value."""
     rng = np.random.default_rng(0)
     inits = [numpy_helper.from_array(rng.random((D, D), np.float32), "We")]
     nodes = [helper.make_node("MatMul", ["x", "We"], ["h0"], name="/embed/MatMul")]
     for i in range(layers):
         inits.append(numpy_helper.from_array(rng.random((D, D), np.float32), f"W{i}"))
         act = ("Frob", "local.custom") if i == custom_in else ("Relu", "")
+        if i == if_in:
+            branches = {
+                f"{b}_branch": helper.make_graph(
+                    [helper.make_node(op, [f"s{i}"], [f"{b}_out"])],
+                    b,
+                    [],
+                    [helper.make_tensor_value_info(f"{b}_out", TensorProto.FLOAT, [1, D])],
+                )
+                for b, op in (("then", "Relu"), ("else", "Neg"))
+            }
+            act = ("If", "")
         nodes += [
             helper.make_node("MatMul", [f"h{i}", f"W{i}"], [f"q{i}"], name=f"/layers.{i}/attn/MatMul"),
             helper.make_node("Softmax", [f"q{i}"], [f"s{i}"], name=f"/layers.{i}/attn/Softmax"),
             helper.make_node(
-                act[0], [f"s{i}"], [f"m{i}"], name=f"/layers.{i}/mlp/{act[0]}", domain=act[1]
+                act[0], ["c"] if i == if_in else [f"s{i}"], [f"m{i}"],
+                name=f"/layers.{i}/mlp/{act[0]}", domain=act[1], **(branches if i == if_in else {}),
             ),
             helper.make_node("Add", [f"h{i}", f"m{i}"], [f"h{i + 1}"], name=f"/layers.{i}/Add"),
         ]  # fmt: skip
@@ -56,7 +71,8 @@ def layered_model(layers: int, custom_in: int | None = None) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes,
         "layered",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, D])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, D])]
+        + ([helper.make_tensor_value_info("c", TensorProto.BOOL, [])] if if_in is not None else []),
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, D])],
         inits,
     )

@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import pytest
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QToolButton
 
 from inspector.core.collapse import MIN_LABEL_PX
 from inspector.core.diagram import BoxKind
@@ -138,3 +139,23 @@ def test_100k_model_opens_readable_and_folds_fast(qtbot, window):
         times.append(view.last_fold_ms)
         layer = _group_boxes(view.document.current.diagram)["layers.0"]
     assert sorted(times)[len(times) // 2] < 100, times
+
+
+def test_breadcrumb_back_up_opens_the_groups_to_the_if(qtbot, window, tmp_path):
+    path = tmp_path / "with_if.onnx"
+    onnx.save(layered_model(60, if_in=9), path)
+    view = open_and_wait(qtbot, window, path)
+    doc = view.document
+    node = next(n for n in doc.graph.nodes if n.op_type == "If")
+    # collapsed: the If is inside the fold
+    assert doc.current.diagram.kind[doc.current.diagram.node_box[node.index]] == BoxKind.GROUP
+    view.session.enter_graph(view.doc_id, (node.label, "then_branch"))
+    qtbot.waitUntil(lambda: doc.graph_path == (node.label, "then_branch"), timeout=30000)
+    # the breadcrumb's first button goes back to the main graph, with the If drawn and shown
+    back = view.crumbs.findChildren(QToolButton)[0]
+    qtbot.mouseClick(back, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: doc.graph_path == ())
+    diagram = doc.current.diagram
+    box = int(diagram.node_box[node.index])
+    assert diagram.kind[box] == BoxKind.NODE
+    assert view.view.visible_scene_rect().contains(view.scene.box_rect(box).center())
