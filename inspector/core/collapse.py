@@ -429,9 +429,14 @@ class CollapsibleDrawing(DrawnGraph):
     def with_expanded(self, expanded: Collection[int]) -> CollapsibleDrawing:
         """The drawing with exactly ``expanded`` open (laid out anew; ~ms for a few hundred
         boxes)."""
-        state = frozenset(t for t in expanded if 0 < t < self.folding.size)
-        diagram = self.folding.diagram(state)
+        state, diagram = self.diagram_for(expanded)
         return CollapsibleDrawing(diagram, layout_diagram(diagram), self.folding, state)
+
+    def diagram_for(self, expanded: Collection[int]) -> tuple[frozenset[int], Diagram]:
+        """The expansion state ``expanded`` stands for (ids of this folding only) and its
+        diagram, not laid out yet."""
+        state = frozenset(t for t in expanded if 0 < t < self.folding.size)
+        return state, self.folding.diagram(state)
 
 
 def fit_zoom(layout: Layout, viewport: tuple[float, float]) -> float:

@@ -18,20 +18,26 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.collapse import CollapsibleDrawing
-from inspector.core.diagram import BoxKind
+from inspector.core.diagram import BoxKind, layout_diagram
 from inspector.core.findings import Finding, overlay_text, strongest
 from inspector.core.graph import Graph
+from inspector.core.layout import Layout
 from inspector.scene.palette import palette_for
 from inspector.scene.scene import GraphScene
 from inspector.ui.graph_view.view import GraphView
 from inspector.ui.session import Document, Selection, Session, breadcrumb
 from inspector.ui.theme import is_dark
 
+#: Drawings of more boxes than this are laid out off the GUI thread (~0.1 s and up).
+SYNC_LAYOUT_BOXES = 1000
+
 
 class DocumentView(QWidget):
     """Shows the current graph of one document and turns clicks into session calls."""
 
     scene_replaced = Signal()
+    #: Groups were opened or closed and the new drawing is shown.
+    groups_changed = Signal()
 
     def __init__(
         self, session: Session, doc_id: int, show_edge_labels: bool, parent: QWidget | None = None
@@ -102,17 +108,39 @@ class DocumentView(QWidget):
 
     def set_expanded(self, expanded: Collection[int], focus: int | None = None) -> None:
         """Draw the current graph with exactly the groups ``expanded`` open, keeping the zoom
-        and centring on the node or group ``focus`` (a tree id; -1 - i for node i)."""
+        and centring on the node or group ``focus`` (a tree id; -1 - i for node i). A drawing
+        of more than ``SYNC_LAYOUT_BOXES`` boxes is laid out in the background."""
         drawing = self.drawing
         if drawing is None or frozenset(expanded) == drawing.expanded:
             return
         t0 = time.perf_counter()
-        new = drawing.with_expanded(expanded)
+        state, diagram = drawing.diagram_for(expanded)
+        if diagram.box_count <= SYNC_LAYOUT_BOXES:
+            new = CollapsibleDrawing(diagram, layout_diagram(diagram), drawing.folding, state)
+            self._show_drawing(new, focus, t0)
+            return
+        path = self.document.graph_path
+
+        def done(layout: Layout) -> None:
+            doc = self.session.documents.get(self.doc_id)
+            if doc is not None and doc.graph_path == path and doc.current is drawing:
+                new = CollapsibleDrawing(diagram, layout, drawing.folding, state)
+                self._show_drawing(new, focus, t0)
+
+        self.session.runner.submit(
+            f"groups:{self.doc_id}",
+            lambda progress, cancel: layout_diagram(diagram, progress, cancel),
+            done,
+            what=f"laying out {diagram.box_count:,} boxes of {self.document.path.name}",
+        )
+
+    def _show_drawing(self, new: CollapsibleDrawing, focus: int | None, t0: float) -> None:
         # The drawing is the document's view state, like the graph path: the view replaces it.
         self.document.drawn[self.document.graph_path] = new
         self.rebuild(keep=self._focus_point(new, focus))
         self.view.viewport().repaint()
         self.last_fold_ms = (time.perf_counter() - t0) * 1000
+        self.groups_changed.emit()
 
     def _focus_point(self, drawing: CollapsibleDrawing, focus: int | None) -> QPointF:
         """Where ``focus`` (a tree id, or -1 - node index) is drawn in ``drawing``; the view's

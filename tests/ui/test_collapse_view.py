@@ -77,7 +77,7 @@ def test_big_model_opens_collapsed_and_groups_open_and_close(qtbot, window, tmp_
 
     # the View menu: everything, nothing, depth 1
     _action(window, "E&xpand All Groups").trigger()
-    assert view.document.current.diagram is drawing.folding.full
+    qtbot.waitUntil(lambda: view.document.current.diagram is drawing.folding.full)
     assert view.scene.box_grid.count == len(view.document.graph.nodes) + 2
     _action(window, "&Collapse All Groups").trigger()
     assert set(_group_boxes(view.document.current.diagram)) == set(boxes)
