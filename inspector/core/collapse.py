@@ -52,7 +52,7 @@ from inspector.core.tasks import CancelToken, ProgressFn, gc_paused, no_progress
 #: A group box's name: its font size in pixels, the average advance of that (bold) font, and the
 #: height of its line. Larger than a node's title, so a collapsed model reads from afar.
 GROUP_TITLE_PX = 20
-GROUP_TITLE_CHAR_W = 13.5
+GROUP_TITLE_CHAR_W = 15.0
 GROUP_TITLE_H = 26.0
 #: A group box's detail lines (counts): font size, average advance, line height.
 GROUP_BODY_PX = 14
