@@ -42,6 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--opset", type=int, help="the ai.onnx opset (default: the exporter's)")
     parser.add_argument("--exporter", choices=("dynamo", "torchscript"), default="dynamo")
+    parser.add_argument(
+        "--cast-float64",
+        action="store_true",
+        help="cast float64 inputs, weights and buffers to float32 before exporting",
+    )
+    parser.add_argument(
+        "--float32-io",
+        action="store_true",
+        help="float32 inputs and outputs around float16 weights (Casts inside the file)",
+    )
     parser.add_argument("--no-validate", action="store_true", help="skip the validation checklist")
     parser.add_argument(
         "--script", metavar="OUT.py", help="also write a script repeating the export"
@@ -88,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         dynamic_batch=args.dynamic_batch,
         exporter=args.exporter,
         opset=args.opset,
+        cast_float64=args.cast_float64,
+        float32_io=args.float32_io,
         validate=not args.no_validate,
     )
     problems = config.problems()
