@@ -63,3 +63,13 @@ class BatchOfTwo(nn.Module):
 def batch_of_two():
     """Exported with a dynamic batch, which the buffer fixes: fixed by making the dim static."""
     return BatchOfTwo(), (torch.randn(2, 8),)
+
+
+class RunningSum(nn.Module):
+    def forward(self, x):
+        return torch.cumsum(x, dim=1)  # TorchScript exporter: CumSum needs opset 11 or newer
+
+
+def running_sum():
+    """Exported with the TorchScript exporter at opset 10: fixed by a newer opset."""
+    return RunningSum(), (torch.randn(2, 8),)

@@ -26,13 +26,13 @@ from inspector.core.findings import Finding
 
 #: finding code → the kinds of fix that can repair it, in the order they are offered.
 FIXES: dict[str, tuple[str, ...]] = {
-    "unsupported-aten-op": ("exporter",),
+    "unsupported-aten-op": ("exporter", "opset"),
     "custom-op-no-translation": ("exporter",),
     "custom-autograd-function": ("exporter",),
     "data-dependent-control-flow": ("exporter",),
     "tensor-value-baked": ("exporter",),
     "onnx-checker-failed": ("exporter",),
-    "export-failed": ("exporter",),
+    "export-failed": ("exporter", "opset"),
     "opset-unsupported": ("opset", "exporter"),
     "opset-not-honored": ("opset",),
     "float64-input": ("cast_float64",),
@@ -102,9 +102,12 @@ def _exporter(f: Finding, cfg: ExportConfig, _names: list[str], _opset: int | No
 
 def _opset(f: Finding, cfg: ExportConfig, _names: list[str], file_opset: int | None):
     # A file written at another opset than asked: ask for the one it has, so the file and the
-    # settings agree; an opset the exporter refuses: the retry opset.
+    # settings agree; an opset the exporter refuses: the retry opset; an op missing at an older
+    # opset than that (TorchScript: "cannot be exported at opset 10"): the retry opset too.
     target = file_opset if f.code == "opset-not-honored" else RETRY_OPSET.get(cfg.exporter)
     if target is None or target == cfg.opset:
+        return None
+    if not f.code.startswith("opset-") and (cfg.opset is None or cfg.opset > target):
         return None
     return ExportFix(
         f"opset:{target}", f"Retry with opset {target}", f.code, replace(cfg, opset=target)

@@ -228,8 +228,8 @@ def comparison_text(fix: ExportFix, before: ExportResult, after: ExportResult) -
     def outcome(r: ExportResult) -> str:
         return "exported" if r.ok else "export failed"
 
-    def passed(r: ExportResult) -> int:
-        return sum(1 for c in r.checklist if c.get("status") == "passed")
+    def count(r: ExportResult, status: str) -> int:
+        return sum(1 for c in r.checklist if c.get("status") == status)
 
     def errors(r: ExportResult) -> set[str]:
         return {f.code for f in r.findings if f.severity == Severity.ERROR}
@@ -237,8 +237,9 @@ def comparison_text(fix: ExportFix, before: ExportResult, after: ExportResult) -
     gone = sorted(errors(before) - errors(after))
     new = sorted(errors(after) - errors(before))
     text = (
-        f"<b>{html.escape(fix.label)}</b> — before → after: {outcome(before)} → "
-        f"{outcome(after)}; checks passed {passed(before)} → {passed(after)}; error findings "
+        f"<b>{html.escape(fix.label, quote=False)}</b> — before → after: {outcome(before)} → "
+        f"{outcome(after)}; checks passed {count(before, 'passed')} → {count(after, 'passed')}, "
+        f"failed {count(before, 'failed')} → {count(after, 'failed')}; error findings "
         f"{sum(f.severity == Severity.ERROR for f in before.findings)} → "
         f"{sum(f.severity == Severity.ERROR for f in after.findings)}"
     )
