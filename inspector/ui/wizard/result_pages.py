@@ -68,6 +68,7 @@ class ValidationPage(QWizardPage):
         self.checklist = QTreeWidget(self)
         self.checklist.setHeaderLabels(["", "check", "detail", "before → after"])
         self.checklist.setColumnHidden(BEFORE_AFTER, True)
+        self.checklist.header().moveSection(BEFORE_AFTER, 2)  # shown before the detail
         self.checklist.setRootIsDecorated(False)
         for column in (0, 1, BEFORE_AFTER):
             self.checklist.header().setSectionResizeMode(
@@ -159,10 +160,8 @@ class ValidationPage(QWizardPage):
             for row in result.checklist:
                 self._add_row(row.get("status", ""), row.get("name", ""), row.get("detail", ""))
         self.comparison.setVisible(before is not None)
-        if self.checklist.topLevelItemCount() == 0:
-            self.checklist.addTopLevelItem(
-                QTreeWidgetItem(["–", "no checks", "the file was not written, so not validated"])
-            )
+        # No file, no checks: the findings get the room (the headline says nothing was written).
+        self.checklist.setVisible(self.checklist.topLevelItemCount() > 0)
         config = page.config if page is not None else None
         offered = (
             offered_fixes(result.findings, config, result.input_names, result.opset)
@@ -213,6 +212,8 @@ def headline(result: ExportResult) -> str:
             f"Exported to {result.onnx} (opset {result.opset}), but it is degraded: "
             f"{len(errors)} error finding(s), {len(failed)} failed check(s)."
         )
+    if not result.checklist:
+        return f"Exported to {result.onnx} (opset {result.opset}); not validated."
     counts = Counter(c.get("status", "") for c in result.checklist)
     verdict = (
         f"all {len(result.checklist)} checks passed"
