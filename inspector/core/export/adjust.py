@@ -212,9 +212,12 @@ def compare_checklists(
 # -- the child side ---------------------------------------------------------------------------
 
 
-def adjust_model(cfg: ExportConfig, model: Any, args: tuple, log: Any) -> tuple[Any, tuple]:
+def adjust_model(
+    cfg: ExportConfig, model: Any, args: tuple, names: list[str], log: Any
+) -> tuple[Any, tuple]:
     """The model and example inputs with ``cfg``'s casts applied (both unchanged without
-    them). Runs in the export's child (imports torch); ``log`` takes one line per change."""
+    them); ``names`` are the inputs' names. Runs in the export's child (imports torch);
+    ``log`` takes one line per change."""
     import torch
 
     if cfg.cast_float64:
@@ -230,7 +233,7 @@ def adjust_model(cfg: ExportConfig, model: Any, args: tuple, log: Any) -> tuple[
         half = next((d for d in (torch.float16, torch.bfloat16) if d in halves), None)
         args = tuple(a.float() if a.is_floating_point() else a for a in args)
         if half is not None:
-            model = _float32_io(model, half)
+            model = _float32_io(model, half, names)
         log(
             "[inspector] float32 inputs and outputs"
             + (f" around the {str(half)[6:]} weights" if half is not None else "")
@@ -238,9 +241,11 @@ def adjust_model(cfg: ExportConfig, model: Any, args: tuple, log: Any) -> tuple[
     return model, args
 
 
-def _float32_io(model: Any, half: Any) -> Any:
+def _float32_io(model: Any, half: Any, names: list[str]) -> Any:
     """``model`` behind Casts: float inputs to ``half`` on the way in, float outputs to float32
     on the way out, so the file's inputs and outputs are float32 and its weights stay half."""
+    import inspect
+
     import torch
 
     class Float32IO(torch.nn.Module):
@@ -256,4 +261,8 @@ def _float32_io(model: Any, half: Any) -> Any:
                 out,
             )
 
+    # torch.export matches dynamic_shapes to forward's parameters: give it the model's names.
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    Float32IO.forward.__signature__ = inspect.Signature([this, *params])  # type: ignore[attr-defined]
     return Float32IO().eval()

@@ -455,7 +455,7 @@ def run(cfg: ExportConfig, emit: Emitter) -> dict[str, Any]:
         args = example if example is not None else build_inputs(cfg)
         names = input_names(model, cfg, len(args))
         # The wizard's fixes (casts, float32 I/O) on the loaded model; the user's file is untouched.
-        model, args = adjust_model(cfg, model, args, emit.log)
+        model, args = adjust_model(cfg, model, args, names, emit.log)
         dims = cfg.dynamic_dims(names)
         result["input_names"] = names
         for d in dims:
