@@ -1,9 +1,14 @@
 """Pages 5 and 6 of the export wizard: the validation checklist and findings, and the finish.
 
 The validation page shows :attr:`ExportResult.checklist` as ticks and crosses, each finding with
-its code, message, the user's source line and next steps, and the raw log behind "Show log". The
-finish page opens the file in the Inspector (the wizard's ``model_exported`` signal) and saves a
-script that repeats the export.
+its code, message, the user's source line with its neighbours, next steps and a button per fix
+the wizard can apply itself (:mod:`inspector.core.export.adjust`), and the raw log behind "Show
+log". A fix exports again with the changed settings and validates (the export page runs it);
+the page then shows each check before → after. The finish page opens the file in the Inspector
+(the wizard's ``model_exported`` signal) and saves a script that repeats the export.
+
+Known limitations: a fix changes the settings of the export it starts, not the pages' fields;
+going Back to the pages and exporting again starts from their settings.
 """
 
 from __future__ import annotations
