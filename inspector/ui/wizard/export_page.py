@@ -109,8 +109,8 @@ class ExportPage(QWizardPage):
         self._running, self._cancelling = True, False
         self.log.clear()
         self.progress.setValue(0)
-        what = f"xporting {config.source} to {config.output}…"
-        self.status.setText(f"{fix.label}: e{what}" if fix is not None else f"E{what}")
+        doing = f"{fix.label}: exporting" if fix is not None else "Exporting"
+        self.status.setText(f"{doing} {config.source} to {config.output}…")
         self._clock.start()
         self._ticker.start()
         self._tick()
