@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from inspector.core.export import ExportResult
+from inspector.core.export import ExportConfig, ExportResult
+from inspector.core.export.adjust import offered_fixes
+from inspector.core.findings import Finding, Severity
 from inspector.ui.wizard import ExportWizard
+from inspector.ui.wizard.findings_view import FindingsView
 from inspector.ui.wizard.result_pages import ValidationPage
 from tests.ui import test_wizard
 from tests.ui.test_wizard import EXPORT_TIMEOUT_MS, click_next, export, needs_torch
 
 FIXABLE = Path(__file__).resolve().parent.parent / "export_cases" / "fixable.py"
 
-pytestmark = needs_torch
 wizard = test_wizard.wizard  # the fixture: a shown wizard whose dialogs are answered
 
 
@@ -79,6 +81,7 @@ def assert_clean(after: ExportResult) -> None:
     assert not failed, failed
 
 
+@needs_torch
 def test_cast_float64_inputs_to_float32(qtbot, wizard, tmp_path) -> None:
     w = wizard
     page = validate(qtbot, w, "float64_cnn", tmp_path / "cnn.onnx")
@@ -99,6 +102,7 @@ def test_cast_float64_inputs_to_float32(qtbot, wizard, tmp_path) -> None:
     assert "torch" not in sys.modules, "the GUI process must not import torch"
 
 
+@needs_torch
 def test_retry_with_the_torchscript_exporter(qtbot, wizard, tmp_path) -> None:
     w = wizard
     page = validate(qtbot, w, "cdist", tmp_path / "cdist.onnx")
@@ -117,6 +121,7 @@ def test_retry_with_the_torchscript_exporter(qtbot, wizard, tmp_path) -> None:
     assert "torch" not in sys.modules
 
 
+@needs_torch
 @pytest.mark.slow
 def test_declare_the_batch_dynamic(qtbot, wizard, tmp_path) -> None:
     w = wizard
@@ -133,6 +138,7 @@ def test_declare_the_batch_dynamic(qtbot, wizard, tmp_path) -> None:
     assert rows["parity batch=7"] == "not run → ✓ passed"
 
 
+@needs_torch
 @pytest.mark.slow
 def test_retry_with_the_dynamo_exporter(qtbot, wizard, tmp_path) -> None:
     w = wizard
@@ -144,6 +150,7 @@ def test_retry_with_the_dynamo_exporter(qtbot, wizard, tmp_path) -> None:
     assert before_after(w.validation_page)["ONNX Runtime session"] == "not run → ✓ passed"
 
 
+@needs_torch
 @pytest.mark.slow
 def test_retry_with_a_newer_opset(qtbot, wizard, tmp_path) -> None:
     w = wizard
@@ -155,6 +162,7 @@ def test_retry_with_a_newer_opset(qtbot, wizard, tmp_path) -> None:
     assert before_after(page)["opset"] == "not run → ✓ passed"
 
 
+@needs_torch
 @pytest.mark.slow
 def test_float32_io_around_float16_weights(qtbot, wizard, tmp_path) -> None:
     w = wizard
@@ -168,6 +176,7 @@ def test_float32_io_around_float16_weights(qtbot, wizard, tmp_path) -> None:
     assert rows["parity example inputs"] == "not run → ✓ passed"
 
 
+@needs_torch
 @pytest.mark.slow
 def test_make_a_specialized_dim_static(qtbot, wizard, tmp_path) -> None:
     w = wizard
@@ -179,3 +188,28 @@ def test_make_a_specialized_dim_static(qtbot, wizard, tmp_path) -> None:
     rows = before_after(page)
     assert rows["x[0] dynamic"] == "✗ failed → not run"
     assert rows["parity batch=3"] == "✗ failed → not run"
+
+
+def test_a_finding_shows_its_line_with_neighbours_and_its_fixes(qtbot, tmp_path) -> None:
+    source = tmp_path / "net.py"
+    source.write_text("".join(f"line_{n} = {n}\n" for n in range(1, 11)))
+    found = [
+        Finding(Severity.ERROR, "data-dependent-control-flow", "branches on a value"),
+        Finding(Severity.WARNING, "float64-input", "input 'x' is float64", tensor="x"),
+    ]
+    result = ExportResult(False, None, found, [f"{source}:5", None])
+    cfg = ExportConfig(source=str(source), output=str(tmp_path / "net.onnx"), factory="make")
+    view = FindingsView()
+    qtbot.addWidget(view)
+    view.show_findings(result, offered_fixes(found, cfg, ["x"], None))
+    text = view.toPlainText()
+    assert f"In your code: {source}:5" in text
+    shown = [n for n in range(1, 11) if f"line_{n} = {n}" in text]
+    assert shown == [3, 4, 5, 6, 7]  # the line and two either side
+    assert [b.text() for b in view.buttons.values()] == [
+        "Retry with the TorchScript exporter",
+        "Cast float64 inputs to float32 and retry",
+    ]
+    with qtbot.waitSignal(view.fix_chosen) as chosen:
+        qtbot.mouseClick(view.buttons["cast-float64"], Qt.MouseButton.LeftButton)
+    assert chosen.args == ["cast-float64"]
