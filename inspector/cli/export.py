@@ -133,12 +133,17 @@ def run(args: argparse.Namespace) -> int:
     lines = [f"exported {result.onnx} (opset {result.opset})" if result.ok else "export failed"]
     for row in result.checklist:
         lines.append(f"  {row['status']:<8} {row['name']}  {row['detail']}".rstrip())
-    for f, where in zip(result.findings, result.source_lines, strict=True):
+    from inspector.core.export.adjust import offered_fixes
+
+    offered = offered_fixes(result.findings, config, result.input_names, result.opset)
+    for f, where, fixes in zip(result.findings, result.source_lines, offered, strict=True):
         lines.append(f"{f.severity.value}  {f.code}  {f.message}")
         if where:
             lines.append(f"    at {where}")
         if f.hint:
             lines.append(f"    hint: {f.hint}")
+        for fix in fixes:  # what the wizard's buttons do, as this command's options
+            lines.append(f"    retry: {fix.cli}")
     if args.script and result.ok:
         lines.append(f"wrote the export script {args.script}")
     print("\n".join(lines))

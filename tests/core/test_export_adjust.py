@@ -51,10 +51,12 @@ def test_exporter_switch_keeps_what_the_other_exporter_can_write() -> None:
         "Retry with the TorchScript exporter",
         "torchscript",
     )
+    assert fix.cli == "--exporter torchscript"
     ts = config(exporter="torchscript", opset=17)
     (fix,) = fixes_for(error("unsupported-aten-op"), ts, ["x"])
     # dynamo writes 18 and newer: the retry takes the exporter's default
     assert (fix.config.exporter, fix.config.opset) == ("dynamo", None)
+    assert fix.cli == "--exporter dynamo without --opset"
     assert cfg.opset == 17  # the original config is never changed
     # torch.export refuses a ScriptModule: no switch to dynamo for a TorchScript file
     scripted = config(exporter="torchscript", source_kind="torchscript")
@@ -104,10 +106,12 @@ def test_dims_declared_dynamic_or_static() -> None:
     (fix,) = fixes_for(specialized, config(dynamic_batch=True), ["x", "y"])
     assert fix.label == "Make dim 0 of 'x' static"
     assert (fix.config.dynamic, fix.config.dynamic_batch) == ([DynamicDim("y", 0, "batch")], False)
+    assert fix.cli == "only --dynamic y:0:batch"
     # no input named: the model failed at another size of some dim; all become static
     anywhere = error("dynamic-dim-specialized", "the PyTorch model itself fails at batch=3")
     (fix,) = fixes_for(anywhere, config(dynamic=[DynamicDim("x", 1, "seq")]), ["x"])
     assert fix.label == "Make the dynamic dims static" and fix.config.dynamic == []
+    assert fix.cli == "without --dynamic or --dynamic-batch"
 
 
 def test_checklists_compare_before_and_after() -> None:
@@ -131,8 +135,11 @@ def test_config_round_trips_the_fix_fields() -> None:
 @pytest.mark.skipif(not torch_available(), reason="torch is not installed")
 def test_cli_cast_float64_makes_a_float64_cnn_run(tmp_path, capsys) -> None:
     out = tmp_path / "cnn.onnx"
-    argv = ["export", str(FIXABLE), "--factory", "float64_cnn", "--out", str(out), "--json"]
-    assert main([*argv, "--cast-float64"]) == 0
+    argv = ["export", str(FIXABLE), "--factory", "float64_cnn", "--out", str(out)]
+    assert main(argv) == 1  # ONNX Runtime's CPU has no float64 Conv
+    said = capsys.readouterr().out
+    assert "float64-input" in said and "    retry: --cast-float64" in said  # the wizard's fix
+    assert main([*argv, "--force", "--json", "--cast-float64"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] and all(c["status"] == "passed" for c in data["checklist"])
     assert "float64-input" not in {f["code"] for f in data["findings"]}

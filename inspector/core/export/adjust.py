@@ -52,12 +52,14 @@ _DIM_RE = re.compile(r"\bdim (\d+) of '")
 @dataclass(frozen=True, eq=False)
 class ExportFix:
     """One fix for one finding, e.g. ``ExportFix("exporter:torchscript", "Retry with the
-    TorchScript exporter", "unsupported-aten-op", config)``: export ``config`` to apply it."""
+    TorchScript exporter", "unsupported-aten-op", config, "--exporter torchscript")``: export
+    ``config`` to apply it."""
 
     key: str  # what it changes; the same fix offered for two findings is offered once
     label: str  # the button's text
     code: str  # the finding code it addresses
     config: ExportConfig  # the settings to export with
+    cli: str  # the same on the command line, e.g. "--exporter torchscript"
 
 
 def offered_fixes(
@@ -97,7 +99,8 @@ def _exporter(f: Finding, cfg: ExportConfig, _names: list[str], _opset: int | No
         opset = None
     label = f"Retry with the {EXPORTER_NAMES[other]} exporter"
     changed = replace(cfg, exporter=other, opset=opset)  # type: ignore[arg-type]
-    return ExportFix(f"exporter:{other}", label, f.code, changed)
+    cli = f"--exporter {other}" + (" without --opset" if opset != cfg.opset else "")
+    return ExportFix(f"exporter:{other}", label, f.code, changed, cli)
 
 
 def _opset(f: Finding, cfg: ExportConfig, _names: list[str], file_opset: int | None):
@@ -109,23 +112,23 @@ def _opset(f: Finding, cfg: ExportConfig, _names: list[str], file_opset: int | N
         return None
     if not f.code.startswith("opset-") and (cfg.opset is None or cfg.opset > target):
         return None
-    return ExportFix(
-        f"opset:{target}", f"Retry with opset {target}", f.code, replace(cfg, opset=target)
-    )
+    label, changed = f"Retry with opset {target}", replace(cfg, opset=target)
+    return ExportFix(f"opset:{target}", label, f.code, changed, f"--opset {target}")
 
 
 def _cast_float64(f: Finding, cfg: ExportConfig, _names: list[str], _opset: int | None):
     if cfg.cast_float64:
         return None
     label = "Cast float64 inputs to float32 and retry"
-    return ExportFix("cast-float64", label, f.code, replace(cfg, cast_float64=True))
+    changed = replace(cfg, cast_float64=True)
+    return ExportFix("cast-float64", label, f.code, changed, "--cast-float64")
 
 
 def _float32_io(f: Finding, cfg: ExportConfig, _names: list[str], _opset: int | None):
     if cfg.float32_io:
         return None
     label = "Export with float32 inputs and outputs (keep float16 weights)"
-    return ExportFix("float32-io", label, f.code, replace(cfg, float32_io=True))
+    return ExportFix("float32-io", label, f.code, replace(cfg, float32_io=True), "--float32-io")
 
 
 def _dynamic(f: Finding, cfg: ExportConfig, names: list[str], _opset: int | None):
@@ -137,7 +140,8 @@ def _dynamic(f: Finding, cfg: ExportConfig, names: list[str], _opset: int | None
         return None
     label = f"Declare {BATCH_SYMBOL} dynamic" + (f" on '{f.tensor}'" if len(names) > 1 else "")
     changed = replace(cfg, dynamic=[*cfg.dynamic, DynamicDim(f.tensor, 0, BATCH_SYMBOL)])
-    return ExportFix(f"dynamic:{f.tensor}:0", label, f.code, changed)
+    cli = f"--dynamic {f.tensor}:0:{BATCH_SYMBOL}"
+    return ExportFix(f"dynamic:{f.tensor}:0", label, f.code, changed, cli)
 
 
 def _static(f: Finding, cfg: ExportConfig, names: list[str], _opset: int | None):
@@ -159,7 +163,13 @@ def _static(f: Finding, cfg: ExportConfig, names: list[str], _opset: int | None)
         key = f"static:{f.tensor}:" + ",".join(str(d.dim) for d in drop)
     # dynamic_batch is spelled out so that only the dropped dims stop being dynamic.
     kept = [d for d in dims if d not in drop]
-    return ExportFix(key, label, f.code, replace(cfg, dynamic=kept, dynamic_batch=False))
+    cli = (
+        "only " + " ".join(f"--dynamic {d.input}:{d.dim}:{d.symbol}" for d in kept)
+        if kept
+        else "without --dynamic or --dynamic-batch"
+    )
+    changed = replace(cfg, dynamic=kept, dynamic_batch=False)
+    return ExportFix(key, label, f.code, changed, cli)
 
 
 _FIX_BUILDERS = {
