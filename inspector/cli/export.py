@@ -54,6 +54,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="if ops have no ONNX translation, write their translations (working where known, "
         "else stubs to fill in) to FILE.py, for --translations",
     )
+    parser.add_argument(
+        "--cast-float64",
+        action="store_true",
+        help="cast float64 inputs, weights and buffers to float32 before exporting",
+    )
+    parser.add_argument(
+        "--float32-io",
+        action="store_true",
+        help="float32 inputs and outputs around float16 weights (Casts inside the file)",
+    )
     parser.add_argument("--no-validate", action="store_true", help="skip the validation checklist")
     parser.add_argument(
         "--script", metavar="OUT.py", help="also write a script repeating the export"
@@ -101,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         exporter=args.exporter,
         opset=args.opset,
         translations=args.translations or "",
+        cast_float64=args.cast_float64,
+        float32_io=args.float32_io,
         validate=not args.no_validate,
     )
     problems = config.problems()
@@ -145,12 +157,17 @@ def run(args: argparse.Namespace) -> int:
     lines = [f"exported {result.onnx} (opset {result.opset})" if result.ok else "export failed"]
     for row in result.checklist:
         lines.append(f"  {row['status']:<8} {row['name']}  {row['detail']}".rstrip())
-    for f, where in zip(result.findings, result.source_lines, strict=True):
+    from inspector.core.export.adjust import offered_fixes
+
+    offered = offered_fixes(result.findings, config, result.input_names, result.opset)
+    for f, where, fixes in zip(result.findings, result.source_lines, offered, strict=True):
         lines.append(f"{f.severity.value}  {f.code}  {f.message}")
         if where:
             lines.append(f"    at {where}")
         if f.hint:
             lines.append(f"    hint: {f.hint}")
+        for fix in fixes:  # what the wizard's buttons do, as this command's options
+            lines.append(f"    retry: {fix.cli}")
     if args.script and result.ok:
         lines.append(f"wrote the export script {args.script}")
     if stubs is not None and result.stubs:

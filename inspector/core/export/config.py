@@ -138,6 +138,9 @@ class ExportConfig:
     external_data: bool = False  # weights in OUT.onnx.data (for models over 2 GB)
     # dynamo: a .py file defining custom_translation_table {torch.ops.aten.OP.OVERLOAD: fn}
     translations: str = ""
+    # Fixes applied in the child without editing the user's code (inspector.core.export.adjust):
+    cast_float64: bool = False  # float64 inputs, weights and buffers become float32
+    float32_io: bool = False  # float16/bfloat16 weights kept; inputs and outputs float32
     # Validation: ONNX Runtime parity with PyTorch at these sizes of every dynamic dim.
     validate: bool = True
     parity_sizes: list[int] = field(default_factory=lambda: [1, 3, 7])

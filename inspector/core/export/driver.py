@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.core.child import Emitter
+from inspector.core.export.adjust import adjust_model
 from inspector.core.export.config import DynamicDim, ExportConfig
 from inspector.core.export.explain import (
     Explained,
@@ -455,6 +456,8 @@ def run(cfg: ExportConfig, emit: Emitter) -> dict[str, Any]:
             )
         args = example if example is not None else build_inputs(cfg)
         names = input_names(model, cfg, len(args))
+        # The wizard's fixes (casts, float32 I/O) on the loaded model; the user's file is untouched.
+        model, args = adjust_model(cfg, model, args, names, emit.log)
         dims = cfg.dynamic_dims(names)
         result["input_names"] = names
         for d in dims:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.export import ExportConfig, ExportResult
+from inspector.core.export.adjust import ExportFix
 from inspector.core.export.runner import export_call
 from inspector.core.findings import Severity
 from inspector.ui.tasks import TaskError
@@ -75,8 +76,11 @@ class ExportPage(QWizardPage):
         self._cancelling = False
         self.result: ExportResult | None = None
         self.config: ExportConfig | None = None  # the settings of the last run
+        # A fix's run (apply_fix): the fix, and the result it is run to improve on.
+        self.fix: ExportFix | None = None
+        self.before: ExportResult | None = None
         self.cancel_button.clicked.connect(self.cancel)
-        self.restart_button.clicked.connect(self.start)
+        self.restart_button.clicked.connect(self.restart)
         self._show_buttons()
 
     # -- public ------------------------------------------------------------------------------
@@ -87,13 +91,26 @@ class ExportPage(QWizardPage):
 
     def start(self) -> None:
         """Start an export with the wizard's current settings (cancelling a running one)."""
+        self._run(self._wizard().build_config(), None)
+
+    def restart(self) -> None:
+        """Export again with the last run's settings (a fix's included)."""
+        self._run(self.config or self._wizard().build_config(), None)
+
+    def apply_fix(self, fix: ExportFix) -> None:
+        """Export with ``fix``'s settings; the last result becomes :attr:`before`."""
+        self._run(fix.config, fix)
+
+    def _run(self, config: ExportConfig, fix: ExportFix | None) -> None:
         wizard = self._wizard()
-        config = wizard.build_config()
+        self.before = self.result if fix is not None else None
+        self.fix = fix
         self.result, self.config = None, config
         self._running, self._cancelling = True, False
         self.log.clear()
         self.progress.setValue(0)
-        self.status.setText(f"Exporting {config.source} to {config.output}…")
+        doing = f"{fix.label}: exporting" if fix is not None else "Exporting"
+        self.status.setText(f"{doing} {config.source} to {config.output}…")
         self._clock.start()
         self._ticker.start()
         self._tick()
@@ -127,7 +144,7 @@ class ExportPage(QWizardPage):
     def cleanupPage(self) -> None:
         """Going Back stops the export: its settings are about to change."""
         self.cancel()
-        self.result = None
+        self.result = self.before = self.fix = None
 
     def isComplete(self) -> bool:
         return self.result is not None
@@ -143,6 +160,8 @@ class ExportPage(QWizardPage):
         self._ticker.stop()
         self._tick()
         if self._cancelling:  # the runner drops a cancelled task's result: this is the end
+            if self.fix is not None:  # a fix's run: the result it was to improve on stands
+                self.result, self.before, self.fix = self.before, None, None
             self.progress.setValue(0)
             self.progress.setFormat("cancelled")
             self.status.setText(

@@ -1,9 +1,14 @@
 """Pages 5 and 6 of the export wizard: the validation checklist and findings, and the finish.
 
 The validation page shows :attr:`ExportResult.checklist` as ticks and crosses, each finding with
-its code, message, the user's source line and next steps, and the raw log behind "Show log". The
-finish page opens the file in the Inspector (the wizard's ``model_exported`` signal) and saves a
-script that repeats the export.
+its code, message, the user's source line with its neighbours, next steps and a button per fix
+the wizard can apply itself (:mod:`inspector.core.export.adjust`), and the raw log behind "Show
+log". A fix exports again with the changed settings and validates (the export page runs it);
+the page then shows each check before → after. The finish page opens the file in the Inspector
+(the wizard's ``model_exported`` signal) and saves a script that repeats the export.
+
+Known limitations: a fix changes the settings of the export it starts, not the pages' fields;
+going Back to the pages and exporting again starts from their settings.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QTextBrowser,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -28,8 +32,16 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.export import ExportResult
+from inspector.core.export.adjust import (
+    NOT_RUN,
+    CheckChange,
+    ExportFix,
+    compare_checklists,
+    offered_fixes,
+)
 from inspector.core.findings import Severity
 from inspector.ui.panels.problems import SEVERITY_COLORS
+from inspector.ui.wizard.findings_view import FindingsView
 from inspector.ui.wizard.support import FieldMessage
 
 if TYPE_CHECKING:
@@ -42,10 +54,12 @@ STATUS_MARKS = {
     "failed": ("✗", SEVERITY_COLORS[Severity.ERROR]),
     "skipped": ("–", "#757575"),
 }
+BEFORE_AFTER = 3  # the checklist's column shown after a fix
 
 
 class ValidationPage(QWizardPage):
-    """What the export produced and everything found wrong with it."""
+    """What the export produced, everything found wrong with it, and the fixes the wizard can
+    apply itself; after a fix, each check before → after."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,18 +67,27 @@ class ValidationPage(QWizardPage):
         self.setSubTitle("The checks run on the exported file, and what to do about findings.")
         self.headline = QLabel(self)
         self.headline.setWordWrap(True)
+        self.comparison = QLabel(self)  # what a fix changed; hidden without one
+        self.comparison.setWordWrap(True)
+        self.comparison.hide()
         self.checklist = QTreeWidget(self)
-        self.checklist.setHeaderLabels(["", "check", "detail"])
+        self.checklist.setHeaderLabels(["", "check", "detail", "before → after"])
+        self.checklist.setColumnHidden(BEFORE_AFTER, True)
+        self.checklist.header().moveSection(BEFORE_AFTER, 2)  # shown before the detail
         self.checklist.setRootIsDecorated(False)
-        self.checklist.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.checklist.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        for column in (0, 1, BEFORE_AFTER):
+            self.checklist.header().setSectionResizeMode(
+                column, QHeaderView.ResizeMode.ResizeToContents
+            )
         self.checklist.setToolTip(
             "onnx checker, runtime support and edges, dynamic dims, opset, and parity with "
             "PyTorch at each size with the tolerances used"
         )
-        self.findings = QTextBrowser(self)
-        self.findings.setOpenLinks(False)
-        self.findings.setToolTip("Each finding with its code, where in your code, and next steps")
+        self.findings = FindingsView(self)
+        self.findings.setToolTip(
+            "Each finding with its code, where in your code, next steps, and the fixes the "
+            "wizard can apply"
+        )
         self.show_log = QPushButton("Show log", self)
         self.show_log.setCheckable(True)
         self.show_log.setToolTip("The export process's whole output, with the exporter's messages")
@@ -72,54 +95,95 @@ class ValidationPage(QWizardPage):
         self.log.setReadOnly(True)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.hide()
+        self.fixes: list[ExportFix] = []  # those offered for the result shown
+        self._retrying = False
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.headline)
+        layout.addWidget(self.comparison)
         layout.addWidget(self.checklist, 2)
         layout.addWidget(self.findings, 3)
         layout.addWidget(self.show_log)
         layout.addWidget(self.log, 3)
         self.show_log.toggled.connect(self._toggle_log)
+        self.findings.fix_chosen.connect(self.apply_fix)
 
     def initializePage(self) -> None:
+        self._retrying = False
         result = cast("ExportWizard", self.wizard()).result
         if result is not None:
             self.show_result(result)
 
+    def isComplete(self) -> bool:
+        return not self._retrying
+
+    # -- fixes -----------------------------------------------------------------------------------
+
+    def apply_fix(self, key: str) -> None:
+        """Export again with the fix ``key`` (one of :attr:`fixes`) and validate; the page shows
+        the new result beside the last one when it ends."""
+        wizard = cast("ExportWizard", self.wizard())
+        fix = next((f for f in self.fixes if f.key == key), None)
+        if fix is None or wizard.export_page.is_running():
+            return
+        self._retrying = True
+        self.findings.set_fixes_enabled(False)
+        self.headline.setText(
+            f"{fix.label}: exporting again and validating… (Back shows the live log)"
+        )
+        self.completeChanged.emit()
+        wizard.export_page.apply_fix(fix)
+
+    def export_ended(self) -> None:
+        """An export ended (or was cancelled): show where it left things if this page is up."""
+        wizard = cast("ExportWizard | None", self.wizard())
+        if wizard is None or wizard.currentPage() is not self:
+            return
+        self._retrying = False
+        self.completeChanged.emit()
+        result = wizard.result or wizard.export_page.before
+        if result is not None:
+            self.show_result(result)
+
+    # -- showing a result --------------------------------------------------------------------------
+
     def show_result(self, result: ExportResult) -> None:
-        """Fill the page from ``result``."""
-        errors = [f for f in result.findings if f.severity == Severity.ERROR]
-        failed = [c for c in result.checklist if c.get("status") == "failed"]
-        if not result.ok:
-            self.headline.setText("The export failed: nothing was written. Why, and what to do:")
-        elif errors or failed:
-            self.headline.setText(
-                f"Exported to {result.onnx} (opset {result.opset}), but it is degraded: "
-                f"{len(errors)} error finding(s), {len(failed)} failed check(s)."
-            )
-        else:
-            counts = Counter(c.get("status", "") for c in result.checklist)
-            verdict = (
-                f"all {len(result.checklist)} checks passed"
-                if counts["passed"] == len(result.checklist)
-                else ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-            )
-            self.headline.setText(f"Exported to {result.onnx} (opset {result.opset}); {verdict}.")
+        """Fill the page from ``result`` (beside the export before it, after a fix)."""
+        wizard = cast("ExportWizard | None", self.wizard())
+        page = wizard.export_page if wizard is not None else None
+        before, fix = (page.before, page.fix) if page is not None else (None, None)
+        self.headline.setText(headline(result))
         self.checklist.clear()
-        for row in result.checklist:
-            status = row.get("status", "")
-            mark, color = STATUS_MARKS.get(status, ("?", "#757575"))
-            item = QTreeWidgetItem([mark, row.get("name", ""), row.get("detail", "")])
-            item.setForeground(0, QBrush(QColor(color)))
-            item.setToolTip(0, status)
-            item.setToolTip(2, row.get("detail", ""))
-            self.checklist.addTopLevelItem(item)
-        if not result.checklist:
-            self.checklist.addTopLevelItem(
-                QTreeWidgetItem(["–", "no checks", "the file was not written, so not validated"])
-            )
-        self.findings.setHtml(findings_html(result))
+        self.checklist.setColumnHidden(BEFORE_AFTER, before is None)
+        if before is not None and fix is not None:
+            self.comparison.setText(comparison_text(fix, before, result))
+            changes = compare_checklists(before.checklist, result.checklist)
+            for change in changes:
+                status = change.after if change.after != NOT_RUN else "skipped"
+                self._add_row(status, change.name, change.detail, _before_after(change))
+        else:
+            for row in result.checklist:
+                self._add_row(row.get("status", ""), row.get("name", ""), row.get("detail", ""))
+        self.comparison.setVisible(before is not None)
+        # No file, no checks: the findings get the room (the headline says nothing was written).
+        self.checklist.setVisible(self.checklist.topLevelItemCount() > 0)
+        config = page.config if page is not None else None
+        offered = (
+            offered_fixes(result.findings, config, result.input_names, result.opset)
+            if config is not None
+            else [[] for _ in result.findings]
+        )
+        self.fixes = [fix for per_finding in offered for fix in per_finding]
+        self.findings.show_findings(result, offered)
         self.log.setPlainText(result.log)
+
+    def _add_row(self, status: str, name: str, detail: str, before_after: str = "") -> None:
+        mark, color = STATUS_MARKS.get(status, ("?", "#757575"))
+        item = QTreeWidgetItem([mark, name, detail, before_after])
+        item.setForeground(0, QBrush(QColor(color)))
+        item.setToolTip(0, status)
+        item.setToolTip(2, detail)
+        self.checklist.addTopLevelItem(item)
 
     def checklist_rows(self) -> list[tuple[str, str, str]]:
         """(status mark, check, detail) per row, as shown."""
@@ -128,25 +192,76 @@ class ValidationPage(QWizardPage):
             for i in range(self.checklist.topLevelItemCount())
         ]
 
+    def comparison_rows(self) -> list[tuple[str, str]]:
+        """(check, "before → after") per row, as shown after a fix; empty without one."""
+        if self.checklist.isColumnHidden(BEFORE_AFTER):
+            return []
+        return [
+            (self.checklist.topLevelItem(i).text(1), self.checklist.topLevelItem(i).text(3))
+            for i in range(self.checklist.topLevelItemCount())
+        ]
+
     def _toggle_log(self, on: bool) -> None:
         self.log.setVisible(on)
         self.show_log.setText("Hide log" if on else "Show log")
 
 
-def findings_html(result: ExportResult) -> str:
-    """Each finding as a paragraph: severity, code, message, source line, next steps."""
-    if not result.findings:
-        return "<p>No findings: nothing to fix.</p>"
-    blocks = []
-    for f, source in zip(result.findings, result.source_lines, strict=True):
-        color = SEVERITY_COLORS[Severity(f.severity)]
-        where = f"<br><b>In your code:</b> <code>{html.escape(source)}</code>" if source else ""
-        hint = f"<br><b>Next steps:</b> {html.escape(f.hint)}" if f.hint else ""
-        blocks.append(
-            f'<p><span style="color:{color}"><b>{Severity(f.severity).value}</b></span> '
-            f"<code>{html.escape(f.code)}</code>: {html.escape(f.message)}{where}{hint}</p>"
+def headline(result: ExportResult) -> str:
+    """One sentence: failed, degraded (how many errors and failed checks), or the verdict."""
+    errors = [f for f in result.findings if f.severity == Severity.ERROR]
+    failed = [c for c in result.checklist if c.get("status") == "failed"]
+    if not result.ok:
+        return "The export failed: nothing was written. Why, and what to do:"
+    if errors or failed:
+        return (
+            f"Exported to {result.onnx} (opset {result.opset}), but it is degraded: "
+            f"{len(errors)} error finding(s), {len(failed)} failed check(s)."
         )
-    return "".join(blocks)
+    if not result.checklist:
+        return f"Exported to {result.onnx} (opset {result.opset}); not validated."
+    counts = Counter(c.get("status", "") for c in result.checklist)
+    verdict = (
+        f"all {len(result.checklist)} checks passed"
+        if counts["passed"] == len(result.checklist)
+        else ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    )
+    return f"Exported to {result.onnx} (opset {result.opset}); {verdict}."
+
+
+def comparison_text(fix: ExportFix, before: ExportResult, after: ExportResult) -> str:
+    """What a fix changed: the outcome, passed checks and error findings, before → after."""
+
+    def outcome(r: ExportResult) -> str:
+        return "exported" if r.ok else "export failed"
+
+    def count(r: ExportResult, status: str) -> int:
+        return sum(1 for c in r.checklist if c.get("status") == status)
+
+    def errors(r: ExportResult) -> set[str]:
+        return {f.code for f in r.findings if f.severity == Severity.ERROR}
+
+    gone = sorted(errors(before) - errors(after))
+    new = sorted(errors(after) - errors(before))
+    text = (
+        f"<b>{html.escape(fix.label, quote=False)}</b> — before → after: {outcome(before)} → "
+        f"{outcome(after)}; checks passed {count(before, 'passed')} → {count(after, 'passed')}, "
+        f"failed {count(before, 'failed')} → {count(after, 'failed')}; error findings "
+        f"{sum(f.severity == Severity.ERROR for f in before.findings)} → "
+        f"{sum(f.severity == Severity.ERROR for f in after.findings)}"
+    )
+    if gone:
+        text += f" (gone: {html.escape(', '.join(gone))})"
+    if new:
+        text += f" (new: {html.escape(', '.join(new))})"
+    return text + "."
+
+
+def _before_after(change: CheckChange) -> str:
+    def shown(status: str) -> str:
+        mark = STATUS_MARKS.get(status, ("", ""))[0]
+        return f"{mark} {status}".strip()
+
+    return f"{shown(change.before)} → {shown(change.after)}"
 
 
 class FinishPage(QWizardPage):

@@ -92,6 +92,9 @@ class ExportWizard(QWizard):
         if last.get("path"):
             self.set_source(last["path"], last["factory"], last["kind"] or None, last["weights"])
         self.export_started.connect(self._remember_source)
+        # A fix run from the validation page ends there.
+        self.export_finished.connect(lambda _ok: self.validation_page.export_ended())
+        self.export_cancelled.connect(self.validation_page.export_ended)
         # Importing onnxruntime to learn its newest opset takes a moment: not in a slot.
         runner.submit(
             OPSETS_TASK_KEY,
