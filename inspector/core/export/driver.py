@@ -173,7 +173,7 @@ def made_dtype_findings(job: Job, found: list[Explained]) -> list[Explained]:
     """float64 or float16 tensors made inside forward (a cast, a constant, a promotion) when
     the inputs and weights gave no such finding: the node that made the first one."""
     codes = {f.finding.code for f in found}
-    if job.exporter == "torchscript" and not _file_has_wide_or_half(job.cfg.output):
+    if not _file_has_wide_or_half(job.cfg.output):
         return []  # nothing to find, and running the model again for the lines is not free
     new = []
     for code, dtypes, what in (

@@ -73,8 +73,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     ),
     "tensor-value-baked": (
         Severity.ERROR,
-        "a tensor became a Python number or NumPy array while tracing (.item(), .tolist(), "
-        ".numpy(), int(t)): keep the computation in torch ops, or use the dynamo exporter",
+        "a tensor became a NumPy array or Python values while capturing (.numpy(), .tolist()): "
+        "keep the computation in torch ops (x.mean(), not x.numpy().mean()); torch.export "
+        "keeps a .item() used in torch ops symbolic",
     ),
     "float64-input": (
         Severity.WARNING,
