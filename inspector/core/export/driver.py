@@ -517,9 +517,12 @@ def run(cfg: ExportConfig, emit: Emitter) -> dict[str, Any]:
         found += degraded
         found += made_dtype_findings(job, found)
         # The shape tests torch or the tracer pinned come first: a baked branch found by
-        # parity names them rather than the file's first shape test.
+        # parity names them rather than the file's first shape test. torch.export records a
+        # guard for every shape test it evaluates, so with dynamo an unpinned test was not
+        # baked, and a mismatch elsewhere must not be blamed on it.
         pinned = [f.source for f in found if f.finding.code == "branch-baked" and f.source]
-        branches = pinned + [b for b in branches if b not in pinned]
+        rest = [b for b in branches if b not in pinned] if job.exporter == "torchscript" else []
+        branches = pinned + rest
         result["ok"], result["onnx"] = True, str(Path(cfg.output).resolve())
         if cfg.validate:
             from inspector.core.export.validate import validate_export
