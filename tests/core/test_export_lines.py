@@ -318,3 +318,23 @@ def test_a_prim_without_translation_is_an_unsupported_aten_op():
     assert explain_error(text, None, 18).finding.code == "unsupported-aten-op"
     custom = "ConversionError: No ONNX function found for <OpOverload(op='mylib.twice', "
     assert explain_error(custom, None, 18).finding.code == "custom-op-no-translation"
+
+
+def test_source_readers_find_the_tagged_lines():
+    import onnx
+
+    from inspector.core.export import locate
+    from inspector.core.export.explain import is_user_file
+
+    lines = cause_lines()
+    helpers = str(CASES / "line_helpers.py")
+    assert locate.in_autograd_function(helpers, lines["helper_function"][1])
+    assert not locate.in_autograd_function(helpers, lines["helper_kthvalue"][1])
+    assert locate.shape_test_at(helpers, lines["helper_shape_ifexp"][1])
+    assert not locate.shape_test_at(helpers, lines["helper_data_if"][1])
+    made = locate.factory_place(str(CORPUS), "float64_inputs", (".double()",))
+    assert made is not None and made.line == lines["float64_inputs"][1]
+    returned = locate.factory_place(str(CORPUS), "batch_one", ())
+    assert returned is not None and returned.line == lines["batch_one"][1]
+    assert is_user_file(helpers) and not is_user_file(onnx.__file__)
+    assert not is_user_file(locate.__file__) and not is_user_file("<frozen runpy>")
