@@ -37,6 +37,7 @@ from inspector.core.child import Emitter
 from inspector.core.export import locate
 from inspector.core.export.config import DynamicDim, ExportConfig
 from inspector.core.export.explain import (
+    CODES,
     Explained,
     SourceLine,
     explain_error,
@@ -310,7 +311,14 @@ def _specialized(job: Job, d: DynamicDim, size: int) -> Explained:
             f"{what}the model's code fixed it to {size}; torch.export did so silently and the "
             "ONNX file would still show a name for it"
         )
-    return job.find("dynamic-dim-specialized", message, where, tensor=d.input)
+    # A named Dim makes torch.export stop at the line that fixes the dim, until it is fixed.
+    declare = (
+        f"; then declare it: dynamic_shapes={{'{d.input}': {{{d.dim}: "
+        f"torch.export.Dim('{d.symbol}', min=2)}}}} (torch.export then fails while the code "
+        "still fixes it)"
+    )
+    hint = CODES["dynamic-dim-specialized"][1] + declare
+    return job.find("dynamic-dim-specialized", message, where, tensor=d.input, hint=hint)
 
 
 def _user_input_shapes(program: Any) -> dict[int, list[Any]]:
