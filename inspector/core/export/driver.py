@@ -307,6 +307,16 @@ def _specialized(job: Job, d: DynamicDim, size: int) -> Explained:
         )
     else:
         where = job.shapes.specialized(d.input, d.dim)
+        if where is not None and locate.shape_test_at(where.path, where.line):
+            # len(t) or int(t.shape[0]) in an if: the size became a plain int, so the dim was
+            # fixed and only the branch taken at the example size was exported.
+            return job.find(
+                "branch-baked",
+                f"{what}a shape test in the code turned it into the number {size}: the dim "
+                "is fixed and only the branch taken at that size was exported",
+                where,
+                tensor=d.input,
+            )
         message = (
             f"{what}the model's code fixed it to {size}; torch.export did so silently and the "
             "ONNX file would still show a name for it"

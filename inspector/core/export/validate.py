@@ -121,7 +121,12 @@ def _dynamic_axes(
     """Dims marked dynamic that are a number in the file (or a name that is a number: torch
     writes a specialized dim as dim_param "2")."""
     inputs = {i.name: i.type.tensor_type.shape.dim for i in proto.graph.input}
-    specialized = {f.finding.tensor for f in found if f.finding.code == "dynamic-dim-specialized"}
+    # a dim fixed by the code or by a shape test: already said, with its line
+    specialized = {
+        f.finding.tensor
+        for f in found
+        if f.finding.code in ("dynamic-dim-specialized", "branch-baked")
+    }
     new = []
     for d in dims:
         shape = inputs.get(d.input)
