@@ -2,8 +2,8 @@
 (and :mod:`.source`, which loads the user's model), the parent-side runner, the translation of
 exporter errors, and the validation checklist.
 
-Only :mod:`.driver`, :mod:`.source` and :mod:`.validate` import torch, and only in the export's
-child process.
+Only :mod:`.driver`, :mod:`.locate`, :mod:`.source` and :mod:`.validate` import torch, and only
+in the export's child process.
 """
 
 from __future__ import annotations

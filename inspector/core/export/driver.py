@@ -14,32 +14,39 @@ translate a failure into a finding, check what the exporter degraded silently (a
 specialized, a shape range narrowed by a Python ``if``, the opset), then validate
 (:mod:`inspector.core.export.validate`).
 
-Known limitations: inputs are positional tensors only; a dim marked dynamic that torch.export
-specializes is reported, but the line of code that specialized it is not found (torch does not
-record it).
+Every finding names the user's line where torch records one (:mod:`.locate`): the traceback's
+innermost frame in the user's files, the captured graph's node stack traces, the symbolic-shape
+events of ``torch.export``, the tracer's warnings, or the factory's source. A cause that is no
+line (an opset, an input described on the Inputs page) names the setting instead.
+
+Known limitations: inputs are positional tensors only.
 """
 
 from __future__ import annotations
 
-import ast
 import inspect
 import os
 import time
 import traceback
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from inspector.core.child import Emitter
+from inspector.core.export import locate
 from inspector.core.export.adjust import adjust_model
 from inspector.core.export.config import DynamicDim, ExportConfig
 from inspector.core.export.explain import (
+    CODES,
     Explained,
     SourceLine,
     explain_error,
+    failed_op,
     finding,
     user_frames,
 )
+from inspector.core.export.locate import OpSite, ShapeLog, innermost
 from inspector.core.export.source import SourceError, load_source, source_line
 from inspector.core.export.translations import offer_stubs, translation_table
 from inspector.core.findings import Severity
@@ -89,54 +96,116 @@ def build_inputs(cfg: ExportConfig) -> tuple:
     return tuple(out)
 
 
-def dtype_findings(model: Any, args: tuple, names: list[str]) -> list[Explained]:
-    """float64 and float16 inputs or weights: no torch message names these problems."""
+@dataclass
+class Job:
+    """One export's inputs and what locating its causes needs, shared by the steps below."""
+
+    model: Any
+    args: tuple
+    names: list[str]
+    dims: list[DynamicDim]
+    cfg: ExportConfig
+    emit: Emitter
+    from_factory: bool  # the example inputs came from the factory (not from input specs)
+    shapes: ShapeLog = field(default_factory=ShapeLog)
+    program: Any = None  # the ExportedProgram, once captured (dynamo)
+    exporter: str = "dynamo"  # the exporter really used
+    _sites: list[OpSite] | None = None
+
+    def sites(self) -> list[OpSite]:
+        """The model's ops with their user lines: from an eager forward pass, else from the
+        ExportedProgram's nodes. Computed once, when a finding first needs a line."""
+        if self._sites is None:
+            self._sites = locate.eager_sites(self.model, self.args)
+            if not self._sites and self.program is not None:
+                self._sites = locate.program_sites(self.program)
+        return self._sites
+
+    @property
+    def user_file(self) -> str:
+        return str(Path(self.cfg.source).resolve()) if self.cfg.source_kind == "python" else ""
+
+    def find(self, code: str, message: str, source: SourceLine | None = None, **kw: Any):
+        """:func:`finding` with this export's exporter (its next steps)."""
+        return finding(code, message, source, exporter=self.exporter, **kw)
+
+    def factory_place(self, words: tuple[str, ...] = ()) -> SourceLine | None:
+        """The factory's line with one of ``words``, else its return: when the factory made
+        the example inputs."""
+        if not self.user_file or not self.from_factory:
+            return None
+        return locate.factory_place(self.user_file, self.cfg.factory, words)
+
+
+#: Words on a factory's line that make float64 or float16 tensors.
+_DTYPE_WORDS = {
+    "float64-input": (".double()", "float64", "torch.double"),
+    "fp16-on-cpu": (".half()", "float16", "bfloat16", "torch.half"),
+}
+
+
+def dtype_findings(job: Job) -> list[Explained]:
+    """float64 and float16 inputs or weights: no torch message names these problems. The line
+    is the factory's that made them (``model.double()``); inputs described on the Inputs page
+    name that setting."""
     import torch
 
     found: list[Explained] = []
-    weights = {p.dtype for p in model.parameters()} | {b.dtype for b in model.buffers()}
-    for name, a in zip(names, args, strict=False):
+    weights = {p.dtype for p in job.model.parameters()} | {b.dtype for b in job.model.buffers()}
+    setting = "" if job.from_factory else " (as described on the Inputs page / --input)"
+    for name, a in zip(job.names, job.args, strict=False):
         if a.dtype == torch.float64:
-            found.append(finding("float64-input", f"input '{name}' is float64", tensor=name))
+            code, what = "float64-input", "float64"
         elif a.dtype in (torch.float16, torch.bfloat16):
-            found.append(
-                finding("fp16-on-cpu", f"input '{name}' is {str(a.dtype)[6:]}", tensor=name)
-            )
-    if torch.float64 in weights and not any(f.finding.code == "float64-input" for f in found):
-        found.append(finding("float64-input", "the model has float64 weights or buffers"))
-    if weights & {torch.float16, torch.bfloat16} and not any(
-        f.finding.code == "fp16-on-cpu" for f in found
-    ):
-        found.append(finding("fp16-on-cpu", "the model has float16 weights"))
+            code, what = "fp16-on-cpu", str(a.dtype)[6:]
+        else:
+            continue
+        where = job.factory_place(_DTYPE_WORDS[code])
+        found.append(job.find(code, f"input '{name}' is {what}{setting}", where, tensor=name))
+    codes = {f.finding.code for f in found}
+    if torch.float64 in weights and "float64-input" not in codes:
+        where = job.factory_place(_DTYPE_WORDS["float64-input"])
+        found.append(job.find("float64-input", "the model has float64 weights or buffers", where))
+    if weights & {torch.float16, torch.bfloat16} and "fp16-on-cpu" not in codes:
+        where = job.factory_place(_DTYPE_WORDS["fp16-on-cpu"])
+        found.append(job.find("fp16-on-cpu", "the model has float16 weights", where))
     return found
 
 
-def shape_branches(path: str) -> list[SourceLine]:
-    """``if``/``while``/conditional expressions in the user's file whose test reads a shape
-    (``.shape``, ``.size()``, ``len()``, ``.dim()``, ``.ndim``, ``.numel()``): what every
-    exporter evaluates once and bakes."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        tree = ast.parse(text)
-    except (OSError, SyntaxError, UnicodeDecodeError):
-        return []
-    lines = text.splitlines()
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If | ast.While | ast.IfExp) and _reads_shape(node.test):
-            found.append(SourceLine(path, node.lineno, lines[node.lineno - 1]))
-    return sorted(found, key=lambda s: s.line)
+def made_dtype_findings(job: Job, found: list[Explained]) -> list[Explained]:
+    """float64 or float16 tensors made inside forward (a cast, a constant, a promotion) when
+    the inputs and weights gave no such finding: the node that made the first one."""
+    codes = {f.finding.code for f in found}
+    if not _file_has_wide_or_half(job.cfg.output):
+        return []  # nothing to find, and running the model again for the lines is not free
+    new = []
+    for code, dtypes, what in (
+        ("float64-input", ("float64",), "float64"),
+        ("fp16-on-cpu", ("float16", "bfloat16"), "float16"),
+    ):
+        where = None if code in codes else locate.dtype_place(job.sites(), dtypes)
+        if where is not None:
+            new.append(job.find(code, f"the model's code makes a {what} tensor", where))
+    return new
 
 
-def _reads_shape(test: ast.AST) -> bool:
-    for n in ast.walk(test):
-        if isinstance(n, ast.Attribute) and n.attr in ("shape", "ndim"):
-            return True
-        if isinstance(n, ast.Call):
-            f = n.func
-            if isinstance(f, ast.Attribute) and f.attr in ("size", "dim", "numel"):
-                return True
-            if isinstance(f, ast.Name) and f.id == "len":
+def _file_has_wide_or_half(path: str) -> bool:
+    """Whether the ONNX file holds a float64, float16 or bfloat16 value, initializer or Cast."""
+    import onnx
+
+    wanted = {onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16}
+    proto = onnx.load(path, load_external_data=False)
+    g = proto.graph
+    values = [*g.input, *g.output, *g.value_info]
+    if any(v.type.tensor_type.elem_type in wanted for v in values):
+        return True
+    if any(t.data_type in wanted for t in g.initializer):
+        return True
+    for node in g.node:
+        for a in node.attribute:
+            if (a.name == "to" and a.i in wanted) or (
+                a.name == "value" and a.t.data_type in wanted
+            ):
                 return True
     return False
 
@@ -144,71 +213,52 @@ def _reads_shape(test: ast.AST) -> bool:
 # -- exporting --------------------------------------------------------------------------------
 
 
-class ExportFailed(Exception):
-    def __init__(self, explained: Explained) -> None:
-        super().__init__(explained.finding.message)
-        self.explained = explained
-
-
-def export(
-    model: Any,
-    args: tuple,
-    names: list[str],
-    dims: list[DynamicDim],
-    cfg: ExportConfig,
-    branches: list[SourceLine],
-    emit: Emitter,
-    module: Any = None,
-) -> tuple[Any, list[Explained]]:
-    """Export to ``cfg.output``; (the ExportedProgram or None, findings about the export).
-    ``branches`` are the shape tests in the source (:func:`shape_branches`)."""
+def export(job: Job, branches: list[SourceLine]) -> list[Explained]:
+    """Export to ``cfg.output``; the findings about the export (``job.program`` is set when
+    the dynamo exporter captured one). ``branches``: the shape tests in the source, the lines
+    of last resort for a baked branch."""
     import torch
 
-    if cfg.exporter == "torchscript":
-        return None, _export_torchscript(model, args, names, dims, cfg, branches, emit, module)
-    if isinstance(model, torch.jit.ScriptModule):
+    if job.cfg.exporter == "torchscript":
+        job.exporter = "torchscript"
+        return _export_torchscript(job)
+    if isinstance(job.model, torch.jit.ScriptModule):
         # torch.export (and so the dynamo exporter) refuses ScriptModules outright.
-        emit.log(
+        job.emit.log(
             "[inspector] a TorchScript model: using the TorchScript exporter (dynamo cannot "
             "export it)"
         )
-        found = _export_torchscript(model, args, names, dims, cfg, branches, emit, module)
+        job.exporter = "torchscript"
+        found = _export_torchscript(job)
         note = finding(
             "exporter-switched",
             "exported with the TorchScript exporter: the dynamo exporter cannot take a "
             "TorchScript model",
         )
-        return None, [note, *found]
-    return _export_dynamo(model, args, names, dims, cfg, branches, emit)
+        return [note, *found]
+    return _export_dynamo(job, branches)
 
 
-def _export_dynamo(
-    model: Any,
-    args: tuple,
-    names: list[str],
-    dims: list[DynamicDim],
-    cfg: ExportConfig,
-    branches: list[SourceLine],
-    emit: Emitter,
-) -> tuple[Any, list[Explained]]:
+def _export_dynamo(job: Job, branches: list[SourceLine]) -> list[Explained]:
     import torch
     from torch.export import Dim
 
+    cfg, names, dims = job.cfg, job.names, job.dims
     found: list[Explained] = []
     # Dim.AUTO, not named Dims: the export then succeeds where the model fixes a dim, and the
-    # specialization is reported below with the file in hand (a named Dim fails the export
-    # with a constraint message that names no line of code).
+    # specialization is reported below with its line (from the shape events torch logs).
     shapes = tuple({d.dim: Dim.AUTO for d in dims if d.input == n} or None for n in names)
     step(
-        emit,
+        job.emit,
         0.2,
         "capturing the graph",
         "capturing the graph with torch.export.export(strict=False)",
     )
-    program = torch.export.export(
-        model, args, dynamic_shapes=shapes if dims else None, strict=False
-    )
-    placeholders = _user_input_shapes(program)
+    with job.shapes:
+        job.program = torch.export.export(
+            job.model, job.args, dynamic_shapes=shapes if dims else None, strict=False
+        )
+    placeholders = _user_input_shapes(job.program)
     symbols: dict[str, str] = {}  # torch's symbol ("s77") → the user's ("batch")
     for d in dims:
         shape = placeholders.get(names.index(d.input)) if d.input in names else None
@@ -216,23 +266,20 @@ def _export_dynamo(
             continue
         size = shape[d.dim]
         if isinstance(size, int):
-            found.append(
-                finding(
-                    "dynamic-dim-specialized",
-                    f"dim {d.dim} of '{d.input}' ('{d.symbol}') was marked dynamic but the "
-                    f"model's code fixed it to {size}; torch.export did so silently and the "
-                    "ONNX file would still show a name for it",
-                    tensor=d.input,
-                )
-            )
+            found.append(_specialized(job, d, size))
         else:
             symbols[str(size)] = d.symbol
-            found += _narrowed_range(program, size, d, branches)
-    step(emit, 0.5, "translating to ONNX", f"translating to ONNX (opset {cfg.opset or 'default'})")
+            found += _narrowed_range(job, size, d, branches)
+    step(
+        job.emit,
+        0.5,
+        "translating to ONNX",
+        f"translating to ONNX (opset {cfg.opset or 'default'})",
+    )
     try:
         onnx_program = torch.onnx.export(
-            program,
-            args,
+            job.program,
+            job.args,
             dynamo=True,
             opset_version=cfg.opset,
             optimize=cfg.constant_folding,
@@ -241,13 +288,50 @@ def _export_dynamo(
             custom_translation_table=translation_table(cfg),
         )
     except Exception as e:
-        # The captured graph knows where each op was called: locate_error reads it.
-        e.program = program  # type: ignore[attr-defined]
+        e.program = job.program  # type: ignore[attr-defined]
         raise
-    _rename_dims(onnx_program.model, symbols, names, dims, found)
-    step(emit, 0.75, "saving", f"saving {cfg.output}")
+    _rename_dims(onnx_program.model, symbols)
+    step(job.emit, 0.75, "saving", f"saving {cfg.output}")
     onnx_program.save(cfg.output, external_data=cfg.external_data)
-    return program, found
+    return found
+
+
+def _specialized(job: Job, d: DynamicDim, size: int) -> Explained:
+    """A dim marked dynamic that torch.export fixed: where the code fixed it (the shape event's
+    stack), or the factory's example when its size is 0 or 1 (always specialized)."""
+    example = job.args[job.names.index(d.input)].shape[d.dim]
+    what = f"dim {d.dim} of '{d.input}' ('{d.symbol}') was marked dynamic but "
+    if example in (0, 1):
+        where = job.factory_place()
+        made = "by the factory" if where is not None else "as described on the Inputs page"
+        message = (
+            f"{what}its example size is {example} ({made}), which torch.export always fixes; "
+            "give an example size of 2 or more"
+        )
+    else:
+        where = job.shapes.specialized(d.input, d.dim)
+        if where is not None and locate.shape_test_at(where.path, where.line):
+            # len(t) or int(t.shape[0]) in an if: the size became a plain int, so the dim was
+            # fixed and only the branch taken at the example size was exported.
+            return job.find(
+                "branch-baked",
+                f"{what}a shape test in the code turned it into the number {size}: the dim "
+                "is fixed and only the branch taken at that size was exported",
+                where,
+                tensor=d.input,
+            )
+        message = (
+            f"{what}the model's code fixed it to {size}; torch.export did so silently and the "
+            "ONNX file would still show a name for it"
+        )
+    # A named Dim makes torch.export stop at the line that fixes the dim, until it is fixed.
+    declare = (
+        f"; then declare it: dynamic_shapes={{'{d.input}': {{{d.dim}: "
+        f"torch.export.Dim('{d.symbol}', min=2)}}}} (torch.export then fails while the code "
+        "still fixes it)"
+    )
+    hint = CODES["dynamic-dim-specialized"][1] + declare
+    return job.find("dynamic-dim-specialized", message, where, tensor=d.input, hint=hint)
 
 
 def _user_input_shapes(program: Any) -> dict[int, list[Any]]:
@@ -265,32 +349,32 @@ def _user_input_shapes(program: Any) -> dict[int, list[Any]]:
 
 
 def _narrowed_range(
-    program: Any, size: Any, d: DynamicDim, branches: list[SourceLine]
+    job: Job, size: Any, d: DynamicDim, branches: list[SourceLine]
 ) -> list[Explained]:
     # A Python `if` on the size adds a guard that narrows the symbol's range (e.g. batch <= 4):
     # torch keeps the branch taken at the example size and records the range, silently.
-    for sym, rng in program.range_constraints.items():
-        if str(sym) != str(size.node.expr):
+    symbol = str(size.node.expr)
+    for sym, rng in job.program.range_constraints.items():
+        if str(sym) != symbol:
             continue
         upper = rng.upper
         bounded = str(upper) not in ("int_oo", "oo") and int(upper) < 2**62
         if bounded or int(rng.lower) > 2:
+            where = job.shapes.guarded(symbol) or (branches[0] if branches else None)
             return [
-                finding(
+                job.find(
                     "branch-baked",
                     f"'{d.symbol}' (dim {d.dim} of '{d.input}') is only valid in "
                     f"[{rng.lower}, {upper}]: a shape test in the code chose one branch at "
                     "export time",
-                    source=branches[0] if branches else None,
+                    where,
                     tensor=d.input,
                 )
             ]
     return []
 
 
-def _rename_dims(
-    model: Any, symbols: dict[str, str], names: list[str], dims: list[DynamicDim], found: list
-) -> None:
+def _rename_dims(model: Any, symbols: dict[str, str]) -> None:
     """Give torch's symbols (s77) the user's names (batch) on every value of the ONNX IR."""
     import onnx_ir as ir
 
@@ -314,62 +398,61 @@ def _rename_dims(
         )
 
 
-def _export_torchscript(
-    model: Any,
-    args: tuple,
-    names: list[str],
-    dims: list[DynamicDim],
-    cfg: ExportConfig,
-    branches: list[SourceLine],
-    emit: Emitter,
-    module: Any,
-) -> list[Explained]:
+def _export_torchscript(job: Job) -> list[Explained]:
     import torch
 
+    cfg = job.cfg
     axes: dict[str, dict[int, str]] = {}
-    for d in dims:
+    for d in job.dims:
         axes.setdefault(d.input, {})[d.dim] = d.symbol
     what = f"exporting with the TorchScript exporter (opset {cfg.opset or 'default'})"
-    step(emit, 0.2, "exporting", what)
+    step(job.emit, 0.2, "exporting", what)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.onnx.export(
-            model,
-            args,
+            job.model,
+            job.args,
             cfg.output,
             dynamo=False,
             opset_version=cfg.opset,
             do_constant_folding=cfg.constant_folding,
-            input_names=names,
+            input_names=job.names,
             dynamic_axes=axes or None,
         )
     found: list[Explained] = []
-    user_file = str(Path(cfg.source).resolve())
-    shape_lines = {b.line for b in branches}
+    seen: set[tuple[str, int]] = set()
     for w in caught:
-        # The tracer warns where a tensor became a Python bool, number or NumPy array: the
-        # branch taken, or the value, for the example input is baked into the file.
-        if w.category.__name__ != "TracerWarning" or w.filename != user_file:
+        # The tracer warns where a tensor became a Python bool, number, list or NumPy array, or
+        # where len() read a shape: the branch taken, or the value, for the example input is
+        # baked into the file.
+        place = (w.filename, w.lineno)
+        if w.category.__name__ != "TracerWarning" or place in seen:
             continue
-        where = source_line(w.filename, w.lineno)
-        if "boolean" in str(w.message):
-            code = "branch-baked" if w.lineno in shape_lines else "data-dependent-control-flow"
+        if not user_frames("", [place], job.user_file):
+            continue
+        seen.add(place)
+        where = source_line(*place)
+        if locate.shape_test_at(w.filename, w.lineno):
+            code, what = "branch-baked", "the branch taken for the example's shape was baked"
+        elif locate.in_autograd_function(w.filename, w.lineno):
+            code = "custom-autograd-function"
+            what = "a value computed in a custom autograd Function's forward was baked"
+        elif "boolean" in str(w.message):
+            code = "data-dependent-control-flow"
             what = "the branch taken for the example input was baked into the file"
         else:
-            code = (
-                "custom-autograd-function"
-                if _in_autograd_function(module, w.lineno)
-                else "tensor-value-baked"
-            )
+            code = "tensor-value-baked"
             what = "its value for the example input was baked into the file as a constant"
         found.append(
-            finding(code, f"the tracer turned a tensor into a Python value: {what}", where)
+            job.find(code, f"the tracer turned a tensor into a Python value: {what}", where)
         )
     return found
 
 
-def locate_error(exc: BaseException, cfg: ExportConfig, module: Any, program: Any) -> Explained:
-    """Translate an export exception, with the user's source line where it can be found."""
+def locate_error(exc: BaseException, job: Job) -> Explained:
+    """Translate an export exception, with the user's source line where it can be found: the
+    op that has no translation where it was called (the captured graph), else the innermost
+    frame of the traceback in the user's files."""
     text_parts, frames = [], []
     e: BaseException | None = exc
     while e is not None:
@@ -377,47 +460,18 @@ def locate_error(exc: BaseException, cfg: ExportConfig, module: Any, program: An
         frames += [(f.filename, f.lineno) for f in traceback.extract_tb(e.__traceback__)]
         e = e.__cause__ or e.__context__
     text = "\n".join(text_parts)
-    user_file = str(Path(cfg.source).resolve()) if cfg.source_kind == "python" else ""
-    places = user_frames(text, frames, user_file)
-    where = source_line(*places[-1]) if places else None
+    job.program = getattr(exc, "program", job.program)
+    where = innermost(user_frames(text, frames, job.user_file))
+    op = failed_op(text)
     return explain_error(
         text,
         where,
-        cfg.opset,
-        in_autograd_function=where is not None and _in_autograd_function(module, where.line),
-        op_source=_failed_op_source(text, program, user_file),
+        job.cfg.opset,
+        in_autograd_function=where is not None
+        and locate.in_autograd_function(where.path, where.line),
+        op_source=locate.op_place(job.sites(), op) if op else None,
+        exporter=job.exporter,
     )
-
-
-def _in_autograd_function(module: Any, line: int) -> bool:
-    import torch
-
-    for obj in vars(module).values() if module is not None else ():
-        if inspect.isclass(obj) and issubclass(obj, torch.autograd.Function):
-            try:
-                src, start = inspect.getsourcelines(obj)
-            except (OSError, TypeError):
-                continue
-            if start <= line < start + len(src):
-                return True
-    return False
-
-
-def _failed_op_source(text: str, program: Any, user_file: str) -> SourceLine | None:
-    """Where the op that has no translation was called: the captured node's stack trace."""
-    import re
-
-    m = re.search(r"OpOverload\(op='[\w]+\.(\w+)'", text)
-    if m is None or program is None or not user_file:
-        return None
-    wanted = m.group(1).lstrip("_")
-    for node in program.graph.nodes:
-        target = str(getattr(node, "target", ""))
-        if node.op == "call_function" and wanted in target.split("."):
-            places = user_frames(node.meta.get("stack_trace") or "", [], user_file)
-            if places:
-                return source_line(*places[-1])
-    return None
 
 
 # -- the whole run ----------------------------------------------------------------------------
@@ -438,10 +492,9 @@ def run(cfg: ExportConfig, emit: Emitter) -> dict[str, Any]:
         return result
     torch.manual_seed(cfg.seed)
     timings["import"] = time.perf_counter() - t0
-    program = module = None
     try:
         step(emit, 0.05, "loading the model", f"loading {cfg.source} (this runs the model's code)")
-        model, example, module = load_source(cfg)
+        model, example, _module = load_source(cfg)
         if example is None and not cfg.inputs:
             where = {"python": f"the factory '{cfg.factory}' returns"}.get(cfg.source_kind, "")
             raise SourceError(
@@ -465,29 +518,37 @@ def run(cfg: ExportConfig, emit: Emitter) -> dict[str, Any]:
                 found.append(
                     finding(
                         "dynamic-axis-missing",
-                        f"--dynamic names input '{d.input}', but the inputs are {', '.join(names)}",
+                        f"--dynamic names input '{d.input}', but the inputs are {', '.join(names)}: "
+                        "the cause is that setting (--dynamic, the wizard's dynamic dims)",
                     )
                 )
         dims = [d for d in dims if d.input in names]
-        found += dtype_findings(model, args, names)
+        job = Job(model, args, names, dims, cfg, emit, from_factory=example is not None)
+        found += dtype_findings(job)
         translation_table(cfg)  # a broken --translations file is a load error, before exporting
-        branches = (
-            shape_branches(str(Path(cfg.source).resolve())) if cfg.source_kind == "python" else []
-        )
+        branches = locate.shape_tests(job.user_file) if job.user_file else []
         timings["load"] = time.perf_counter() - t0 - timings["import"]
         t1 = time.perf_counter()
         try:
             with torch.no_grad():
-                program, degraded = export(model, args, names, dims, cfg, branches, emit, module)
+                degraded = export(job, branches)
         except Exception as e:  # every exporter error becomes a finding
             traceback.print_exc()
-            explained = locate_error(e, cfg, module, getattr(e, "program", program))
+            explained = locate_error(e, job)
             explained, result["stubs"] = offer_stubs(explained, getattr(e, "program", None), cfg)
             found.append(explained)
-            result["findings"] = [f.to_dict() for f in found]
+            result["findings"] = [f.to_dict() for f in _sorted(found)]
             return result
         timings["export"] = time.perf_counter() - t1
         found += degraded
+        found += made_dtype_findings(job, found)
+        # The shape tests torch or the tracer pinned come first: a baked branch found by
+        # parity names them rather than the file's first shape test. torch.export records a
+        # guard for every shape test it evaluates, so with dynamo an unpinned test was not
+        # baked, and a mismatch elsewhere must not be blamed on it.
+        pinned = [f.source for f in found if f.finding.code == "branch-baked" and f.source]
+        rest = [b for b in branches if b not in pinned] if job.exporter == "torchscript" else []
+        branches = pinned + rest
         result["ok"], result["onnx"] = True, str(Path(cfg.output).resolve())
         if cfg.validate:
             from inspector.core.export.validate import validate_export
@@ -500,7 +561,7 @@ def run(cfg: ExportConfig, emit: Emitter) -> dict[str, Any]:
                 "validating: onnx checker, static checks, ONNX Runtime parity",
             )
             checked, checklist, opset = validate_export(
-                cfg, model, args, names, dims, found, branches
+                cfg, model, args, names, dims, found, branches, job.sites, job.exporter
             )
             found += checked
             result["checklist"], result["opset"] = checklist, opset

@@ -17,12 +17,15 @@ at other sizes are drawn from [0, 10), which may be out of range for embeddings 
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from inspector.core.export.config import DynamicDim, ExportConfig
-from inspector.core.export.explain import Explained, SourceLine, finding
+from inspector.core.export.explain import Explained, SourceLine, finding, user_frames
+from inspector.core.export.locate import OpSite, innermost, random_place
 from inspector.core.findings import Severity
 
 #: (rtol, atol) used instead of the config's for outputs of these dtypes: half precision
@@ -48,10 +51,17 @@ def validate_export(
     dims: list[DynamicDim],
     found: list[Explained],
     branches: list[SourceLine],
+    sites: Callable[[], list[OpSite]] | None = None,
+    exporter: str = "dynamo",
 ) -> tuple[list[Explained], list[dict[str, Any]], int | None]:
     """(new findings, checklist rows as dicts, the file's ai.onnx opset). ``found`` holds the
-    export's findings so far; they are not repeated."""
+    export's findings so far; they are not repeated. ``branches``: the shape tests that may be
+    baked, most likely first; ``sites``: the captured graph's ops with their user lines (to
+    name the random op behind a parity mismatch); ``exporter`` picks the next steps."""
     import onnx
+
+    def find(code: str, message: str, source: SourceLine | None = None, **kw: Any) -> Explained:
+        return finding(code, message, source, exporter=exporter, **kw)
 
     new: list[Explained] = []
     items: list[CheckItem] = []
@@ -60,7 +70,7 @@ def validate_export(
         onnx.checker.check_model(str(path))
         items.append(CheckItem("onnx checker", "passed"))
     except Exception as e:
-        new.append(finding("onnx-checker-failed", str(e).splitlines()[0][:300]))
+        new.append(find("onnx-checker-failed", str(e).splitlines()[0][:300]))
         items.append(CheckItem("onnx checker", "failed", str(e)[:200]))
     proto = onnx.load(str(path), load_external_data=False)
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
@@ -68,7 +78,7 @@ def validate_export(
     new += _static_checks(path, items)
     new += _dynamic_axes(proto, dims, found, items)
     codes = {f.finding.code for f in [*found, *new]}
-    new += _parity(cfg, model, args, names, dims, branches, codes, items)
+    new += _parity(cfg, model, args, names, dims, branches, codes, items, sites, find)
     return new, [asdict(i) for i in items], opset
 
 
@@ -82,8 +92,8 @@ def _opset(cfg: ExportConfig, opset: int | None, items: list[CheckItem]) -> list
     return [
         finding(
             "opset-not-honored",
-            f"opset {cfg.opset} was requested but the file has opset {opset}; the exporter "
-            "only logged it",
+            f"opset {cfg.opset} was requested (the opset setting) but the file has opset "
+            f"{opset}; the exporter only logged it",
             severity=severity,
         )
     ]
@@ -111,7 +121,12 @@ def _dynamic_axes(
     """Dims marked dynamic that are a number in the file (or a name that is a number: torch
     writes a specialized dim as dim_param "2")."""
     inputs = {i.name: i.type.tensor_type.shape.dim for i in proto.graph.input}
-    specialized = {f.finding.tensor for f in found if f.finding.code == "dynamic-dim-specialized"}
+    # a dim fixed by the code or by a shape test: already said, with its line
+    specialized = {
+        f.finding.tensor
+        for f in found
+        if f.finding.code in ("dynamic-dim-specialized", "branch-baked")
+    }
     new = []
     for d in dims:
         shape = inputs.get(d.input)
@@ -145,6 +160,8 @@ def _parity(
     branches: list[SourceLine],
     codes: set[str],
     items: list[CheckItem],
+    sites: Callable[[], list[OpSite]] | None,
+    find: Callable[..., Explained],
 ) -> list[Explained]:
     import onnxruntime as ort
     import torch
@@ -158,13 +175,13 @@ def _parity(
         for code in ("float64-input", "fp16-on-cpu"):
             if code in codes:
                 return [
-                    finding(
+                    find(
                         code,
                         f"ONNX Runtime (CPU) cannot run it: {message}",
                         severity=Severity.ERROR,
                     )
                 ]
-        return [finding("runtime-load-failed", message)]
+        return [find("runtime-load-failed", message)]
     items.append(CheckItem("ONNX Runtime session", "passed"))
     feed_names = [i.name for i in session.get_inputs()]
     new: list[Explained] = []
@@ -186,11 +203,14 @@ def _parity(
             # The model itself refuses this size: the dim was never really dynamic.
             items.append(CheckItem(f"parity {label}", "failed", f"PyTorch: {e}"[:200]))
             if not codes & {"dynamic-dim-specialized", "dynamic-axis-missing"}:
+                # The innermost user frame of PyTorch's own error is the line that fixes it.
+                frames = [(f.filename, f.lineno) for f in traceback.extract_tb(e.__traceback__)]
                 new.append(
-                    finding(
+                    find(
                         "dynamic-dim-specialized",
                         f"the PyTorch model itself fails at {label}, a size of a dim marked "
                         f"dynamic: {e}"[:300],
+                        innermost(user_frames("", frames, _user_file(cfg))),
                     )
                 )
                 codes.add("dynamic-dim-specialized")
@@ -201,7 +221,7 @@ def _parity(
             items.append(CheckItem(f"parity {label}", "failed", str(e).splitlines()[0][:200]))
             if not codes & {"dynamic-dim-specialized", "dynamic-axis-missing"}:
                 new.append(
-                    finding(
+                    find(
                         "dynamic-axis-missing",
                         f"ONNX Runtime fails at {label}, where PyTorch runs: "
                         + str(e).splitlines()[0][:200],
@@ -216,7 +236,7 @@ def _parity(
         mismatched = True
         if label not in ("example inputs", "new values") and branches:
             new.append(
-                finding(
+                find(
                     "branch-baked",
                     f"ONNX Runtime and PyTorch agree on the example inputs but not at {label} "
                     f"({detail}): a Python if on a shape was baked",
@@ -225,8 +245,14 @@ def _parity(
                 )
             )
         else:
-            new.append(finding("parity-mismatch", f"outputs differ at {label}: {detail}"))
+            where = random_place(sites()) if sites is not None else None
+            why = ": a random op draws other numbers in each runtime" if where else ""
+            new.append(find("parity-mismatch", f"outputs differ at {label}: {detail}{why}", where))
     return new
+
+
+def _user_file(cfg: ExportConfig) -> str:
+    return str(Path(cfg.source).resolve()) if cfg.source_kind == "python" else ""
 
 
 def _resized(
