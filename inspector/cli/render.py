@@ -8,6 +8,7 @@ as their only exception.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from inspector.cli.common import EXIT_OK, UsageError, open_model, print_json
@@ -23,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The image is readable whatever the graph's shape: every op type is drawn at least 9 px
+    tall. A graph wider than --width is cut between boxes into strips stacked top to bottom, a
+    deep one into columns side by side (dashed lines mark the cuts); pieces past 16,000 px of
+    height go to OUT-1.png, OUT-2.png, ... instead of OUT.png. An SVG is always one file."""
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"cannot write '{out.name}': the output must end in .png or .svg")
@@ -31,16 +36,32 @@ def run(args: argparse.Namespace) -> int:
     if args.width < 16 or args.width > 32768:
         raise UsageError(f"--width {args.width} is out of range; use 16 to 32768 pixels")
     model = open_model(args.model)
-    if out.resolve() == Path(args.model).resolve():
+    target, model_file = out.resolve(), Path(args.model).resolve()
+    page = re.compile(re.escape(target.stem) + r"-\d+" + re.escape(target.suffix))
+    if target == model_file or (
+        target.parent == model_file.parent and page.fullmatch(model_file.name)
+    ):
         raise UsageError("refusing to overwrite the model file; choose another output path")
     from inspector.core.diagram import draw_graph
-    from inspector.scene.render import render_to_file
+    from inspector.scene.render import render_graph
 
     drawn = draw_graph(model, model.graph)
     diagram = drawn.diagram
-    render_to_file(diagram, drawn.layout, out, width=args.width, dark=args.dark)
+    files = render_graph(diagram, drawn.layout, out, width=args.width, dark=args.dark).files
     if args.json:
-        print_json({"output": str(out), "boxes": diagram.box_count, "edges": diagram.edge_count})
+        print_json(
+            {
+                "output": str(out),
+                "files": [str(f) for f in files],
+                "boxes": diagram.box_count,
+                "edges": diagram.edge_count,
+            }
+        )
     else:
-        print(f"wrote {out} ({diagram.box_count} boxes, {diagram.edge_count} edges)")
+        shown = (
+            str(files[0])
+            if len(files) == 1
+            else f"{files[0]} … {files[-1].name} ({len(files)} images)"
+        )
+        print(f"wrote {shown} ({diagram.box_count} boxes, {diagram.edge_count} edges)")
     return EXIT_OK
