@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     """The image is readable whatever the graph's shape: every op type is drawn at least 9 px
     tall. A graph wider than --width is cut between boxes into strips stacked top to bottom, a
     deep one into columns side by side (dashed lines mark the cuts); pieces past 16,000 px of
-    height go to OUT-1.png, OUT-2.png, ... instead of OUT.png. An SVG is always one file."""
+    height continue in OUT-2.png, OUT-3.png, ... An SVG is always one file."""
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"cannot write '{out.name}': the output must end in .png or .svg")

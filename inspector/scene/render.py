@@ -10,8 +10,8 @@ into pieces between boxes, never through a box where a gap exists:
 - a tall, narrow graph (a deep chain) into bands placed side by side, like newspaper columns,
   read left to right;
 
-and the pieces flow into pages of at most ``MAX_HEIGHT`` px: one file when they fit, else
-``OUT-1.png``, ``OUT-2.png``, … (an SVG is always one file). A thin line marks each cut.
+and the pieces flow into pages of at most ``MAX_HEIGHT`` px: ``OUT.png``, then ``OUT-2.png``,
+``OUT-3.png``, … when they need more (an SVG is always one file). A dashed line marks each cut.
 
 Each piece is painted in slices of about ``SLICE_PX`` px, so the layers' budgets (no text on
 more than a screenful of boxes) apply per slice, as they do per frame in the window. Every text
@@ -309,11 +309,8 @@ def _paint_cut_lines(
 def _write_pages(
     scene: GraphScene, out: Path, scale: float, pieces: list[Piece], sizes: list[QSize], title: str
 ) -> Rendering:
-    files = (
-        [out]
-        if len(sizes) == 1
-        else [out.with_name(f"{out.stem}-{k + 1}{out.suffix}") for k in range(len(sizes))]
-    )
+    # The first page keeps the name asked for, so OUT.png always exists; more are OUT-2.png, …
+    files = [out] + [out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(2, len(sizes) + 1)]
     result = Rendering(files, scale, pieces)
     background = scene.palette.background
     for page, (path, size) in enumerate(zip(files, sizes, strict=True)):
@@ -350,7 +347,7 @@ def render_scene(
     scene: GraphScene, out_path: str | Path, width: int = 1600, max_height: int = MAX_HEIGHT
 ) -> Rendering:
     """Draw the whole of ``scene`` readably (see the module's docstring) into ``out_path`` (PNG,
-    or SVG if it ends in ``.svg``), or into ``OUT-1.png``, ``OUT-2.png``, … when it needs more
+    or SVG if it ends in ``.svg``), followed by ``OUT-2.png``, ``OUT-3.png``, … when it needs more
     than one page of ``max_height`` px; say what was written and drawn.
 
     Limits: a huge graph makes many pages (a 100k-node model: about twenty of 1600×32000 px,
@@ -380,8 +377,7 @@ def render_graph(
 def render_to_file(
     diagram: Diagram, layout: Layout, out_path: str | Path, width: int = 1600, dark: bool = False
 ) -> Path:
-    """:func:`render_graph`, returning the first file written (``out_path`` itself unless the
-    graph needed several pages)."""
+    """:func:`render_graph`, returning ``out_path`` (the first page, if there are several)."""
     return render_graph(diagram, layout, out_path, width, dark).files[0]
 
 
