@@ -4,7 +4,8 @@ its shape.
 The rule: every box's title (its op type) is drawn at least ``MIN_LABEL_PX`` pixels tall, so the
 drawing is never fitted into ``width`` by shrinking it to coloured boxes. A graph that fits
 ``width`` at that size is drawn whole, its height following the graph. One that does not is cut
-into pieces between boxes, never through a box where a gap exists:
+into pieces where the cuts cross the fewest boxes (a box a cut crosses is drawn whole on both
+sides, the pieces overlapping by it):
 
 - a wide graph into vertical strips at most ``width`` px wide, stacked top to bottom;
 - a tall, narrow graph (a deep chain) into bands placed side by side, like newspaper columns,
@@ -172,30 +173,42 @@ class _LabelRecorder(QPainter):
 # ----------------------------------------------------------------------------------- planning
 
 
-def _cuts(lo: np.ndarray, hi: np.ndarray, start: float, end: float, limit: float) -> list[float]:
-    """Positions from ``start`` to ``end`` (both included) no more than ``limit`` apart, each
-    placed where it crosses the fewest boxes (extents ``lo``..``hi`` on this axis), the furthest
-    such place in the second half of its reach."""
+def _spans(
+    lo: np.ndarray, hi: np.ndarray, start: float, end: float, limit: float
+) -> list[tuple[float, float]]:
+    """Intervals covering ``start``..``end``, each at most ``limit`` long, for boxes spanning
+    ``lo``..``hi`` on this axis. Each cut is placed where it crosses the fewest boxes (the
+    furthest such place in reach); a box it still crosses is drawn whole on both sides of it,
+    the two intervals overlapping by that box."""
     if end - start <= limit:
-        return [start, end]
+        return [(start, end)]
+    widest = float((hi - lo).max()) + 2 * CUT_MARGIN if len(lo) else 0.0
+    # Cut early enough that a crossed box still fits whole before the limit.
+    reach = limit - widest if limit - widest >= limit / 2 else limit
     candidates = np.unique(np.concatenate([hi + CUT_MARGIN, lo - CUT_MARGIN]))
     candidates = candidates[(candidates > start) & (candidates < end)]
     # A box is crossed by c when lo < c < hi: those starting before c less those ended by c.
     crossed = np.searchsorted(np.sort(lo), candidates, "left") - np.searchsorted(
         np.sort(hi), candidates, "right"
     )
-    cuts = [start]
-    while end - cuts[-1] > limit:
-        pos = cuts[-1]
-        a, b = np.searchsorted(candidates, [pos + limit / 2, pos + limit], side="right")
-        if a == b:  # no box edge within reach: cut at the limit
-            cuts.append(pos + limit)
-            continue
-        window = crossed[a:b]
-        best = a + int(np.flatnonzero(window == window.min())[-1])
-        cuts.append(float(candidates[best]))
-    cuts.append(end)
-    return cuts
+    spans = []
+    pos = start
+    while end - pos > limit:
+        a, b = np.searchsorted(candidates, [pos + reach / 2, pos + reach], side="right")
+        if a == b:  # no box edge within reach
+            cut = pos + reach
+        else:
+            window = crossed[a:b]
+            cut = float(candidates[a + int(np.flatnonzero(window == window.min())[-1])])
+        through = (lo < cut) & (hi > cut)
+        if through.any():
+            spans.append((pos, min(pos + limit, float(hi[through].max()) + CUT_MARGIN)))
+            pos = max(pos + reach / 2, float(lo[through].min()) - CUT_MARGIN)
+        else:
+            spans.append((pos, cut))
+            pos = cut
+    spans.append((pos, end))
+    return spans
 
 
 def plan_pieces(
@@ -211,30 +224,30 @@ def plan_pieces(
         scale = max(min_scale, max_height / sh)  # one image if legible; else columns
     w_px, h_px = sw * scale, sh * scale
     if w_px <= width:
-        xcuts = [src.left(), src.right()]
+        xspans = [(src.left(), src.right())]
         # Columns for a tall, narrow drawing: as many as fit, no more than make it squarish.
         columns = max(
             1, min(int((width + PIECE_GAP) // (w_px + PIECE_GAP)), math.ceil(h_px / width))
         )
     else:
-        xcuts = _cuts(scene.bx0, scene.bx1, src.left(), src.right(), width / scale)
+        xspans = _spans(scene.bx0, scene.bx1, src.left(), src.right(), width / scale)
         columns = 1
     band = min(max_height, h_px / columns)
-    ycuts = _cuts(scene.by0, scene.by1, src.top(), src.bottom(), band / scale)
+    yspans = _spans(scene.by0, scene.by1, src.top(), src.bottom(), band / scale)
     # Cutting between boxes makes bands a little shorter than the share: grow it until the
     # bands fit the columns (bounded: 1.05**30 is over four times the share).
     for _ in range(30):
-        if len(ycuts) - 1 <= columns or band >= max_height:
+        if len(yspans) <= columns or band >= max_height:
             break
         band = min(max_height, band * 1.05)
-        ycuts = _cuts(scene.by0, scene.by1, src.top(), src.bottom(), band / scale)
+        yspans = _spans(scene.by0, scene.by1, src.top(), src.bottom(), band / scale)
 
     pieces: list[Piece] = []
     sizes: list[QSize] = []
     page = x = y = row_h = 0
     page_w = page_h = 0
-    for y0, y1 in itertools.pairwise(ycuts):  # band by band: the graph's top first
-        for x0, x1 in itertools.pairwise(xcuts):
+    for y0, y1 in yspans:  # band by band: the graph's top first
+        for x0, x1 in xspans:
             pw, ph = math.ceil((x1 - x0) * scale), math.ceil((y1 - y0) * scale)
             if x > 0 and x + pw > width:  # next row
                 x, y, row_h = 0, y + row_h + PIECE_GAP, 0
