@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 from inspector.cli.common import EXIT_OK, UsageError, open_model, print_json
@@ -47,12 +48,20 @@ def run(args: argparse.Namespace) -> int:
 
     drawn = draw_graph(model, model.graph)
     diagram = drawn.diagram
-    files = render_graph(diagram, drawn.layout, out, width=args.width, dark=args.dark).files
+    rendering = render_graph(diagram, drawn.layout, out, width=args.width, dark=args.dark)
+    files = rendering.files
+    if not rendering.legible:
+        print(
+            f"note: {diagram.box_count} boxes would take more than ten images to draw readably; "
+            "drawn whole in one image instead, too small to read",
+            file=sys.stderr,
+        )
     if args.json:
         print_json(
             {
                 "output": str(out),
                 "files": [str(f) for f in files],
+                "legible": rendering.legible,
                 "boxes": diagram.box_count,
                 "edges": diagram.edge_count,
             }

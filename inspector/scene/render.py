@@ -14,7 +14,7 @@ sides, the pieces overlapping by it):
 and the pieces flow into pages of at most ``MAX_HEIGHT`` px: ``OUT.png``, then ``OUT-2.png``,
 ``OUT-3.png``, … when they need more (an SVG is always one file). A dashed line marks each cut.
 
-Each piece is painted in slices of about ``SLICE_PX`` px, so the layers' budgets (no text on
+Each piece is painted in slices of about ``SLICE_AREA`` px², so the layers' budgets (no text on
 more than a screenful of boxes) apply per slice, as they do per frame in the window. Every text
 the layers draw is recorded with its on-image size and position (:class:`DrawnLabel`): the
 renderer's own account of what the image shows, which the tests check legibility against.
@@ -56,10 +56,13 @@ MAX_HEIGHT = 16_000
 MAX_SCALE = 2.0
 #: Smallest on-image size of a box's title, in pixels: the zoom never goes below what gives it.
 MIN_LABEL_PX = 9.0
+#: Most image area drawn readably (ten 1600×16,000 pages): a bigger graph (a 20k-node chain takes
+#: 212 Mpx, ~45 s) is fitted into one image instead, as :attr:`Rendering.legible` says.
+MAX_AREA = 10 * 1600 * MAX_HEIGHT
 #: Pixels between two pieces of a cut drawing (a thin line runs down the middle).
 PIECE_GAP = 24
-#: Height of one painting call, in image pixels (halved while it holds too many boxes).
-SLICE_PX = 1024
+#: Area of one painting call, in image pixels (a slice is halved while it holds too many boxes).
+SLICE_AREA = 1600 * 1024
 #: How far (scene units) a cut keeps from a box's edge: its outline, selection and badge.
 CUT_MARGIN = 8.0
 
@@ -111,6 +114,7 @@ class Rendering:
     files: list[Path]
     scale: float
     pieces: list[Piece]
+    legible: bool  # titles are at least MIN_LABEL_PX tall (else the graph was too big for that)
     labels: list[DrawnLabel] = field(default_factory=list)
 
 
@@ -124,6 +128,7 @@ class _LabelRecorder(QPainter):
         self.page = 0
         self.piece_rect = QRectF()
         self._seen: set[tuple[int, str, int, int]] = set()
+        self._metrics: dict[str, QFontMetricsF] = {}  # by QFont.key(): a few fonts, many texts
 
     def drawText(self, *args: object) -> None:
         super().drawText(*args)
@@ -134,7 +139,9 @@ class _LabelRecorder(QPainter):
         if not text:
             return
         font = self.font()
-        fm = QFontMetricsF(font)
+        fm = self._metrics.get(font.key())
+        if fm is None:
+            fm = self._metrics[font.key()] = QFontMetricsF(font)
         first = args[0]
         if isinstance(first, (QRectF, QRect)):
             flags = args[1] if isinstance(args[1], int) else 0
@@ -220,6 +227,11 @@ def plan_pieces(
     sw, sh = max(src.width(), 1.0), max(src.height(), 1.0)
     min_scale = MIN_LABEL_PX / scene.title_font.pixelSize()
     scale = max(min(width / sw, MAX_SCALE), min_scale)
+    if sw * sh * scale * scale > MAX_AREA:
+        # Readable would take more than about ten images: the whole graph fitted into one.
+        scale = min(width / sw, MAX_HEIGHT / sh, MAX_SCALE)
+        size = QSize(max(1, math.ceil(sw * scale)), max(1, math.ceil(sh * scale)))
+        return scale, [Piece(QRectF(src), 0, 0, 0)], [size]
     if sw * scale <= width and sh * scale > max_height:
         scale = max(min_scale, max_height / sh)  # one image if legible; else columns
     w_px, h_px = sw * scale, sh * scale
@@ -277,7 +289,7 @@ def _paint_piece(
     option = QStyleOptionGraphicsItem()
     top = 0
     while top < h_px:
-        step = SLICE_PX
+        step = max(64, SLICE_AREA // max(w_px, 1))
         while True:
             s0 = src.top() + top / scale
             s1 = min(src.bottom(), src.top() + (top + step) / scale)
@@ -324,7 +336,8 @@ def _write_pages(
 ) -> Rendering:
     # The first page keeps the name asked for, so OUT.png always exists; more are OUT-2.png, …
     files = [out] + [out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(2, len(sizes) + 1)]
-    result = Rendering(files, scale, pieces)
+    legible = scale * scene.title_font.pixelSize() >= MIN_LABEL_PX - 1e-9
+    result = Rendering(files, scale, pieces, legible)
     background = scene.palette.background
     for page, (path, size) in enumerate(zip(files, sizes, strict=True)):
         on_page = [p for p in pieces if p.page == page]

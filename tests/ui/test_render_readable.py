@@ -22,6 +22,7 @@ from inspector.cli import main as cli_main
 from inspector.core.diagram import BoxKind, draw_graph
 from inspector.core.graph import Graph, Model, open_model
 from inspector.scene import GraphScene, palette_for
+from inspector.scene import render as render_module
 from inspector.scene.render import MAX_HEIGHT, MIN_LABEL_PX, Rendering, render_scene
 from tests.model_zoo import build_helper_if_loop_function
 
@@ -134,6 +135,7 @@ def test_wide_flat_graph_is_cut_into_strips(qapp, tmp_path: Path) -> None:
     model = load(tmp_path, wide_model(167), "wide")
     scene, rendering = render(model, model.graph, tmp_path / "wide.png")
     assert rendering.files == [tmp_path / "wide.png"]  # one image: strips stacked
+    assert rendering.legible
     assert len({p.source.left() for p in rendering.pieces}) > 1
     assert_op_types_legible(scene, rendering)
 
@@ -177,6 +179,18 @@ def test_pages_when_the_pieces_do_not_fit_one_image(qapp, tmp_path: Path) -> Non
     assert len(rendering.files) > 1
     assert rendering.files[:2] == [tmp_path / "c.png", tmp_path / "c-2.png"]
     assert_op_types_legible(scene, rendering, width=400)
+
+
+def test_too_big_to_read_is_fitted_into_one_image(qapp, tmp_path: Path, monkeypatch) -> None:
+    """Past ``MAX_AREA`` (a 20k-node chain is near it) the render would be dozens of images: the
+    whole graph is fitted into one, and ``legible`` says the titles are below the minimum."""
+    model = load(tmp_path, chain_model(300), "chain")
+    monkeypatch.setattr(render_module, "MAX_AREA", 1_000_000)
+    _, rendering = render(model, model.graph, tmp_path / "c.png")
+    assert rendering.files == [tmp_path / "c.png"] and len(rendering.pieces) == 1
+    assert not rendering.legible
+    assert QImage(str(rendering.files[0])).height() <= MAX_HEIGHT
+    assert all(label.px < MIN_LABEL_PX for label in rendering.labels)
 
 
 def test_svg_is_one_file_with_every_title(qapp, tmp_path: Path) -> None:
