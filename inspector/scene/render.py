@@ -260,7 +260,8 @@ def plan_pieces(
     page_w = page_h = 0
     for y0, y1 in yspans:  # band by band: the graph's top first
         for x0, x1 in xspans:
-            pw, ph = math.ceil((x1 - x0) * scale), math.ceil((y1 - y0) * scale)
+            # less a hair, so float error does not add a pixel column past ``width``
+            pw, ph = math.ceil((x1 - x0) * scale - 1e-6), math.ceil((y1 - y0) * scale - 1e-6)
             if x > 0 and x + pw > width:  # next row
                 x, y, row_h = 0, y + row_h + PIECE_GAP, 0
             if y > 0 and y + ph > max_height:  # next page
