@@ -54,6 +54,9 @@ from inspector.scene.scene import GraphScene
 MAX_HEIGHT = 16_000
 #: A small graph is not blown up past this zoom to fill ``width``.
 MAX_SCALE = 2.0
+#: Height over width of the page a graph is fitted into when that keeps it readable (a taller
+#: one is set in columns); ``render --depth``'s default depth is chosen for the same page.
+PAGE_ASPECT = 2.0
 #: Smallest on-image size of a box's title, in pixels: the zoom never goes below what gives it.
 MIN_LABEL_PX = 9.0
 #: Most image area drawn readably (ten 1600×16,000 pages): a bigger graph (a 20k-node chain takes
@@ -226,21 +229,19 @@ def plan_pieces(
     src = scene.sceneRect()
     sw, sh = max(src.width(), 1.0), max(src.height(), 1.0)
     min_scale = MIN_LABEL_PX / scene.title_font.pixelSize()
-    scale = max(min(width / sw, MAX_SCALE), min_scale)
+    # Fitted into a page as wide as ``width`` and PAGE_ASPECT times as tall, if that is readable.
+    scale = max(min(width / sw, PAGE_ASPECT * width / sh, MAX_SCALE), min_scale)
     if sw * sh * scale * scale > MAX_AREA:
         # Readable would take more than about ten images: the whole graph fitted into one.
         scale = min(width / sw, MAX_HEIGHT / sh, MAX_SCALE)
         size = QSize(max(1, math.ceil(sw * scale)), max(1, math.ceil(sh * scale)))
         return scale, [Piece(QRectF(src), 0, 0, 0)], [size]
-    if sw * scale <= width and sh * scale > max_height:
-        scale = max(min_scale, max_height / sh)  # one image if legible; else columns
     w_px, h_px = sw * scale, sh * scale
     if w_px <= width:
         xspans = [(src.left(), src.right())]
-        # Columns for a tall, narrow drawing: as many as fit, no more than make it squarish.
-        columns = max(
-            1, min(int((width + PIECE_GAP) // (w_px + PIECE_GAP)), math.ceil(h_px / width))
-        )
+        # Columns for a drawing taller than the page: as many as fit, no more than it needs.
+        fit = int((width + PIECE_GAP) // (w_px + PIECE_GAP))
+        columns = max(1, min(fit, math.ceil(h_px / (PAGE_ASPECT * width))))
     else:
         xspans = _spans(scene.bx0, scene.bx1, src.left(), src.right(), width / scale)
         columns = 1
