@@ -28,6 +28,7 @@ from PySide6.QtGui import QFont, QFontDatabase, QImage
 
 from inspector.ui.graph_view import GraphView
 from inspector.ui.session import Selection
+from tests.core.test_collapse import _group_boxes, layered_model
 from tests.ui.window_driving import open_and_wait
 
 GOLDENS = Path(__file__).parent / "goldens"
@@ -88,9 +89,10 @@ def assert_matches_golden(image: QImage, name: str, tmp_path: Path) -> None:
         )
 
 
-def grab_scene(qtbot, scene, zoom: float = 1.0) -> QImage:
+def grab_scene(qtbot, scene, zoom: float | None = 1.0, box: int | None = None) -> QImage:
     """The scene (with the overlays the window set on it) in a view of its own, ``VIEW_SIZE``,
-    at ``zoom``, centred on the drawing, without the minimap: independent of the window's docks."""
+    without the minimap, so independent of the window's docks: at ``zoom`` (None: fitted),
+    centred on ``box`` or else on the drawing."""
     view = GraphView()
     qtbot.addWidget(view)
     view.minimap.set_wanted(False)
@@ -98,8 +100,11 @@ def grab_scene(qtbot, scene, zoom: float = 1.0) -> QImage:
     view.setScene(scene)
     view.show()
     qtbot.waitExposed(view)
-    view.set_zoom(zoom)
-    view.centerOn(scene.drawing_rect.center())
+    if zoom is None:
+        view.fit_to_window()
+    else:
+        view.set_zoom(zoom)
+        view.centerOn(scene.drawing_rect.center() if box is None else scene.box_center(box))
     return view.grab().toImage()
 
 
@@ -148,3 +153,35 @@ def test_dark_theme_window(qtbot, window, tmp_path: Path) -> None:
         assert_matches_golden(window.grab().toImage(), "dark_theme_window", tmp_path)
     finally:
         window.set_theme("system")  # the application palette outlives the window
+
+
+def transformer(folder: Path) -> Path:
+    """60 layers named as the TorchScript exporter names them (``/layers.i/attn/MatMul``): big
+    enough that the window opens it collapsed."""
+    path = folder / "transformer.onnx"
+    onnx.save(layered_model(60), path)
+    return path
+
+
+def test_collapsed_transformer(qtbot, window, tmp_path: Path) -> None:
+    view = open_and_wait(qtbot, window, transformer(tmp_path))
+    view.collapse_all()
+    groups = _group_boxes(view.document.current.diagram)
+    assert set(groups) == {"embed", "layers.0", "layers.1–59 ×59", "head"}
+    assert_matches_golden(
+        grab_scene(qtbot, view.scene, zoom=None), "collapsed_transformer", tmp_path
+    )
+
+
+def test_expanded_layer(qtbot, window, tmp_path: Path) -> None:
+    """layers.0 opened down to its ops, beside the closed fold of the other 59."""
+    view = open_and_wait(qtbot, window, transformer(tmp_path))
+    view.collapse_all()
+    view.expand_group(_group_boxes(view.document.current.diagram)["layers.0"])
+    for name in ("attn", "mlp"):
+        view.expand_group(_group_boxes(view.document.current.diagram)[name])
+    diagram = view.document.current.diagram
+    assert {"embed", "layers.1–59 ×59", "head"} == set(_group_boxes(diagram))
+    softmax = next(n.index for n in diagram.graph.nodes if n.name == "/layers.0/attn/Softmax")
+    box = int(diagram.node_box[softmax])
+    assert_matches_golden(grab_scene(qtbot, view.scene, box=box), "expanded_layer", tmp_path)
