@@ -8,6 +8,8 @@ as their only exception.
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from pathlib import Path
 
 from inspector.cli.common import EXIT_OK, UsageError, open_model, print_json
@@ -33,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The image is readable whatever the graph's shape: every op type is drawn at least 9 px
+    tall. A graph wider than --width is cut between boxes into strips stacked top to bottom, a
+    deep one into columns side by side (dashed lines mark the cuts); pieces past 16,000 px of
+    height continue in OUT-2.png, OUT-3.png, ... An SVG is always one file."""
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"cannot write '{out.name}': the output must end in .png or .svg")
@@ -43,16 +49,27 @@ def run(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 0:
         raise UsageError(f"--depth {args.depth} is out of range; use 0 or more")
     model = open_model(args.model)
-    if out.resolve() == Path(args.model).resolve():
+    target, model_file = out.resolve(), Path(args.model).resolve()
+    page_name = re.compile(re.escape(target.stem) + r"-\d+" + re.escape(target.suffix))
+    if target == model_file or (
+        target.parent == model_file.parent and page_name.fullmatch(model_file.name)
+    ):
         raise UsageError("refusing to overwrite the model file; choose another output path")
     from inspector.core.collapse import draw_collapsible
-    from inspector.scene.render import render_to_file
+    from inspector.scene.render import render_graph
 
     # The image's height follows the graph: a default depth is chosen for a tall page.
     page = (float(args.width), RENDER_PAGE_ASPECT * args.width)
     drawn = draw_collapsible(model, model.graph, viewport=page, depth=args.depth)
     diagram = drawn.diagram
-    render_to_file(diagram, drawn.layout, out, width=args.width, dark=args.dark)
+    rendering = render_graph(diagram, drawn.layout, out, width=args.width, dark=args.dark)
+    files = rendering.files
+    if not rendering.legible:
+        print(
+            f"note: {diagram.box_count} boxes would take more than ten images to draw readably; "
+            "drawn whole in one image instead, too small to read (--depth N collapses groups)",
+            file=sys.stderr,
+        )
     groups = (
         len(drawn.folding.box_ids(drawn.expanded)[1]) if diagram is not drawn.folding.full else 0
     )
@@ -60,14 +77,21 @@ def run(args: argparse.Namespace) -> int:
         print_json(
             {
                 "output": str(out),
+                "files": [str(f) for f in files],
+                "legible": rendering.legible,
                 "boxes": diagram.box_count,
                 "edges": diagram.edge_count,
                 "collapsed_groups": groups,
             }
         )
     else:
+        shown = (
+            str(files[0])
+            if len(files) == 1
+            else f"{files[0]} … {files[-1].name} ({len(files)} images)"
+        )
         print(
-            f"wrote {out} ({diagram.box_count} boxes, {diagram.edge_count} edges"
+            f"wrote {shown} ({diagram.box_count} boxes, {diagram.edge_count} edges"
             + (f", {groups} collapsed groups)" if groups else ")")
         )
     return EXIT_OK

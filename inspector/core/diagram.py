@@ -25,6 +25,10 @@ from inspector.core.tensor_types import format_shape
 from inspector.core.text import printable
 
 CHAR_W = 7.0  # average advance of the label font at 11 px, in scene pixels
+# The title (op type) is bold and wider: per character plus once per title, an upper bound of
+# its advance on every ONNX op name in DejaVu Sans Bold 11 px, so no op type is elided.
+TITLE_CHAR_W = 8.0
+TITLE_EXTRA = 8.0
 LINE_H = 15.0
 PAD_X = 10.0
 PAD_Y = 6.0
@@ -190,7 +194,9 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
         lines.append((_shown(name), _shown(str(t))) if t else (_shown(name),))
     longest = np.fromiter((max(map(len, ls)) for ls in lines), np.float64, len(lines))
     line_count = np.fromiter(map(len, lines), np.float64, len(lines))
-    width = np.clip(longest * CHAR_W + 2 * PAD_X, MIN_W, MAX_W)
+    title = np.fromiter((len(ls[0]) for ls in lines), np.float64, len(lines))
+    text_w = np.maximum(longest * CHAR_W, title * TITLE_CHAR_W + TITLE_EXTRA)
+    width = np.clip(text_w + 2 * PAD_X, MIN_W, MAX_W)
     height = line_count * LINE_H + 2 * PAD_Y
 
     input_box = {name: n_nodes + i for i, name in enumerate(graph.inputs)}
