@@ -14,9 +14,6 @@ from pathlib import Path
 
 from inspector.cli.common import EXIT_OK, UsageError, open_model, print_json
 
-#: Height over width of the page a default depth is chosen for (the image grows with the graph).
-RENDER_PAGE_ASPECT = 2.0
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="the .onnx file")
@@ -56,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
     ):
         raise UsageError("refusing to overwrite the model file; choose another output path")
     from inspector.core.collapse import draw_collapsible
-    from inspector.scene.render import render_graph
+    from inspector.scene.render import PAGE_ASPECT, render_graph
 
     # The image's height follows the graph: a default depth is chosen for a tall page.
-    page = (float(args.width), RENDER_PAGE_ASPECT * args.width)
+    page = (float(args.width), PAGE_ASPECT * args.width)
     drawn = draw_collapsible(model, model.graph, viewport=page, depth=args.depth)
     diagram = drawn.diagram
     rendering = render_graph(diagram, drawn.layout, out, width=args.width, dark=args.dark)

@@ -42,6 +42,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QStyleOptionGraphicsItem
 
+from inspector.core.collapse import MIN_LABEL_PX as WINDOW_MIN_LABEL_PX
 from inspector.core.diagram import Diagram
 from inspector.core.layout import Layout
 from inspector.core.text import printable
@@ -58,7 +59,8 @@ MAX_SCALE = 2.0
 #: one is set in columns); ``render --depth``'s default depth is chosen for the same page.
 PAGE_ASPECT = 2.0
 #: Smallest on-image size of a box's title, in pixels: the zoom never goes below what gives it.
-MIN_LABEL_PX = 9.0
+#: One pixel above the window's readable size: an image is read without zooming in.
+MIN_LABEL_PX = WINDOW_MIN_LABEL_PX + 1.0
 #: Most image area drawn readably (ten 1600×16,000 pages): a bigger graph (a 20k-node chain takes
 #: 212 Mpx, ~45 s) is fitted into one image instead, as :attr:`Rendering.legible` says.
 MAX_AREA = 10 * 1600 * MAX_HEIGHT

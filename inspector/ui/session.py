@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from inspector.core.checks import RuntimeTarget
-from inspector.core.collapse import draw_collapsible
-from inspector.core.diagram import DrawnGraph, draw_graph
+from inspector.core.collapse import CollapsibleDrawing, draw_collapsible
+from inspector.core.diagram import Diagram, DrawnGraph, draw_graph
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, TensorType, open_model
 from inspector.core.infer_process import infer_types_call
@@ -209,7 +209,7 @@ class Session(QObject):
         """Infer shapes in a child process; fill in types and edge labels off the GUI thread."""
         doc = self.documents[doc_id]
         model = doc.model
-        diagrams = [drawn.diagram for drawn in doc.drawn.values()]
+        diagrams = [d for drawn in doc.drawn.values() for d in _labelled(drawn)]
 
         def apply(inferred: tuple[dict[str, TensorType], str]) -> None:  # on a worker thread
             types, error = inferred
@@ -222,8 +222,9 @@ class Session(QObject):
         def done(_none: None) -> None:
             # subgraphs laid out while inference ran were labelled without its types
             for drawn in doc.drawn.values():
-                if all(drawn.diagram is not d for d in diagrams):
-                    drawn.diagram.refresh_edge_labels()
+                for diagram in _labelled(drawn):
+                    if all(diagram is not d for d in diagrams):
+                        diagram.refresh_edge_labels()
             self.types_inferred.emit(doc_id)
             if model.inference_error:  # onnx raised, or the child crashed or timed out
                 self.background_failed.emit(
@@ -457,3 +458,11 @@ def breadcrumb(path: GraphPath) -> list[str]:
     for i in range(0, len(path), 2):
         parts.append(" › ".join(path[i : i + 2]))
     return parts
+
+
+def _labelled(drawn: DrawnGraph) -> list[Diagram]:
+    """The diagrams of a drawing whose edge labels show inferred types: the one drawn, and for a
+    collapsible drawing the full one its other expansion states are cut from."""
+    if isinstance(drawn, CollapsibleDrawing) and drawn.folding.full is not drawn.diagram:
+        return [drawn.diagram, drawn.folding.full]
+    return [drawn.diagram]

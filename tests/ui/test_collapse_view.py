@@ -158,3 +158,22 @@ def test_breadcrumb_back_up_opens_the_groups_to_the_if(qtbot, window, tmp_path):
     box = int(diagram.node_box[node.index])
     assert diagram.kind[box] == BoxKind.NODE
     assert view.view.visible_scene_rect().contains(view.scene.box_rect(box).center())
+
+
+def test_opened_groups_show_inferred_edge_labels(qtbot, window, tmp_path):
+    # Edge labels of values only shape inference types: after it, every expansion state is cut
+    # from a full diagram whose labels were refreshed, so opening a group does not lose them.
+    path = tmp_path / "layered.onnx"
+    onnx.save(layered_model(60), path)
+    view = open_and_wait(qtbot, window, path)
+    _action(window, "E&xpand All Groups").trigger()
+    diagram = view.document.current.diagram
+    shown = list(diagram.edge_label)
+    diagram.refresh_edge_labels()
+    assert shown == diagram.edge_label
+    inner = [
+        label
+        for label, name in zip(shown, diagram.edge_value, strict=True)
+        if name not in diagram.graph.inputs and name not in diagram.graph.outputs
+    ]
+    assert inner and all(inner), "an inner tensor's edge lost its inferred type label"
