@@ -153,6 +153,12 @@ def test_if_model_and_its_branches(qapp, tmp_path: Path) -> None:
     model = load(tmp_path, if_chain_model(60), "ifs")
     scene, rendering = render(model, model.graph, tmp_path / "ifs.png")
     assert_op_types_legible(scene, rendering)
+    # the values the branches capture from the outer scope are drawn into each If: a chain
+    d = scene.diagram
+    for i in range(60):
+        into = np.flatnonzero(d.edge_dst == d.node_box[2 + i])
+        read = {d.edge_value[e] for e in into.tolist()}
+        assert {"c", "x", "x" if i == 0 else f"if{i - 1}"} <= read, i
     branch = model.graph.nodes[2].subgraphs[0][1]
     scene, rendering = render(model, branch, tmp_path / "branch.png")
     assert_op_types_legible(scene, rendering)
