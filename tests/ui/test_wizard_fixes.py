@@ -213,3 +213,24 @@ def test_a_finding_shows_its_line_with_neighbours_and_its_fixes(qtbot, tmp_path)
     with qtbot.waitSignal(view.fix_chosen) as chosen:
         qtbot.mouseClick(view.buttons["cast-float64"], Qt.MouseButton.LeftButton)
     assert chosen.args == ["cast-float64"]
+
+
+@needs_torch
+@pytest.mark.slow
+def test_saved_translations_passed_back_make_the_export_pass(qtbot, wizard, tmp_path) -> None:
+    w = wizard
+    page = validate(qtbot, w, "cdist", tmp_path / "cdist.onnx")
+    assert not w.result.ok and "_cdist_forward" in w.result.stubs
+    assert page.save_stubs.isVisible() and not page.retry_stubs.isEnabled()
+    assert not page.save_stubs_to(str(tmp_path / "translations.txt"))  # not passable back
+    path = tmp_path / "translations.py"
+    assert page.save_stubs_to(str(path))
+    assert "custom_translation_table" in path.read_text(encoding="utf-8")
+    assert "working translation" in page.headline.text() and page.retry_stubs.isEnabled()
+
+    with qtbot.waitSignal(w.export_finished, timeout=EXPORT_TIMEOUT_MS):
+        qtbot.mouseClick(page.retry_stubs, Qt.MouseButton.LeftButton)
+    assert w.export_page.config.translations == str(path)
+    assert_clean(w.result)
+    assert before_after(page)["parity example inputs"] == "not run → ✓ passed"
+    assert "torch" not in sys.modules, "the GUI process must not import torch"

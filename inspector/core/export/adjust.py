@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from inspector.core.export.config import BATCH_SYMBOL, DynamicDim, ExportConfig
@@ -74,6 +75,20 @@ def offered_fixes(
         seen.update(x.key for x in mine)
         out.append(mine)
     return out
+
+
+def translations_fix(cfg: ExportConfig, path: str) -> ExportFix:
+    """Export again passing the translations file ``path`` (what the stubs offered for ops with
+    no ONNX translation were saved to, and maybe filled in) back to the dynamo exporter."""
+    name = Path(path).name
+    changed = replace(cfg, exporter="dynamo", translations=path)
+    return ExportFix(
+        "translations",
+        f"Retry with the translations in {name}",
+        "unsupported-aten-op",
+        changed,
+        f"--translations {path}",
+    )
 
 
 def fixes_for(

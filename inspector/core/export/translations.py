@@ -365,7 +365,8 @@ def offer_stubs(explained: Explained, program: Any, cfg: ExportConfig) -> tuple[
     them = "it" if len(missing) == 1 else "them"
     hint = (
         f"no ONNX translation for {signatures}: {what}; write {them} with --write-stubs FILE.py "
-        "and export again with --translations FILE.py (in your own code: torch.onnx.export(..., "
+        "(the wizard: Save translations…) and export again with --translations FILE.py (the "
+        "wizard: Retry with the translations; in your own code: torch.onnx.export(..., "
         f"custom_translation_table=...)); or replace the op with ops the exporter knows"
     )
     return replace(explained, finding=replace(explained.finding, hint=hint)), text

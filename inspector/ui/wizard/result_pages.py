@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, cast
 
 from PySide6.QtGui import QBrush, QColor, QFontDatabase
 from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -38,6 +41,7 @@ from inspector.core.export.adjust import (
     ExportFix,
     compare_checklists,
     offered_fixes,
+    translations_fix,
 )
 from inspector.core.findings import Severity
 from inspector.ui.panels.problems import SEVERITY_COLORS
@@ -67,6 +71,8 @@ class ValidationPage(QWizardPage):
         self.setSubTitle("The checks run on the exported file, and what to do about findings.")
         self.headline = QLabel(self)
         self.headline.setWordWrap(True)
+        # never squeezed below its wrapped lines: the findings view below gives up the room
+        self.headline.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.comparison = QLabel(self)  # what a fix changed; hidden without one
         self.comparison.setWordWrap(True)
         self.comparison.hide()
@@ -95,6 +101,18 @@ class ValidationPage(QWizardPage):
         self.log.setReadOnly(True)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.hide()
+        # Ops with no ONNX translation: their stubs saved to a file, then passed back.
+        self.save_stubs = QPushButton("Save translations…", self)
+        self.save_stubs.setToolTip(
+            "Write the ONNX translations offered for the ops the exporter has none for (working "
+            "ones where known, stubs to fill in for the rest) to a .py file"
+        )
+        self.retry_stubs = QPushButton("Retry with the translations", self)
+        self.retry_stubs.setToolTip(
+            "Export again with the saved file passed as custom_translation_table (fill in its "
+            "TODO functions first)"
+        )
+        self.stubs_path = ""  # where they were saved
         self.fixes: list[ExportFix] = []  # those offered for the result shown
         self._retrying = False
 
@@ -103,10 +121,17 @@ class ValidationPage(QWizardPage):
         layout.addWidget(self.comparison)
         layout.addWidget(self.checklist, 2)
         layout.addWidget(self.findings, 3)
+        stubs_row = QHBoxLayout()
+        stubs_row.addWidget(self.save_stubs)
+        stubs_row.addWidget(self.retry_stubs)
+        stubs_row.addStretch(1)
+        layout.addLayout(stubs_row)
         layout.addWidget(self.show_log)
         layout.addWidget(self.log, 3)
         self.show_log.toggled.connect(self._toggle_log)
         self.findings.fix_chosen.connect(self.apply_fix)
+        self.save_stubs.clicked.connect(self._ask_stubs_path)
+        self.retry_stubs.clicked.connect(lambda: self.apply_fix("translations"))
 
     def initializePage(self) -> None:
         self._retrying = False
@@ -134,6 +159,47 @@ class ValidationPage(QWizardPage):
         self.completeChanged.emit()
         wizard.export_page.apply_fix(fix)
 
+    def _ask_stubs_path(self) -> None:
+        wizard = cast("ExportWizard", self.wizard())
+        config = wizard.export_page.config
+        folder = Path(config.source).parent if config is not None else Path.home()
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save translations", str(folder / "translations.py"), "Python (*.py)"
+        )
+        if path:
+            self.save_stubs_to(path)
+
+    def save_stubs_to(self, path: str) -> bool:
+        """Write the shown result's translations to ``path`` and offer the retry with them."""
+        wizard = cast("ExportWizard", self.wizard())
+        result, config = wizard.result, wizard.export_page.config
+        if result is None or not result.stubs or config is None:
+            return False
+        target = Path(path)
+        if target.suffix != ".py":
+            self.headline.setText(f"Not saved: {target.name} must end in .py to be passed back.")
+            return False
+        try:
+            target.write_text(result.stubs, encoding="utf-8")
+        except OSError as e:
+            self.headline.setText(f"Could not save the translations to {target}: {e.strerror}.")
+            return False
+        self.stubs_path = str(target)
+        self.fixes = [f for f in self.fixes if f.key != "translations"]
+        self.fixes.append(translations_fix(config, self.stubs_path))
+        self.retry_stubs.setEnabled(True)
+        todo = "NotImplementedError" in result.stubs
+        self.headline.setToolTip(str(target))
+        self.headline.setText(
+            f"Saved the translations to {target.name} (in {target.parent.name}/). "
+            + (
+                "Fill in the functions marked TODO, then retry with them."
+                if todo
+                else "Every op in it has a working translation: retry with them."
+            )
+        )
+        return True
+
     def export_ended(self) -> None:
         """An export ended (or was cancelled): show where it left things if this page is up."""
         wizard = cast("ExportWizard | None", self.wizard())
@@ -153,6 +219,7 @@ class ValidationPage(QWizardPage):
         page = wizard.export_page if wizard is not None else None
         before, fix = (page.before, page.fix) if page is not None else (None, None)
         self.headline.setText(headline(result))
+        self.headline.setToolTip("")
         self.checklist.clear()
         self.checklist.setColumnHidden(BEFORE_AFTER, before is None)
         if before is not None and fix is not None:
@@ -175,6 +242,11 @@ class ValidationPage(QWizardPage):
         )
         self.fixes = [fix for per_finding in offered for fix in per_finding]
         self.findings.show_findings(result, offered)
+        self.save_stubs.setVisible(bool(result.stubs))
+        self.retry_stubs.setVisible(bool(result.stubs) and config is not None)
+        self.retry_stubs.setEnabled(bool(self.stubs_path))
+        if result.stubs and config is not None and self.stubs_path:
+            self.fixes.append(translations_fix(config, self.stubs_path))
         self.log.setPlainText(result.log)
 
     def _add_row(self, status: str, name: str, detail: str, before_after: str = "") -> None:
