@@ -54,10 +54,10 @@ import onnx
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 
 # Decoder layers per size: 9 + 60 * layers nodes (see the module docstring).
-LAYERS = {"1k": 17, "10k": 166, "100k": 1666}
+LAYERS = {"1k": 17, "10k": 166, "100k": 1666, "300k": 5000}
 
 # Layers that torch exports for each size; the rest are copies of the last exported layer.
-EXPORTED_LAYERS = {"1k": 17, "10k": 166, "100k": 17}
+EXPORTED_LAYERS = {"1k": 17, "10k": 166, "100k": 17, "300k": 17}
 
 # Bump when the recipe changes so that stale cached files are not reused.
 RECIPE = "llama-h32-v1"
