@@ -261,12 +261,12 @@ def build_hierarchy(graph: Graph) -> Hierarchy:
 def _build(graph: Graph) -> Hierarchy:
     from inspector.core.hierarchy_repeats import repeat_chains
 
-    for source, keys, parse in (
-        ("metadata", _metadata_keys(graph), _parse_scope_key),
-        ("names", _name_keys(graph), _parse_name_key),
+    for source, keys_of, parse in (
+        ("metadata", _metadata_keys, _parse_scope_key),
+        ("names", _name_keys, _parse_name_key),
     ):
         builder = _TreeBuilder()
-        node_group = builder.assign(keys, parse)
+        node_group = builder.assign(keys_of(graph), parse)  # names only read if needed
         if len(builder.groups) > 1:
             return builder.finish(source, graph, node_group)
     builder = _TreeBuilder()
@@ -286,7 +286,12 @@ def _metadata_keys(graph: Graph) -> list[str | tuple[str] | None]:
     append = keys.append
     for node in graph.nodes:
         key = None
-        for prop in reversed(node.proto.metadata_props):  # the exporter writes it near the end
+        props = node.proto.metadata_props
+        if not props:
+            append(None)
+            continue
+        last = props[-1]  # where the exporter writes it: one read, not an iterator
+        for prop in (last,) if last.key == NAME_SCOPES_KEY else reversed(props):
             if prop.key == NAME_SCOPES_KEY:
                 text = prop.value
                 if isinstance(text, bytes):  # invalid UTF-8 comes back as bytes
