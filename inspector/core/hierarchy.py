@@ -286,12 +286,7 @@ def _metadata_keys(graph: Graph) -> list[str | tuple[str] | None]:
     append = keys.append
     for node in graph.nodes:
         key = None
-        props = node.proto.metadata_props
-        if not props:
-            append(None)
-            continue
-        last = props[-1]  # where the exporter writes it: one read, not an iterator
-        for prop in (last,) if last.key == NAME_SCOPES_KEY else reversed(props):
+        for prop in reversed(node.proto.metadata_props):  # the exporter writes it near the end
             if prop.key == NAME_SCOPES_KEY:
                 text = prop.value
                 if isinstance(text, bytes):  # invalid UTF-8 comes back as bytes
