@@ -18,6 +18,10 @@ too (otherwise the field across it is cut short and the parse fails). Anything u
 single graph field, a field of another wire type, a failed piece, a file that changes) makes
 :func:`parse_in_pieces` return None, and the caller parses the whole file as before, which also
 gives the usual error messages for broken files.
+
+Known limitation: protobuf's nesting limit (100 levels) counts from the message parsed, so a
+big file whose subgraphs nest to exactly the limit parses here (one level shallower) where the
+whole parse refuses it.
 """
 
 from __future__ import annotations
@@ -25,9 +29,8 @@ from __future__ import annotations
 import os
 
 import onnx
-from google.protobuf.message import DecodeError
 
-from inspector.core.tasks import CancelToken, ProgressFn
+from inspector.core.tasks import Cancelled, CancelToken, ProgressFn
 
 #: Files smaller than this are parsed whole: the saving would be small.
 MIN_PIECEWISE_BYTES = 64 * 2**20
@@ -93,7 +96,9 @@ def parse_in_pieces(
             del piece
             progress((end - graph_start) / max(graph_end - graph_start, 1), "parsing")
             start = end
-    except (_Unusual, DecodeError, OSError, ValueError, IndexError):
+    except Cancelled:
+        raise
+    except Exception:  # any failure: the whole parse runs and says what is wrong
         return None
     return proto, has_location
 
