@@ -55,6 +55,7 @@ class BoxKind(IntEnum):
     NODE = 0
     INPUT = 1
     OUTPUT = 2
+    GROUP = 3  # a collapsed group of nodes; ``ref`` is its id (inspector.core.collapse)
 
 
 @dataclass
@@ -84,10 +85,11 @@ class Diagram:
         return len(self.edge_src)
 
     def box_of_input(self, i: int) -> int:
-        return len(self.graph.nodes) + i
+        # the first input box: after the nodes in a full diagram, after the groups when collapsed
+        return int(np.argmax(self.kind == BoxKind.INPUT)) + i
 
     def box_of_output(self, i: int) -> int:
-        return len(self.graph.nodes) + len(self.graph.inputs) + i
+        return int(np.argmax(self.kind == BoxKind.OUTPUT)) + i
 
     def edges_of_value(self, name: str) -> list[int]:
         if self._edges_by_value is None:

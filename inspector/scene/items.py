@@ -32,7 +32,9 @@ from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QImage, QPainter, QPain
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from inspector.core.categories import Category
+from inspector.core.collapse import NODE_TITLE_PX
 from inspector.core.diagram import LINE_H, PAD_X, PAD_Y, BoxKind
+from inspector.scene.groups import paint_folder, paint_group_text
 from inspector.scene.palette import SEVERITIES
 
 if TYPE_CHECKING:
@@ -208,7 +210,8 @@ class EdgeLayer(_Layer):
 
 
 class BoxLayer(_Layer):
-    """Boxes, coloured by category, with their text up close."""
+    """Boxes, coloured by category, with their text up close; collapsed groups as folders whose
+    names stay readable further out than node titles."""
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
@@ -216,16 +219,28 @@ class BoxLayer(_Layer):
         s = self.graph
         lod = _lod(painter)
         rect = _query_rect(option, 2 / lod)
+        labels: list[tuple[str, float]] = []
         if lod < s.overview_lod:  # the overview image has them
             count = len(s.box_grid.query(*rect))
         else:
-            count = self.draw(painter, rect, lod)
+            count = self.draw(painter, rect, lod, labels)
         if widget is not None:
             s.painted_box_count = count
+            s._painted_labels = labels
 
-    def draw(self, painter: QPainter, rect: Rect, lod: float) -> int:
-        """Draw what touches ``rect`` (scene units) at zoom ``lod``; the number of boxes drawn."""
-        ids = self.graph.box_grid.query(*rect)
+    def draw(
+        self,
+        painter: QPainter,
+        rect: Rect,
+        lod: float,
+        labels: list[tuple[str, float]] | None = None,
+    ) -> int:
+        """Draw what touches ``rect`` (scene units) at zoom ``lod``; the number of boxes drawn.
+        Each text line drawn is appended to ``labels`` with its font size on screen."""
+        s = self.graph
+        ids = s.box_grid.query(*rect)
+        is_group = s.kind[ids] == BoxKind.GROUP
+        groups = ids[is_group]
         if lod < FAR_LOD or len(ids) > MID_BUDGET:
             self._paint_flat(painter, ids, lod)
         else:
@@ -233,7 +248,9 @@ class BoxLayer(_Layer):
             close = lod >= CLOSE_LOD and len(ids) <= CLOSE_BUDGET
             self._paint_shapes(painter, ids, close)
             if lod >= TITLE_LOD:
-                self._paint_text(painter, ids, close)
+                self._paint_text(painter, ids[~is_group], close, lod, labels)
+        if len(groups) <= CLOSE_BUDGET:
+            paint_group_text(painter, s, groups, lod, labels)
         return len(ids)
 
     def _paint_flat(self, painter: QPainter, ids: np.ndarray, lod: float) -> None:
@@ -268,6 +285,9 @@ class BoxLayer(_Layer):
             ids.tolist(), s.bx0[ids].tolist(), s.by0[ids].tolist(), s.bx1[ids].tolist(),
             s.by1[ids].tolist(), s.category[ids].tolist(), s.kind[ids].tolist(), strict=True,
         ):  # fmt: skip
+            if k == BoxKind.GROUP:
+                paint_folder(painter, s.palette, QRectF(x0, y0, x1 - x0, y1 - y0), c)
+                continue
             rect = QRectF(x0, y0, x1 - x0, y1 - y0)
             # Inputs and outputs are pills, as in Netron, so the graph's ends stand out.
             r = (y1 - y0) / 2 if k != BoxKind.NODE else RADIUS
@@ -287,7 +307,14 @@ class BoxLayer(_Layer):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect, r, r)
 
-    def _paint_text(self, painter: QPainter, ids: np.ndarray, close: bool) -> None:
+    def _paint_text(
+        self,
+        painter: QPainter,
+        ids: np.ndarray,
+        close: bool,
+        lod: float,
+        labels: list[tuple[str, float]] | None,
+    ) -> None:
         s = self.graph
         pal = s.palette
         fm_title = QFontMetricsF(s.title_font)
@@ -299,13 +326,17 @@ class BoxLayer(_Layer):
         painter.setPen(pal.text)
         cx = s.layout.x[ids].tolist()
         y0 = s.by0[ids].tolist()
+        title_px = NODE_TITLE_PX * lod
         for i, x, y in zip(ids.tolist(), cx, y0, strict=True):
             text, width = s.elided_lines(i)[0]
             painter.drawText(QPointF(x - width / 2, y + t_off), text)
+            if labels is not None:
+                labels.append((text, title_px))
         if not close:
             return
         painter.setFont(s.body_font)
         painter.setPen(pal.body_text)
+        body_px = s.body_font.pixelSize() * lod
         x0 = s.bx0[ids].tolist()
         for i, x, y, c in zip(ids.tolist(), x0, y0, s.category[ids].tolist(), strict=True):
             lines = s.elided_lines(i)
@@ -315,6 +346,8 @@ class BoxLayer(_Layer):
                 painter.setPen(pal.text)
             for k in range(1, len(lines)):
                 painter.drawText(QPointF(x + PAD_X, y + b_off + k * LINE_H), lines[k][0])
+                if labels is not None:
+                    labels.append((lines[k][0], body_px))
             if c in (Category.INPUT, Category.OUTPUT):
                 painter.setPen(pal.body_text)
 

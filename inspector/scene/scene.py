@@ -18,7 +18,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsScene
 
-from inspector.core.diagram import PAD_X, Diagram
+from inspector.core.collapse import FIT_MARGIN, GROUP_BODY_PX, GROUP_TITLE_PX, NODE_TITLE_PX
+from inspector.core.diagram import PAD_X, BoxKind, Diagram
 from inspector.core.layout import Layout
 from inspector.scene.items import (
     FAR_LOD,
@@ -33,8 +34,9 @@ from inspector.scene.palette import SEVERITIES, Palette
 from inspector.scene.placement_overlay import PlacementOverlay
 from inspector.scene.spatial import UniformGrid
 
-#: Empty space around the drawing, so a fitted graph does not touch the window's edges.
-SCENE_MARGIN = 40.0
+#: Empty space around the drawing, so a fitted graph does not touch the window's edges (the
+#: core's default-depth choice fits drawings with the same margin).
+SCENE_MARGIN = FIT_MARGIN
 #: Labels, badges and arrowheads reach this far beyond the boxes and edge points.
 PAINT_MARGIN = 240.0
 LABEL_FONT_PX = 9
@@ -54,7 +56,8 @@ class GraphScene(QGraphicsScene):
       (S,) the edge each belongs to; ``box_grid`` / ``segment_grid`` / ``label_grid`` index them.
 
     ``painted_box_count`` / ``painted_edge_count`` say how many boxes / edges the last paint into
-    a view drew (renders to images and the minimap do not count).
+    a view drew (renders to images and the minimap do not count); :meth:`painted_labels` the box
+    text it drew, with its size on screen.
     """
 
     #: The overlays, highlight or selection changed (the minimap redraws on it).
@@ -68,6 +71,7 @@ class GraphScene(QGraphicsScene):
         self.show_edge_labels = True
         self.painted_box_count = 0
         self.painted_edge_count = 0
+        self._painted_labels: list[tuple[str, float]] = []
 
         n = diagram.box_count
         self.category = diagram.category.astype(np.int64)
@@ -82,12 +86,22 @@ class GraphScene(QGraphicsScene):
         self.label_font = QFont()
         self.label_font.setPixelSize(LABEL_FONT_PX)
         self.title_font = QFont()
-        self.title_font.setPixelSize(11)
+        self.title_font.setPixelSize(NODE_TITLE_PX)
         self.title_font.setBold(True)
         self.body_font = QFont()
         self.body_font.setPixelSize(11)
+        # A collapsed group's name is larger than a node's title, so it reads from afar.
+        self.group_title_font = QFont()
+        self.group_title_font.setPixelSize(GROUP_TITLE_PX)
+        self.group_title_font.setBold(True)
+        self.group_body_font = QFont()
+        self.group_body_font.setPixelSize(GROUP_BODY_PX)
         self._title_metrics = QFontMetricsF(self.title_font)
         self._body_metrics = QFontMetricsF(self.body_font)
+        self._group_metrics = (
+            QFontMetricsF(self.group_title_font),
+            QFontMetricsF(self.group_body_font),
+        )
         self._text_cache: dict[int, tuple[tuple[str, float], ...]] = {}
 
         self.selected_box: int | None = None
@@ -233,13 +247,26 @@ class GraphScene(QGraphicsScene):
         cached = self._text_cache.get(i)
         if cached is None:
             room = float(self.bx1[i] - self.bx0[i]) - 2 * PAD_X
+            group = self.kind[i] == BoxKind.GROUP
+            title_fm, body_fm = (
+                self._group_metrics if group else (self._title_metrics, self._body_metrics)
+            )
             out = []
             for k, line in enumerate(self.diagram.lines[i]):
-                fm = self._title_metrics if k == 0 else self._body_metrics
+                fm = title_fm if k == 0 else body_fm
                 text = fm.elidedText(line, Qt.TextElideMode.ElideRight, room)
                 out.append((text, fm.horizontalAdvance(text)))
             cached = self._text_cache[i] = tuple(out)
         return cached
+
+    def painted_labels(self) -> list[tuple[str, float]]:
+        """The box text the last paint into a view drew: ``(text, font size on screen in px)``
+        per line (the paint's own record, for tests and the "is it readable" question)."""
+        return list(self._painted_labels)
+
+    def group_box_ids(self) -> np.ndarray:
+        """The boxes that stand for collapsed groups."""
+        return np.flatnonzero(self.kind == BoxKind.GROUP)
 
     # ------------------------------------------------------------------------------- state
 

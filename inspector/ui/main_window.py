@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, QTimer
@@ -231,6 +232,12 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
             )
         )
         v.addAction(self._action("Zoom to &Selection", self._zoom_to_selection, "Ctrl+Shift+0"))
+        for text, name, keys in (
+            ("E&xpand All Groups", "expand_all", "Ctrl+Shift+E"),
+            ("&Collapse All Groups", "collapse_all", "Ctrl+Shift+C"),
+            ("Expand to &Depth…", "ask_depth", None),
+        ):  # the layer hierarchy of the current tab (inspector.ui.document_view)
+            v.addAction(self._action(text, partial(self._fold_groups, name), keys))
         v.addSeparator()
         self.edge_labels_action = QAction("Show Tensor &Types on Edges", self, checkable=True)
         self.edge_labels_action.setShortcut(QKeySequence("Ctrl+T"))
@@ -408,6 +415,10 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
     def _current_doc_id(self) -> int | None:
         view = self.current_view()
         return view.doc_id if view else None
+
+    def _fold_groups(self, what: str) -> None:
+        if (view := self.current_view()) is not None:
+            getattr(view, what)()
 
     def _with_view(self, fn) -> None:
         view = self.current_view()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from inspector.core.checks import RuntimeTarget
+from inspector.core.collapse import draw_collapsible
 from inspector.core.diagram import DrawnGraph, draw_graph
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, TensorType, open_model
@@ -120,17 +121,20 @@ class Document:
         return self.drawn.get(self.graph_path)
 
 
-def load_and_draw(path: Path) -> Callable[[ProgressFn, CancelToken], tuple[Model, DrawnGraph]]:
+def load_and_draw(
+    path: Path, collapsible: bool = False
+) -> Callable[[ProgressFn, CancelToken], tuple[Model, DrawnGraph]]:
     """The background task that opens ``path`` and lays out its main graph (no shape inference;
-    a tab and a comparison both open their files with it)."""
+    a tab and a comparison both open their files with it; a tab's groups can collapse)."""
+    draw = draw_collapsible if collapsible else draw_graph
 
     def work(progress: ProgressFn, cancel: CancelToken) -> tuple[Model, DrawnGraph]:
         # Shape inference waits until the graph is on screen (see Session._infer_later).
         # The GUI thread's collector waits too: collections while a big model is being built
-        # rescan it again and again (300k nodes: about 1.5 s of the open).
+        # rescan it again and again (300k nodes: about 1.5 s of a loaded open).
         with gc_paused():
             model = open_model(path, lambda f, m: progress(0.6 * f, m), cancel, infer=False)
-            drawn = draw_graph(model, model.graph, lambda f, m: progress(0.6 + 0.4 * f, m), cancel)
+            drawn = draw(model, model.graph, lambda f, m: progress(0.6 + 0.4 * f, m), cancel)
         return model, drawn
 
     return work
@@ -197,7 +201,7 @@ class Session(QObject):
 
         self.runner.submit(
             f"load:{key}",
-            load_and_draw(Path(key)),
+            load_and_draw(Path(key), collapsible=True),
             done,
             failed,
             lambda f, m: self.load_progressed.emit(key, f, m),
@@ -420,7 +424,7 @@ class Session(QObject):
 
         self.runner.submit(
             f"layout:{doc_id}",
-            lambda progress, cancel: draw_graph(doc.model, graph, progress, cancel),
+            lambda progress, cancel: draw_collapsible(doc.model, graph, progress, cancel),
             done,
             what=f"laying out {breadcrumb(path)[-1]} of {doc.path.name}",
         )

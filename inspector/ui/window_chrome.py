@@ -202,6 +202,8 @@ class WindowChrome:
             ("Ctrl + wheel, or pinch", "Graph > Zoom at the pointer"),
             ("+ / − / 0", "Graph > Zoom in / out / fit (the graph has the focus)"),
             ("Double-click a node", "Graph > Enter its subgraph (If, Loop, Scan, functions)"),
+            ("Double-click a group, or →", "Graph > Expand the group (→: the selected one)"),
+            ("←", "Graph > Collapse the group around the selected box"),
             ("Esc", "Stop opening a model"),
             ("Shift + drop files", "Compare them (with the current tab) instead of opening"),
         ]

@@ -2,7 +2,8 @@
 
 Input map: drag pans; the wheel (and two-finger scrolling) pans; Ctrl+wheel zooms around the
 cursor; a pinch (native touchpad gesture or a touchscreen ``QPinchGesture``) zooms around its
-centre; ``+``/``-`` zoom around the middle of the view and ``0`` fits the graph. A press and
+centre; ``+``/``-`` zoom around the middle of the view and ``0`` fits the graph; Right and Left
+ask to open or close the selected group. A press and
 release that moved less than the platform's drag distance is a click on whatever lies under it.
 
 Signals carry ids (style habit 7); the session decides what a click means.
@@ -65,6 +66,8 @@ class GraphView(QGraphicsView):
     box_double_clicked = Signal(int)
     background_clicked = Signal()
     zoom_changed = Signal(float)
+    #: Right (True: open the selected group) or Left (False: close the group around it).
+    fold_key_pressed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -232,6 +235,8 @@ class GraphView(QGraphicsView):
             self.zoom_by(1 / KEY_STEP)
         elif key == Qt.Key.Key_0:
             self.fit_to_window()
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_Left):
+            self.fold_key_pressed.emit(key == Qt.Key.Key_Right)
         else:
             super().keyPressEvent(event)
 
