@@ -261,12 +261,12 @@ def build_hierarchy(graph: Graph) -> Hierarchy:
 def _build(graph: Graph) -> Hierarchy:
     from inspector.core.hierarchy_repeats import repeat_chains
 
-    for source, keys, parse in (
-        ("metadata", _metadata_keys(graph), _parse_scope_key),
-        ("names", _name_keys(graph), _parse_name_key),
+    for source, keys_of, parse in (
+        ("metadata", _metadata_keys, _parse_scope_key),
+        ("names", _name_keys, _parse_name_key),
     ):
         builder = _TreeBuilder()
-        node_group = builder.assign(keys, parse)
+        node_group = builder.assign(keys_of(graph), parse)  # names only read if needed
         if len(builder.groups) > 1:
             return builder.finish(source, graph, node_group)
     builder = _TreeBuilder()

@@ -47,10 +47,14 @@ def _types(outcome: Outcome) -> tuple[dict[str, TensorType], str]:
         stack = failure.stack_line()
         parts = (f"{WHAT} failed ({failure.how})", failure.said, stack and f"[stack: {stack}]")
         return {}, " ".join(p for p in parts if p)
-    types = {
-        name: TensorType(dtype, tuple(shape) if shape is not None else None)
-        for name, dtype, shape in outcome.parts
-    }
+    # One TensorType per distinct type, shared: a 300k-node export has a few hundred types,
+    # and one object per value was about 100 MB.
+    types: dict[str, TensorType] = {}
+    shared: dict[tuple, TensorType] = {}
+    for name, dtype, shape in outcome.parts:
+        key = (dtype, tuple(shape) if shape is not None else None)
+        t = shared.get(key)
+        types[name] = t if t is not None else shared.setdefault(key, TensorType(*key))
     return types, str(outcome.value)
 
 

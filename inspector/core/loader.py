@@ -25,6 +25,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from onnx import AttributeProto, TensorProto
 
+from inspector.core.proto_pieces import parse_in_pieces
 from inspector.core.tasks import CancelToken, ProgressFn, no_progress
 from inspector.core.text import printable
 
@@ -96,18 +97,24 @@ def load_model_file(
     """Parse ``path`` without reading external data; raise :class:`ModelLoadError` on bad input."""
     p = Path(path)
     progress(0.0, "reading file")
-    data = _read_model_bytes(p)
-    if cancel:
-        cancel.check()
-    progress(0.2, "parsing")
-    proto = _parse(p, data)
+    data, parsed = _read_model(p, lambda f, m: progress(0.7 * f, m), cancel)
+    if parsed is None:
+        if cancel:
+            cancel.check()
+        progress(0.2, "parsing")
+        proto = _parse(p, data)
+        size, has_location = len(data), b"location" in data
+        del data  # before the graph model is built: it is as big as the file
+    else:
+        proto, size, has_location = parsed
+        _check_parsed(p, proto)
     if cancel:
         cancel.check()
     progress(0.7, "checking external data")
     external_data = ExternalData(p)
-    external, external_bytes = _check_external_data(external_data, proto, data)
+    external, external_bytes = _check_external_data(external_data, proto, has_location)
     progress(1.0, "parsed")
-    return LoadedFile(p, len(data), proto, external, external_bytes, external_data)
+    return LoadedFile(p, size, proto, external, external_bytes, external_data)
 
 
 _KIND_OF_FILE = (
@@ -127,8 +134,12 @@ def _not_a_file(mode: int) -> str | None:
     return next((what for test, what in _KIND_OF_FILE if test(mode)), "not a regular file")
 
 
-def _read_model_bytes(p: Path) -> bytes:
-    """The file's bytes, after making sure it is a regular file of a size protobuf can parse.
+def _read_model(
+    p: Path, progress: ProgressFn, cancel: CancelToken | None
+) -> tuple[bytes, tuple[onnx.ModelProto, int, bool] | None]:
+    """The file's bytes, after making sure it is a regular file of a size protobuf can parse;
+    or, for a big file that :func:`~inspector.core.proto_pieces.parse_in_pieces` can take, no
+    bytes and (the parsed model, the file's size, whether ``location`` occurs in it).
 
     Opened with O_NONBLOCK and checked again on the open descriptor: a named pipe or a device
     swapped in after the first check still cannot make the read block or run forever.
@@ -166,6 +177,10 @@ def _read_model_bytes(p: Path) -> bytes:
         what = _not_a_file(st.st_mode)
         if what is not None:  # replaced between the two looks
             raise ModelLoadError(p, f"this is {what}, not a model file", "give an .onnx file")
+        if st.st_size <= MAX_MODEL_BYTES and not _magic_hint(os.pread(fd, 8, 0)):
+            parsed = parse_in_pieces(fd, st.st_size, progress, cancel)
+            if parsed is not None:
+                return b"", (parsed[0], st.st_size, parsed[1])
         try:
             # The size it has (read() allocates what it is asked for), and never past the bound
             # if it grows meanwhile or, like files under /proc, claims no size.
@@ -184,7 +199,7 @@ def _read_model_bytes(p: Path) -> bytes:
             "the file is empty (0 bytes)",
             "the export or download that wrote it did not finish; write it again",
         )
-    return data
+    return data, None
 
 
 def _too_big(size: int) -> tuple[str, str]:
@@ -202,14 +217,19 @@ def _os_reason(e: BaseException) -> str:
     return "the path contains a NUL byte" if "null" in str(e) else type(e).__name__
 
 
+def _magic_hint(head: bytes) -> str | None:
+    """What the file is when its first bytes say it is no ONNX model (see _MAGIC_HINTS)."""
+    return next((what for magic, what in _MAGIC_HINTS if head.startswith(magic)), None)
+
+
 def _parse(p: Path, data: bytes) -> onnx.ModelProto:
-    for magic, what in _MAGIC_HINTS:
-        if data.startswith(magic):
-            raise ModelLoadError(
-                p,
-                "this is not an ONNX model: " + what.split("; ")[0],
-                what.split("; ")[1] if "; " in what else "open an .onnx file",
-            )
+    what = _magic_hint(data[:8])
+    if what is not None:
+        raise ModelLoadError(
+            p,
+            "this is not an ONNX model: " + what.split("; ")[0],
+            what.split("; ")[1] if "; " in what else "open an .onnx file",
+        )
     proto = onnx.ModelProto()
     try:
         proto.ParseFromString(data)
@@ -230,6 +250,12 @@ def _parse(p: Path, data: bytes) -> onnx.ModelProto:
         raise ModelLoadError(
             p, f"this is not an ONNX model ({type(e).__name__})", "open an .onnx file"
         ) from e
+    _check_parsed(p, proto)
+    return proto
+
+
+def _check_parsed(p: Path, proto: onnx.ModelProto) -> None:
+    """Refuse a message that parsed but is no model (no graph, no IR version or opsets)."""
     if not proto.HasField("graph") and not proto.opset_import:
         raise ModelLoadError(
             p,
@@ -246,7 +272,6 @@ def _parse(p: Path, data: bytes) -> onnx.ModelProto:
             "the file ends before the model does (no IR version or opset import)",
             "it is truncated or damaged; copy or export it again",
         )
-    return proto
 
 
 def _decode_problem(data: bytes) -> str:
@@ -448,11 +473,12 @@ def _node_tensors(node: onnx.NodeProto) -> list[tuple[TensorProto, bool]]:
 
 
 def _check_external_data(
-    ext: ExternalData, proto: onnx.ModelProto, data: bytes
+    ext: ExternalData, proto: onnx.ModelProto, has_location: bool
 ) -> tuple[dict[str, ExternalRef], int]:
     """Check every externally stored tensor of the model (see :class:`ExternalData`); return
-    where the main graph's initializers are, and the bytes of all. Nothing is read."""
-    if b"location" in data:
+    where the main graph's initializers are, and the bytes of all. Nothing is read.
+    ``has_location``: whether the key ``location`` occurs anywhere in the file's bytes."""
+    if has_location:
         tensors = _graph_tensors(proto.graph, True)
         for f in proto.functions:
             for node in f.node:

@@ -64,3 +64,9 @@ def gc_paused() -> Iterator[None]:
             _gc_pausers -= 1
             if _gc_pausers == 0 and _gc_state["enabled"]:
                 gc.enable()
+
+
+def gc_is_paused() -> bool:
+    """Whether a thread is inside :func:`gc_paused`: a collector that runs on a timer waits
+    (a full collection in the middle of building a 300k-node model rescans it all)."""
+    return _gc_pausers > 0

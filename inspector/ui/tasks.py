@@ -41,7 +41,7 @@ from PySide6.QtCore import (
 )
 
 from inspector.core.child import ChildCall, ChildJob, ChildRun, Outcome
-from inspector.core.tasks import Cancelled, CancelToken, ProgressFn
+from inspector.core.tasks import Cancelled, CancelToken, ProgressFn, gc_is_paused
 
 TaskFn = Callable[[ProgressFn, CancelToken], Any]
 #: Builds a child call on a worker thread (feeds written to disk, say) before the child starts.
@@ -248,6 +248,8 @@ class GuiThreadCollector(QObject):
             cls._installed = cls()
 
     def collect_if_due(self) -> None:
+        if gc_is_paused():  # a worker is building a model: collect once it is done
+            return
         counts = gc.get_count()
         for generation in (2, 1, 0):
             if counts[generation] > self.thresholds[generation]:

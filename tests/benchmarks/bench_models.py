@@ -1,7 +1,8 @@
-"""Real transformer exports of about 1k, 10k and 100k ONNX nodes for the viewer benchmarks.
+"""Real transformer exports of about 1k, 10k, 100k and 300k ONNX nodes for the viewer benchmarks.
 
-``get_model("1k" | "10k" | "100k")`` returns a cached model, building it when it is missing.
-``python tests/benchmarks/bench_models.py`` builds all three and prints node counts and times.
+``get_model("1k" | "10k" | "100k" | "300k")`` returns a cached model, building it when it is
+missing. ``python tests/benchmarks/bench_models.py [SIZE...]`` builds them (all by default) and
+prints node counts and times.
 
 What the models are: ``transformers``' ``LlamaForCausalLM`` from a ``LlamaConfig`` (hidden size
 32, 4 attention heads, 2 key/value heads, MLP size 64, vocabulary 128, eager attention, no KV
@@ -9,7 +10,7 @@ cache), random weights with seed 0, exported by ``torch.onnx.export(dynamo=True)
 ``input_ids`` of shape [1, 8] as input and ``logits`` as output. Nothing is downloaded. Each
 decoder layer becomes 60 ONNX nodes (MatMul, Softmax, RMSNorm as Pow/ReduceMean/Sqrt, rotary
 embedding as Slice/Neg/Concat, SiLU as Sigmoid/Mul) around 9 nodes of embedding and head, so
-17, 166 and 1666 layers give 1,029, 9,969 and 99,969 nodes.
+17, 166, 1666 and 5000 layers give 1,029, 9,969, 99,969 and 300,009 nodes.
 
 How they are exported, and why (timings on this 2-CPU machine): the dynamo exporter's default
 ONNX optimizer spends most of its time in onnxscript's pattern rewriter, whose cost grows faster
@@ -24,18 +25,20 @@ layers and ``_append_layer_copies`` appends 1,649 copies of the last exported de
 (renamed tensors and node names, own copies of its weights, renumbered name-scope metadata),
 which takes 14 s in all. The copy has the same op counts and initializer count as the real
 1666-layer export (checked once against it) and runs in ONNX Runtime; only tensor names
-differ (``<name>__layer<N>`` instead of the exporter's counters).
+differ (``<name>__layer<N>`` instead of the exporter's counters). The 300k model is made the
+same way: 17 exported layers and 4,983 copies (113 s in all, 31 s of it copying).
 Each node keeps the exporter's ``namespace`` / ``pkg.torch.onnx.name_scopes`` /
 ``pkg.torch.onnx.class_hierarchy`` metadata (module hierarchy, as a real export has); the
 ``stack_trace`` and ``fx_node`` entries are dropped because they would triple the file size and
-hold paths of this machine. Sizes: 1.7 MB, 16.5 MB and 167 MB.
+hold paths of this machine. Sizes: 1.7 MB, 16.5 MB, 167 MB and 501 MB.
 
 The export runs in a child process (torch and transformers are never imported by the caller)
 with a timeout. Models are cached in ``tests/benchmarks/.cache/``, which ignores itself through
 its own ``.gitignore``; delete a file to rebuild it.
 
 Known limitations: the sequence length is fixed at 8 (no dynamic axes); weights are random;
-in the 100k model, layers 17-1665 share the weights' values of layer 16 (as separate tensors).
+in the 100k and 300k models, layers 17 and up share the weights' values of layer 16 (as separate
+tensors). Building needs the ``bench`` extra (``transformers``).
 """
 
 from __future__ import annotations
@@ -54,10 +57,10 @@ import onnx
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 
 # Decoder layers per size: 9 + 60 * layers nodes (see the module docstring).
-LAYERS = {"1k": 17, "10k": 166, "100k": 1666}
+LAYERS = {"1k": 17, "10k": 166, "100k": 1666, "300k": 5000}
 
 # Layers that torch exports for each size; the rest are copies of the last exported layer.
-EXPORTED_LAYERS = {"1k": 17, "10k": 166, "100k": 17}
+EXPORTED_LAYERS = {"1k": 17, "10k": 166, "100k": 17, "300k": 17}
 
 # Bump when the recipe changes so that stale cached files are not reused.
 RECIPE = "llama-h32-v1"
@@ -73,7 +76,7 @@ def model_path(size: str) -> Path:
 
 
 def get_model(size: str) -> Path:
-    """The cached transformer export of about ``size`` nodes ("1k", "10k" or "100k")."""
+    """The cached transformer export of about ``size`` nodes ("1k", "10k", "100k", "300k")."""
     path = model_path(size)
     if not path.is_file():
         build_model(size)

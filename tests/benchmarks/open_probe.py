@@ -10,6 +10,10 @@ repaints; ``max_frame_ms`` the largest of those, ``worst_single_frame_ms`` the s
 repaint), ``worst_busy_frame_ms`` (the slowest of the repaints done while shape inference and
 the checks ran after the first open), ``rss_mb``
 (peak resident memory of this process while the window had the model open) and ``nodes``.
+``--open-only`` measures the opens and the peak memory and nothing else (each tab is closed
+right after its first paint, which stops its shape inference and checks); it prints
+``open_s``, ``opens_s``, ``open_cpu_s`` (CPU seconds of the process, all threads, per open:
+steadier than wall time on a loaded machine) and ``rss_mb``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ZOOMS = (0.01, 0.03, 0.08, 0.2, 0.5, 1.0, 2.0)
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _open_once(app, window, path: Path) -> float:
     t0 = time.perf_counter()
     window.open_files([str(path)])
@@ -45,6 +54,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--open-only",
+        action="store_true",
+        help="measure the opens and peak memory only (no frames, no wait for the checks)",
+    )
     args = parser.parse_args()
     path = Path(args.model)
 
@@ -65,8 +79,17 @@ def main() -> None:
 
     opens = []
     busy_frames: list[float] = []
+    cpu: list[float] = []  # CPU seconds of this process (all threads) per open
     for round_ in range(args.rounds):
+        cpu0 = _cpu_s()
         opens.append(_open_once(app, window, path))
+        cpu.append(_cpu_s() - cpu0)
+        if args.open_only:
+            # closing the tab stops its shape inference and checks (their children are killed)
+            window._close_tab(0)
+            app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            gc.collect()
+            continue
         if round_ == 0:
             # Frames while shape inference and the checks run after the first paint (children,
             # then a worker filling in the inferred types): the window must stay smooth then too.
@@ -86,6 +109,16 @@ def main() -> None:
             app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
             gc.collect()
 
+    if args.open_only:
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        window.close()
+        app.processEvents()
+        window.runner.wait_idle(600_000)
+        json.dump(
+            {"open_s": min(opens), "opens_s": opens, "open_cpu_s": cpu, "rss_mb": rss_mb},
+            sys.stdout,
+        )
+        return
     view = window.current_view().view
 
     def frame_ms() -> float:
