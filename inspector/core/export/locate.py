@@ -25,6 +25,7 @@ forward (BatchNorm in training mode) feels.
 from __future__ import annotations
 
 import ast
+import functools
 import logging
 import sys
 import warnings
@@ -259,16 +260,25 @@ def _stack(event: dict) -> list[tuple[int, int]]:
 # -- the factory's source -------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(path: str) -> tuple[list[str], ast.Module] | None:
+    """A user file's lines and syntax tree, read once per export (the child runs one export,
+    and every tracer warning and finding asks about the same few files); None if unreadable."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return text.splitlines(), ast.parse(text)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+
+
 def factory_place(path: str, factory: str, words: tuple[str, ...]) -> SourceLine | None:
     """The first line of function ``factory`` in ``path`` that contains one of ``words``
     (``.double()``, ``float64``), else its last ``return``: where the factory made the model
     or the example inputs that cause a finding."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        tree = ast.parse(text)
-    except (OSError, SyntaxError, UnicodeDecodeError):
+    parsed = _parsed(path)
+    if parsed is None:
         return None
-    lines = text.splitlines()
+    lines, tree = parsed
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == factory:
             body = range(node.body[0].lineno, (node.end_lineno or node.lineno) + 1)
@@ -290,12 +300,10 @@ def shape_tests(path: str) -> list[SourceLine]:
     """``if``/``while``/conditional expressions in ``path`` whose test reads a shape
     (``.shape``, ``.size()``, ``len()``, ``.dim()``, ``.ndim``, ``.numel()``): what every
     exporter evaluates once and bakes."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        tree = ast.parse(text)
-    except (OSError, SyntaxError, UnicodeDecodeError):
+    parsed = _parsed(path)
+    if parsed is None:
         return []
-    lines = text.splitlines()
+    lines, tree = parsed
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.If | ast.While | ast.IfExp) and _reads_shape(node.test):
@@ -319,11 +327,10 @@ def _reads_shape(test: ast.AST) -> bool:
 def in_autograd_function(path: str, line: int) -> bool:
     """Whether ``line`` of ``path`` is inside a class that subclasses ``Function``
     (``torch.autograd.Function``): found from the source, so helpers in any file count."""
-    try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError):
+    parsed = _parsed(path)
+    if parsed is None:
         return False
-    for node in ast.walk(tree):
+    for node in ast.walk(parsed[1]):
         if isinstance(node, ast.ClassDef) and node.lineno <= line <= (node.end_lineno or 0):
             bases = [ast.unparse(b) for b in node.bases]
             if any(b == "Function" or b.endswith(".Function") for b in bases):
