@@ -35,14 +35,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.collapse import MAX_FIT_ZOOM  # the zoom the default depth is chosen for
 from inspector.scene.scene import GraphScene
 from inspector.ui.graph_view.minimap import Minimap
 
 MAX_ZOOM = 4.0
 #: The graph can be zoomed out to this fraction of "fits the window" (and no further).
 MIN_ZOOM_OF_FIT = 0.5
-#: A fitted small graph is not blown up beyond its natural size.
-MAX_FIT_ZOOM = 1.0
 READABLE_FIT_ZOOM = 0.45  # below this, box titles are too small to read: start at the top instead
 START_ZOOM = 0.85
 KEY_STEP = 1.25
