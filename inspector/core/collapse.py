@@ -286,8 +286,9 @@ class Folding:
             ref=spliced(full.ref, np.array(boxes, np.int64)),
             category=spliced(full.category, cats),
             lines=lines,
-            width=spliced(full.width, widths),
-            height=spliced(full.height, heights),
+            sizes=np.concatenate(
+                [full.sizes_of(shown), np.stack((widths, heights)), full.sizes_of(others)], axis=1
+            ),
             edge_src=src[kept].astype(np.int32),
             edge_dst=dst[kept].astype(np.int32),
             edge_value=[full.edge_value[i] for i in kept_list],

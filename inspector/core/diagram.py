@@ -10,13 +10,15 @@ for many nodes; nothing below assumes a box is exactly one node.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from inspector.core.categories import Category, category_of
-from inspector.core.diagram_shared import add_shared_copies, shared_nodes
+from inspector.core.diagram_shared import plan_copies, shared_nodes
 from inspector.core.graph import Graph, Model, Node, TensorType, Value, dtype_name
 from inspector.core.layout import Layout, layered_layout
 from inspector.core.scopes import captured_reads
@@ -64,21 +66,56 @@ class BoxKind(IntEnum):
     GROUP = 3  # a collapsed group of nodes; ``ref`` is its id (inspector.core.collapse)
 
 
+T = TypeVar("T")
+
+
+class Lazy(Sequence[T], Generic[T]):
+    """A sequence whose items are made on first read (``make(index)``) and kept: a big model's
+    full diagram opens collapsed, and only the boxes and edges ever shown need their text."""
+
+    __slots__ = ("_items", "_make")
+
+    def __init__(self, n: int, make: Callable[[int], T]) -> None:
+        self._items: list[T | None] = [None] * n
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self._items)))]
+        item = self._items[i]
+        if item is None:
+            item = self._items[i] = self._make(i if i >= 0 else i + len(self._items))
+        return item
+
+    def __iter__(self) -> Iterator[T]:
+        for i in range(len(self._items)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+
 @dataclass
 class Diagram:
-    """What is drawn for one graph: boxes (arrays of length n) and edges (arrays of length m)."""
+    """What is drawn for one graph: boxes (arrays of length n) and edges (arrays of length m).
+
+    A box's text and size and an edge's label may be made on first read (:class:`Lazy`,
+    ``sizes`` NaN until measured): read sizes through ``width``/``height`` (all boxes) or
+    :meth:`sizes_of` (some)."""
 
     graph: Graph
     kind: np.ndarray  # int8 (n,): BoxKind
     ref: np.ndarray  # int32 (n,): node index (NODE), or index into graph.inputs / graph.outputs
     category: np.ndarray  # int8 (n,): Category
-    lines: list[tuple[str, ...]]  # per box: title, then detail lines
-    width: np.ndarray  # float64 (n,)
-    height: np.ndarray  # float64 (n,)
+    lines: Sequence[tuple[str, ...]]  # per box: title, then detail lines
+    sizes: np.ndarray  # float64 (2, n): width and height; NaN: measured from ``lines`` when read
     edge_src: np.ndarray  # int32 (m,)
     edge_dst: np.ndarray  # int32 (m,)
     edge_value: list[str]  # (m,): the tensor name each edge carries
-    edge_label: list[str]  # (m,): "float32[1,64,56,56]" or "" when unknown
+    edge_label: Sequence[str]  # (m,): "float32[1,64,56,56]" or "" when unknown
     node_box: np.ndarray  # int32 (len(graph.nodes),): node index → box index
     # int32 (n,): for a copy of a shared small value (diagram_shared), the box it repeats; else -1
     copy_of: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
@@ -91,6 +128,28 @@ class Diagram:
     @property
     def edge_count(self) -> int:
         return len(self.edge_src)
+
+    @property
+    def width(self) -> np.ndarray:
+        self.sizes_of(None)
+        return self.sizes[0]
+
+    @property
+    def height(self) -> np.ndarray:
+        self.sizes_of(None)
+        return self.sizes[1]
+
+    def sizes_of(self, boxes: np.ndarray | None) -> np.ndarray:
+        """float64 (2, k): the width and height of ``boxes`` (None: all), measured now where
+        they were not yet."""
+        sizes = self.sizes
+        picked = sizes if boxes is None else sizes[:, boxes]
+        missing = np.isnan(picked[0])
+        if missing.any():
+            todo = np.flatnonzero(missing) if boxes is None else np.asarray(boxes)[missing]
+            sizes[:, todo] = box_sizes([self.lines[i] for i in todo.tolist()])
+            picked = sizes if boxes is None else sizes[:, boxes]
+        return picked
 
     def box_of_input(self, i: int) -> int:
         # the first input box: after the nodes in a full diagram, after the groups when collapsed
@@ -110,7 +169,19 @@ class Diagram:
     def refresh_edge_labels(self) -> None:
         """Recompute the dtype/shape labels (after shape inference has filled in more types)."""
         values = self.graph.values
-        self.edge_label = [_edge_label(values[name]) for name in self.edge_value]
+        edge_value = self.edge_value
+        self.edge_label = Lazy(len(edge_value), lambda i: _edge_label(values[edge_value[i]]))
+
+
+def box_sizes(lines: list[tuple[str, ...]]) -> np.ndarray:
+    """float64 (2, k): width and height of node, input and output boxes with these lines (a
+    fixed text metric; no Qt here)."""
+    k = len(lines)
+    longest = np.fromiter((max(map(len, ls)) for ls in lines), np.float64, k)
+    line_count = np.fromiter(map(len, lines), np.float64, k)
+    title = np.fromiter((len(ls[0]) for ls in lines), np.float64, k)
+    text_w = np.maximum(longest * CHAR_W, title * TITLE_CHAR_W + TITLE_EXTRA)
+    return np.stack((np.clip(text_w + 2 * PAD_X, MIN_W, MAX_W), line_count * LINE_H + 2 * PAD_Y))
 
 
 def _attr_line(node: Node) -> str:
@@ -170,9 +241,13 @@ def _edge_label(v: Value) -> str:
 
 
 def build_diagram(model: Model, graph: Graph) -> Diagram:
-    """The boxes and edges of ``graph`` (the main graph, a subgraph or a function's body)."""
+    """The boxes and edges of ``graph`` (the main graph, a subgraph or a function's body).
+
+    Box text, box sizes and edge labels are made when first read (a 300k-node model opens
+    collapsed and shows a few hundred boxes; making all of them took 2 s)."""
     local_functions = frozenset((f.domain, f.name) for f in model.functions)
-    n_nodes, n_in, n_out = len(graph.nodes), len(graph.inputs), len(graph.outputs)
+    nodes = graph.nodes
+    n_nodes, n_in, n_out = len(nodes), len(graph.inputs), len(graph.outputs)
     kind = np.full(n_nodes + n_in + n_out, BoxKind.NODE, dtype=np.int8)
     kind[n_nodes : n_nodes + n_in] = BoxKind.INPUT
     kind[n_nodes + n_in :] = BoxKind.OUTPUT
@@ -180,33 +255,29 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
     by_op: dict[tuple[str, str], int] = {}
     cats: list[int] = []
     values = graph.values
-    lines: list[tuple[str, ...]] = []
-    for node in graph.nodes:
+    for node in nodes:
         key = (node.op_type, node.domain)
         c = by_op.get(key)
         if c is None:
             c = by_op[key] = category_of(node.op_type, node.domain, local_functions)
         cats.append(c)
-        lines.append(_node_lines(node, values))
     cats += [Category.INPUT] * n_in + [Category.OUTPUT] * n_out
-    for name in [*graph.inputs, *graph.outputs]:
+    ends = [*graph.inputs, *graph.outputs]
+
+    def box_lines(i: int) -> tuple[str, ...]:
+        if i < n_nodes:
+            return _node_lines(nodes[i], values)
+        name = ends[i - n_nodes]
         t = values[name].type
-        lines.append((_shown(name), _shown(str(t))) if t else (_shown(name),))
-    longest = np.fromiter((max(map(len, ls)) for ls in lines), np.float64, len(lines))
-    line_count = np.fromiter(map(len, lines), np.float64, len(lines))
-    title = np.fromiter((len(ls[0]) for ls in lines), np.float64, len(lines))
-    text_w = np.maximum(longest * CHAR_W, title * TITLE_CHAR_W + TITLE_EXTRA)
-    width = np.clip(text_w + 2 * PAD_X, MIN_W, MAX_W)
-    height = line_count * LINE_H + 2 * PAD_Y
+        return (_shown(name), _shown(str(t))) if t else (_shown(name),)
 
     input_box = {name: n_nodes + i for i, name in enumerate(graph.inputs)}
     # values a subgraph reads from here are drawn into its control-flow node, as inputs are
     captured = captured_reads(graph)
     src: list[int] = []
     dst: list[int] = []
-    values: list[str] = []
-    labels: list[str] = []
-    for name, v in graph.values.items():
+    edge_value: list[str] = []
+    for name, v in values.items():
         if v.initializer is not None:
             continue
         if v.producer is not None:
@@ -215,39 +286,65 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
             s = input_box[name]
         else:
             continue  # outer-scope value read by a subgraph: its producer is in the parent view
-        label = _edge_label(v)
         readers = [*v.consumers, *captured[name]] if name in captured else v.consumers
+        if len(readers) == 1:
+            src.append(s)
+            dst.append(readers[0])
+            edge_value.append(name)
+            continue
         for c in dict.fromkeys(readers):  # a node reading the same tensor twice: one edge
             src.append(s)
             dst.append(c)
-            values.append(name)
-            labels.append(label)
+            edge_value.append(name)
     out_base = n_nodes + len(graph.inputs)
     for i, name in enumerate(graph.outputs):
-        v = graph.values[name]
+        v = values[name]
         s = v.producer if v.producer is not None else input_box.get(name)
         if s is None:
             continue
         src.append(s)
         dst.append(out_base + i)
-        values.append(name)
-        labels.append(_edge_label(v))
+        edge_value.append(name)
+    edge_src = np.array(src, dtype=np.int32)
+    edge_dst = np.array(dst, dtype=np.int32)
+    n = len(kind)
+    # small values read far apart: a copy box at each consumer instead of long edges
+    shared = np.zeros(n, bool)
+    shared[:n_nodes] = shared_nodes(graph, edge_src, edge_dst)
+    new_src, original = plan_copies(n, edge_src, edge_dst, shared)
+    copy_of = np.full(n, -1, np.int32)
+    if len(original):
+        uses = np.bincount(original, minlength=n) + 1
+        first_lines = box_lines
+
+        def box_lines(i: int) -> tuple[str, ...]:  # a copy: its original's lines and a note
+            if i < n:
+                return first_lines(i)
+            b = int(original[i - n])
+            return (*first_lines(b), f"copy · shared by {int(uses[b])}")
+
+        kind = np.concatenate((kind, kind[original]))
+        ref = np.concatenate((ref, ref[original]))
+        cats += [cats[b] for b in original.tolist()]
+        copy_of = np.concatenate((copy_of, original.astype(np.int32)))
+        edge_src = new_src.astype(np.int32)
+    lines = Lazy(len(kind), box_lines)
     diagram = Diagram(
         graph=graph,
         kind=kind,
         ref=ref,
         category=np.array(cats, dtype=np.int8),
         lines=lines,
-        width=width,
-        height=height,
-        edge_src=np.array(src, dtype=np.int32),
-        edge_dst=np.array(dst, dtype=np.int32),
-        edge_value=values,
-        edge_label=labels,
+        sizes=np.full((2, len(kind)), np.nan),
+        edge_src=edge_src,
+        edge_dst=edge_dst,
+        edge_value=edge_value,
+        edge_label=[],
         node_box=np.arange(n_nodes, dtype=np.int32),
+        copy_of=copy_of,
     )
-    # small values read far apart: a copy box at each consumer instead of long edges
-    return add_shared_copies(diagram, shared_nodes(graph), CHAR_W, LINE_H, PAD_X, MAX_W)
+    diagram.refresh_edge_labels()
+    return diagram
 
 
 def layout_diagram(

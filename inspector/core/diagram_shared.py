@@ -36,15 +36,9 @@ whose size the node itself says, are copied there).
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, TypeVar
-
 import numpy as np
 
 from inspector.core.graph import Graph, Node
-
-#: The diagram type (``inspector.core.diagram.Diagram``, which imports this module).
-D = TypeVar("D", bound=Any)
 
 #: Largest value (in elements) drawn at each consumer: scalars, shapes, a mask or rotary table
 #: of a short sequence. Activations of a real model are larger.
@@ -76,11 +70,25 @@ def _elements(graph: Graph, name: str) -> int | None:
     return int(np.prod(t.shape, dtype=np.int64))
 
 
-def shared_nodes(graph: Graph) -> np.ndarray:
-    """bool (len(graph.nodes),): the nodes drawn once per consumer (see the module doc)."""
+def shared_nodes(
+    graph: Graph, edge_src: np.ndarray | None = None, edge_dst: np.ndarray | None = None
+) -> np.ndarray:
+    """bool (len(graph.nodes),): the nodes drawn once per consumer (see the module doc).
+
+    ``edge_src``/``edge_dst``, a diagram's edges (node boxes numbered as nodes), narrow the
+    search to nodes with edges to at least ``MIN_CONSUMERS`` distinct boxes (a few percent of a
+    transformer's nodes) before the rule reads the graph."""
     values = graph.values
-    shared = np.zeros(len(graph.nodes), bool)
-    for node in graph.nodes:
+    nodes = graph.nodes
+    shared = np.zeros(len(nodes), bool)
+    if edge_src is not None and edge_dst is not None and len(edge_src):
+        pairs = np.unique(edge_src.astype(np.int64) * (int(edge_dst.max()) + 1) + edge_dst)
+        readers_of = np.bincount(pairs // (int(edge_dst.max()) + 1), minlength=len(nodes))
+        candidates = np.flatnonzero(readers_of[: len(nodes)] >= MIN_CONSUMERS).tolist()
+    else:
+        candidates = range(len(nodes))
+    for i in candidates:
+        node = nodes[i]
         uses = [values[out].consumers for out in node.outputs if out in values]
         if sum(map(len, uses)) < MIN_CONSUMERS:  # most nodes: one reader, nothing to build
             continue
@@ -131,37 +139,3 @@ def plan_copies(
     take = box[which.reshape(-1)]
     new_src[hit] = np.where(take >= 0, take, src[hit])
     return new_src, us[copied]
-
-
-def add_shared_copies(
-    diagram: D, shared: np.ndarray, char_w: float, line_h: float, pad_x: float, max_w: float
-) -> D:
-    """``diagram`` with a copy box per extra consumer of every shared node (``shared`` per node).
-
-    A copy repeats the original's lines and adds one saying it is a copy; the text metric
-    (``char_w`` … ``max_w``) is the diagram's own.
-    """
-    per_box = np.zeros(diagram.box_count, bool)
-    per_box[diagram.node_box[shared]] = True
-    n = diagram.box_count
-    new_src, original = plan_copies(n, diagram.edge_src, diagram.edge_dst, per_box)
-    if not len(original):
-        return dataclasses.replace(diagram, copy_of=np.full(n, -1, np.int32))
-    uses = np.bincount(original, minlength=n) + 1
-    lines = list(diagram.lines)
-    notes = [f"copy · shared by {int(uses[b])}" for b in original.tolist()]
-    lines += [(*diagram.lines[b], note) for b, note in zip(original.tolist(), notes, strict=True)]
-    note_w = np.array([len(s) * char_w + 2 * pad_x for s in notes])
-    return dataclasses.replace(
-        diagram,
-        kind=np.concatenate((diagram.kind, diagram.kind[original])),
-        ref=np.concatenate((diagram.ref, diagram.ref[original])),
-        category=np.concatenate((diagram.category, diagram.category[original])),
-        lines=lines,
-        width=np.concatenate(
-            (diagram.width, np.minimum(np.maximum(diagram.width[original], note_w), max_w))
-        ),
-        height=np.concatenate((diagram.height, diagram.height[original] + line_h)),
-        edge_src=new_src.astype(np.int32),
-        copy_of=np.concatenate((np.full(n, -1, np.int32), original.astype(np.int32))),
-    )

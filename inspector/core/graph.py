@@ -138,6 +138,29 @@ class Graph:
     inputs: list[str]  # real inputs, in order (initializers excluded)
     outputs: list[str]
     doc_string: str = ""
+    # node label → index, and a function body's path → the nodes calling it: made on first use
+    _labels: dict[str, int] | None = field(default=None, repr=False, compare=False)
+    _calls: dict[tuple[str, ...], list[int]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def node_by_label(self, label: str) -> int | None:
+        """The index of the node whose :attr:`Node.label` is ``label`` (a subgraph path names
+        its control-flow node so)."""
+        if self._labels is None:
+            self._labels = {n.label: n.index for n in self.nodes}
+        return self._labels.get(label)
+
+    def callers_of(self, function_path: tuple[str, ...]) -> list[int]:
+        """The nodes calling the model-local function whose body has ``function_path``
+        (``("function", "domain:name")``)."""
+        if self._calls is None:
+            calls: dict[tuple[str, ...], list[int]] = {}
+            for n in self.nodes:
+                key = ("function", f"{n.domain}:{n.op_type}" if n.domain else n.op_type)
+                calls.setdefault(key, []).append(n.index)
+            self._calls = calls
+        return self._calls.get(function_path, [])
 
     def iter_graphs(self) -> Iterator[Graph]:
         """This graph and every nested subgraph, depth first."""

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.core.finding_places import finding_places
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph
 from inspector.core.tasks import gc_paused
@@ -189,32 +190,14 @@ class Hierarchy:
 
     def tally_findings(self, findings: Iterable[Finding], graph: Graph) -> dict[int, GroupTally]:
         """Group id → the worst finding inside it (recursively) with counts, for every group
-        holding a finding on ``graph``. A finding counts at its node; one on a tensor only, at
-        the tensor's producer (else its first consumer); one inside a subgraph, at the
-        control-flow node in ``graph`` that holds it."""
+        holding a finding on ``graph``, each counted at the node that stands for it
+        (:meth:`~inspector.core.finding_places.Place.anchor`)."""
         counts: dict[int, list[int]] = {}  # gid → per-severity counts [error, warning, info]
-        labels: dict[str, int] | None = None
-        depth = len(graph.path)
-        for f in findings:
-            path = tuple(f.path)
-            if path[:depth] != graph.path:
-                continue
-            index: int | None
-            if len(path) > depth:
-                if labels is None:
-                    labels = {n.label: n.index for n in graph.nodes}
-                index = labels.get(path[depth])
-            else:
-                index = f.node_index
-                if index is None and f.tensor:
-                    v = graph.values.get(f.tensor)
-                    if v is not None:
-                        index = (
-                            v.producer if v.producer is not None else next(iter(v.consumers), None)
-                        )
+        for place in finding_places(findings, graph):
+            index = place.anchor(graph)
             if index is None or not 0 <= index < len(self.node_group):
                 continue
-            rank = Severity(f.severity).rank
+            rank = Severity(place.finding.severity).rank
             gid = int(self.node_group[index])
             while gid > ROOT:
                 counts.setdefault(gid, [0, 0, 0])[rank] += 1

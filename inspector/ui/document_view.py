@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 
 from inspector.core.collapse import CollapsibleDrawing
 from inspector.core.diagram import BoxKind, layout_diagram
+from inspector.core.finding_places import finding_places
 from inspector.core.findings import Finding
-from inspector.core.graph import Graph
 from inspector.core.hierarchy import GroupTally
 from inspector.core.layout import Layout
 from inspector.scene.palette import palette_for
@@ -63,7 +63,6 @@ class DocumentView(QWidget):
         self.view.fold_key_pressed.connect(self._fold_key)
         #: Milliseconds the last expand/collapse took: new diagram, layout, scene and a repaint.
         self.last_fold_ms = 0.0
-        self._index: tuple[Graph, dict[str, int], dict[tuple[str, ...], list[int]]] | None = None
         self._shown_path = session.documents[doc_id].graph_path
         self.view.background_clicked.connect(lambda: session.select(doc_id, None))
         session.graph_changed.connect(self._graph_changed)
@@ -332,22 +331,13 @@ class DocumentView(QWidget):
         here = doc.graph_path
         on_box: dict[int, list[Finding]] = {}
         on_edge: dict[int, list[Finding]] = {}
-        label_to_node, callers = self._node_index(diagram.graph)
-        for f in doc.findings:
-            path = tuple(f.path)
-            if path == here:
-                if f.tensor:
-                    for e in diagram.edges_of_value(f.tensor):
-                        on_edge.setdefault(e, []).append(f)
-                if f.node_index is not None and 0 <= f.node_index < len(diagram.node_box):
-                    on_box.setdefault(int(diagram.node_box[f.node_index]), []).append(f)
-            elif path[:2] in callers and path[:2] != here:
-                for index in callers[path[:2]]:  # the nodes calling the function
-                    on_box.setdefault(int(diagram.node_box[index]), []).append(f)
-            elif len(path) > len(here) and path[: len(here)] == here:
-                index = label_to_node.get(path[len(here)])
-                if index is not None:  # the If/Loop/Scan node whose subgraph holds it
-                    on_box.setdefault(int(diagram.node_box[index]), []).append(f)
+        for place in finding_places(doc.findings, diagram.graph):
+            f = place.finding
+            if place.tensor:
+                for e in diagram.edges_of_value(place.tensor):
+                    on_edge.setdefault(e, []).append(f)
+            for index in place.nodes:
+                on_box.setdefault(int(diagram.node_box[index]), []).append(f)
         tallies: dict[int, GroupTally] = {}
         drawing = self.drawing
         if drawing is not None:  # a collapsed group's badge: its worst finding, counted
@@ -360,20 +350,6 @@ class DocumentView(QWidget):
         self.scene.set_findings(on_box, on_edge, tallies)
         placement = doc.placement
         self.scene.set_placement(placement and placement.providers_of(here), main_graph=not here)
-
-    def _node_index(self, graph: Graph) -> tuple[dict[str, int], dict[tuple[str, ...], list[int]]]:
-        """(node label → index; a function body's path → the nodes calling it) for ``graph``,
-        built once per graph: at 100k nodes it costs ~0.3 s, and every expand and collapse
-        re-applies the findings."""
-        if self._index is None or self._index[0] is not graph:
-            label_to_node = {n.label: n.index for n in graph.nodes}
-            # a function body's path is ("function", "domain:name"); its callers show its findings
-            callers: dict[tuple[str, ...], list[int]] = {}
-            for n in graph.nodes:
-                key = ("function", f"{n.domain}:{n.op_type}" if n.domain else n.op_type)
-                callers.setdefault(key, []).append(n.index)
-            self._index = (graph, label_to_node, callers)
-        return self._index[1], self._index[2]
 
     def _findings_changed(self, doc_id: int) -> None:
         if doc_id == self.doc_id:
@@ -388,7 +364,7 @@ class DocumentView(QWidget):
         # the groups it is in (a function body's path names no node here: nothing to show).
         here = self._shown_path
         if len(before) > len(here) and before[: len(here)] == here:
-            index = self._node_index(self.document.graph)[0].get(before[len(here)])
+            index = self.document.graph.node_by_label(before[len(here)])
             if index is not None:
                 self.reveal_node(index)
 
