@@ -126,26 +126,28 @@ class Folding:
         for f in self.folds:
             parent[list(f.members)] = f.id
         self.parent = parent
-        depth = np.zeros(self.size, np.int64)  # depth in the tree with folds
-        done = np.zeros(self.size, dtype=bool)
-        done[ROOT] = True
-        for g in range(1, n_groups):  # a real parent always comes before its children
-            p = int(parent[g])
-            if not done[p]:  # a fold: its real parent is done
-                depth[p] = depth[parent[p]] + 1
-                done[p] = True
-            depth[g] = depth[p] + 1
-            done[g] = True
+        # depth in the tree with folds, and whether some fold is above: each pass settles one
+        # more level (parents come before their children in the tree, at most MAX_DEPTH deep)
+        up = parent.copy()
+        up[ROOT] = ROOT
+        is_fold = np.zeros(self.size, dtype=bool)
+        is_fold[n_groups:] = True
+        depth = np.zeros(self.size, np.int64)
+        in_fold = np.zeros(self.size, dtype=bool)
+        while True:
+            new_depth = depth[up] + 1
+            new_depth[ROOT] = 0
+            new_in = in_fold[up] | is_fold[up]
+            new_in[ROOT] = False
+            if np.array_equal(new_depth, depth) and np.array_equal(new_in, in_fold):
+                break
+            depth, in_fold = new_depth, new_in
         self.depth = depth
-        in_fold = np.zeros(self.size, dtype=bool)  # some fold is above it
-        for t in np.argsort(depth, kind="stable").tolist()[1:]:  # parents first
-            p = int(parent[t])
-            in_fold[t] = in_fold[p] or p >= n_groups
         self._in_fold = in_fold
         self._levels = [np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1)]
-        ids: dict[str, int] = {}
+        ids = {v: i for i, v in enumerate(dict.fromkeys(full.edge_value))}
         self._edge_value_id = np.fromiter(
-            (ids.setdefault(v, len(ids)) for v in full.edge_value), np.int64, full.edge_count
+            map(ids.__getitem__, full.edge_value), np.int64, full.edge_count
         )
         is_node = full.kind == BoxKind.NODE
         self._node_boxes = np.flatnonzero(is_node)  # full box ids of nodes, in box order
@@ -158,8 +160,13 @@ class Folding:
         cats = full.category[full.node_box].astype(np.int64)
         per = np.bincount(node_group * n_cats + cats, minlength=n_groups * n_cats)
         per = per.reshape(n_groups, n_cats)
-        for g in reversed(groups[1:]):  # children come after their parents
-            per[g.parent] += per[g.id]
+        real_parent = parent[:n_groups].copy()  # the hierarchy's own parents (no folds)
+        for f in self.folds:
+            real_parent[list(f.members)] = f.parent
+        real_depth = np.array([g.depth for g in groups], np.int64)
+        for d in range(int(real_depth.max(initial=0)), 0, -1):  # the deepest first
+            level = np.flatnonzero(real_depth == d)
+            np.add.at(per, real_parent[level], per[level])
         self._category_counts = per
         self._group_category = np.where(per.any(axis=1), per.argmax(axis=1), int(Category.OTHER))
 

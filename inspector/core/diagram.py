@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -252,15 +253,11 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
     kind[n_nodes : n_nodes + n_in] = BoxKind.INPUT
     kind[n_nodes + n_in :] = BoxKind.OUTPUT
     ref = np.concatenate([np.arange(n) for n in (n_nodes, n_in, n_out)]).astype(np.int32)
-    by_op: dict[tuple[str, str], int] = {}
-    cats: list[int] = []
     values = graph.values
-    for node in nodes:
-        key = (node.op_type, node.domain)
-        c = by_op.get(key)
-        if c is None:
-            c = by_op[key] = category_of(node.op_type, node.domain, local_functions)
-        cats.append(c)
+    # a category per distinct (op type, domain); each node's looked up at C speed
+    ops = list(map(attrgetter("op_type", "domain"), nodes))
+    by_op = {key: category_of(key[0], key[1], local_functions) for key in set(ops)}
+    cats: list[int] = list(map(by_op.__getitem__, ops))
     cats += [Category.INPUT] * n_in + [Category.OUTPUT] * n_out
     ends = [*graph.inputs, *graph.outputs]
 

@@ -140,9 +140,7 @@ class Graph:
     doc_string: str = ""
     # node label → index, and a function body's path → the nodes calling it: made on first use
     _labels: dict[str, int] | None = field(default=None, repr=False, compare=False)
-    _calls: dict[tuple[str, ...], list[int]] | None = field(
-        default=None, repr=False, compare=False
-    )
+    _calls: dict[tuple[str, ...], list[int]] | None = field(default=None, repr=False, compare=False)
 
     def node_by_label(self, label: str) -> int | None:
         """The index of the node whose :attr:`Node.label` is ``label`` (a subgraph path names
