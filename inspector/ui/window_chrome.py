@@ -80,8 +80,11 @@ class WindowChrome:
             for f in doc.findings:
                 counts[Severity(f.severity)] += 1
             errors, warnings = counts[Severity.ERROR], counts[Severity.WARNING]
+            notes = counts[Severity.INFO]
             if errors or warnings:
                 text = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+            elif notes:  # the Problems dock lists them: the count must not say there are none
+                text = f"no problems, {notes} note{'s' * (notes != 1)}"
             else:
                 text = "no problems"
             colour = "#d32f2f" if errors else ("#ef6c00" if warnings else "")

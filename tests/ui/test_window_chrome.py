@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDockWidget, QTableWidget
 
 from inspector import resource_path
+from inspector.core.findings import Severity
 from inspector.ui.main_window import MainWindow
 from inspector.ui.settings import Settings
 from inspector.ui.window_chrome import FIRST_RUN_HINT
@@ -44,6 +46,14 @@ def test_first_run_leaves_the_canvas_the_room_and_counts_problems(qtbot, window,
     window.messages.hide()  # dismissed
     window.show_first_run_hint()  # only once, ever: the settings remember it
     assert window.messages.text == ""
+
+
+def test_problem_count_names_notes_the_problems_dock_lists(qtbot, window):
+    # IR version 3 with opset 9: one info finding (ir-version-too-old), nothing worse
+    model = Path(onnx.__file__).parent / "backend/test/data/light/light_resnet50.onnx"
+    view = open_and_wait(qtbot, window, model, checked=True)
+    assert [f.severity for f in view.document.findings] == [Severity.INFO]
+    qtbot.waitUntil(lambda: window.problem_count.text() == "no problems, 1 note")
 
 
 def test_minimap_hides_while_the_graph_fits_and_on_request(qtbot, window):
