@@ -14,7 +14,7 @@ import functools
 import operator
 import os
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,12 +109,27 @@ class Initializer:
         return n
 
 
+class _ValueInfos:
+    """A graph's ``value_info`` entries, read into a type only when a value's declared type is
+    first asked for: a transformer export declares every intermediate value (300k at 300k
+    nodes), and reading them all took 0.8 s of the open while the first drawing reads a few."""
+
+    __slots__ = ("entries", "first")
+
+    def __init__(self, entries: Sequence[onnx.ValueInfoProto], names: list[str]) -> None:
+        self.entries = entries
+        # name → its first entry (a later duplicate never counted)
+        self.first = dict(zip(reversed(names), range(len(names) - 1, -1, -1), strict=True))
+
+    def type_of(self, name: str) -> TensorType | None:
+        return cached_type_from_proto(self.entries[self.first[name]].type)
+
+
 @dataclass(slots=True)
 class Value:
     """A tensor name in a graph: the edge from its producer to its consumers."""
 
     name: str
-    declared: TensorType | None = None  # from graph input/output, value_info or the initializer
     inferred: TensorType | None = None  # from onnx shape inference
     type_source: str = "unknown"  # "graph input" | "graph output" | "value_info" | "initializer" | "shape inference" | "outer scope"
     producer: int | None = None  # node index in this graph
@@ -122,6 +137,23 @@ class Value:
     is_input: bool = False  # a real graph input (not an initializer listed as input in IR < 4)
     is_output: bool = False
     initializer: Initializer | None = None
+    _declared: TensorType | None = field(default=None, repr=False)
+    _pending: _ValueInfos | None = field(default=None, repr=False)  # declared by a value_info
+
+    @property
+    def declared(self) -> TensorType | None:
+        """From graph input/output, value_info or the initializer (a value_info's is read on
+        first use)."""
+        pending = self._pending
+        if pending is not None:
+            self._declared = pending.type_of(self.name)
+            self._pending = None
+        return self._declared
+
+    @declared.setter
+    def declared(self, t: TensorType | None) -> None:
+        self._declared = t
+        self._pending = None
 
     @property
     def type(self) -> TensorType | None:
@@ -348,8 +380,9 @@ def _has_undecodable_text(proto: onnx.ModelProto, graphs: list[Graph]) -> bool:
             types.update(map(type, set(map(op_type, g.nodes))))
             types.update(map(type, set(map(domain, g.nodes))))
             # Types are shared (cached_type_from_proto): distinct by identity, found at C
-            # speed (hashing 100k frozen dataclasses took 0.17 s).
-            declared = list(map(operator.attrgetter("declared"), g.values.values()))
+            # speed (hashing 100k frozen dataclasses took 0.17 s). A value_info's type not read
+            # yet is not read for this: its symbolic dims are decoded when it is (proto_text).
+            declared = list(map(operator.attrgetter("_declared"), g.values.values()))
             for t in dict(zip(map(id, declared), declared, strict=True)).values():
                 if t is not None and t.shape:
                     types.update(map(type, t.shape))
@@ -424,14 +457,15 @@ class _Builder:
             v.type_source = "graph input"
             inputs.append(vi.name)
         get = values.get
-        for vi in g.value_info:
-            name = vi.name
-            v = get(name)
-            if v is None:
-                v = values[name] = Value(name)
-            if v.declared is None:
-                v.declared = cached_type_from_proto(vi.type)
-                v.type_source = "value_info"
+        if len(g.value_info):
+            infos = _ValueInfos(g.value_info, [vi.name for vi in g.value_info])
+            for name in infos.first:
+                v = get(name)
+                if v is None:
+                    v = values[name] = Value(name)
+                if v._declared is None:  # an input's or initializer's own type comes first
+                    v._pending = infos
+                    v.type_source = "value_info"
         nodes: list[Node] = []
         cancel = self.cancel
         # One string object per op type, not one per node (300k nodes: 15 MB).
