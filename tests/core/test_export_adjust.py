@@ -159,8 +159,8 @@ def test_cli_cast_float64_makes_a_float64_cnn_run(tmp_path, capsys) -> None:
     ("factory", "option"), [("float64_cnn", "cast_float64"), ("half_weights", "float32_io")]
 )
 def test_saved_script_applies_the_casts_of_the_export(tmp_path, factory, option) -> None:
-    # Without the cast the script exports another model: float64 inputs ONNX Runtime's CPU
-    # cannot run, or float32 inputs into float16 weights, which torch refuses.
+    # Without the cast the script exported another model, which ONNX Runtime refuses: a float64
+    # Conv its CPU has no kernel for, or a Gemm fed float32 inputs and float16 weights.
     cfg = ExportConfig(
         str(FIXABLE), str(tmp_path / "wizard.onnx"), factory=factory, **{option: True}
     )

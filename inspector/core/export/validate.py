@@ -9,7 +9,7 @@ baked branch. Each check adds a checklist row (what the wizard shows with a tick
 and, when it fails, a finding.
 
 :func:`write_script` writes a standalone Python script that repeats the export with the chosen
-options (no Inspector needed to run it).
+options, the casts of :mod:`.adjust` included (no Inspector needed to run it).
 
 Known limitations: parity compares outputs in order (nested outputs flattened); integer inputs
 at other sizes are drawn from [0, 10), which may be out of range for embeddings smaller than 10.
