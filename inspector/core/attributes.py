@@ -1,4 +1,5 @@
-"""Node attributes formatted for people: kinds, values, tensor summaries.
+"""Node attributes formatted for people: kinds, values, tensor summaries; a Constant node's value
+(:func:`constant_value`, what the checks and the diagram read it by).
 
 The graph model builds these lazily (:attr:`inspector.core.graph.Node.attributes`): most nodes
 are never looked at.
@@ -6,7 +7,8 @@ are never looked at.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -118,3 +120,81 @@ def format_tensor_summary(t: TensorProto, first: int = 6) -> str:
     )
     more = ", ..." if arr.size > first else ""
     return f"{head} = [{vals}{more}]"
+
+
+# -- a Constant node's value --------------------------------------------------------------------
+
+#: the attributes a Constant holds its value in: name → (attribute type, element type, is a list);
+#: element type 0 for the tensor kinds, which carry their own
+_CONSTANT_KINDS: dict[str, tuple[int, int, bool]] = {
+    "value": (AttributeProto.TENSOR, 0, False),
+    "sparse_value": (AttributeProto.SPARSE_TENSOR, 0, False),
+    "value_int": (AttributeProto.INT, TensorProto.INT64, False),
+    "value_ints": (AttributeProto.INTS, TensorProto.INT64, True),
+    "value_float": (AttributeProto.FLOAT, TensorProto.FLOAT, False),
+    "value_floats": (AttributeProto.FLOATS, TensorProto.FLOAT, True),
+    "value_string": (AttributeProto.STRING, TensorProto.STRING, False),
+    "value_strings": (AttributeProto.STRINGS, TensorProto.STRING, True),
+}
+
+
+@dataclass(frozen=True)
+class ConstantValue:
+    """A Constant node's value as its attribute gives it, known before any shape inference, e.g.
+    ``ConstantValue(TensorProto.INT64, (3,), <value_ints attribute>)`` for
+    ``value_ints=[1, 2, 3]``."""
+
+    dtype: int  # TensorProto data type: INT64 for value_int(s), FLOAT for value_float(s), ...
+    shape: tuple[int, ...]  # () for value_int, value_float, value_string
+    attribute: AttributeProto = field(repr=False, compare=False)
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.shape)
+
+    def array(self, max_elements: int) -> np.ndarray | None:
+        """The values, as ``numpy_helper.to_array`` reads them (strings as str), when there are
+        at most ``max_elements`` (larger ones are weights, not shapes or axes) and they can be
+        read; None for a sparse value, data stored outside the file, or a tensor whose data
+        does not match its dims (stripped weights)."""
+        if self.elements > max_elements:
+            return None
+        t = self.tensor()
+        if t is None or t.data_location == TensorProto.EXTERNAL:
+            return None
+        try:
+            return numpy_helper.to_array(t)
+        except Exception:  # raw data that does not match the dims
+            return None
+
+    def tensor(self) -> TensorProto | None:
+        """The value as a tensor: the attribute's own for ``value``, one made of the number or
+        list for the other kinds; None for a sparse value."""
+        a = self.attribute
+        if a.type == AttributeProto.TENSOR:
+            return a.t
+        if a.type == AttributeProto.SPARSE_TENSOR:
+            return None
+        values = onnx.helper.get_attribute_value(a)
+        return onnx.helper.make_tensor(
+            "", self.dtype, self.shape, values if isinstance(values, list) else [values]
+        )
+
+
+def constant_value(node: onnx.NodeProto) -> ConstantValue | None:
+    """The value of a Constant node (ai.onnx) from its attribute; None for any other node or a
+    Constant with no value attribute of the right type (a malformed node)."""
+    if node.op_type != "Constant" or node.domain not in ("", "ai.onnx"):
+        return None
+    for a in node.attribute:
+        kind = _CONSTANT_KINDS.get(a.name)
+        if kind is None or a.type != kind[0]:
+            continue
+        if a.type == AttributeProto.TENSOR:
+            return ConstantValue(a.t.data_type, tuple(a.t.dims), a)
+        if a.type == AttributeProto.SPARSE_TENSOR:
+            sparse = a.sparse_tensor
+            return ConstantValue(sparse.values.data_type, tuple(sparse.dims), a)
+        count = len(a.ints) + len(a.floats) + len(a.strings)
+        return ConstantValue(kind[1], (count,) if kind[2] else (), a)
+    return None

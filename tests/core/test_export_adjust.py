@@ -5,9 +5,13 @@ export in a child process."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 
 from inspector.__main__ import main
@@ -21,6 +25,8 @@ from inspector.core.export.adjust import (
 )
 from inspector.core.export.config import DynamicDim, ExportConfig
 from inspector.core.export.explain import CODES
+from inspector.core.export.runner import export_model
+from inspector.core.export.validate import write_script
 from inspector.core.findings import Finding, Severity
 from tests.model_zoo import torch_available
 
@@ -145,3 +151,36 @@ def test_cli_cast_float64_makes_a_float64_cnn_run(tmp_path, capsys) -> None:
     assert "float64-input" not in {f["code"] for f in data["findings"]}
     proto = onnx.load(str(out))
     assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch_available(), reason="torch is not installed")
+@pytest.mark.parametrize(
+    ("factory", "option"), [("float64_cnn", "cast_float64"), ("half_weights", "float32_io")]
+)
+def test_saved_script_applies_the_casts_of_the_export(tmp_path, factory, option) -> None:
+    # Without the cast the script exported another model, which ONNX Runtime refuses: a float64
+    # Conv its CPU has no kernel for, or a Gemm fed float32 inputs and float16 weights.
+    cfg = ExportConfig(
+        str(FIXABLE), str(tmp_path / "wizard.onnx"), factory=factory, **{option: True}
+    )
+    result = export_model(cfg, timeout=300)
+    assert result.ok and not result.has_errors, result.finding_dicts()
+    # every parity check against PyTorch ran and passed
+    parity = [c["status"] for c in result.checklist if c["name"].startswith("parity")]
+    assert parity and set(parity) == {"passed"}, result.checklist
+    again = ExportConfig.from_dict({**cfg.to_dict(), "output": str(tmp_path / "script.onnx")})
+    script = write_script(again, tmp_path / "export_again.py", result.input_names)
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    # the same file as the export's, which matched PyTorch in its parity checks
+    first = ort.InferenceSession(result.onnx, providers=["CPUExecutionProvider"])
+    second = ort.InferenceSession(again.output, providers=["CPUExecutionProvider"])
+    assert [i.type for i in second.get_inputs()] == ["tensor(float)"]
+    assert [o.type for o in second.get_outputs()] == [o.type for o in first.get_outputs()]
+    shape = [2, 3, 8, 8] if factory == "float64_cnn" else [2, 8]
+    feed = {first.get_inputs()[0].name: np.random.default_rng(0).standard_normal(shape, np.float32)}
+    np.testing.assert_allclose(first.run(None, feed)[0], second.run(None, feed)[0], rtol=1e-6)
+    assert "[inspector] " in run.stdout  # the cast said what it did, as in the export's log

@@ -6,6 +6,7 @@ installed release, against the installed runtime itself."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import onnx
 import onnxruntime as ort
@@ -13,7 +14,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from inspector.cli import main as cli_main
-from inspector.core.providers.tables import data, installed_release
+from inspector.core.providers import releases
+from inspector.core.providers.tables import CPU, data, doc_registry, installed_release
 
 OPSETS = range(17, 23)
 IRS = range(8, 12)
@@ -79,3 +81,59 @@ def test_the_oldest_release_and_its_reason_are_named(capsys, tmp_path) -> None:
 def test_an_unknown_release_is_a_usage_error(capsys, tmp_path) -> None:
     assert cli_main(["check", str(_model(tmp_path, 17, 8)), "--runtime-version", "0.9"]) == 2
     assert "no tables for that release" in capsys.readouterr().err
+
+
+def test_each_release_is_judged_once_and_the_report_is_unchanged(
+    capsys, tmp_path, monkeypatch
+) -> None:
+    # The checks judge 1.16 for the findings, the report for its verdict, oldest_release on its
+    # way to 1.18: one judgement serves all three. Counted by registry, through the real check.
+    judged: Counter[int] = Counter()
+    real = releases.check_registry
+
+    def counted(model, registry, *rest):
+        judged[id(registry)] += 1
+        return real(model, registry, *rest)
+
+    monkeypatch.setattr(releases, "check_registry", counted)
+    path = _model(tmp_path, 20, 10)
+    assert cli_main(["check", str(path), "--runtime-version", "1.16", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert judged[id(doc_registry(CPU, "1.16"))] == 1
+    assert set(judged.values()) == {1}
+    assert len(judged) == releases.known_releases().index("1.18") + 1  # 1.14 to 1.18
+
+    ir = "IR version 10 is newer than onnxruntime 1.16.3 reads (up to IR 9)"
+    opset = "the model imports ai.onnx opset 20; onnxruntime 1.16.3 knows up to 19"
+    assert [(f["severity"], f["code"], f["node"], f["message"]) for f in report["findings"]] == [
+        ("error", "unsupported-ir", "", ir),
+        ("error", "unsupported-opset", "", opset),
+        (
+            "info",
+            "fixed-batch-dim",
+            "r",
+            "input 'x' [1,4] has a fixed batch size of 1: its dim 0 behaves as a batch "
+            "(it reaches dim 0 of 'y')",
+        ),
+    ]
+    assert report["placement"] == {
+        "order": ["CPUExecutionProvider"],
+        "nodes": {"CPUExecutionProvider": 1},
+        "partitions": {},
+        "copies": 0,
+        "graph": "as saved",
+    }
+    version = report["runtime_version"]
+    assert version["oldest"] == {
+        "release": "1.18",
+        "reasons": ["IR 10"],
+        "summary": "needs 1.18: IR 10",
+    }
+    judged_release = version["release"]
+    assert (judged_release["release"], judged_release["ir"], judged_release["loads"]) == (
+        "1.16",
+        9,
+        False,
+    )
+    assert judged_release["opset"][""] == 19
+    assert judged_release["findings"] == report["findings"][:2]

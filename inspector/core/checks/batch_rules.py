@@ -16,9 +16,8 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
+from inspector.core.attributes import constant_value
 from inspector.core.graph import Graph, Model, Node
 from inspector.core.tensor_types import Shape
 
@@ -127,16 +126,9 @@ def _read_const(g: Graph, name: str) -> np.ndarray | None:
             return None
     if v.producer is None:
         return None
-    node = g.nodes[v.producer]
-    if node.op_type != "Constant" or node.domain not in ("", "ai.onnx"):
-        return None
-    for a in node.proto.attribute:
-        if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
-            n = int(np.prod(a.t.dims)) if a.t.dims else 1
-            return numpy_helper.to_array(a.t) if n <= _MAX_CONST else None
-        if a.name in ("value_int", "value_ints", "value_float", "value_floats"):
-            return np.asarray(onnx.helper.get_attribute_value(a))
-    return None
+    value = constant_value(g.nodes[v.producer].proto)
+    arr = value.array(_MAX_CONST) if value is not None else None
+    return arr if arr is not None and arr.dtype != object else None  # strings are no sizes
 
 
 def norm(axis: int, rank: int) -> int:

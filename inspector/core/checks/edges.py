@@ -35,6 +35,7 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, TensorProto, defs, numpy_helper
 
+from inspector.core.attributes import constant_value
 from inspector.core.checks.edge_types import (
     DtypeClash,
     EdgeType,
@@ -301,16 +302,10 @@ class _Walker:
     # ------------------------------------------------------------------------------ constants
 
     def _register_constant(self, node: Node) -> None:
-        for a in node.proto.attribute:
-            if a.name == "value" and a.type == AttributeProto.TENSOR:
-                self.constants[node.outputs[0]] = a.t
-            elif a.name == "value_int":
-                self.constants[node.outputs[0]] = numpy_helper.from_array(np.array(a.i, np.int64))
-            elif a.name == "value_ints":
-                arr = np.array(list(a.ints), np.int64)
-                self.constants[node.outputs[0]] = numpy_helper.from_array(arr)
-            elif a.name in ("value_float", "value_floats", "value_string", "value_strings"):
-                self.constants[node.outputs[0]] = TensorProto()  # constant, but no data needed
+        value = constant_value(node.proto)
+        tensor = value.tensor() if value is not None else None
+        if tensor is not None:  # a sparse value is not read
+            self.constants[node.outputs[0]] = tensor
 
     def _constant_array(self, name: str) -> np.ndarray | None:
         """Values of a small integer constant; None for weights, floats and unreadable data."""

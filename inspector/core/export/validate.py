@@ -9,7 +9,7 @@ baked branch. Each check adds a checklist row (what the wizard shows with a tick
 and, when it fails, a finding.
 
 :func:`write_script` writes a standalone Python script that repeats the export with the chosen
-options (no Inspector needed to run it).
+options, the casts of :mod:`.adjust` included (no Inspector needed to run it).
 
 Known limitations: parity compares outputs in order (nested outputs flattened); integer inputs
 at other sizes are drawn from [0, 10), which may be out of range for embeddings smaller than 10.
@@ -17,6 +17,7 @@ at other sizes are drawn from [0, 10), which may be out of range for embeddings 
 
 from __future__ import annotations
 
+import inspect
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -312,6 +313,8 @@ _SCRIPT = '''"""Export {name} to ONNX as ONNX Inspector did (written by onnx-ins
 Run: python {script_name}
 """
 
+from __future__ import annotations
+
 import importlib.util
 import sys
 
@@ -325,7 +328,7 @@ torch.manual_seed({seed})
 {load}
 model.eval()
 {inputs}
-{export}
+{adjust}{export}
 print("wrote", OUTPUT)
 '''
 
@@ -443,6 +446,7 @@ def write_script(cfg: ExportConfig, path: str | Path, names: list[str] | None = 
         )
     text = _SCRIPT.format(
         name=Path(source).name,
+        adjust=_adjust_lines(cfg, names),
         script_name=path.name,
         source=source,
         output=str(Path(cfg.output).resolve()),
@@ -454,3 +458,25 @@ def write_script(cfg: ExportConfig, path: str | Path, names: list[str] | None = 
     )
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _adjust_lines(cfg: ExportConfig, names: list[str]) -> str:
+    """The script's lines that apply ``cfg``'s casts (``cast_float64``, ``float32_io``) to the
+    model and its inputs as the export did, or "". They carry the source of
+    :func:`~inspector.core.export.adjust.adjust_model` itself, so the script needs no Inspector
+    and cannot drift from what the export ran."""
+    if not (cfg.cast_float64 or cfg.float32_io):
+        return ""
+    from inspector.core.export import adjust
+
+    functions = "\n\n".join(inspect.getsource(f) for f in (adjust.adjust_model, adjust._float32_io))
+    return (
+        "\n\n# The export's adjustments, as ONNX Inspector applied them "
+        "(inspector/core/export/adjust.py).\n"
+        "from types import SimpleNamespace\n"
+        "from typing import Any\n\n\n"
+        f"{functions}\n\n"
+        f"adjust = SimpleNamespace(cast_float64={cfg.cast_float64!r}, "
+        f"float32_io={cfg.float32_io!r})\n"
+        f"model, args = adjust_model(adjust, model, args, {names!r}, print)\n\n"
+    )

@@ -22,6 +22,7 @@ from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Model
 from inspector.core.providers.tables import (
     CPU,
+    PerModel,
     data,
     doc_registry,
     installed_release,
@@ -76,11 +77,21 @@ def _registry(key: str):
     return doc_registry(CPU, key)
 
 
+#: each release's findings per model: ``check --runtime-version`` asks for the release's in its
+#: checks, in its report and (the releases up to the oldest that loads it) in oldest_release
+_judged: PerModel[list[Finding]] = PerModel()
+
+
 def release_findings(model: Model, release: str) -> list[Finding]:
     """Every error and warning ``release`` (CPU provider) gives ``model``; infos (fallbacks that
-    still run) are left out."""
+    still run) are left out. Judged once per model and release."""
     key = _checked_key(release)
-    return [f for f in check_registry(model, _registry(key)) if f.severity is not Severity.INFO]
+
+    def judge() -> list[Finding]:
+        found = check_registry(model, _registry(key))
+        return [f for f in found if f.severity is not Severity.INFO]
+
+    return list(_judged.get(key, model, judge))
 
 
 def oldest_release(model: Model) -> tuple[str | None, list[str]]:

@@ -31,7 +31,9 @@ import functools
 import gzip
 import json
 import weakref
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from inspector.core.checks.runtime_registry import (
     KernelDef,
@@ -248,7 +250,30 @@ def limits_source(release: str) -> str:
 # -- verdicts ---------------------------------------------------------------------------------
 
 _NodeKey = tuple[tuple[str, ...], int]  # (graph path, node index)
-_cache: dict[tuple[str, str | None, int], tuple[weakref.ref, dict[_NodeKey, Verdict]]] = {}
+V = TypeVar("V")
+
+
+class PerModel(Generic[V]):
+    """Answers computed once per model object and key, held only while the model lives (a
+    reopened file is a new model, judged afresh)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Hashable, int], tuple[weakref.ref, V]] = {}
+
+    def get(self, key: Hashable, model: Model, compute: Callable[[], V]) -> V:
+        """The answer for ``key`` on ``model``: the first one, else ``compute()``."""
+        slot = (key, id(model))
+        hit = self._entries.get(slot)
+        if hit is not None and hit[0]() is model:
+            return hit[1]
+        value = compute()
+        for k in [k for k, (ref, _) in self._entries.items() if ref() is None]:
+            del self._entries[k]  # models that are gone
+        self._entries[slot] = (weakref.ref(model), value)
+        return value
+
+
+_verdicts: PerModel[dict[_NodeKey, Verdict]] = PerModel()
 
 
 def model_verdicts(
@@ -256,15 +281,9 @@ def model_verdicts(
 ) -> dict[_NodeKey, Verdict]:
     """Every node's verdict, keyed by (graph path, node index); computed once per model,
     provider and release (a 10k-node model's few hundred distinct signatures)."""
-    key = (provider, release_key(release), id(model))
-    hit = _cache.get(key)
-    if hit is not None and hit[0]() is model:
-        return hit[1]
-    verdicts = _compute(provider, model, release)
-    for k in [k for k, (ref, _) in _cache.items() if ref() is None]:
-        del _cache[k]  # models that are gone
-    _cache[key] = (weakref.ref(model), verdicts)
-    return verdicts
+    return _verdicts.get(
+        (provider, release_key(release)), model, lambda: _compute(provider, model, release)
+    )
 
 
 def node_verdict(provider: str, node: Node, model: Model, release: str | None = None) -> Verdict:
