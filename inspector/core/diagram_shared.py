@@ -40,7 +40,8 @@ import math
 
 import numpy as np
 
-from inspector.core.graph import Graph, Node
+from inspector.core.attributes import constant_value
+from inspector.core.graph import Graph
 
 #: Largest value (in elements) drawn at each consumer: scalars, shapes, a mask or rotary table
 #: of a short sequence. Activations of a real model are larger.
@@ -51,18 +52,6 @@ MIN_CONSUMERS = 2
 #: and they are this far apart in node order (where it would otherwise take lanes across layers).
 MIN_COMPUTED_CONSUMERS = 4
 MIN_SPREAD = 64
-
-
-def _constant_elements(node: Node) -> int | None:
-    """Elements of a Constant's value, read from its attribute (known before shape inference)."""
-    for a in node.proto.attribute:
-        if a.name == "value" and a.HasField("t"):
-            return math.prod(a.t.dims)
-        if a.name in ("value_float", "value_int", "value_string"):
-            return 1
-        if a.name in ("value_floats", "value_ints", "value_strings"):
-            return len(a.floats) + len(a.ints) + len(a.strings)
-    return None
 
 
 def _elements(graph: Graph, name: str) -> int | None:
@@ -98,7 +87,8 @@ def shared_nodes(
         if len(readers) < MIN_CONSUMERS:
             continue
         if node.op_type == "Constant" and not node.domain:
-            sizes = [_constant_elements(node)]
+            c = constant_value(node.proto)  # its size is known before shape inference
+            sizes = [c.elements if c is not None else None]
         else:
             sizes = [_elements(graph, out) for out in node.outputs if out]
         if any(s is None or s > MAX_ELEMENTS for s in sizes):
