@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 import pytest
 from onnx import shape_inference
@@ -76,3 +77,44 @@ def test_diagram_holds_every_node_and_edge(path):
     )
     expected += sum(1 for o in proto.graph.output if o.name in producers)
     assert d.edge_count == expected
+
+
+def test_declared_types_keep_their_precedence_when_value_info_is_read_late(tmp_path):
+    # value_info types are read on first use (graph._ValueInfos); which declaration wins must
+    # not change: an input's or initializer's own type, then the first value_info, and a graph
+    # output's declaration over a value_info
+    f32 = onnx.TensorProto.FLOAT
+
+    def vi(name, elem, shape):
+        return onnx.helper.make_tensor_value_info(name, elem, shape)
+
+    graph = onnx.helper.make_graph(
+        [
+            onnx.helper.make_node("Add", ["x", "w"], ["y"]),
+            onnx.helper.make_node("Relu", ["y"], ["z"]),
+        ],
+        "g",
+        [vi("x", f32, [1, 4])],
+        [vi("z", f32, [1, "n"])],
+        [onnx.numpy_helper.from_array(np.ones((1, 4), np.float32), "w")],
+        value_info=[
+            vi("x", onnx.TensorProto.INT64, [9]),
+            vi("w", onnx.TensorProto.INT64, [9]),
+            vi("y", f32, [1, "seq"]),
+            vi("y", onnx.TensorProto.DOUBLE, [2]),  # a later duplicate never counts
+            vi("z", onnx.TensorProto.INT64, [9]),
+            vi("unused", onnx.TensorProto.BOOL, [3]),
+        ],
+    )
+    path = tmp_path / "declared.onnx"
+    onnx.save(onnx.helper.make_model(graph), path)
+    values = open_model(path, infer=False).graph.values
+    seen = {name: (str(values[name].declared), values[name].type_source) for name in values}
+    assert seen == {
+        "x": ("float32[1,4]", "graph input"),
+        "w": ("float32[1,4]", "initializer"),
+        "y": ("float32[1,seq]", "value_info"),
+        "z": ("float32[1,n]", "graph output"),
+        "unused": ("bool[3]", "value_info"),
+    }
+    assert str(values["y"].type) == "float32[1,seq]"
