@@ -6,11 +6,16 @@ finding's whole message and hint. The rules that keep them readable:
 - one badge per finding: a finding on a tensor is badged once, on the edge into its node (or the
   tensor's first edge), not again on every edge of the tensor or on the node's box; a finding on
   a node only (or inside the subgraph or function a node stands for) is badged on that box;
-- the badges of one box or edge stack upward from its anchor (a box's top-right corner, an
-  edge's middle): errors on top, then warnings, then infos, so only the lowest pill reaches over
-  the box; past ``MAX_STACK`` the lowest says "+N more" and its hover lists them;
-- a stack moves up a little to stay clear of a neighbour's pills; where there is no room, pills
-  are painted infos first and errors last, so an error is on top.
+- the badges of one box or edge stack upward from its anchor (a box's top edge, an edge's
+  middle): errors on top, then warnings, then infos; past ``MAX_STACK`` the lowest says
+  "+N more" and its hover lists them;
+- a pill never covers another box: a box's stack sits on its top edge reaching right from near
+  its top-right corner, or else kept within its own column, or lifted into the gap above it; an
+  edge's beside its middle, right or left, up or down a little. Where no spot is clear of other
+  boxes with the text, the pills become icons ("!", "i", "+N") with the text on hover, and
+  with no clear spot at all, icons inside the box's own top-right corner;
+- a stack also keeps clear of the pills placed before it where there is room; where there is
+  none, pills are painted infos first and errors last, so an error is on top.
 
 Geometry is in scene units (badges scale with the drawing, like box text), computed once per
 change of the findings (:func:`layout_badges`), so painting and hover only read arrays.
@@ -18,7 +23,7 @@ change of the findings (:func:`layout_badges`), so painting and hover only read 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +40,7 @@ EDGE_GAP = 6.0  # between an edge's midpoint and its badges
 PAD = 4.0  # text to pill edge, each side
 SPACING = 1.0  # between stacked pills
 PAINT_BUDGET = 400  # pills painted per frame at most
-MAX_SHIFT = 3  # pill heights a stack may move up to stay clear of another place's pills
+MAX_SHIFT = 3  # pill heights a stack may move up (or an edge's down) to find a clear spot
 
 
 @dataclass(frozen=True)
@@ -46,23 +51,26 @@ class Entry:
     text: str  # on the pill
     tip: str  # on hover
     key: object = None  # the Finding, so the same one reached from several places is badged once
+    icon: str = ""  # shown instead of the text where it has no room; "" for the severity's
 
 
 @dataclass
 class Badges:
     """The pills to paint, in paint order (infos first): rects ``(k, 4)`` of ``x0, y0, x1, y1``
-    in scene units, and per pill its severity, text, hover text and place (``("box", id)`` or
-    ``("edge", id)``)."""
+    in scene units, and per pill its severity, text (the finding's code), hover text, place
+    (``("box", id)`` or ``("edge", id)``) and what it shows: its text, or an icon where the text
+    had no room (:func:`icon_text`)."""
 
     rects: np.ndarray
     severity: list[str]
     text: list[str]
     tip: list[str]
     place: list[tuple[str, int]]
+    shown: list[str]
 
     @classmethod
     def empty(cls) -> Badges:
-        return cls(np.zeros((0, 4)), [], [], [], [])
+        return cls(np.zeros((0, 4)), [], [], [], [], [])
 
     def at(self, x: float, y: float) -> int | None:
         """The topmost pill at ``(x, y)`` (the last painted), or None."""
@@ -131,72 +139,168 @@ def one_place_each(
     return boxes_out, edges_out
 
 
-def layout_badges(
-    font: QFont, anchors: Iterable[tuple[tuple[str, int], float, float, list[Entry]]]
-) -> Badges:
-    """Pills for each ``(place, left x, lowest pill's middle y, entries)``: stacked upward, the
-    most severe on top, at most ``MAX_STACK`` per place; returned in paint order.
+@dataclass(frozen=True)
+class Anchor:
+    """Where one place's stack of pills may go. Each candidate is a side ``(x, starts)`` (pills
+    start at ``x`` going right, or end at ``x`` going left) with the stack moved ``shift`` pill
+    heights up from ``y`` (the lowest pill's middle; a negative shift moves it down); candidates
+    are tried shift by shift, side by side, in the order given. ``inside`` is the rectangle a last
+    resort draws icons in (a box's own), or None to centre them on ``(icon_x, y)`` (an edge's
+    point)."""
 
-    Places are stacked in order of their most severe finding; a stack that would overlap one
-    placed before it moves up a pill's height at a time (up to ``MAX_SHIFT`` times), so the
-    pills of neighbouring boxes and edges stay apart where there is room.
+    place: tuple[str, int]
+    y: float
+    sides: tuple[tuple[float, bool], ...]
+    shifts: tuple[int, ...]
+    entries: list[Entry]
+    inside: Rect | None = None
+    icon_x: float = 0.0
+
+
+#: Other boxes' rectangles ``(k, 4)`` near ``rect`` (a pill may cover its own box, not those).
+BoxesNear = Callable[[tuple[str, int], Rect], np.ndarray]
+
+
+def icon_text(entry: Entry) -> str:
+    """What a pill too long for its room shows instead of its text: its own icon (a "+N more"
+    pill's count), else "!" (error or warning) or "i" (info); its hover still says it all."""
+    return entry.icon or ("i" if entry.severity == "info" else "!")
+
+
+def _stack(entries: list[Entry]) -> list[Entry]:
+    """Most severe first, at most ``MAX_STACK``: the last of a longer list says "+N more"."""
+    entries = sorted(entries, key=lambda e: _rank(e.severity))
+    if len(entries) <= MAX_STACK:
+        return entries
+    rest = entries[MAX_STACK - 1 :]
+    more = Entry(
+        min((e.severity for e in rest), key=_rank),
+        f"+{len(rest)} more",
+        "\n".join(e.tip for e in rest),
+        icon=f"+{len(rest)}",
+    )
+    return [*entries[: MAX_STACK - 1], more]
+
+
+def _clear(rects: list[Rect], boxes: np.ndarray) -> bool:
+    """Whether none of ``rects`` overlaps one of ``boxes`` (touching edges do not count)."""
+    if not len(boxes):
+        return True
+    r = np.asarray(rects, np.float64)
+    hit = (
+        (r[:, None, 0] < boxes[None, :, 2])
+        & (boxes[None, :, 0] < r[:, None, 2])
+        & (r[:, None, 1] < boxes[None, :, 3])
+        & (boxes[None, :, 1] < r[:, None, 3])
+    )
+    return not bool(hit.any())
+
+
+def layout_badges(font: QFont, anchors: Iterable[Anchor], boxes_near: BoxesNear) -> Badges:
+    """Pills for each anchor: stacked upward, the most severe on top, at most ``MAX_STACK`` per
+    place, none over another box's rectangle; returned in paint order.
+
+    Places are placed in order of their most severe finding. Each takes the first candidate
+    spot (see :class:`Anchor`) where its pills show their text and touch neither another box
+    nor a pill placed before; else the first where they fit as icons (the text on hover); else
+    the first clear of other boxes, text or icons, over other pills (severity decides what is on
+    top); else icons in the last resort spot.
     """
     fm = QFontMetricsF(font)
     h = fm.height() + 2
     step = h + SPACING
     widths: dict[str, float] = {}
-    stacks = []
-    for place, x, y, entries in anchors:
-        if not entries:
-            continue
-        entries = sorted(entries, key=lambda e: _rank(e.severity))
-        if len(entries) > MAX_STACK:
-            rest = entries[MAX_STACK - 1 :]
-            more = Entry(
-                min((e.severity for e in rest), key=_rank),
-                f"+{len(rest)} more",
-                "\n".join(e.tip for e in rest),
-            )
-            entries = [*entries[: MAX_STACK - 1], more]
-        stacks.append((_rank(entries[0].severity), place, x, y, entries))
-    stacks.sort(key=lambda st: st[0])  # stable: errors' stacks keep their anchors first
+
+    def width(text: str, icon: bool) -> float:
+        w = widths.get(text)
+        if w is None:
+            w = widths[text] = fm.horizontalAdvance(text) + 2 * PAD
+        return max(w, h) if icon else w
+
+    stacks = [(a, _stack(a.entries)) for a in anchors if a.entries]
+    stacks.sort(key=lambda st: _rank(st[1][0].severity))  # stable: errors' stacks place first
     placed = RectIndex()
-    pills: list[tuple[int, Rect, str, str, str, tuple[str, int]]] = []
-    for _, place, x, y, entries in stacks:
-        rects: list[Rect] = []
-        for shift in range(MAX_SHIFT + 1):
-            top = y + h / 2 - len(entries) * step + SPACING - shift * step
-            rects = []
-            for e in entries:
-                w = widths.get(e.text)
-                if w is None:
-                    w = widths[e.text] = fm.horizontalAdvance(e.text) + 2 * PAD
-                rects.append((x, top, x + w, top + h))
-                top += step
-            if not any(placed.overlaps(r) for r in rects):
-                break
-        else:  # no free spot near: keep the anchor; severity order decides what is on top
-            rects = [(r[0], r[1] + MAX_SHIFT * step, r[2], r[3] + MAX_SHIFT * step) for r in rects]
-        for e, r in zip(entries, rects, strict=True):
-            placed.add(place, r)
-            pills.append((_rank(e.severity), r, e.severity, e.text, e.tip, place))
+    pills: list[tuple[int, Rect, Entry, str, tuple[str, int]]] = []
+    for a, entries in stacks:
+        shown = {False: [e.text for e in entries], True: [icon_text(e) for e in entries]}
+        ws = {icon: [width(t, icon) for t in shown[icon]] for icon in (False, True)}
+        xs = [x for x, _ in a.sides]
+        reach = max(*ws[False], *ws[True])
+        near = boxes_near(
+            a.place,
+            (
+                min(xs) - reach,
+                a.y - (len(entries) + max(a.shifts)) * step,
+                max(xs) + reach,
+                a.y + h / 2 - min(0, *a.shifts) * step,
+            ),
+        )
+        candidates = [
+            (icon, _spot(ws[icon], a.y, x, starts, shift, h, step))
+            for icon in (False, True)
+            for shift in a.shifts
+            for x, starts in a.sides
+        ]
+        clear = [c for c in candidates if _clear(c[1], near)]
+        icon, chosen = next(
+            (c for c in clear if not any(placed.overlaps(r) for r in c[1])),
+            clear[0] if clear else (True, _last_resort(a, ws[True], h, step)),
+        )
+        for e, text, r in zip(entries, shown[icon], chosen, strict=True):
+            placed.add(a.place, r)
+            pills.append((_rank(e.severity), r, e, text, a.place))
     # infos first, errors last: where two places' pills meet, the more severe is on top
     pills.sort(key=lambda p: -p[0])
     if not pills:
         return Badges.empty()
     return Badges(
         np.array([p[1] for p in pills], np.float64),
-        [p[2] for p in pills],
-        [p[3] for p in pills],
+        [p[2].severity for p in pills],
+        [p[2].text for p in pills],
+        [p[2].tip for p in pills],
         [p[4] for p in pills],
-        [p[5] for p in pills],
+        [p[3] for p in pills],
     )
+
+
+def _spot(
+    widths: list[float], y: float, x: float, starts: bool, shift: int, h: float, step: float
+) -> list[Rect]:
+    """A stack of pills this wide, top to bottom, its lowest pill's middle ``shift`` steps above
+    ``y``, starting (or ending) at ``x``."""
+    top = y + h / 2 - len(widths) * step + SPACING - shift * step
+    rects = []
+    for w in widths:
+        left = x if starts else x - w
+        rects.append((left, top, left + w, top + h))
+        top += step
+    return rects
+
+
+def _last_resort(a: Anchor, widths: list[float], h: float, step: float) -> list[Rect]:
+    """Icons in a row along the inside of a box's top edge, from its right end (within its own
+    bounds, over no other box); for an edge, a column centred on its point."""
+    if a.inside is not None:
+        x0, y0, x1, _ = a.inside
+        rects = []
+        right = x1 - SPACING
+        for w in widths:
+            left = max(x0 + SPACING, right - w)
+            rects.append((left, y0 + SPACING, left + w, y0 + SPACING + h))
+            right = left - SPACING
+        return rects
+    top = a.y - len(widths) * step / 2
+    return [
+        (a.icon_x - w / 2, top + k * step, a.icon_x + w / 2, top + k * step + h)
+        for k, w in enumerate(widths)
+    ]
 
 
 def paint_badges(
     painter: QPainter, badges: Badges, ids: np.ndarray, font: QFont, palette: Palette
 ) -> None:
-    """Paint pills ``ids`` of ``badges`` (in paint order), their text in full."""
+    """Paint pills ``ids`` of ``badges`` (in paint order), each with its text in full or its
+    icon."""
     painter.setFont(font)
     for i in ids[-PAINT_BUDGET:].tolist():  # the last ones: the most severe
         x0, y0, x1, y1 = badges.rects[i].tolist()
@@ -206,4 +310,4 @@ def paint_badges(
         painter.setBrush(palette.severity_color(badges.severity[i]))
         painter.drawRoundedRect(rect, r, r)
         painter.setPen(palette.badge_text)
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, badges.text[i])
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, badges.shown[i])

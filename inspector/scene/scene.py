@@ -47,6 +47,10 @@ LABEL_FONT_PX = 9
 LABEL_CHAR_W = 5.6
 #: Label rectangles are at least this many characters wide, for labels filled in later.
 LABEL_MIN_CHARS = 24
+#: Pill heights a box's badges may be lifted (into the gap above it) to find a clear spot; an
+#: edge's may move either way from its middle.
+BOX_SHIFTS = tuple(range(badge_layout.MAX_SHIFT + 1))
+EDGE_SHIFTS = (0, *(k * d for k in range(1, badge_layout.MAX_SHIFT + 1) for d in (1, -1)))
 
 
 class GraphScene(QGraphicsScene):
@@ -343,14 +347,18 @@ class GraphScene(QGraphicsScene):
         )
         edges = np.fromiter(on_edge, np.int64, len(on_edge))
         mid = self.edge_midpoints(edges)
-        anchors = [
-            (("box", b), float(self.bx1[b]) - badge_layout.OVERLAP, float(self.by0[b]), entries)
-            for b, entries in on_box.items()
-        ] + [
-            (("edge", e), float(x) + badge_layout.EDGE_GAP, float(y), on_edge[e])
+        anchors = [self._box_anchor(b, entries) for b, entries in on_box.items()] + [
+            badge_layout.Anchor(
+                ("edge", e),
+                y,
+                ((x + badge_layout.EDGE_GAP, True), (x - badge_layout.EDGE_GAP, False)),
+                EDGE_SHIFTS,
+                on_edge[e],
+                icon_x=x,
+            )
             for e, (x, y) in zip(edges.tolist(), mid.tolist(), strict=True)
         ]
-        self.badges = badge_layout.layout_badges(self.label_font, anchors)
+        self.badges = badge_layout.layout_badges(self.label_font, anchors, self._boxes_near)
         # the scene grows to hold a badge past the drawing's edge, so renders do not cut it off
         r = self.badges.rects
         rect = self.drawing_rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)
@@ -361,6 +369,21 @@ class GraphScene(QGraphicsScene):
         if rect != self.sceneRect():
             self.setSceneRect(rect)
         self._overlay_changed()
+
+    def _box_anchor(self, b: int, entries: list[badge_layout.Entry]) -> badge_layout.Anchor:
+        """A box's pills sit on its top edge: reaching right from near its top-right corner,
+        else ending at its right edge (inside its column when they are short enough), else
+        starting at its left edge; each lifted up to ``MAX_SHIFT`` pills into the gap above."""
+        x0, y0, x1, y1 = (float(a[b]) for a in (self.bx0, self.by0, self.bx1, self.by1))
+        sides = ((x1 - badge_layout.OVERLAP, True), (x1, False), (x0, True))
+        return badge_layout.Anchor(("box", b), y0, sides, BOX_SHIFTS, entries, (x0, y0, x1, y1))
+
+    def _boxes_near(self, place: tuple[str, int], rect: badge_layout.Rect) -> np.ndarray:
+        """The rectangles ``(k, 4)`` of the boxes touching ``rect``, less ``place``'s own box."""
+        ids = self.box_grid.query(*rect)
+        if place[0] == "box":
+            ids = ids[ids != place[1]]
+        return np.column_stack([self.bx0[ids], self.by0[ids], self.bx1[ids], self.by1[ids]])
 
     def set_box_heat(self, heat: dict[int, float] | None) -> None:
         """Profile heat per box, ``{box: value}`` with values in 0..1 (clipped); None clears.

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QApplication, QToolTip
 from inspector.core.diagram import draw_graph
 from inspector.core.graph import open_model
 from inspector.scene import GraphScene, palette_for
-from inspector.scene.badges import MAX_STACK
+from inspector.scene.badges import MAX_STACK, OVERLAP
 from inspector.scene.items import CLOSE_LOD
 from tests.ui.window_driving import open_and_wait
 
@@ -97,6 +97,18 @@ def split_model(folder: Path) -> Path:
 
 def _overlap(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def assert_off_other_boxes(scene: GraphScene) -> None:
+    """No pill covers a box other than its own (read from the scene's own geometry)."""
+    boxes = list(zip(scene.bx0.tolist(), scene.by0.tolist(), scene.bx1.tolist(),
+                     scene.by1.tolist(), strict=True))  # fmt: skip
+    for rect, text, (kind, at) in zip(
+        scene.badges.rects.tolist(), scene.badges.text, scene.badges.place, strict=True
+    ):
+        for b, box in enumerate(boxes):
+            if (kind, b) != ("box", at):
+                assert not _overlap(rect, box), (text, scene.diagram.lines[b][0])
 
 
 def _scene(path: Path) -> GraphScene:
@@ -234,13 +246,13 @@ def test_neighbours_badges_stay_apart(qtbot, tmp_path):
     scene.set_box_overlay(overlay)
     r = scene.badges.rects.tolist()
     assert len(r) == 4
-    # the first box's long pill would reach over the second box's corner pills
-    assert r[scene.badges.text.index("a-finding-code-long-enough-to-reach-the-next-box")][2] > (
-        scene.bx1[relus[1]] - 24
-    )
+    # the first box's long pill, drawn from its top-right corner, would reach over the second box
+    long = scene.badges.text.index("a-finding-code-long-enough-to-reach-the-next-box")
+    assert scene.bx1[relus[0]] - OVERLAP + (r[long][2] - r[long][0]) > scene.bx0[relus[1]]
     for i in range(len(r)):
         for j in range(i + 1, len(r)):
             assert not _overlap(r[i], r[j]), (scene.badges.text[i], scene.badges.text[j])
+    assert_off_other_boxes(scene)
 
 
 # ----------------------------------------------------------------------------------- edge labels
