@@ -23,6 +23,7 @@ change of the findings (:func:`layout_badges`), so painting and hover only read 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -157,8 +158,9 @@ class Anchor:
     icon_x: float = 0.0
 
 
-#: Other boxes' rectangles ``(k, 4)`` near ``rect`` (a pill may cover its own box, not those).
-BoxesNear = Callable[[tuple[str, int], Rect], np.ndarray]
+#: For each ``(place, rect)`` asked, the rectangles of the boxes touching ``rect`` other than
+#: the place's own (a pill may cover its own box, not those); asked once for all places.
+BoxesNear = Callable[[list[tuple[tuple[str, int], Rect]]], list[list[Rect]]]
 
 
 def icon_text(entry: Entry) -> str:
@@ -182,18 +184,9 @@ def _stack(entries: list[Entry]) -> list[Entry]:
     return [*entries[: MAX_STACK - 1], more]
 
 
-def _clear(rects: list[Rect], boxes: np.ndarray) -> bool:
-    """Whether none of ``rects`` overlaps one of ``boxes`` (touching edges do not count)."""
-    if not len(boxes):
-        return True
-    r = np.asarray(rects, np.float64)
-    hit = (
-        (r[:, None, 0] < boxes[None, :, 2])
-        & (boxes[None, :, 0] < r[:, None, 2])
-        & (r[:, None, 1] < boxes[None, :, 3])
-        & (boxes[None, :, 1] < r[:, None, 3])
-    )
-    return not bool(hit.any())
+def _overlap(a: Rect, b: Rect) -> bool:
+    """Whether two rectangles overlap (touching edges do not count)."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def layout_badges(font: QFont, anchors: Iterable[Anchor], boxes_near: BoxesNear) -> Badges:
@@ -219,34 +212,31 @@ def layout_badges(font: QFont, anchors: Iterable[Anchor], boxes_near: BoxesNear)
 
     stacks = [(a, _stack(a.entries)) for a in anchors if a.entries]
     stacks.sort(key=lambda st: _rank(st[1][0].severity))  # stable: errors' stacks place first
+    shown = [{False: [e.text for e in es], True: [icon_text(e) for e in es]} for _, es in stacks]
+    ws = [{icon: [width(t, icon) for t in texts[icon]] for icon in texts} for texts in shown]
+    reach = []  # a rectangle holding every spot a place's stack may take
+    for (a, entries), w in zip(stacks, ws, strict=True):
+        xs, wide = [x for x, _ in a.sides], max(*w[False], *w[True])
+        top = a.y - (len(entries) + max(a.shifts)) * step
+        bottom = a.y + h / 2 - min(0, *a.shifts) * step
+        reach.append((a.place, (min(xs) - wide, top, max(xs) + wide, bottom)))
+    nears = boxes_near(reach)
     placed = RectIndex()
     pills: list[tuple[int, Rect, Entry, str, tuple[str, int]]] = []
-    for a, entries in stacks:
-        shown = {False: [e.text for e in entries], True: [icon_text(e) for e in entries]}
-        ws = {icon: [width(t, icon) for t in shown[icon]] for icon in (False, True)}
-        xs = [x for x, _ in a.sides]
-        reach = max(*ws[False], *ws[True])
-        near = boxes_near(
-            a.place,
-            (
-                min(xs) - reach,
-                a.y - (len(entries) + max(a.shifts)) * step,
-                max(xs) + reach,
-                a.y + h / 2 - min(0, *a.shifts) * step,
-            ),
-        )
-        candidates = [
-            (icon, _spot(ws[icon], a.y, x, starts, shift, h, step))
-            for icon in (False, True)
-            for shift in a.shifts
-            for x, starts in a.sides
-        ]
-        clear = [c for c in candidates if _clear(c[1], near)]
-        icon, chosen = next(
-            (c for c in clear if not any(placed.overlaps(r) for r in c[1])),
-            clear[0] if clear else (True, _last_resort(a, ws[True], h, step)),
-        )
-        for e, text, r in zip(entries, shown[icon], chosen, strict=True):
+    for (a, entries), texts, w, near in zip(stacks, shown, ws, nears, strict=True):
+        # tried lazily, in order of preference: most places take their first spot
+        chosen: tuple[bool, list[Rect]] | None = None
+        fallback: tuple[bool, list[Rect]] | None = None
+        for icon, shift, (x, starts) in itertools.product((False, True), a.shifts, a.sides):
+            rects = _spot(w[icon], a.y, x, starts, shift, h, step)
+            if any(_overlap(r, o) for r in rects for o in near):
+                continue
+            if not any(placed.overlaps(r) for r in rects):
+                chosen = (icon, rects)
+                break
+            fallback = fallback or (icon, rects)
+        icon, rects = chosen or fallback or (True, _last_resort(a, w[True], h, step))
+        for e, text, r in zip(entries, texts[icon], rects, strict=True):
             placed.add(a.place, r)
             pills.append((_rank(e.severity), r, e, text, a.place))
     # infos first, errors last: where two places' pills meet, the more severe is on top

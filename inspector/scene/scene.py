@@ -347,7 +347,7 @@ class GraphScene(QGraphicsScene):
         )
         edges = np.fromiter(on_edge, np.int64, len(on_edge))
         mid = self.edge_midpoints(edges)
-        anchors = [self._box_anchor(b, entries) for b, entries in on_box.items()] + [
+        anchors = self._box_anchors(on_box) + [
             badge_layout.Anchor(
                 ("edge", e),
                 y,
@@ -370,20 +370,40 @@ class GraphScene(QGraphicsScene):
             self.setSceneRect(rect)
         self._overlay_changed()
 
-    def _box_anchor(self, b: int, entries: list[badge_layout.Entry]) -> badge_layout.Anchor:
+    def _box_anchors(
+        self, on_box: dict[int, list[badge_layout.Entry]]
+    ) -> list[badge_layout.Anchor]:
         """A box's pills sit on its top edge: reaching right from near its top-right corner,
         else ending at its right edge (inside its column when they are short enough), else
         starting at its left edge; each lifted up to ``MAX_SHIFT`` pills into the gap above."""
-        x0, y0, x1, y1 = (float(a[b]) for a in (self.bx0, self.by0, self.bx1, self.by1))
-        sides = ((x1 - badge_layout.OVERLAP, True), (x1, False), (x0, True))
-        return badge_layout.Anchor(("box", b), y0, sides, BOX_SHIFTS, entries, (x0, y0, x1, y1))
+        ids = np.fromiter(on_box, np.int64, len(on_box))
+        corners = np.column_stack([self.bx0[ids], self.by0[ids], self.bx1[ids], self.by1[ids]])
+        return [
+            badge_layout.Anchor(
+                ("box", b),
+                y0,
+                ((x1 - badge_layout.OVERLAP, True), (x1, False), (x0, True)),
+                BOX_SHIFTS,
+                on_box[b],
+                (x0, y0, x1, y1),
+            )
+            for b, (x0, y0, x1, y1) in zip(ids.tolist(), corners.tolist(), strict=True)
+        ]
 
-    def _boxes_near(self, place: tuple[str, int], rect: badge_layout.Rect) -> np.ndarray:
-        """The rectangles ``(k, 4)`` of the boxes touching ``rect``, less ``place``'s own box."""
-        ids = self.box_grid.query(*rect)
-        if place[0] == "box":
-            ids = ids[ids != place[1]]
-        return np.column_stack([self.bx0[ids], self.by0[ids], self.bx1[ids], self.by1[ids]])
+    def _boxes_near(
+        self, asked: list[tuple[tuple[str, int], badge_layout.Rect]]
+    ) -> list[list[badge_layout.Rect]]:
+        """Per ``(place, rect)``: the rectangles of the boxes touching ``rect``, less the place's
+        own box (all places in one grid pass)."""
+        rects = np.array([r for _, r in asked], np.float64).reshape(-1, 4)
+        owner, ids = self.box_grid.query_many(rects)
+        own = np.array([p[1] if p[0] == "box" else -1 for p, _ in asked], np.int64)
+        keep = ids != own[owner] if len(owner) else np.zeros(0, bool)
+        owner, ids = owner[keep], ids[keep]
+        boxes = np.column_stack([self.bx0[ids], self.by0[ids], self.bx1[ids], self.by1[ids]])
+        cuts = np.searchsorted(owner, np.arange(len(asked) + 1))
+        listed = boxes.tolist()
+        return [listed[cuts[k] : cuts[k + 1]] for k in range(len(asked))]
 
     def set_box_heat(self, heat: dict[int, float] | None) -> None:
         """Profile heat per box, ``{box: value}`` with values in 0..1 (clipped); None clears.

@@ -359,7 +359,7 @@ def test_no_room_for_the_text_gives_an_icon_with_the_text_on_hover(qapp):
     assert QFontMetricsF(font).horizontalAdvance(entry.text) > 72  # wider than box and gap
     anchor = Anchor(("box", 0), own[1], ((36.0, True), (60.0, False), (0.0, True)),
                     (0, 1, 2, 3), [entry], own)  # fmt: skip
-    badges = layout_badges(font, [anchor], lambda place, rect: others)
+    badges = layout_badges(font, [anchor], lambda asked: [others.tolist() for _ in asked])
     assert badges.shown == ["!"] and badges.text == ["a-long-finding-code"]
     assert badges.tip == [entry.tip]
     rect = badges.rects[0].tolist()
