@@ -32,6 +32,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPainter
 
 from inspector.core.findings import Finding, Severity
+from inspector.scene.drawn_text import TextRecord
 from inspector.scene.labels import Rect, RectIndex
 from inspector.scene.palette import SEVERITIES, Palette
 
@@ -287,11 +288,17 @@ def _last_resort(a: Anchor, widths: list[float], h: float, step: float) -> list[
 
 
 def paint_badges(
-    painter: QPainter, badges: Badges, ids: np.ndarray, font: QFont, palette: Palette
+    painter: QPainter,
+    badges: Badges,
+    ids: np.ndarray,
+    font: QFont,
+    palette: Palette,
+    record: TextRecord | None = None,
 ) -> None:
     """Paint pills ``ids`` of ``badges`` (in paint order), each with its text in full or its
     icon."""
     painter.setFont(font)
+    run = record.begin(painter, font) if record is not None else None
     for i in ids[-PAINT_BUDGET:].tolist():  # the last ones: the most severe
         x0, y0, x1, y1 = badges.rects[i].tolist()
         rect = QRectF(x0, y0, x1 - x0, y1 - y0)
@@ -301,3 +308,5 @@ def paint_badges(
         painter.drawRoundedRect(rect, r, r)
         painter.setPen(palette.badge_text)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, badges.shown[i])
+        if run is not None:
+            run.centred(badges.shown[i], rect)

@@ -24,6 +24,7 @@ from inspector.core.findings import Finding, overlay_text, strongest
 from inspector.core.hierarchy import GroupTally
 from inspector.core.layout import Layout
 from inspector.scene import badges as badge_layout
+from inspector.scene.drawn_text import TextRecord
 from inspector.scene.items import (
     FAR_LOD,
     OVERVIEW_MIN_BOXES,
@@ -64,7 +65,9 @@ class GraphScene(QGraphicsScene):
 
     ``painted_box_count`` / ``painted_edge_count`` say how many boxes / edges the last paint into
     a view drew (renders to images and the minimap do not count); :meth:`painted_labels` the box
-    text it drew, with its size on screen; ``badges`` holds every finding badge's rectangle, text
+    text it drew, with its size on screen (``view_text``, a
+    :class:`~inspector.scene.drawn_text.TextRecord`: the record a render keeps of all its text in
+    ``text_record`` while it paints); ``badges`` holds every finding badge's rectangle, text
     and hover text, and ``edge_layer.drawn_labels`` the edge labels the last paint drew, where
     (the scene's own model of what it drew, for hover and for tests).
     """
@@ -80,7 +83,10 @@ class GraphScene(QGraphicsScene):
         self.show_edge_labels = True
         self.painted_box_count = 0
         self.painted_edge_count = 0
-        self._painted_labels: list[tuple[str, float]] = []
+        #: The box text the last paint into a view drew (a fresh record each paint).
+        self.view_text = TextRecord()
+        #: Where every layer notes the text it draws while a render paints; None otherwise.
+        self.text_record: TextRecord | None = None
 
         n = diagram.box_count
         self.category = diagram.category.astype(np.int64)
@@ -274,8 +280,9 @@ class GraphScene(QGraphicsScene):
 
     def painted_labels(self) -> list[tuple[str, float]]:
         """The box text the last paint into a view drew: ``(text, font size on screen in px)``
-        per line (the paint's own record, for tests and the "is it readable" question)."""
-        return list(self._painted_labels)
+        per line, read from the paint's own :class:`~inspector.scene.drawn_text.TextRecord`
+        (the one a render keeps too), for tests and the "is it readable" question."""
+        return self.view_text.sizes()
 
     def group_box_ids(self) -> np.ndarray:
         """The boxes that stand for collapsed groups."""
