@@ -12,8 +12,10 @@ finding's whole message and hint. The rules that keep them readable:
 - a pill never covers another box: a box's stack sits on its top edge reaching right from near
   its top-right corner, or else kept within its own column, or lifted into the gap above it; an
   edge's beside its middle, right or left, up or down a little. Where no spot is clear of other
-  boxes with the text, the pills become icons ("!", "i", "+N") with the text on hover, and
-  with no clear spot at all, icons inside the box's own top-right corner;
+  boxes with the text, the pills become icons ("!", "i", "+N") with the text on hover; the last
+  spot tried is a row of icons on the box's own top edge, from its right end, which no other
+  box (and no neighbour's pill) reaches (an edge's: a column of icons on its middle point, in the
+  space the layout keeps between boxes);
 - a stack also keeps clear of the pills placed before it where there is room; where there is
   none, pills are painted infos first and errors last, so an error is on top.
 
@@ -53,7 +55,7 @@ class Entry:
     text: str  # on the pill
     tip: str  # on hover
     key: object = None  # the Finding, so the same one reached from several places is badged once
-    icon: str = ""  # shown instead of the text where it has no room; "" for the severity's
+    icon: str = ""  # shown instead of the text where it has no room; "": the severity's mark
 
 
 @dataclass
@@ -146,16 +148,16 @@ class Anchor:
     """Where one place's stack of pills may go. Each candidate is a side ``(x, starts)`` (pills
     start at ``x`` going right, or end at ``x`` going left) with the stack moved ``shift`` pill
     heights up from ``y`` (the lowest pill's middle; a negative shift moves it down); candidates
-    are tried shift by shift, side by side, in the order given. ``inside`` is the rectangle a last
-    resort draws icons in (a box's own), or None to centre them on ``(icon_x, y)`` (an edge's
-    point)."""
+    are tried shift by shift, side by side, in the order given. ``own`` is the box's own
+    rectangle, on whose top edge the last spot tried puts a row of icons; None for an edge,
+    whose last spot is a column of icons centred on ``(icon_x, y)``."""
 
     place: tuple[str, int]
     y: float
     sides: tuple[tuple[float, bool], ...]
     shifts: tuple[int, ...]
     entries: list[Entry]
-    inside: Rect | None = None
+    own: Rect | None = None
     icon_x: float = 0.0
 
 
@@ -196,9 +198,9 @@ def layout_badges(font: QFont, anchors: Iterable[Anchor], boxes_near: BoxesNear)
 
     Places are placed in order of their most severe finding. Each takes the first candidate
     spot (see :class:`Anchor`) where its pills show their text and touch neither another box
-    nor a pill placed before; else the first where they fit as icons (the text on hover); else
-    the first clear of other boxes, text or icons, over other pills (severity decides what is on
-    top); else icons in the last resort spot.
+    nor a pill placed before; else the first where they fit as icons (the text on hover), a row
+    on the box's own top edge last; else the first clear of other boxes, over other pills
+    (severity decides what is on top); else that last spot.
     """
     fm = QFontMetricsF(font)
     h = fm.height() + 2
@@ -228,15 +230,19 @@ def layout_badges(font: QFont, anchors: Iterable[Anchor], boxes_near: BoxesNear)
         # tried lazily, in order of preference: most places take their first spot
         chosen: tuple[bool, list[Rect]] | None = None
         fallback: tuple[bool, list[Rect]] | None = None
-        for icon, shift, (x, starts) in itertools.product((False, True), a.shifts, a.sides):
-            rects = _spot(w[icon], a.y, x, starts, shift, h, step)
+        last = _last_spot(a, w[True], h, step)
+        spots = (
+            (icon, _spot(w[icon], a.y, x, starts, shift, h, step))
+            for icon, shift, (x, starts) in itertools.product((False, True), a.shifts, a.sides)
+        )
+        for icon, rects in itertools.chain(spots, [(True, last)]):
             if any(_overlap(r, o) for r in rects for o in near):
                 continue
             if not any(placed.overlaps(r) for r in rects):
                 chosen = (icon, rects)
                 break
             fallback = fallback or (icon, rects)
-        icon, rects = chosen or fallback or (True, _last_resort(a, w[True], h, step))
+        icon, rects = chosen or fallback or (True, last)
         for e, text, r in zip(entries, texts[icon], rects, strict=True):
             placed.add(a.place, r)
             pills.append((_rank(e.severity), r, e, text, a.place))
@@ -268,17 +274,16 @@ def _spot(
     return rects
 
 
-def _last_resort(a: Anchor, widths: list[float], h: float, step: float) -> list[Rect]:
-    """Icons in a row along the inside of a box's top edge, from its right end (within its own
-    bounds, over no other box); for an edge, a column centred on its point."""
-    if a.inside is not None:
-        x0, y0, x1, _ = a.inside
+def _last_spot(a: Anchor, widths: list[float], h: float, step: float) -> list[Rect]:
+    """Icons in a row on a box's top edge, up to its right end (within its own column, where no
+    other box is and no neighbour's pill reaches); for an edge, a column centred on its point."""
+    if a.own is not None:  # the most severe first, the row ending at the box's right end
+        x0, y0, x1, _ = a.own
+        left = max(x0, x1 - sum(widths) - SPACING * (len(widths) - 1))
         rects = []
-        right = x1 - SPACING
         for w in widths:
-            left = max(x0 + SPACING, right - w)
-            rects.append((left, y0 + SPACING, left + w, y0 + SPACING + h))
-            right = left - SPACING
+            rects.append((left, y0 - h / 2, left + w, y0 + h / 2))
+            left += w + SPACING
         return rects
     top = a.y - len(widths) * step / 2
     return [

@@ -382,7 +382,8 @@ class GraphScene(QGraphicsScene):
     ) -> list[badge_layout.Anchor]:
         """A box's pills sit on its top edge: reaching right from near its top-right corner,
         else ending at its right edge (inside its column when they are short enough), else
-        starting at its left edge; each lifted up to ``MAX_SHIFT`` pills into the gap above."""
+        starting at its left edge; each lifted up to ``MAX_SHIFT`` pills into the gap above;
+        with no room for the text, icons (a row of them on its top edge at the last)."""
         ids = np.fromiter(on_box, np.int64, len(on_box))
         corners = np.column_stack([self.bx0[ids], self.by0[ids], self.bx1[ids], self.by1[ids]])
         return [

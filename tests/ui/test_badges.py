@@ -367,6 +367,27 @@ def test_no_room_for_the_text_gives_an_icon_with_the_text_on_hover(qapp):
     assert _overlap(rect, own)  # on its own box's top edge
 
 
+def test_crowded_side_by_side_stacks_turn_to_icons_not_onto_each_other(qtbot, tmp_path):
+    """Four findings with long codes on each of four narrow boxes in a rank: the stacks that
+    find room keep their text; one that would land on a neighbour's pills shows icons, and no
+    pill covers another box or another pill."""
+    scene = _scene(side_by_side_model(tmp_path))
+    customs = [i for i, lines in enumerate(scene.diagram.lines) if lines[0] in ("Cd", "Ef", "Gh")]
+    lines = "\n".join(f"a-long-finding-code-{k}: message {k}" for k in range(4))
+    scene.set_box_overlay({b: ("warning", lines) for b in customs})
+    badges = scene.badges
+    assert len(badges.text) == 3 * MAX_STACK
+    assert_off_other_boxes(scene)
+    r = badges.rects.tolist()
+    for i in range(len(r)):
+        for j in range(i + 1, len(r)):
+            assert not _overlap(r[i], r[j]), (badges.place[i], badges.place[j])
+    icons = [k for k, (shown, text) in enumerate(zip(badges.shown, badges.text, strict=True))
+             if shown != text]  # fmt: skip
+    assert icons and {badges.shown[k] for k in icons} == {"!", f"+{4 - MAX_STACK + 1}"}
+    assert all(badges.tip[k] for k in icons)
+
+
 # ----------------------------------------------------------------------------------- edge labels
 
 
