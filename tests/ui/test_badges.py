@@ -385,7 +385,12 @@ def test_crowded_side_by_side_stacks_turn_to_icons_not_onto_each_other(qtbot, tm
     icons = [k for k, (shown, text) in enumerate(zip(badges.shown, badges.text, strict=True))
              if shown != text]  # fmt: skip
     assert icons and {badges.shown[k] for k in icons} == {"!", f"+{4 - MAX_STACK + 1}"}
-    assert all(badges.tip[k] for k in icons)
+    for k in icons:  # hovering an icon shows its finding in full
+        x0, y0, x1, y1 = r[k]
+        assert scene.tooltip_at(QPointF((x0 + x1) / 2, (y0 + y1) / 2)) == badges.tip[k]
+        more = badges.text[k].startswith("+")  # its hover lists the findings it stands for
+        code = "a-long-finding-code-3" if more else badges.text[k]
+        assert (code in badges.tip[k]) if more else badges.tip[k].startswith(f"warning: {code}: ")
 
 
 # ----------------------------------------------------------------------------------- edge labels
