@@ -17,6 +17,7 @@ from inspector.core.collapse import (
     TAB_H,
 )
 from inspector.core.diagram import PAD_X, PAD_Y
+from inspector.scene.drawn_text import TextRecord
 from inspector.scene.palette import Palette
 
 if TYPE_CHECKING:
@@ -55,11 +56,11 @@ def paint_group_text(
     s: GraphScene,
     ids: np.ndarray,
     lod: float,
-    labels: list[tuple[str, float]] | None,
+    record: TextRecord | None,
 ) -> None:
     """Group names (and, when big enough, their other lines): drawn at any zoom where they are
     at least ``MIN_TEXT_PX`` on screen, so a fitted collapsed model is never textless. Each line
-    drawn goes into ``labels`` with its font size on screen."""
+    drawn is noted in ``record``."""
     title_px, body_px = GROUP_TITLE_PX * lod, GROUP_BODY_PX * lod
     if not len(ids) or title_px < MIN_TEXT_PX:
         return
@@ -72,17 +73,19 @@ def paint_group_text(
     y0 = s.by0[ids].tolist()
     painter.setFont(s.group_title_font)
     painter.setPen(s.palette.text)
+    run = record.begin(painter, s.group_title_font) if record is not None else None
     for i, x, y in zip(ids.tolist(), x0, y0, strict=True):
         text = s.elided_lines(i)[0][0]
         painter.drawText(QPointF(x, y + t_off), text)
-        if labels is not None:
-            labels.append((text, title_px))
+        if run is not None:
+            run.at(text, x, y + t_off)
     if body_px < MIN_TEXT_PX:
         return
     painter.setFont(s.group_body_font)
     painter.setPen(s.palette.body_text)
+    run = record.begin(painter, s.group_body_font) if record is not None else None
     for i, x, y in zip(ids.tolist(), x0, y0, strict=True):
         for k, (text, _) in enumerate(s.elided_lines(i)[1:]):
             painter.drawText(QPointF(x, y + b_off + k * GROUP_LINE_H), text)
-            if labels is not None:
-                labels.append((text, body_px))
+            if run is not None:
+                run.at(text, x, y + b_off + k * GROUP_LINE_H)

@@ -32,9 +32,9 @@ from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QImage, QPainter, QPain
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from inspector.core.categories import Category
-from inspector.core.collapse import NODE_TITLE_PX
 from inspector.core.diagram import LINE_H, PAD_X, PAD_Y, BoxKind
 from inspector.scene.badges import paint_badges
+from inspector.scene.drawn_text import TextRecord
 from inspector.scene.groups import paint_folder, paint_group_text
 from inspector.scene.labels import REACH, LabelPlacer
 from inspector.scene.palette import SEVERITIES
@@ -220,6 +220,7 @@ class EdgeLayer(_Layer):
         place = self._labels.place
         painter.setFont(s.label_font)
         painter.setPen(s.palette.edge_label)
+        run = s.text_record.begin(painter, s.label_font) if s.text_record is not None else None
         ascent = self._labels.ascent
         labels = s.diagram.edge_label
         edges.sort()  # placed in edge order: a whole-graph render always comes out the same
@@ -234,6 +235,8 @@ class EdgeLayer(_Layer):
             ):
                 painter.drawText(QPointF(spot[0], spot[1] + ascent), labels[e])
                 self.drawn_labels.append((e, spot))
+                if run is not None:
+                    run.at(labels[e], spot[0], spot[1] + ascent)
 
 
 class BoxLayer(_Layer):
@@ -246,24 +249,25 @@ class BoxLayer(_Layer):
         s = self.graph
         lod = _lod(painter)
         rect = _query_rect(option, 2 / lod)
-        labels: list[tuple[str, float]] = []
+        # a view's paint notes its box text afresh; a render's goes into the render's record
+        record = TextRecord() if widget is not None else s.text_record
         if lod < s.overview_lod:  # the overview image has them
             count = len(s.box_grid.query(*rect))
         else:
-            count = self.draw(painter, rect, lod, labels)
+            count = self.draw(painter, rect, lod, record)
         if widget is not None:
             s.painted_box_count = count
-            s._painted_labels = labels
+            s.view_text = record
 
     def draw(
         self,
         painter: QPainter,
         rect: Rect,
         lod: float,
-        labels: list[tuple[str, float]] | None = None,
+        record: TextRecord | None = None,
     ) -> int:
         """Draw what touches ``rect`` (scene units) at zoom ``lod``; the number of boxes drawn.
-        Each text line drawn is appended to ``labels`` with its font size on screen."""
+        Each text line drawn is noted in ``record``."""
         s = self.graph
         ids = s.box_grid.query(*rect)
         is_group = s.kind[ids] == BoxKind.GROUP
@@ -275,9 +279,9 @@ class BoxLayer(_Layer):
             close = lod >= CLOSE_LOD and len(ids) <= CLOSE_BUDGET
             self._paint_shapes(painter, ids, close)
             if lod >= TITLE_LOD:
-                self._paint_text(painter, ids[~is_group], close, lod, labels)
+                self._paint_text(painter, ids[~is_group], close, record)
         if len(groups) <= CLOSE_BUDGET:
-            paint_group_text(painter, s, groups, lod, labels)
+            paint_group_text(painter, s, groups, lod, record)
         return len(ids)
 
     def _paint_flat(self, painter: QPainter, ids: np.ndarray, lod: float) -> None:
@@ -339,8 +343,7 @@ class BoxLayer(_Layer):
         painter: QPainter,
         ids: np.ndarray,
         close: bool,
-        lod: float,
-        labels: list[tuple[str, float]] | None,
+        record: TextRecord | None,
     ) -> None:
         s = self.graph
         pal = s.palette
@@ -353,17 +356,17 @@ class BoxLayer(_Layer):
         painter.setPen(pal.text)
         cx = s.layout.x[ids].tolist()
         y0 = s.by0[ids].tolist()
-        title_px = NODE_TITLE_PX * lod
+        run = record.begin(painter, s.title_font) if record is not None else None
         for i, x, y in zip(ids.tolist(), cx, y0, strict=True):
             text, width = s.elided_lines(i)[0]
             painter.drawText(QPointF(x - width / 2, y + t_off), text)
-            if labels is not None:
-                labels.append((text, title_px))
+            if run is not None:
+                run.at(text, x - width / 2, y + t_off)
         if not close:
             return
         painter.setFont(s.body_font)
         painter.setPen(pal.body_text)
-        body_px = s.body_font.pixelSize() * lod
+        run = record.begin(painter, s.body_font) if record is not None else None
         x0 = s.bx0[ids].tolist()
         for i, x, y, c in zip(ids.tolist(), x0, y0, s.category[ids].tolist(), strict=True):
             lines = s.elided_lines(i)
@@ -373,8 +376,8 @@ class BoxLayer(_Layer):
                 painter.setPen(pal.text)
             for k in range(1, len(lines)):
                 painter.drawText(QPointF(x + PAD_X, y + b_off + k * LINE_H), lines[k][0])
-                if labels is not None:
-                    labels.append((lines[k][0], body_px))
+                if run is not None:
+                    run.at(lines[k][0], x + PAD_X, y + b_off + k * LINE_H)
             if c in (Category.INPUT, Category.OUTPUT):
                 painter.setPen(pal.body_text)
 
@@ -545,7 +548,8 @@ class OverlayLayer(_Layer):
             draw_rects(painter, marker_rects(selected, SELECTION_RING_PX))
         if not far:  # over the selection: a selected node's badges stay readable
             badges = s.badges
-            paint_badges(painter, badges, badges.touching(qx0, qy0, qx1, qy1), s.label_font, pal)
+            shown = badges.touching(qx0, qy0, qx1, qy1)
+            paint_badges(painter, badges, shown, s.label_font, pal, s.text_record)
 
     def _paint_heat(self, painter: QPainter, rect: Rect, px: float, far: bool) -> None:
         """Profile heat: a tint over each timed box (stronger when hotter) and, up close, a bar

@@ -16,8 +16,10 @@ and the pieces flow into pages of at most ``MAX_HEIGHT`` px: ``OUT.png``, then `
 
 Each piece is painted in slices of about ``SLICE_AREA`` px², so the layers' budgets (no text on
 more than a screenful of boxes) apply per slice, as they do per frame in the window. Every text
-the layers draw is recorded with its on-image size and position (:class:`DrawnLabel`): the
-renderer's own account of what the image shows, which the tests check legibility against.
+the layers draw is noted in one :class:`~inspector.scene.drawn_text.TextRecord` (the record a
+view's paint keeps too) and read back with its on-image size and position
+(:class:`~inspector.scene.drawn_text.DrawnLabel`): the renderer's own account of what the image
+shows, which the tests check legibility against.
 """
 
 from __future__ import annotations
@@ -30,10 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QColor,
-    QFontMetricsF,
     QGuiApplication,
     QImage,
     QPaintDevice,
@@ -46,6 +47,7 @@ from inspector.core.collapse import MIN_LABEL_PX as WINDOW_MIN_LABEL_PX
 from inspector.core.diagram import Diagram
 from inspector.core.layout import Layout
 from inspector.core.text import printable
+from inspector.scene.drawn_text import DrawnLabel, TextRecord
 from inspector.scene.items import CLOSE_BUDGET
 from inspector.scene.palette import palette_for
 from inspector.scene.scene import GraphScene
@@ -100,18 +102,6 @@ class Piece:
     y: int
 
 
-@dataclass(frozen=True)
-class DrawnLabel:
-    """A text the layers drew: box titles and detail lines, edge labels, badges."""
-
-    text: str
-    px: float  # the font's pixel size on the image
-    page: int
-    rect: tuple[float, float, float, float]  # x, y, width, height on the page, in pixels
-    scene_pos: tuple[float, float]  # the point it was drawn at, in scene units
-    whole: bool  # it lies entirely inside its piece: no cut or image edge runs through it
-
-
 @dataclass
 class Rendering:
     """What :func:`render_scene` wrote: the files, the zoom, the pieces and every text drawn."""
@@ -121,65 +111,6 @@ class Rendering:
     pieces: list[Piece]
     legible: bool  # titles are at least MIN_LABEL_PX tall (else the graph was too big for that)
     labels: list[DrawnLabel] = field(default_factory=list)
-
-
-class _LabelRecorder(QPainter):
-    """A painter that notes every ``drawText`` on it. The layers are Python and call
-    ``drawText`` on the painter they are handed, which is this object."""
-
-    def __init__(self, device: QPaintDevice) -> None:
-        super().__init__(device)
-        self.labels: list[DrawnLabel] = []
-        self.page = 0
-        self.piece_rect = QRectF()
-        self._seen: set[tuple[int, str, int, int]] = set()
-        self._metrics: dict[str, QFontMetricsF] = {}  # by QFont.key(): a few fonts, many texts
-
-    def drawText(self, *args: object) -> None:
-        super().drawText(*args)
-        self._record(args)
-
-    def _record(self, args: tuple[object, ...]) -> None:
-        text = next((a for a in args if isinstance(a, str)), None)
-        if not text:
-            return
-        font = self.font()
-        fm = self._metrics.get(font.key())
-        if fm is None:
-            fm = self._metrics[font.key()] = QFontMetricsF(font)
-        first = args[0]
-        if isinstance(first, (QRectF, QRect)):
-            flags = args[1] if isinstance(args[1], int) else 0
-            local = fm.boundingRect(QRectF(first), int(flags), text)
-            anchor = local.center()
-        else:
-            if isinstance(first, (QPointF, QPoint)):
-                anchor = QPointF(first)
-            elif isinstance(first, (int, float)) and isinstance(args[1], (int, float)):
-                anchor = QPointF(float(first), float(args[1]))
-            else:
-                return
-            local = QRectF(
-                anchor.x(), anchor.y() - fm.ascent(), fm.horizontalAdvance(text), fm.height()
-            )
-        t = self.worldTransform()
-        on_image = t.mapRect(local)
-        key = (self.page, text, round(on_image.x()), round(on_image.y()))
-        if key in self._seen:  # drawn again by the next slice, which it reaches into
-            return
-        self._seen.add(key)
-        size = font.pixelSize() if font.pixelSize() > 0 else font.pointSizeF() * 96 / 72
-        inside = self.piece_rect.adjusted(-0.5, -0.5, 0.5, 0.5).contains(on_image)
-        self.labels.append(
-            DrawnLabel(
-                text=text,
-                px=size * math.hypot(t.m21(), t.m22()),  # text height follows the y scale
-                page=self.page,
-                rect=(on_image.x(), on_image.y(), on_image.width(), on_image.height()),
-                scene_pos=(anchor.x(), anchor.y()),
-                whole=inside,
-            )
-        )
 
 
 # ----------------------------------------------------------------------------------- planning
@@ -281,14 +212,20 @@ def plan_pieces(
 
 
 def _paint_piece(
-    painter: _LabelRecorder, scene: GraphScene, piece: Piece, scale: float, size: QSize
+    painter: QPainter,
+    record: TextRecord,
+    scene: GraphScene,
+    piece: Piece,
+    scale: float,
+    size: QSize,
 ) -> None:
     """Paint ``piece`` slice by slice, calling each layer as the scene would, with an exposed
-    rectangle of just that slice (``QGraphicsScene.render`` exposes the whole item)."""
+    rectangle of just that slice (``QGraphicsScene.render`` exposes the whole item); the layers
+    note their text in ``record``."""
     src = piece.source
     w_px = min(math.ceil(src.width() * scale), size.width() - piece.x)
     h_px = min(math.ceil(src.height() * scale), size.height() - piece.y)
-    painter.piece_rect = QRectF(piece.x, piece.y, w_px, h_px)
+    record.piece = QRectF(piece.x, piece.y, w_px, h_px)
     items = sorted((i for i in scene.items() if i.isVisible()), key=lambda i: i.zValue())
     option = QStyleOptionGraphicsItem()
     top = 0
@@ -342,6 +279,25 @@ def _write_pages(
     files = [out] + [out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(2, len(sizes) + 1)]
     legible = scale * scene.title_font.pixelSize() >= MIN_LABEL_PX - 1e-9
     result = Rendering(files, scale, pieces, legible)
+    record = TextRecord()  # every layer notes its text here while the pages are painted
+    scene.text_record = record
+    try:
+        _paint_pages(scene, record, files, scale, pieces, sizes, title)
+    finally:
+        scene.text_record = None
+    result.labels = record.labels()
+    return result
+
+
+def _paint_pages(
+    scene: GraphScene,
+    record: TextRecord,
+    files: list[Path],
+    scale: float,
+    pieces: list[Piece],
+    sizes: list[QSize],
+    title: str,
+) -> None:
     background = scene.palette.background
     for page, (path, size) in enumerate(zip(files, sizes, strict=True)):
         on_page = [p for p in pieces if p.page == page]
@@ -358,19 +314,17 @@ def _write_pages(
             # Opaque: a tenth smaller as PNG than with an alpha channel, and as fast to paint.
             device = QImage(size, QImage.Format.Format_RGB32)
             device.fill(background)
-        painter = _LabelRecorder(device)
-        painter.page = page
+        painter = QPainter(device)
+        record.page = page
         painter.fillRect(whole, background)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         for piece in on_page:
-            _paint_piece(painter, scene, piece, scale, size)
+            _paint_piece(painter, record, scene, piece, scale, size)
         _paint_cut_lines(painter, scene, on_page, scale)
-        result.labels += painter.labels
         if not painter.end():
             raise OSError(f"could not write {path}")
         if isinstance(device, QImage) and not device.save(str(path)):
             raise OSError(f"could not write {path}")
-    return result
 
 
 def render_scene(

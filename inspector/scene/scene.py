@@ -24,6 +24,7 @@ from inspector.core.findings import Finding, overlay_text, strongest
 from inspector.core.hierarchy import GroupTally
 from inspector.core.layout import Layout
 from inspector.scene import badges as badge_layout
+from inspector.scene.drawn_text import TextRecord
 from inspector.scene.items import (
     FAR_LOD,
     OVERVIEW_MIN_BOXES,
@@ -47,6 +48,10 @@ LABEL_FONT_PX = 9
 LABEL_CHAR_W = 5.6
 #: Label rectangles are at least this many characters wide, for labels filled in later.
 LABEL_MIN_CHARS = 24
+#: Pill heights a box's badges may be lifted (into the gap above it) to find a clear spot; an
+#: edge's may move either way from its middle.
+BOX_SHIFTS = tuple(range(badge_layout.MAX_SHIFT + 1))
+EDGE_SHIFTS = (0, *(k * d for k in range(1, badge_layout.MAX_SHIFT + 1) for d in (1, -1)))
 
 
 class GraphScene(QGraphicsScene):
@@ -60,7 +65,9 @@ class GraphScene(QGraphicsScene):
 
     ``painted_box_count`` / ``painted_edge_count`` say how many boxes / edges the last paint into
     a view drew (renders to images and the minimap do not count); :meth:`painted_labels` the box
-    text it drew, with its size on screen; ``badges`` holds every finding badge's rectangle, text
+    text it drew, with its size on screen (``view_text``, a
+    :class:`~inspector.scene.drawn_text.TextRecord`: the record a render keeps of all its text in
+    ``text_record`` while it paints); ``badges`` holds every finding badge's rectangle, text
     and hover text, and ``edge_layer.drawn_labels`` the edge labels the last paint drew, where
     (the scene's own model of what it drew, for hover and for tests).
     """
@@ -76,7 +83,10 @@ class GraphScene(QGraphicsScene):
         self.show_edge_labels = True
         self.painted_box_count = 0
         self.painted_edge_count = 0
-        self._painted_labels: list[tuple[str, float]] = []
+        #: The box text the last paint into a view drew (a fresh record each paint).
+        self.view_text = TextRecord()
+        #: Where every layer notes the text it draws while a render paints; None otherwise.
+        self.text_record: TextRecord | None = None
 
         n = diagram.box_count
         self.category = diagram.category.astype(np.int64)
@@ -270,8 +280,9 @@ class GraphScene(QGraphicsScene):
 
     def painted_labels(self) -> list[tuple[str, float]]:
         """The box text the last paint into a view drew: ``(text, font size on screen in px)``
-        per line (the paint's own record, for tests and the "is it readable" question)."""
-        return list(self._painted_labels)
+        per line, read from the paint's own :class:`~inspector.scene.drawn_text.TextRecord`
+        (the one a render keeps too), for tests and the "is it readable" question."""
+        return self.view_text.sizes()
 
     def group_box_ids(self) -> np.ndarray:
         """The boxes that stand for collapsed groups."""
@@ -343,14 +354,18 @@ class GraphScene(QGraphicsScene):
         )
         edges = np.fromiter(on_edge, np.int64, len(on_edge))
         mid = self.edge_midpoints(edges)
-        anchors = [
-            (("box", b), float(self.bx1[b]) - badge_layout.OVERLAP, float(self.by0[b]), entries)
-            for b, entries in on_box.items()
-        ] + [
-            (("edge", e), float(x) + badge_layout.EDGE_GAP, float(y), on_edge[e])
+        anchors = self._box_anchors(on_box) + [
+            badge_layout.Anchor(
+                ("edge", e),
+                y,
+                ((x + badge_layout.EDGE_GAP, True), (x - badge_layout.EDGE_GAP, False)),
+                EDGE_SHIFTS,
+                on_edge[e],
+                icon_x=x,
+            )
             for e, (x, y) in zip(edges.tolist(), mid.tolist(), strict=True)
         ]
-        self.badges = badge_layout.layout_badges(self.label_font, anchors)
+        self.badges = badge_layout.layout_badges(self.label_font, anchors, self._boxes_near)
         # the scene grows to hold a badge past the drawing's edge, so renders do not cut it off
         r = self.badges.rects
         rect = self.drawing_rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)
@@ -361,6 +376,42 @@ class GraphScene(QGraphicsScene):
         if rect != self.sceneRect():
             self.setSceneRect(rect)
         self._overlay_changed()
+
+    def _box_anchors(
+        self, on_box: dict[int, list[badge_layout.Entry]]
+    ) -> list[badge_layout.Anchor]:
+        """A box's pills sit on its top edge: reaching right from near its top-right corner,
+        else ending at its right edge (inside its column when they are short enough), else
+        starting at its left edge; each lifted up to ``MAX_SHIFT`` pills into the gap above;
+        with no room for the text, icons (a row of them on its top edge at the last)."""
+        ids = np.fromiter(on_box, np.int64, len(on_box))
+        corners = np.column_stack([self.bx0[ids], self.by0[ids], self.bx1[ids], self.by1[ids]])
+        return [
+            badge_layout.Anchor(
+                ("box", b),
+                y0,
+                ((x1 - badge_layout.OVERLAP, True), (x1, False), (x0, True)),
+                BOX_SHIFTS,
+                on_box[b],
+                (x0, y0, x1, y1),
+            )
+            for b, (x0, y0, x1, y1) in zip(ids.tolist(), corners.tolist(), strict=True)
+        ]
+
+    def _boxes_near(
+        self, asked: list[tuple[tuple[str, int], badge_layout.Rect]]
+    ) -> list[list[badge_layout.Rect]]:
+        """Per ``(place, rect)``: the rectangles of the boxes touching ``rect``, less the place's
+        own box (all places in one grid pass)."""
+        rects = np.array([r for _, r in asked], np.float64).reshape(-1, 4)
+        owner, ids = self.box_grid.query_many(rects)
+        own = np.array([p[1] if p[0] == "box" else -1 for p, _ in asked], np.int64)
+        keep = ids != own[owner] if len(owner) else np.zeros(0, bool)
+        owner, ids = owner[keep], ids[keep]
+        boxes = np.column_stack([self.bx0[ids], self.by0[ids], self.bx1[ids], self.by1[ids]])
+        cuts = np.searchsorted(owner, np.arange(len(asked) + 1))
+        listed = boxes.tolist()
+        return [listed[cuts[k] : cuts[k + 1]] for k in range(len(asked))]
 
     def set_box_heat(self, heat: dict[int, float] | None) -> None:
         """Profile heat per box, ``{box: value}`` with values in 0..1 (clipped); None clears.

@@ -121,3 +121,38 @@ class UniformGrid:
             & (self.y0[cand] <= qy1)
         )
         return cand[hit]
+
+    def query_many(self, rects: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every intersection of the query rectangles ``rects`` ((k, 4) of ``x0, y0, x1, y1``)
+        with the grid's: pairs ``(query index, id)`` as two arrays, sorted by query then id.
+        One vectorised pass for all k, where k calls of :meth:`query` cost ~100 µs each."""
+        q = np.asarray(rects, np.float64).reshape(-1, 4)
+        k, n = len(q), self.count
+        if k == 0 or n == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        cx0, cy0 = self._cells(q[:, 0], q[:, 1])
+        cx1, cy1 = self._cells(q[:, 2], q[:, 3])
+        nx, ny = cx1 - cx0 + 1, cy1 - cy0 + 1
+        span = nx * ny
+        # each query expanded into the cells it covers, as the constructor does for rectangles
+        first = np.cumsum(span) - span
+        owner = np.repeat(np.arange(k, dtype=np.int64), span)
+        j = np.arange(len(owner), dtype=np.int64) - np.repeat(first, span)
+        nxr = np.repeat(nx, span)
+        cells = (np.repeat(cy0, span) + j // nxr) * self._cols + np.repeat(cx0, span) + j % nxr
+        lo, hi = self._start[cells], self._start[cells + 1]
+        length = hi - lo
+        idx = np.arange(int(length.sum()), dtype=np.int64) + np.repeat(
+            lo - (np.cumsum(length) - length), length
+        )
+        owner = np.concatenate([np.repeat(owner, length), np.repeat(np.arange(k), len(self._big))])
+        ids = np.concatenate([self._items[idx], np.tile(self._big, k)])
+        hit = (
+            (self.x1[ids] >= q[owner, 0])
+            & (self.x0[ids] <= q[owner, 2])
+            & (self.y1[ids] >= q[owner, 1])
+            & (self.y0[ids] <= q[owner, 3])
+        )
+        # a rectangle in several of a query's cells is found once per cell: keep one
+        pairs = np.unique(owner[hit] * n + ids[hit])
+        return pairs // n, pairs % n

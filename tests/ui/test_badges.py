@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
 from PySide6.QtCore import QEvent, QPointF, QRectF
-from PySide6.QtGui import QColor, QFontMetricsF, QHelpEvent, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QHelpEvent, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QToolTip
 
 from inspector.core.diagram import draw_graph
 from inspector.core.graph import open_model
 from inspector.scene import GraphScene, palette_for
-from inspector.scene.badges import MAX_STACK
+from inspector.scene.badges import MAX_STACK, OVERLAP, Anchor, Entry, layout_badges
 from inspector.scene.items import CLOSE_LOD
 from tests.ui.window_driving import open_and_wait
 
@@ -97,6 +98,18 @@ def split_model(folder: Path) -> Path:
 
 def _overlap(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def assert_off_other_boxes(scene: GraphScene) -> None:
+    """No pill covers a box other than its own (read from the scene's own geometry)."""
+    boxes = list(zip(scene.bx0.tolist(), scene.by0.tolist(), scene.bx1.tolist(),
+                     scene.by1.tolist(), strict=True))  # fmt: skip
+    for rect, text, (kind, at) in zip(
+        scene.badges.rects.tolist(), scene.badges.text, scene.badges.place, strict=True
+    ):
+        for b, box in enumerate(boxes):
+            if (kind, b) != ("box", at):
+                assert not _overlap(rect, box), (text, scene.diagram.lines[b][0])
 
 
 def _scene(path: Path) -> GraphScene:
@@ -234,13 +247,150 @@ def test_neighbours_badges_stay_apart(qtbot, tmp_path):
     scene.set_box_overlay(overlay)
     r = scene.badges.rects.tolist()
     assert len(r) == 4
-    # the first box's long pill would reach over the second box's corner pills
-    assert r[scene.badges.text.index("a-finding-code-long-enough-to-reach-the-next-box")][2] > (
-        scene.bx1[relus[1]] - 24
-    )
+    # the first box's long pill, drawn from its top-right corner, would reach over the second box
+    long = scene.badges.text.index("a-finding-code-long-enough-to-reach-the-next-box")
+    assert scene.bx1[relus[0]] - OVERLAP + (r[long][2] - r[long][0]) > scene.bx0[relus[1]]
     for i in range(len(r)):
         for j in range(i + 1, len(r)):
             assert not _overlap(r[i], r[j]), (scene.badges.text[i], scene.badges.text[j])
+    assert_off_other_boxes(scene)
+
+
+def side_by_side_model(folder: Path) -> Path:
+    """Four narrow boxes in one rank, each an op no runtime has (unsupported-op: a pill wider
+    than the box), two of them also named alike (duplicate-node-name: a stack of two), and a
+    float16 input added to a float32 one (dtype-mismatch, on an edge)."""
+    ops = ["Ab", "Cd", "Ef", "Gh"]
+    nodes = [
+        helper.make_node(op, ["x"], [f"o{k}"], name="twin" if k in (1, 2) else f"n{k}",
+                         domain="com.example")
+        for k, op in enumerate(ops)
+    ]  # fmt: skip
+    nodes += [
+        helper.make_node("Sum", [f"o{k}" for k in range(len(ops))], ["s"], name="sum"),
+        helper.make_node("Add", ["x", "h"], ["y"], name="mixed"),
+    ]
+    return _save(
+        folder,
+        "side_by_side",
+        nodes,
+        [vi("x", F32, [2, 3]), vi("h", F16, [2, 3])],
+        [vi("s", F32, [2, 3]), vi("y", F32, [2, 3])],
+        [helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)],
+    )
+
+
+def test_badges_of_boxes_side_by_side_cover_no_other_box(qtbot, window, tmp_path):
+    view = open_and_wait(qtbot, window, side_by_side_model(tmp_path), checked=True)
+    scene, diagram = view.scene, view.document.current.diagram
+    badges = scene.badges
+    codes = [f.code for f in view.document.findings]
+    assert codes.count("unsupported-op") == 4 and "duplicate-node-name" in codes
+    assert "dtype-mismatch" in codes
+    customs = sorted(
+        (int(diagram.node_box[n.index]) for n in diagram.graph.nodes if n.domain),
+        key=lambda b: scene.bx0[b],
+    )
+    assert len({float(scene.by0[b]) for b in customs}) == 1  # one rank, side by side
+    fm = QFontMetricsF(scene.label_font)
+    gap = scene.bx0[customs[1]] - scene.bx1[customs[0]]
+    # each box's pill, in full, is wider than the box and the gap to its neighbour
+    assert fm.horizontalAdvance("unsupported-op") > scene.bx1[customs[0]] - scene.bx0[customs[0]]
+    assert fm.horizontalAdvance("unsupported-op") > gap
+    on_box = [
+        int(diagram.node_box[f.node_index])
+        for f in view.document.findings
+        if f.code in ("unsupported-op", "duplicate-node-name")
+    ]
+    for b in customs:  # every finding still has its pill on its box: one a box, two on the twin
+        assert badges.place.count(("box", b)) == on_box.count(b) >= 1
+    assert sorted(on_box.count(b) for b in customs) == [1, 1, 1, 2]
+    assert_off_other_boxes(scene)
+    # a pill with no room for its text shows an icon; hovering it gives the finding in full
+    for shown, text, tip, sev in zip(
+        badges.shown, badges.text, badges.tip, badges.severity, strict=True
+    ):
+        assert shown in (text, "!" if sev != "info" else "i"), (shown, text)
+        assert tip.startswith(f"{sev}: {text}: ")
+    ranks = [("error", "warning", "info").index(s) for s in badges.severity]
+    assert ranks == sorted(ranks, reverse=True)  # infos painted first, errors last
+
+
+def test_group_tallies_side_by_side_cover_no_other_box(qtbot, window, tmp_path):
+    """Two name scopes side by side, each holding an op no runtime has: closed, each group's box
+    counts its error ("1 error") on a pill that covers neither the other group nor any box."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["l1"], name="/left/Relu"),
+        helper.make_node("Ab", ["l1"], ["l2"], name="/left/Ab", domain="com.example"),
+        helper.make_node("Neg", ["x"], ["r1"], name="/right/Neg"),
+        helper.make_node("Cd", ["r1"], ["r2"], name="/right/Cd", domain="com.example"),
+        helper.make_node("Add", ["l2", "r2"], ["y"], name="/head/Add"),
+    ]
+    path = _save(
+        tmp_path,
+        "scopes",
+        nodes,
+        [vi("x", F32, [2, 3])],
+        [vi("y", F32, [2, 3])],
+        [helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)],
+    )
+    view = open_and_wait(qtbot, window, path, checked=True)
+    view.collapse_all()
+    scene = view.scene
+    groups = {scene.diagram.lines[b][0]: b for b in scene.group_box_ids().tolist()}
+    left, right = groups["left"], groups["right"]
+    assert scene.by0[left] == scene.by0[right]  # side by side
+    qtbot.waitUntil(lambda: ("box", right) in scene.badges.place)
+    for b in (left, right):
+        k = scene.badges.place.index(("box", b))
+        assert scene.badges.text[k] == "1 error"
+    assert_off_other_boxes(scene)
+
+
+def test_no_room_for_the_text_gives_an_icon_with_the_text_on_hover(qapp):
+    """A box hemmed in by neighbours 12 units away and a box 18 above: no spot holds a pill
+    with its text, so it shows "!" where it covers no other box, its text still on hover."""
+    own = (0.0, 100.0, 60.0, 140.0)
+    others = np.array([(-72.0, 100.0, -12.0, 140.0), (72.0, 100.0, 132.0, 140.0),
+                       (-200.0, 40.0, 300.0, 82.0)])  # fmt: skip
+    font = QFont()
+    font.setPixelSize(9)
+    entry = Entry("error", "a-long-finding-code", "error: a-long-finding-code: no such op")
+    assert QFontMetricsF(font).horizontalAdvance(entry.text) > 72  # wider than box and gap
+    anchor = Anchor(("box", 0), own[1], ((36.0, True), (60.0, False), (0.0, True)),
+                    (0, 1, 2, 3), [entry], own)  # fmt: skip
+    badges = layout_badges(font, [anchor], lambda asked: [others.tolist() for _ in asked])
+    assert badges.shown == ["!"] and badges.text == ["a-long-finding-code"]
+    assert badges.tip == [entry.tip]
+    rect = badges.rects[0].tolist()
+    assert not any(_overlap(rect, o) for o in others.tolist())
+    assert _overlap(rect, own)  # on its own box's top edge
+
+
+def test_crowded_side_by_side_stacks_turn_to_icons_not_onto_each_other(qtbot, tmp_path):
+    """Four findings with long codes on each of four narrow boxes in a rank: the stacks that
+    find room keep their text; one that would land on a neighbour's pills shows icons, and no
+    pill covers another box or another pill."""
+    scene = _scene(side_by_side_model(tmp_path))
+    customs = [i for i, lines in enumerate(scene.diagram.lines) if lines[0] in ("Cd", "Ef", "Gh")]
+    lines = "\n".join(f"a-long-finding-code-{k}: message {k}" for k in range(4))
+    scene.set_box_overlay({b: ("warning", lines) for b in customs})
+    badges = scene.badges
+    assert len(badges.text) == 3 * MAX_STACK
+    assert_off_other_boxes(scene)
+    r = badges.rects.tolist()
+    for i in range(len(r)):
+        for j in range(i + 1, len(r)):
+            assert not _overlap(r[i], r[j]), (badges.place[i], badges.place[j])
+    icons = [k for k, (shown, text) in enumerate(zip(badges.shown, badges.text, strict=True))
+             if shown != text]  # fmt: skip
+    assert icons and {badges.shown[k] for k in icons} == {"!", f"+{4 - MAX_STACK + 1}"}
+    for k in icons:  # hovering an icon shows its finding in full
+        x0, y0, x1, y1 = r[k]
+        assert scene.tooltip_at(QPointF((x0 + x1) / 2, (y0 + y1) / 2)) == badges.tip[k]
+        more = badges.text[k].startswith("+")  # its hover lists the findings it stands for
+        code = "a-long-finding-code-3" if more else badges.text[k]
+        assert (code in badges.tip[k]) if more else badges.tip[k].startswith(f"warning: {code}: ")
 
 
 # ----------------------------------------------------------------------------------- edge labels

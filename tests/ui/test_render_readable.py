@@ -239,3 +239,39 @@ def test_window_export_paints_through_the_same_slices(qapp, tmp_path: Path, dark
     image = QImage(str(out))
     assert image.width() == round(scene.sceneRect().width())
     assert image.pixelColor(0, 0) == scene.palette.background
+
+
+def test_a_view_and_a_render_keep_one_record_of_their_text(qtbot, tmp_path: Path) -> None:
+    """Box text, edge labels and badges are noted by the layers as they draw them, in one kind of
+    record: a render lists them all, and a view at the render's zoom lists the same box text at
+    the same on-screen size."""
+    from inspector.ui.graph_view import GraphView
+
+    model = load(tmp_path, chain_model(6), "chain")
+    drawn = draw_graph(model, model.graph)
+    scene = GraphScene(drawn.diagram, drawn.layout, palette_for(False))
+    relu = next(i for i, lines in enumerate(scene.diagram.lines) if lines[0] == "Relu")
+    scene.set_box_overlay({relu: ("error", "some-code: a finding")})
+    rendering = render_scene(scene, tmp_path / "c.png")
+    assert scene.text_record is None  # the render's record is let go of when it is done
+    by_text: dict[str, set[float]] = {}
+    for label in rendering.labels:
+        by_text.setdefault(label.text, set()).add(round(label.px, 3))
+    assert "some-code" in by_text  # the badge
+    assert "float32[1,8]" in by_text  # an edge label
+    assert set(UNARY[:6]) <= set(by_text)
+
+    view = GraphView()
+    qtbot.addWidget(view)
+    view.minimap.set_wanted(False)
+    view.resize(900, 1400)
+    view.setScene(scene)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_zoom(rendering.scale)
+    view.centerOn(scene.drawing_rect.center())
+    view.grab()  # a paint into the view
+    painted = scene.painted_labels()
+    assert {text for text, _ in painted} >= set(UNARY[:6])
+    for text, px in painted:
+        assert round(px, 3) in by_text[text], (text, px)
