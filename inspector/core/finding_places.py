@@ -46,10 +46,12 @@ def finding_places(findings: Iterable[Finding], graph: Graph) -> list[Place]:
             nodes = (index,) if index is not None and 0 <= index < n_nodes else ()
             if nodes or f.tensor:
                 out.append(Place(f, nodes, f.tensor or None))
-        elif path[:1] == ("function",) and path[:2] != here:
-            callers = graph.callers_of(path[:2])
-            if callers:
-                out.append(Place(f, tuple(callers), None))
+            continue
+        # a function body's path, unless a node here is labelled "function" (its subgraph's
+        # path starts so too) and no function of that name is called here
+        callers = graph.callers_of(path[:2]) if path[:1] == ("function",) else []
+        if callers and path[:2] != here:
+            out.append(Place(f, tuple(callers), None))
         elif len(path) > depth and path[:depth] == here:
             index = graph.node_by_label(path[depth])
             if index is not None:  # the If/Loop/Scan node whose subgraph holds it

@@ -190,18 +190,24 @@ class Hierarchy:
 
     def tally_findings(self, findings: Iterable[Finding], graph: Graph) -> dict[int, GroupTally]:
         """Group id → the worst finding inside it (recursively) with counts, for every group
-        holding a finding on ``graph``, each counted at the node that stands for it
-        (:meth:`~inspector.core.finding_places.Place.anchor`)."""
+        holding a finding on ``graph``: a finding counts once in every group holding one of
+        its nodes (a function body's finding: every call, as the view's badges), or the node
+        that stands for it (:meth:`~inspector.core.finding_places.Place.anchor`)."""
         counts: dict[int, list[int]] = {}  # gid → per-severity counts [error, warning, info]
+        n_nodes = len(self.node_group)
         for place in finding_places(findings, graph):
-            index = place.anchor(graph)
-            if index is None or not 0 <= index < len(self.node_group):
-                continue
+            anchor = place.anchor(graph)
+            indices = place.nodes or ((anchor,) if anchor is not None else ())
             rank = Severity(place.finding.severity).rank
-            gid = int(self.node_group[index])
-            while gid > ROOT:
-                counts.setdefault(gid, [0, 0, 0])[rank] += 1
-                gid = self.groups[gid].parent
+            counted: set[int] = set()
+            for index in indices:
+                if not 0 <= index < n_nodes:
+                    continue
+                gid = int(self.node_group[index])
+                while gid > ROOT and gid not in counted:
+                    counted.add(gid)
+                    counts.setdefault(gid, [0, 0, 0])[rank] += 1
+                    gid = self.groups[gid].parent
         order = (Severity.ERROR, Severity.WARNING, Severity.INFO)
         out: dict[int, GroupTally] = {}
         for gid, c in counts.items():
