@@ -118,3 +118,25 @@ def test_declared_types_keep_their_precedence_when_value_info_is_read_late(tmp_p
         "unused": ("bool[3]", "value_info"),
     }
     assert str(values["y"].type) == "float32[1,seq]"
+
+
+def test_a_value_info_entry_without_a_type_leaves_the_name_to_a_later_one(tmp_path):
+    # Read all at once, the value_info entries of one name were taken in order until one
+    # declared a type; read late, an untyped first entry must not hide a typed later one.
+    graph = onnx.helper.make_graph(
+        [
+            onnx.helper.make_node("Relu", ["x"], ["y"]),
+            onnx.helper.make_node("Neg", ["y"], ["z"]),
+        ],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+        [onnx.helper.make_tensor_value_info("z", onnx.TensorProto.FLOAT, [1, 4])],
+        value_info=[
+            onnx.helper.make_empty_tensor_value_info("y"),
+            onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, "seq"]),
+        ],
+    )
+    path = tmp_path / "untyped_first.onnx"
+    onnx.save(onnx.helper.make_model(graph), path)
+    y = open_model(path, infer=False).graph.values["y"]
+    assert (str(y.declared), y.type_source) == ("float32[1,seq]", "value_info")
