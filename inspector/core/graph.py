@@ -122,7 +122,15 @@ class _ValueInfos:
         self.first = dict(zip(reversed(names), range(len(names) - 1, -1, -1), strict=True))
 
     def type_of(self, name: str) -> TensorType | None:
-        return cached_type_from_proto(self.entries[self.first[name]].type)
+        i = self.first[name]
+        t = cached_type_from_proto(self.entries[i].type)
+        if t is None and len(self.first) < len(self.entries):
+            # an untyped entry of a name given again: the first typed one counts, as when all
+            # entries were read in order
+            for vi in self.entries[i + 1 :]:
+                if vi.name == name and (t := cached_type_from_proto(vi.type)) is not None:
+                    break
+        return t
 
 
 @dataclass(slots=True)
