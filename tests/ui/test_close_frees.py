@@ -8,13 +8,17 @@ opens (and the runs of the first and the last, every intermediate captured) is a
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from PySide6.QtCore import QCoreApplication
 
 from tests.ui.close_frees import open_close
+from tests.ui.window_driving import open_and_wait
 
 LAYERS = 300  # 5 nodes a layer: 1,500 nodes, 600 initializers (about 2.5 MB)
 
@@ -53,3 +57,23 @@ def test_closing_a_tab_ten_times_frees_every_model(qtbot, window, tmp_path):
     rounds = open_close(qtbot, window, _layered_model(tmp_path / "layers.onnx"), 10, run=True)
     assert rounds.left == {}, "\n".join(rounds.holders)
     assert rounds.growth <= 1.10, [f"{b / 2**20:.1f} MiB" for b in rounds.rss_after_close]
+
+
+def test_closing_one_of_two_tabs_frees_it_and_keeps_the_other_frozen(qtbot, window, tmp_path):
+    """A tab's model is kept out of garbage collections while it is open (``gc.freeze``, which is
+    for the whole process): closing another tab frees that one's model, cycles and all, and
+    leaves the open one frozen."""
+    first = open_and_wait(qtbot, window, _layered_model(tmp_path / "first.onnx"))
+    second = open_and_wait(qtbot, window, _layered_model(tmp_path / "second.onnx"))
+    kept, closed = weakref.ref(first.document.model), weakref.ref(second.document.model)
+    with qtbot.waitSignal(second.destroyed, timeout=10_000):
+        window.tabs.tabCloseRequested.emit(window.tabs.indexOf(second))
+    del first, second
+    assert window.runner.wait_idle(60_000)
+    QCoreApplication.processEvents()
+    assert closed() is None  # freed when its tab closed, no collection asked for here
+    assert kept() is not None
+    assert gc.get_freeze_count() > 0
+    frozen = gc.get_freeze_count()
+    gc.collect()
+    assert gc.get_freeze_count() == frozen
