@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from functools import partial
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.checks import RuntimeTarget
+from inspector.core.collapse import WINDOW_VIEWPORT
 from inspector.core.findings import Finding
-from inspector.ui import heap
 from inspector.ui.compare import CompareActions, CompareView, Comparisons
 from inspector.ui.document_view import DocumentView
 from inspector.ui.message_bar import Level, MessageBar
@@ -39,6 +38,10 @@ from inspector.ui.target_picker import PlacementLabel, TargetPicker, runtime_fac
 from inspector.ui.tasks import TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
 from inspector.ui.window_chrome import WindowChrome
+
+#: A graph view narrower or lower than this is not laid out yet: new tabs open for a new
+#: window's canvas instead.
+MIN_CANVAS = 200
 
 
 class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
@@ -310,8 +313,24 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
     # ------------------------------------------------------------------------------- opening
 
     def open_files(self, paths: list[str]) -> None:
+        canvas = self.graph_canvas()
         for p in paths:
-            self.session.open_file(p)
+            self.session.open_file(p, canvas)
+
+    def graph_canvas(self) -> tuple[float, float]:
+        """The pixels a model's graph view gets in this window as it is now (a new tab opens its
+        groups to the depth readable there): the shown tab's, else the tab area less its bar."""
+        shown = self.tabs.currentWidget()
+        if isinstance(shown, DocumentView):
+            size = shown.view.viewport().size()
+            w, h = size.width(), size.height()
+        else:
+            self.centralWidget().layout().activate()  # a window just shown is laid out first
+            w = self.tabs.width() - 2
+            h = self.tabs.height() - self.tabs.tabBar().sizeHint().height() - 2
+        if w < MIN_CANVAS or h < MIN_CANVAS:  # not laid out yet, or squeezed to nothing
+            return WINDOW_VIEWPORT
+        return float(w), float(h)
 
     def open_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(
@@ -394,14 +413,18 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
         if isinstance(view, DocumentView):
             self.tabs.removeTab(index)
             self.session.close(view.doc_id)
-            view.destroyed.connect(_return_freed_memory_soon)
+            view.destroyed.connect(self._free_closed_soon)
             view.deleteLater()
             self._remember_session()
         elif isinstance(view, CompareView):
             self.tabs.removeTab(index)
             self.comparisons.close(view.comp_id)
-            view.destroyed.connect(_return_freed_memory_soon)
+            view.destroyed.connect(self._free_closed_soon)
             view.deleteLater()
+
+    def _free_closed_soon(self) -> None:
+        # A view is deleted from the event loop; what Python still held of it goes once it returns.
+        QTimer.singleShot(0, self.session.free_closed)
 
     def _remember_session(self) -> None:
         self.settings.last_session = [str(d.path) for d in self.session.documents.values()]
@@ -562,20 +585,6 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
         self.runner.cancel_all()
         self.runner.wait_idle(5000)
         super().closeEvent(event)
-
-
-def _return_freed_memory_soon() -> None:
-    # A view is deleted from the event loop; what Python still held of it goes once it returns.
-    QTimer.singleShot(0, _return_freed_memory)
-
-
-def _return_freed_memory() -> None:
-    """Once a closed tab's view is deleted: collect the document's reference cycles, then give the
-    freed heap back to the system. glibc keeps memory freed here in the arenas of the worker
-    threads that allocated it (a model is built on a worker), so without ``malloc_trim`` ten
-    opens and closes of the 100k-node export left the window 47% bigger than after the first."""
-    gc.collect()
-    heap.trim()
 
 
 def _local_files(mime: QMimeData) -> list[str]:

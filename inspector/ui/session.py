@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from inspector.core.checks import RuntimeTarget
-from inspector.core.collapse import CollapsibleDrawing, draw_collapsible
+from inspector.core.collapse import WINDOW_VIEWPORT, CollapsibleDrawing, draw_collapsible
 from inspector.core.diagram import Diagram, DrawnGraph, draw_graph
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model, TensorType, open_model
@@ -27,6 +27,7 @@ from inspector.core.infer_process import infer_types_call
 from inspector.core.loader import ModelLoadError
 from inspector.core.providers.target_child import CheckResult, PlacementMap, target_checks_call
 from inspector.core.tasks import CancelToken, ProgressFn, gc_paused
+from inspector.ui import heap
 from inspector.ui.tasks import ChildPrepare, TaskError, TaskRunner
 
 if TYPE_CHECKING:
@@ -123,12 +124,17 @@ class Document:
 
 
 def load_and_draw(
-    path: Path, tab: bool = False
+    path: Path, tab: bool = False, canvas: tuple[float, float] = WINDOW_VIEWPORT
 ) -> Callable[[ProgressFn, CancelToken], tuple[Model, DrawnGraph]]:
     """The background task that opens ``path`` and lays out its main graph (no shape inference;
-    a tab and a comparison both open their files with it; a ``tab``'s groups can collapse, and
-    its model is kept out of later garbage collections until the tab closes)."""
-    draw = draw_collapsible if tab else draw_graph
+    a tab and a comparison both open their files with it; a ``tab``'s groups can collapse, opened
+    to the depth readable on a ``canvas`` of that many pixels, and its model is kept out of later
+    garbage collections until the tab closes)."""
+
+    def draw(model: Model, graph: Graph, progress: ProgressFn, cancel: CancelToken) -> DrawnGraph:
+        if tab:
+            return draw_collapsible(model, graph, progress, cancel, viewport=canvas)
+        return draw_graph(model, graph, progress, cancel)
 
     def work(progress: ProgressFn, cancel: CancelToken) -> tuple[Model, DrawnGraph]:
         # Shape inference waits until the graph is on screen (see Session._infer_later).
@@ -140,7 +146,7 @@ def load_and_draw(
             if tab:
                 # The model lives as long as its tab: keep its million objects out of every
                 # later collection (one full collection of a 300k-node model takes 0.3 s of the
-                # GUI thread). Session.close puts them back, so a closed model's cycles go too.
+                # GUI thread). Session.free_closed thaws them, so a closed model's cycles go too.
                 gc.freeze()
         return model, drawn
 
@@ -174,8 +180,9 @@ class Session(QObject):
 
     # ------------------------------------------------------------------------------ documents
 
-    def open_file(self, path: str | Path) -> None:
-        """Load ``path`` in the background; ``document_opened`` or ``load_failed`` follows."""
+    def open_file(self, path: str | Path, canvas: tuple[float, float] = WINDOW_VIEWPORT) -> None:
+        """Load ``path`` in the background, its groups opened to the depth readable on a graph
+        view of ``canvas`` pixels; ``document_opened`` or ``load_failed`` follows."""
         p = Path(path).expanduser()
         key = str(p.resolve()) if p.exists() else str(p)
         if key in self._loading:
@@ -208,7 +215,7 @@ class Session(QObject):
 
         self.runner.submit(
             f"load:{key}",
-            load_and_draw(Path(key), tab=True),
+            load_and_draw(Path(key), tab=True, canvas=canvas),
             done,
             failed,
             lambda f, m: self.load_progressed.emit(key, f, m),
@@ -342,17 +349,20 @@ class Session(QObject):
             doc.run.running = False
             doc.run.set_result(None)
             self.document_closed.emit(doc_id)
-            self._thaw()
 
-    def _thaw(self) -> None:
-        """Put frozen objects back under the collector (a tab's model is frozen when it opens,
-        see ``load_and_draw``; freezing is for the whole process), so a closed model's cycles are
-        freed; the models of tabs still open are collected over once and frozen again (300k
-        nodes: about 0.3 s, once per close)."""
+    def free_closed(self) -> None:
+        """Once a closed tab's views are deleted: free what it held and give the memory back.
+        A tab's model is frozen when it opens (``load_and_draw``) and freezing is for the whole
+        process, so everything is thawed, collected (a closed model's reference cycles go), and
+        the models of tabs still open are frozen again (a 300k-node one costs this collection
+        about 0.3 s). glibc keeps memory freed here in the arenas of the worker threads that
+        allocated it (a model is built on a worker), so the heap is trimmed too: without it, ten
+        opens and closes of the 100k-node export left the window 47% bigger than after the first."""
         gc.unfreeze()
+        gc.collect()
         if self.documents:
-            gc.collect()
             gc.freeze()
+        heap.trim()
 
     # ----------------------------------------------------------------------------------- runs
 

@@ -1,0 +1,26 @@
+"""A model opens with its groups expanded to the depth readable on the graph view it gets in
+this window as it is now, not on a fixed canvas."""
+
+from __future__ import annotations
+
+import onnx
+
+from inspector.core.collapse import WINDOW_VIEWPORT, default_expansion
+from tests.core.test_collapse import layered_model
+from tests.ui.window_driving import open_and_wait
+
+
+def test_a_model_opens_to_the_depth_its_canvas_reads(qtbot, window, tmp_path):
+    path = tmp_path / "layered.onnx"
+    onnx.save(layered_model(60), path)
+    window.resize(700, 520)
+    qtbot.waitUntil(lambda: window.width() <= 700)
+    view = open_and_wait(qtbot, window, path)
+    size = view.view.viewport().size()
+    canvas = (float(size.width()), float(size.height()))
+    assert window.graph_canvas() == canvas  # what the next open will use
+    drawing = view.drawing
+    assert drawing is not None
+    assert drawing.expanded == default_expansion(drawing.folding, canvas)[0]
+    # a fixed canvas of a 1400×900 window would have opened it deeper
+    assert drawing.expanded != default_expansion(drawing.folding, WINDOW_VIEWPORT)[0]
