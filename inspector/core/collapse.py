@@ -152,6 +152,17 @@ class Folding:
         is_node = full.kind == BoxKind.NODE
         self._node_boxes = np.flatnonzero(is_node)  # full box ids of nodes, in box order
         self._other_boxes = np.flatnonzero(~is_node)  # inputs, outputs: kept, in order
+        # The node whose group each node box is drawn in: its own, but a copy of a shared value
+        # (diagram_shared) sits with the one node it feeds, and closes with that node's group.
+        home = full.ref[self._node_boxes].astype(np.int64)
+        copies = np.flatnonzero(full.copy_of[self._node_boxes] >= 0) if len(full.copy_of) else []
+        if len(copies):
+            consumer = np.full(full.box_count, -1, np.int64)
+            consumer[full.edge_src] = full.edge_dst  # a copy has edges to one box only
+            reads = consumer[self._node_boxes[copies]]
+            into_node = full.kind[reads] == BoxKind.NODE  # not a graph output's box
+            home[copies[into_node]] = full.ref[reads[into_node]]
+        self._box_home = home
         self._lines: dict[int, tuple[str, ...]] = {}
         # per group: how many nodes it holds directly, and of each category (recursively)
         node_group = hierarchy.node_group.astype(np.int64)
@@ -251,7 +262,7 @@ class Folding:
         if not boxes:
             return full
         node_rep = rep[self.hierarchy.node_group]  # node index → closed tree id, or -1
-        box_rep = node_rep[full.ref[self._node_boxes]]
+        box_rep = node_rep[self._box_home]
         shown = self._node_boxes[box_rep < 0]
         others = self._other_boxes
         n_shown, n_groups = len(shown), len(boxes)

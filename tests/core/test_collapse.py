@@ -316,3 +316,41 @@ def test_zoo_exports_collapse_to_module_boxes(request, fixture):
     for tid in range(1, f.size):  # open any one group, close it again: the same drawing
         f.diagram({tid})
         _same(f.diagram(drawn.expanded), d)
+
+
+def _shared_constant_chain(layers: int) -> onnx.ModelProto:
+    """A Constant at the top scope (``/Constant``, as TorchScript names it) read by every layer:
+    the diagram draws a copy of it beside each reader after the first."""
+    half = numpy_helper.from_array(np.array(0.5, np.float32))
+    nodes = [helper.make_node("Constant", [], ["c"], name="/Constant", value=half)]
+    x = "x"
+    for i in range(layers):
+        nodes += [
+            helper.make_node("Mul", [x, "c"], [f"m{i}"], name=f"/layers.{i}/Mul"),
+            helper.make_node("Relu", [f"m{i}"], [f"r{i}"], name=f"/layers.{i}/Relu"),
+            helper.make_node("Add", [f"r{i}", x], [f"y{i}"], name=f"/layers.{i}/Add"),
+        ]
+        x = f"y{i}"
+    graph = helper.make_graph(
+        nodes,
+        "shared",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, D])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, D])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_copy_of_a_shared_value_closes_with_its_readers_group(tmp_path):
+    f = _folding(_open(tmp_path, _shared_constant_chain(40)))
+    assert (f.full.copy_of >= 0).sum() == 39
+    for depth in range(f.max_depth + 1):
+        d = f.diagram(f.expanded_to_depth(depth))
+        ends = np.bincount(np.concatenate([d.edge_src, d.edge_dst]), minlength=d.box_count)
+        assert ends.all(), f"depth {depth}: a box with no edge"  # no copy left behind, alone
+        copies = int((d.copy_of >= 0).sum()) if len(d.copy_of) else 0
+        open_layers = sum(
+            1 for b in np.flatnonzero(d.kind == BoxKind.NODE) if d.lines[b][0] == "Mul"
+        )
+        assert copies == max(open_layers - 1, 0)  # one per layer drawn open, less the original's
+    collapsed = f.diagram(f.expanded_to_depth(0))
+    assert set(_group_boxes(collapsed)) == {"layers.0", "layers.1–39 ×39"}
