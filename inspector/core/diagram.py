@@ -85,6 +85,8 @@ class Lazy(Sequence[T], Generic[T]):
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
+            if None not in self._items:  # all made: a plain copy
+                return self._items[i]
             return [self[k] for k in range(*i.indices(len(self._items)))]
         item = self._items[i]
         if item is None:
@@ -172,6 +174,13 @@ class Diagram:
         values = self.graph.values
         edge_value = self.edge_value
         self.edge_label = Lazy(len(edge_value), lambda i: _edge_label(values[edge_value[i]]))
+
+    def make_edge_labels(self) -> None:
+        """Make every edge label now: a drawing about to be shown whole (a scene reads all its
+        labels to place them) gets them on the worker that laid it out, not the GUI thread
+        (100k edges: about 0.3 s)."""
+        if isinstance(self.edge_label, Lazy):
+            self.edge_label[:]
 
 
 def box_sizes(lines: list[tuple[str, ...]]) -> np.ndarray:
@@ -373,4 +382,5 @@ def draw_graph(
     if cancel:
         cancel.check()
     layout = layout_diagram(diagram, lambda f, m: progress(0.1 + 0.9 * f, m), cancel)
+    diagram.make_edge_labels()
     return DrawnGraph(diagram, layout)

@@ -189,23 +189,16 @@ class GraphScene(QGraphicsScene):
         # One dtype/shape label per (source, tensor): a tensor fanning out to ten consumers
         # starts ten polylines at the same point, and ten copies of its label would stack there.
         # Edges whose label is still empty are included: types inferred later fill them in.
-        seen: set[tuple[int, str]] = set()
-        primary = np.zeros(m, dtype=bool)
-        for i, (src, value) in enumerate(
-            zip(self.diagram.edge_src.tolist(), self.diagram.edge_value, strict=True)
-        ):
-            if has_line[i] and (src, value) not in seen:
-                seen.add((src, value))
-                primary[i] = True
-        self.label_edges = np.flatnonzero(primary)
-        chars = np.fromiter(
-            (
-                max(len(self.diagram.edge_label[i]), LABEL_MIN_CHARS)
-                for i in self.label_edges.tolist()
-            ),
-            np.float64,
-            len(self.label_edges),
-        )
+        edge_value = self.diagram.edge_value
+        ids = {v: i for i, v in enumerate(dict.fromkeys(edge_value))}
+        value_id = np.fromiter(map(ids.__getitem__, edge_value), np.int64, m)
+        lined = np.flatnonzero(has_line)
+        key = self.diagram.edge_src[lined].astype(np.int64) * (len(ids) + 1) + value_id[lined]
+        _, first = np.unique(key, return_index=True)
+        self.label_edges = lined[np.sort(first)]
+        labels = self.diagram.edge_label[:]  # made by the worker that laid the drawing out
+        chars = np.fromiter(map(len, labels), np.float64, m)[self.label_edges]
+        chars = np.maximum(chars, LABEL_MIN_CHARS)
         lx = self.edge_start[self.label_edges, 0] + 4
         ly = self.edge_start[self.label_edges, 1] + 2
         self.label_grid = UniformGrid(lx, ly, lx + chars * LABEL_CHAR_W, ly + LABEL_FONT_PX + 3)

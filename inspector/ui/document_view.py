@@ -22,7 +22,7 @@ from inspector.core.diagram import BoxKind, layout_diagram
 from inspector.core.finding_places import finding_places
 from inspector.core.findings import Finding
 from inspector.core.hierarchy import GroupTally
-from inspector.core.layout import Layout
+from inspector.core.tasks import CancelToken, ProgressFn
 from inspector.scene.palette import palette_for
 from inspector.scene.scene import GraphScene
 from inspector.ui.graph_view.view import GraphView
@@ -114,24 +114,31 @@ class DocumentView(QWidget):
         if drawing is None or frozenset(expanded) == drawing.expanded:
             return
         t0 = time.perf_counter()
-        state, diagram = drawing.diagram_for(expanded)
-        if diagram.box_count <= SYNC_LAYOUT_BOXES:
+        count = drawing.box_count_for(expanded)
+        if count <= SYNC_LAYOUT_BOXES:
+            state, diagram = drawing.diagram_for(expanded)
             new = CollapsibleDrawing(diagram, layout_diagram(diagram), drawing.folding, state)
             self._show_drawing(new, focus, t0)
             return
         path = self.document.graph_path
 
-        def done(layout: Layout) -> None:
+        def work(progress: ProgressFn, cancel: CancelToken) -> CollapsibleDrawing:
+            # making a big drawing's boxes and text takes seconds: all of it off the GUI thread
+            state, diagram = drawing.diagram_for(expanded)
+            layout = layout_diagram(diagram, progress, cancel)
+            diagram.make_edge_labels()
+            return CollapsibleDrawing(diagram, layout, drawing.folding, state)
+
+        def done(new: CollapsibleDrawing) -> None:
             doc = self.session.documents.get(self.doc_id)
             if doc is not None and doc.graph_path == path and doc.current is drawing:
-                new = CollapsibleDrawing(diagram, layout, drawing.folding, state)
                 self._show_drawing(new, focus, t0)
 
         self.session.runner.submit(
             f"groups:{self.doc_id}",
-            lambda progress, cancel: layout_diagram(diagram, progress, cancel),
+            work,
             done,
-            what=f"laying out {diagram.box_count:,} boxes of {self.document.path.name}",
+            what=f"laying out {count:,} boxes of {self.document.path.name}",
         )
 
     def _show_drawing(self, new: CollapsibleDrawing, focus: int | None, t0: float) -> None:

@@ -227,6 +227,7 @@ class Session(QObject):
         doc = self.documents[doc_id]
         model = doc.model
         diagrams = [d for drawn in doc.drawn.values() for d in _labelled(drawn)]
+        shown = [drawn.diagram for drawn in doc.drawn.values()]
 
         def apply(inferred: tuple[dict[str, TensorType], str]) -> None:  # on a worker thread
             types, error = inferred
@@ -235,6 +236,8 @@ class Session(QObject):
             model.apply_inferred(types, error)
             for diagram in diagrams:
                 diagram.refresh_edge_labels()
+            for diagram in shown:  # the redraw reads them all (types_inferred)
+                diagram.make_edge_labels()
 
         def done(_none: None) -> None:
             # subgraphs laid out while inference ran were labelled without its types

@@ -163,6 +163,7 @@ def test_collapse_then_expand_round_trips(tmp_path):
     changed = 0
     for tid in sorted(start):  # close each open group, then open it again
         closed = f.diagram(start - {tid})
+        assert f.box_count(start - {tid}) == closed.box_count
         changed += closed.lines != before.lines  # (one inside the closed fold changes nothing)
         again = f.diagram((start - {tid}) | {tid})
         _same(before, again)
@@ -175,6 +176,7 @@ def test_collapse_then_expand_round_trips(tmp_path):
     path = f.path_to(mm)
     assert [f.name(t) for t in path] == ["layers.1–5 ×5", "layers.3", "attn"]
     opened = f.diagram(set(path))
+    assert f.box_count(set(path)) == opened.box_count
     assert opened.kind[opened.node_box[mm]] == BoxKind.NODE
     assert f.innermost_open(mm, set(path)) == path[-1]
 
@@ -345,6 +347,7 @@ def test_a_copy_of_a_shared_value_closes_with_its_readers_group(tmp_path):
     assert (f.full.copy_of >= 0).sum() == 39
     for depth in range(f.max_depth + 1):
         d = f.diagram(f.expanded_to_depth(depth))
+        assert f.box_count(f.expanded_to_depth(depth)) == d.box_count
         ends = np.bincount(np.concatenate([d.edge_src, d.edge_dst]), minlength=d.box_count)
         assert ends.all(), f"depth {depth}: a box with no edge"  # no copy left behind, alone
         copies = int((d.copy_of >= 0).sum()) if len(d.copy_of) else 0

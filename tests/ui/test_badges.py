@@ -400,6 +400,14 @@ def test_edge_labels_never_overlap(qtbot, tmp_path):
     scene = _scene(split_model(tmp_path))
     d = scene.diagram
     # the case that overlapped: the Split's outputs all start at one point
+    # one label per (source, tensor) that has a line: the first such edge, in edge order
+    seen: set[tuple[int, str]] = set()
+    first = []
+    for e, key in enumerate(zip(d.edge_src.tolist(), d.edge_value, strict=True)):
+        if scene.edge_ok[e] and key not in seen:
+            seen.add(key)
+            first.append(e)
+    assert scene.label_edges.tolist() == first
     split_edges = [e for e in scene.label_edges.tolist() if d.edge_value[e] in ("p0", "p1", "p2")]
     starts = {tuple(scene.edge_start[e].tolist()) for e in split_edges}
     assert len(split_edges) == 3 and len(starts) == 1

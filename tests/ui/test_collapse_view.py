@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QToolButton
 from inspector.core.collapse import MIN_LABEL_PX
 from inspector.core.diagram import BoxKind
 from inspector.core.findings import Severity
-from inspector.ui.document_view import DocumentView
+from inspector.ui.document_view import SYNC_LAYOUT_BOXES, DocumentView
 from tests.core.test_collapse import _group_boxes, _same, layered_model
 from tests.ui.window_driving import open_and_wait
 
@@ -177,3 +177,29 @@ def test_opened_groups_show_inferred_edge_labels(qtbot, window, tmp_path):
         if name not in diagram.graph.inputs and name not in diagram.graph.outputs
     ]
     assert inner and all(inner), "an inner tensor's edge lost its inferred type label"
+
+
+def test_a_big_expansion_is_made_and_laid_out_off_the_gui_thread(qtbot, window, tmp_path):
+    """Past ``SYNC_LAYOUT_BOXES`` boxes, the drawing's boxes, text and layout are made on a
+    worker; the view shows it when it is ready, its edge labels already made."""
+    path = tmp_path / "layered300.onnx"
+    onnx.save(layered_model(300), path)
+    view = open_and_wait(qtbot, window, path)
+    folding = view.drawing.folding
+    leaf = max(t for t in folding.everything if not folding.is_fold(t))
+    almost = folding.everything - {leaf}
+    count = view.drawing.box_count_for(almost)
+    assert count > SYNC_LAYOUT_BOXES
+    with qtbot.waitSignal(view.groups_changed, timeout=60_000):
+        view.set_expanded(almost)
+        assert view.document.current.expanded != almost  # not shown yet: on its way
+    shown = view.document.current
+    assert shown.expanded == almost and shown.diagram.box_count == count
+    assert view.scene.diagram is shown.diagram
+    assert isinstance(shown.diagram.edge_label, list)
+    # everything open: the full diagram, its lazily made labels all made by the worker
+    with qtbot.waitSignal(view.groups_changed, timeout=60_000):
+        _action(window, "E&xpand All Groups").trigger()
+    full = view.document.current.diagram
+    assert full is folding.full
+    assert None not in full.edge_label._items
