@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from PySide6.QtCore import QSettings
 
@@ -19,3 +21,6 @@ def window(qtbot, tmp_path):
     yield w
     w.runner.cancel_all()
     assert w.runner.wait_idle(60000)
+    # The tabs' models are frozen out of garbage collection while open (the app's process ends
+    # with its window); a test's window is not the process: give them back to the collector.
+    gc.unfreeze()
