@@ -143,7 +143,7 @@ def load_and_draw(
         with gc_paused():
             model = open_model(path, lambda f, m: progress(0.6 * f, m), cancel, infer=False)
             drawn = draw(model, model.graph, lambda f, m: progress(0.6 + 0.4 * f, m), cancel)
-            if tab:
+            if tab and not cancel.cancelled:  # a cancelled open's result is dropped
                 # The model lives as long as its tab: keep its million objects out of every
                 # later collection (one full collection of a 300k-node model takes 0.3 s of the
                 # GUI thread). Session.free_closed thaws them, so a closed model's cycles go too.
