@@ -315,6 +315,8 @@ def _paint_pages(
             device = QImage(size, QImage.Format.Format_RGB32)
             device.fill(background)
         painter = QPainter(device)
+        if not painter.isActive():  # an SVG file that cannot be opened: stop before painting
+            raise OSError(f"could not write {path}")
         record.page = page
         painter.fillRect(whole, background)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)

@@ -1,0 +1,79 @@
+"""Issue 14 review of the command line: `render`'s output paths and `--depth`, `info --json`'s
+``groups``, tried as a demanding user would; each test is a bug found and fixed (or, for code
+the review could not change, marked xfail with the fix it needs)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+
+from tests.bad_models import small_model
+from tests.ui.test_render_readable import chain_model
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "inspector", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def one_line_exit_2(r: subprocess.CompletedProcess) -> str:
+    """The contract for a bad argument: exit 2, nothing on stdout, one line on stderr and no
+    traceback; the line."""
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    path = tmp_path / "small.onnx"
+    onnx.save(small_model(), path)
+    return path
+
+
+def test_render_into_a_folder_says_it_is_a_folder(small: Path, tmp_path: Path) -> None:
+    """`-o OUT` naming a folder was "internal error (OSError: could not write …)", or for a
+    folder without a suffix, "the output must end in .png or .svg"."""
+    folder = tmp_path / "pics.png"
+    folder.mkdir()
+    (tmp_path / "pics").mkdir()
+    for out in (folder, tmp_path / "pics", f"{tmp_path}/"):
+        line = one_line_exit_2(run_cli("render", str(small), "-o", str(out)))
+        assert "names a folder" in line and "graph.png" in line, line
+    assert list(folder.iterdir()) == []
+
+
+def test_render_into_a_file_used_as_a_folder(small: Path, tmp_path: Path) -> None:
+    line = one_line_exit_2(run_cli("render", str(small), "-o", str(small / "g.png")))
+    assert "is a file, not a folder" in line
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_render_to_a_place_that_cannot_be_written(small: Path, suffix: str) -> None:
+    """/proc takes no new files, even from root: the error was "internal error … a bug in ONNX
+    Inspector" after the whole image was painted (an SVG also printed hundreds of QPainter
+    warnings); now it is said before any work, with the system's reason."""
+    out = f"/proc/onnx-inspector-review{suffix}"
+    line = one_line_exit_2(run_cli("render", str(small), "-o", out))
+    assert line.startswith(f"onnx-inspector: cannot write '{out}': "), line
+    assert "choose another output path" in line
+
+
+def test_render_a_later_page_that_cannot_be_written(tmp_path: Path) -> None:
+    """The first page can be written, the second (OUT-2.png) is in the way: a clear line."""
+    path = tmp_path / "chain.onnx"
+    onnx.save(chain_model(400), path)
+    (tmp_path / "g-2.png").mkdir()
+    line = one_line_exit_2(
+        run_cli("render", str(path), "-o", str(tmp_path / "g.png"), "--width", "200")
+    )
+    assert "could not write" in line and "g-2.png" in line, line
