@@ -4,13 +4,16 @@ the review could not change, marked xfail with the fix it needs)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import onnx
 import pytest
+from onnx import TensorProto, helper
 
+from inspector.cli.common import terminal_width
 from tests.bad_models import small_model
 from tests.ui.test_render_readable import chain_model
 
@@ -77,3 +80,34 @@ def test_render_a_later_page_that_cannot_be_written(tmp_path: Path) -> None:
         run_cli("render", str(path), "-o", str(tmp_path / "g.png"), "--width", "200")
     )
     assert "could not write" in line and "g-2.png" in line, line
+
+
+def scoped_chain(tmp_path: Path, scopes: list[str], name: str = "scoped") -> Path:
+    """Two nodes (Relu, Sigmoid) in each TorchScript-style scope ``/<scope>/<Op>``, in a chain."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
+    nodes, prev = [], "x"
+    for k, scope in enumerate(scopes):
+        for op in ("Relu", "Sigmoid"):
+            out = f"{op}{k}"
+            nodes.append(helper.make_node(op, [prev], [out], name=f"/{scope}/{op}"))
+            prev = out
+    y = helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, 8])
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(helper.make_model(helper.make_graph(nodes, name, [x], [y])), path)
+    return path
+
+
+def test_info_groups_stay_one_aligned_line_each(tmp_path: Path) -> None:
+    """A newline in a scope name split its group's row in two, a tab pushed its counts out of
+    line, and CJK names (two terminal columns a character) were padded as if one."""
+    scopes = ["编码器", "new\nline", "tab\there", "plain"]
+    r = run_cli("info", str(scoped_chain(tmp_path, scopes)))
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.split("groups (from names):\n", 1)[1].splitlines()
+    assert len(rows) == len(scopes), rows
+    assert [row.split()[0] for row in rows] == ["编码器", "new\\x0aline", "tab\\x09here", "plain"]
+    columns = {terminal_width(row.split("2 nodes")[0]) for row in rows}
+    assert len(columns) == 1, rows  # the counts start in one terminal column
+    # the JSON keeps the names as they are
+    data = json.loads(run_cli("info", str(tmp_path / "scoped.onnx"), "--json").stdout)
+    assert [g["name"] for g in data["groups"]["tree"]] == scopes
