@@ -67,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
     page = (float(args.width), PAGE_ASPECT * args.width)
     drawn = draw_collapsible(model, model.graph, viewport=page, depth=args.depth)
     diagram = drawn.diagram
+    if args.depth is not None and drawn.folding.hierarchy.source == "none":
+        print(
+            "note: the model has no layer groups (no name scopes, no repeated blocks); "
+            "--depth has nothing to collapse",
+            file=sys.stderr,
+        )
     try:
         rendering = render_graph(diagram, drawn.layout, out, width=args.width, dark=args.dark)
     except OSError as e:  # a later page (OUT-2.png) or a disk that filled up while painting
@@ -98,11 +104,18 @@ def run(args: argparse.Namespace) -> int:
             if len(files) == 1
             else f"{files[0]} … {files[-1].name} ({len(files)} images)"
         )
-        print(
-            f"wrote {shown} ({diagram.box_count} boxes, {diagram.edge_count} edges"
-            + (f", {groups} collapsed groups)" if groups else ")")
-        )
+        counts = [_count(diagram.box_count, "box"), _count(diagram.edge_count, "edge")]
+        if groups:
+            counts.append(_count(groups, "collapsed group"))
+        print(f"wrote {shown} ({', '.join(counts)})")
     return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 edge"``, ``"3 boxes"``."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n:,} {noun}{'es' if noun.endswith('x') else 's'}"
 
 
 def _check_writable(out: Path) -> None:

@@ -111,3 +111,24 @@ def test_info_groups_stay_one_aligned_line_each(tmp_path: Path) -> None:
     # the JSON keeps the names as they are
     data = json.loads(run_cli("info", str(tmp_path / "scoped.onnx"), "--json").stdout)
     assert [g["name"] for g in data["groups"]["tree"]] == scopes
+
+
+def test_render_depth_on_a_model_without_groups_says_so(tmp_path: Path) -> None:
+    """`--depth 0` on a model with no name scopes and no repeats drew everything, silently."""
+    path = tmp_path / "two.onnx"
+    onnx.save(chain_model(2), path)  # two different ops: nothing repeats
+    r = run_cli("render", str(path), "-o", str(tmp_path / "g.png"), "--depth", "0")
+    assert r.returncode == 0, r.stderr
+    assert "no layer groups" in r.stderr and "--depth has nothing to collapse" in r.stderr
+    assert r.stdout.strip().endswith("(4 boxes, 3 edges)"), r.stdout
+    # a model with groups: no note, and the counts read as English ("1 collapsed group")
+    r = run_cli(
+        "render",
+        str(scoped_chain(tmp_path, ["enc"])),
+        "-o",
+        str(tmp_path / "s.png"),
+        "--depth",
+        "0",
+    )
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout.strip().endswith("(3 boxes, 2 edges, 1 collapsed group)"), r.stdout
