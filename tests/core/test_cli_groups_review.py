@@ -15,7 +15,7 @@ from onnx import TensorProto, helper
 
 from inspector.cli.common import terminal_width
 from tests.bad_models import small_model
-from tests.ui.test_render_readable import chain_model
+from tests.core.structure_cases import chain
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -74,7 +74,7 @@ def test_render_to_a_place_that_cannot_be_written(small: Path, suffix: str) -> N
 def test_render_a_later_page_that_cannot_be_written(tmp_path: Path) -> None:
     """The first page can be written, the second (OUT-2.png) is in the way: a clear line."""
     path = tmp_path / "chain.onnx"
-    onnx.save(chain_model(400), path)
+    onnx.save(chain(400), path)
     (tmp_path / "g-2.png").mkdir()
     line = one_line_exit_2(
         run_cli("render", str(path), "-o", str(tmp_path / "g.png"), "--width", "200")
@@ -116,7 +116,7 @@ def test_info_groups_stay_one_aligned_line_each(tmp_path: Path) -> None:
 def test_render_depth_on_a_model_without_groups_says_so(tmp_path: Path) -> None:
     """`--depth 0` on a model with no name scopes and no repeats drew everything, silently."""
     path = tmp_path / "two.onnx"
-    onnx.save(chain_model(2), path)  # two different ops: nothing repeats
+    onnx.save(chain(2), path)  # Add, Relu: nothing repeats
     r = run_cli("render", str(path), "-o", str(tmp_path / "g.png"), "--depth", "0")
     assert r.returncode == 0, r.stderr
     assert "no layer groups" in r.stderr and "--depth has nothing to collapse" in r.stderr
