@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     files = rendering.files
     if not rendering.legible:
         print(
-            f"note: {diagram.box_count} boxes would take more than ten images to draw readably; "
+            f"note: {diagram.box_count:,} boxes would take more than ten images to draw readably; "
             "drawn whole in one image instead, too small to read (--depth N collapses groups)",
             file=sys.stderr,
         )
