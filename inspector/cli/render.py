@@ -67,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
     page = (float(args.width), PAGE_ASPECT * args.width)
     drawn = draw_collapsible(model, model.graph, viewport=page, depth=args.depth)
     diagram = drawn.diagram
-    if args.depth is not None and drawn.folding.hierarchy.source == "none":
+    if diagram.box_count == 0:
+        print(
+            "note: the graph has no nodes, inputs or outputs: the image is empty", file=sys.stderr
+        )
+    elif args.depth is not None and drawn.folding.hierarchy.source == "none":
         print(
             "note: the model has no layer groups (no name scopes, no repeated blocks); "
             "--depth has nothing to collapse",

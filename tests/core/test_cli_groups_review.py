@@ -252,3 +252,14 @@ def test_group_params_follow_the_torchscript_exporters_deduplicated_weights(
     assert r.returncode == 0, r.stderr
     tree = {g["name"]: g["params"] for g in json.loads(r.stdout)["groups"]["tree"]}
     assert tree == {"layers.0": 16, "layers.1": 16}
+
+
+def test_render_of_an_empty_graph_says_the_image_is_empty(tmp_path: Path) -> None:
+    """A graph with no nodes, inputs or outputs made a blank 160×160 image without a word."""
+    path = tmp_path / "nothing.onnx"
+    onnx.save(helper.make_model(helper.make_graph([], "nothing", [], [])), path)
+    out = tmp_path / "g.png"
+    r = run_cli("render", str(path), "-o", str(out), "--depth", "0")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "note: the graph has no nodes, inputs or outputs: the image is empty"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
