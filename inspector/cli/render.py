@@ -127,6 +127,8 @@ def _check_writable(out: Path) -> None:
     be written (no permission, a read-only disk, a special folder such as /proc): Qt would only
     say "could not write" once the image is painted, without saying why."""
     existed = out.exists()
+    if existed and not out.is_file():  # a pipe or a device: opening it to write could block
+        raise UsageError(f"cannot write '{out}': it is not a regular file; choose another path")
     try:
         with open(out, "ab"):  # appends nothing: an existing file is left as it is
             pass

@@ -5,6 +5,7 @@ the review could not change, marked xfail with the fix it needs)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -263,3 +264,11 @@ def test_render_of_an_empty_graph_says_the_image_is_empty(tmp_path: Path) -> Non
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip() == "note: the graph has no nodes, inputs or outputs: the image is empty"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_render_to_a_named_pipe_does_not_hang(small: Path, tmp_path: Path) -> None:
+    """Opening a pipe with no reader to write blocks: the output must be a regular file."""
+    pipe = tmp_path / "g.png"
+    os.mkfifo(pipe)
+    line = one_line_exit_2(run_cli("render", str(small), "-o", str(pipe)))
+    assert "not a regular file" in line
