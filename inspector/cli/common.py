@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
+
+from inspector.core.text import printable
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -48,6 +51,21 @@ def print_json(data: Any) -> None:
 
 
 def table(rows: Sequence[tuple[str, str]], indent: str = "  ") -> str:
-    """Two columns for people, the first padded to its widest entry."""
-    width = max((len(k) for k, _ in rows), default=0)
-    return "\n".join(f"{indent}{k.ljust(width)}  {v}" for k, v in rows)
+    """Two columns for people, the first padded to its widest entry on a terminal. Names come
+    from the model: a tab or newline in one is shown escaped, so each row stays one line and the
+    columns stay aligned (also for CJK and emoji names, two terminal columns a character)."""
+    keys = [printable(k) for k, _ in rows]
+    width = max(map(terminal_width, keys), default=0)
+    return "\n".join(
+        f"{indent}{k}{' ' * (width - terminal_width(k))}  {printable(v)}"
+        for k, (_, v) in zip(keys, rows, strict=True)
+    )
+
+
+def terminal_width(text: str) -> int:
+    """How many terminal columns ``text`` takes: East Asian wide and fullwidth characters (CJK,
+    most emoji) two, combining marks none, anything else one."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )

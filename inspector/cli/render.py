@@ -8,6 +8,7 @@ as their only exception.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -37,10 +38,16 @@ def run(args: argparse.Namespace) -> int:
     deep one into columns side by side (dashed lines mark the cuts); pieces past 16,000 px of
     height continue in OUT-2.png, OUT-3.png, ... An SVG is always one file."""
     out = Path(args.output)
+    if out.is_dir() or args.output.endswith(("/", os.sep)):
+        raise UsageError(
+            f"'{args.output}' names a folder; name an image file, e.g. -o {out / 'graph.png'}"
+        )
     if out.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"cannot write '{out.name}': the output must end in .png or .svg")
     if not out.parent.exists():
         raise UsageError(f"cannot write '{out}': folder '{out.parent}' does not exist")
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write '{out}': '{out.parent}' is a file, not a folder")
     if args.width < 16 or args.width > 32768:
         raise UsageError(f"--width {args.width} is out of range; use 16 to 32768 pixels")
     if args.depth is not None and args.depth < 0:
@@ -52,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         target.parent == model_file.parent and page_name.fullmatch(model_file.name)
     ):
         raise UsageError("refusing to overwrite the model file; choose another output path")
+    _check_writable(out)
     from inspector.core.collapse import draw_collapsible
     from inspector.scene.render import PAGE_ASPECT, render_graph
 
@@ -59,11 +67,24 @@ def run(args: argparse.Namespace) -> int:
     page = (float(args.width), PAGE_ASPECT * args.width)
     drawn = draw_collapsible(model, model.graph, viewport=page, depth=args.depth)
     diagram = drawn.diagram
-    rendering = render_graph(diagram, drawn.layout, out, width=args.width, dark=args.dark)
+    if diagram.box_count == 0:
+        print(
+            "note: the graph has no nodes, inputs or outputs: the image is empty", file=sys.stderr
+        )
+    elif args.depth is not None and drawn.folding.hierarchy.source == "none":
+        print(
+            "note: the model has no layer groups (no name scopes, no repeated blocks); "
+            "--depth has nothing to collapse",
+            file=sys.stderr,
+        )
+    try:
+        rendering = render_graph(diagram, drawn.layout, out, width=args.width, dark=args.dark)
+    except OSError as e:  # a later page (OUT-2.png) or a disk that filled up while painting
+        raise UsageError(f"{e}; check the folder and the free space, or choose another path") from e
     files = rendering.files
     if not rendering.legible:
         print(
-            f"note: {diagram.box_count} boxes would take more than ten images to draw readably; "
+            f"note: {diagram.box_count:,} boxes would take more than ten images to draw readably; "
             "drawn whole in one image instead, too small to read (--depth N collapses groups)",
             file=sys.stderr,
         )
@@ -87,8 +108,34 @@ def run(args: argparse.Namespace) -> int:
             if len(files) == 1
             else f"{files[0]} … {files[-1].name} ({len(files)} images)"
         )
-        print(
-            f"wrote {shown} ({diagram.box_count} boxes, {diagram.edge_count} edges"
-            + (f", {groups} collapsed groups)" if groups else ")")
-        )
+        counts = [_count(diagram.box_count, "box"), _count(diagram.edge_count, "edge")]
+        if groups:
+            counts.append(_count(groups, "collapsed group"))
+        print(f"wrote {shown} ({', '.join(counts)})")
     return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 edge"``, ``"3 boxes"``."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n:,} {noun}{'es' if noun.endswith('x') else 's'}"
+
+
+def _check_writable(out: Path) -> None:
+    """A :class:`UsageError` now, before the minutes of layout and painting, if ``out`` cannot
+    be written (no permission, a read-only disk, a special folder such as /proc): Qt would only
+    say "could not write" once the image is painted, without saying why."""
+    existed = out.exists()
+    if existed and not out.is_file():  # a pipe or a device: opening it to write could block
+        raise UsageError(f"cannot write '{out}': it is not a regular file; choose another path")
+    try:
+        with open(out, "ab"):  # appends nothing: an existing file is left as it is
+            pass
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise UsageError(
+            f"cannot write '{out}': {reason.lower()}; choose another output path"
+        ) from e
+    if not existed:
+        out.unlink(missing_ok=True)

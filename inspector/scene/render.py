@@ -7,7 +7,8 @@ drawing is never fitted into ``width`` by shrinking it to coloured boxes. A grap
 into pieces where the cuts cross the fewest boxes (a box a cut crosses is drawn whole on both
 sides, the pieces overlapping by it):
 
-- a wide graph into vertical strips at most ``width`` px wide, stacked top to bottom;
+- a wide graph into vertical strips at most ``width`` px wide, stacked top to bottom, each as
+  tall as the boxes it holds;
 - a tall, narrow graph (a deep chain) into bands placed side by side, like newspaper columns,
   read left to right;
 
@@ -72,6 +73,9 @@ PIECE_GAP = 24
 SLICE_AREA = 1600 * 1024
 #: How far (scene units) a cut keeps from a box's edge: its outline, selection and badge.
 CUT_MARGIN = 8.0
+#: Room (scene units) kept above and below the boxes of a strip of a wide graph: the arrowheads
+#: into them and the edge labels under them.
+TRIM_MARGIN = 28.0
 
 _app: QApplication | None = None  # the application this module had to create, kept alive
 
@@ -192,8 +196,11 @@ def plan_pieces(
     sizes: list[QSize] = []
     page = x = y = row_h = 0
     page_w = page_h = 0
-    for y0, y1 in yspans:  # band by band: the graph's top first
+    for band_y0, band_y1 in yspans:  # band by band: the graph's top first
         for x0, x1 in xspans:
+            y0, y1 = band_y0, band_y1
+            if len(xspans) > 1:
+                y0, y1 = _trimmed(scene, x0, x1, y0, y1)
             # less a hair, so float error does not add a pixel column past ``width``
             pw, ph = math.ceil((x1 - x0) * scale - 1e-6), math.ceil((y1 - y0) * scale - 1e-6)
             if x > 0 and x + pw > width:  # next row
@@ -206,6 +213,19 @@ def plan_pieces(
             x, row_h = x + pw + PIECE_GAP, max(row_h, ph)
     sizes.append(QSize(max(1, page_w), max(1, page_h)))
     return scale, pieces, sizes
+
+
+def _trimmed(scene: GraphScene, x0: float, x1: float, y0: float, y1: float) -> tuple[float, float]:
+    """``y0``..``y1`` narrowed to the boxes a strip ``x0``..``x1`` holds, and ``TRIM_MARGIN``
+    around them: a strip of a wide graph holds one row of it (its 167 outputs, say), and drawn
+    at the whole graph's height it would be mostly empty. Edges from outside the strip enter at
+    its edge, as they do at a cut."""
+    inside = (scene.bx1 > x0) & (scene.bx0 < x1) & (scene.by1 > y0) & (scene.by0 < y1)
+    if not inside.any():
+        return y0, y1
+    top = float(scene.by0[inside].min()) - TRIM_MARGIN
+    bottom = float(scene.by1[inside].max()) + TRIM_MARGIN
+    return max(y0, top), min(y1, bottom)
 
 
 # ----------------------------------------------------------------------------------- painting
@@ -315,6 +335,8 @@ def _paint_pages(
             device = QImage(size, QImage.Format.Format_RGB32)
             device.fill(background)
         painter = QPainter(device)
+        if not painter.isActive():  # an SVG file that cannot be opened: stop before painting
+            raise OSError(f"could not write {path}")
         record.page = page
         painter.fillRect(whole, background)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
