@@ -36,7 +36,7 @@ from inspector.core.diagram import LINE_H, PAD_X, PAD_Y, BoxKind
 from inspector.scene.badges import paint_badges
 from inspector.scene.drawn_text import TextRecord
 from inspector.scene.groups import paint_folder, paint_group_text
-from inspector.scene.labels import REACH, LabelPlacer
+from inspector.scene.labels import REACH, LabelPlacer, RectIndex
 from inspector.scene.palette import SEVERITIES
 
 if TYPE_CHECKING:
@@ -223,9 +223,15 @@ class EdgeLayer(_Layer):
         run = s.text_record.begin(painter, s.label_font) if s.text_record is not None else None
         ascent = self._labels.ascent
         labels = s.diagram.edge_label
+        # the boxes a label placed here could land on (it reaches REACH from its edge's start)
+        boxes = RectIndex()
+        near = s.box_grid.query(x0 - 2 * REACH, y0 - 2 * REACH, x1 + 2 * REACH, y1 + 2 * REACH)
+        corners = np.stack((s.bx0[near], s.by0[near], s.bx1[near], s.by1[near]), axis=1)
+        for b, r in zip(near.tolist(), corners.tolist(), strict=True):
+            boxes.add(b, tuple(r))
         edges.sort()  # placed in edge order: a whole-graph render always comes out the same
         for e, (x, y) in zip(edges.tolist(), s.edge_start[edges].tolist(), strict=True):
-            spot = place(e, labels[e], x, y) if labels[e] else None
+            spot = place(e, labels[e], x, y, boxes) if labels[e] else None
             if (
                 spot is not None
                 and spot[2] >= x0

@@ -3,7 +3,7 @@
 A label's first choice is just right of and below the point its edge leaves the box. Edges that
 leave one box (the outputs of a Split, a TopK) start at the same point, and labels of edges from
 neighbouring boxes can meet, so each label takes the first of a few nearby spots that no label
-placed before it covers: right, left, then one and two rows further down; with none free it is
+placed before it, and no box, covers: right, left, then one and two rows further down; with none free it is
 not drawn (the edge's tooltip still gives its type).
 
 A label is placed the first time a frame needs it and then keeps its spot, so labels never jump
@@ -64,8 +64,12 @@ class LabelPlacer:
         self._placed: dict[int, tuple[str, Rect | None]] = {}
         self._index = RectIndex()
 
-    def place(self, edge: int, text: str, x: float, y: float) -> Rect | None:
-        """The spot of ``edge``'s label ``text`` for an edge leaving ``(x, y)``; None: no room."""
+    def place(
+        self, edge: int, text: str, x: float, y: float, boxes: RectIndex | None = None
+    ) -> Rect | None:
+        """The spot of ``edge``'s label ``text`` for an edge leaving ``(x, y)``, off the labels
+        placed before and off ``boxes`` (the boxes near it: a label under a box is hidden, as
+        the boxes are painted over the edges); None: no room."""
         known = self._placed.get(edge)
         if known is not None:
             if known[0] == text:
@@ -81,7 +85,7 @@ class LabelPlacer:
             top = y + DROP + row * (h + 1)
             for left in (x + GAP, x - GAP - w):
                 r = (left, top, left + w, top + h)
-                if not self._index.overlaps(r):
+                if not self._index.overlaps(r) and not (boxes is not None and boxes.overlaps(r)):
                     spot = r
                     break
             if spot is not None:

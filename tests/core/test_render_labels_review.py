@@ -1,10 +1,9 @@
 """Issue 14 review of `render`: an edge's dtype/shape label must not be drawn under a box.
 
-The label placer (``inspector.scene.labels.LabelPlacer``) keeps labels off each other but not off
-boxes, and the box layer paints over the edge layer: in the onnx wheel's Inception v2, seven
-edge labels are hidden under a neighbouring box, while the render's own record of its text
-(``Rendering.labels``) counts them as drawn whole. The fix needs ``inspector/scene/items.py``
-(outside this review's files): see the xfail's reason. Qt is imported inside the test, so
+The box layer paints over the edge layer, so the label placer (``inspector.scene.labels``) keeps
+labels off the boxes as well as off each other: in the onnx wheel's Inception v2, seven edge
+labels were hidden under a neighbouring box while the render's own record of its text
+(``Rendering.labels``) counted them as drawn whole. Qt is imported inside the test, so
 collecting ``tests/core`` stays Qt-free.
 """
 
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 
@@ -40,12 +38,6 @@ def side_by_side_model() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LabelPlacer avoids other labels only; fix: LabelPlacer(font, blocked) whose place() "
-    "also skips a spot where blocked(rect) (scene/labels.py), built in EdgeLayer._paint_labels "
-    "as LabelPlacer(s.label_font, lambda r: len(s.box_grid.query(*r)) > 0) (scene/items.py)",
-)
 def test_no_edge_label_is_drawn_under_a_box(qapp, tmp_path: Path) -> None:
     from inspector.core.diagram import draw_graph
     from inspector.core.graph import open_model
