@@ -42,6 +42,7 @@ from inspector.core.diagram import (
     DrawnGraph,
     build_diagram,
     layout_diagram,
+    shown_text,
 )
 from inspector.core.findings import Finding, Severity
 from inspector.core.graph import Graph, Model
@@ -339,9 +340,9 @@ class Folding:
                 f = self.fold(tid)
                 inside = self._contents(f.sample)
                 inside[0] = f"each: {inside[0]}"
-                cached = (f.title, counts, *inside)
+                cached = (shown_text(f.title), counts, *inside)
             else:
-                cached = (members[0].name, counts, *self._contents(tid))
+                cached = (shown_text(members[0].name), counts, *self._contents(tid))
             self._lines[tid] = cached
         return cached
 
@@ -353,9 +354,9 @@ class Folding:
             for c in g.children:
                 above = int(self.parent[c])
                 if above == gid:
-                    names.append(self.hierarchy.groups[c].name)
+                    names.append(shown_text(self.hierarchy.groups[c].name))
                 elif self.fold(above).sample != c and self.fold(above).members[0] == c:
-                    names.append(self.fold(above).title)
+                    names.append(shown_text(self.fold(above).title))
             direct = int(self._direct[gid])
             if direct:
                 names.append(f"{direct} op{'' if direct == 1 else 's'}")

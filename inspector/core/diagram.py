@@ -210,26 +210,26 @@ def _attr_line(node: Node) -> str:
     return " ".join(parts)
 
 
-def _shown(text: str) -> str:
+def shown_text(text: str) -> str:
     """A name as a box shows it: control characters and bidi overrides from the file escaped
     (a newline would add a line, an override reverse the text); one cheap test for most names."""
     return text if text.isprintable() else printable(text)
 
 
 def _node_lines(node: Node, values: dict[str, Value]) -> tuple[str, ...]:
-    lines = [_shown(node.op_type)]
+    lines = [shown_text(node.op_type)]
     if node.name:
-        lines.append(_shown(node.name))
+        lines.append(shown_text(node.name))
     attrs = _attr_line(node) if node.proto.attribute else ""
     if attrs:
-        lines.append(_shown(attrs))
+        lines.append(shown_text(attrs))
     inits = []
     for name in node.inputs:
         v = values.get(name) if name else None
         if v is not None and v.initializer is not None:
             inits.append(v.initializer)
     for init in inits[:MAX_INIT_LINES]:
-        lines.append(f"{_shown(init.name)} ⟨{format_shape(init.shape, box=True)}⟩")
+        lines.append(f"{shown_text(init.name)} ⟨{format_shape(init.shape, box=True)}⟩")
     if len(inits) > MAX_INIT_LINES:
         lines.append(f"+{len(inits) - MAX_INIT_LINES} more initializers")
     return tuple(lines)
@@ -244,7 +244,7 @@ def _edge_label(v: Value) -> str:
         return ""
     label = _LABELS.get(t)
     if label is None:  # few distinct types in a big model: format each once
-        label = _shown(f"{t.dtype}{format_shape(t.shape)}" if t.shape is not None else t.dtype)
+        label = shown_text(f"{t.dtype}{format_shape(t.shape)}" if t.shape is not None else t.dtype)
         if len(_LABELS) < 65536:
             _LABELS[t] = label
     return label
@@ -275,7 +275,7 @@ def build_diagram(model: Model, graph: Graph) -> Diagram:
             return _node_lines(nodes[i], values)
         name = ends[i - n_nodes]
         t = values[name].type
-        return (_shown(name), _shown(str(t))) if t else (_shown(name),)
+        return (shown_text(name), shown_text(str(t))) if t else (shown_text(name),)
 
     input_box = {name: n_nodes + i for i, name in enumerate(graph.inputs)}
     # values a subgraph reads from here are drawn into its control-flow node, as inputs are

@@ -136,12 +136,6 @@ def test_render_depth_on_a_model_without_groups_says_so(tmp_path: Path) -> None:
     assert r.stdout.strip().endswith("(3 boxes, 2 edges, 1 collapsed group)"), r.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="group names reach the drawing raw: Folding.box_lines (core/collapse.py, lead-owned) "
-    "should pass a group's and a fold's name, and the children names of _contents, through "
-    "diagram._shown (printable), as node lines are",
-)
 def test_group_boxes_show_control_characters_escaped(tmp_path: Path) -> None:
     """A node's name with a tab, an escape or a right-to-left override is drawn escaped
     ("\\x1b"); a group box's name was drawn raw: "tab\\there" as "tab…", and U+202E reversed
