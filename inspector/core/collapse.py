@@ -167,7 +167,7 @@ class Folding:
         self._lines: dict[int, tuple[str, ...]] = {}
         # per group: how many nodes it holds directly, and of each category (recursively)
         node_group = hierarchy.node_group.astype(np.int64)
-        self._direct = np.bincount(node_group, minlength=n_groups)
+        self._direct = hierarchy.direct
         n_cats = len(Category)
         cats = full.category[full.node_box].astype(np.int64)
         per = np.bincount(node_group * n_cats + cats, minlength=n_groups * n_cats)

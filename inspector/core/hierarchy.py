@@ -18,7 +18,7 @@ counts, the tensors crossing a group's boundary, the worst finding inside a grou
 are boxes when the tree is expanded to depth N, and the groups on the way to a node.
 
 Known limitations: only the graph given is grouped (a subgraph's nodes belong to their control-flow
-node's group); a module called twice by the dynamo exporter keeps one group for both calls when
+node's group, and are counted there); a module called twice by the dynamo exporter keeps one group for both calls when
 the metadata names them alike; in the TorchScript form a container child ``x.0`` inside a called
 module whose own last name is ``x`` is read as that module's child ``0`` (the usual case), so a
 module ``x`` holding a container that is also called ``x`` is misread.
@@ -35,7 +35,7 @@ import numpy as np
 
 from inspector.core.finding_places import finding_places
 from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Graph
+from inspector.core.graph import Graph, Node
 from inspector.core.tasks import gc_paused
 
 NAME_SCOPES_KEY = "pkg.torch.onnx.name_scopes"
@@ -83,6 +83,9 @@ class Hierarchy:
     source: str  # "metadata" | "names" | "repeats" | "none"
     groups: list[Group]  # groups[0] is the root; a parent always comes before its children
     node_group: np.ndarray  # int32, node index → id of the innermost group holding it (0: none)
+    #: int64, group id → the nodes it holds itself, each control-flow node with its subgraphs'
+    #: (so the counts add up to the model's node count, as ``info`` gives it)
+    direct: np.ndarray
     _order: np.ndarray = field(repr=False)  # node indices sorted so each group's are one slice
     _span: np.ndarray = field(repr=False)  # group id → (start, end) of its slice of _order
     _by_key: dict[str, int] = field(repr=False)
@@ -411,18 +414,25 @@ class _TreeBuilder:
             stack.extend(reversed(groups[g].children))
         order = np.argsort(np.array(preorder)[node_group], kind="stable").astype(np.int32)
         direct = np.bincount(node_group, minlength=len(groups))
-        counts = direct.tolist()
+        # a node's subgraphs belong to its group: their nodes count there (If and Loop bodies)
+        weighted = direct.copy()
+        for node in graph.nodes:
+            if node.subgraph_by_attribute:
+                inside = sum(len(g.nodes) for _, sub in node.subgraphs for g in sub.iter_graphs())
+                weighted[node_group[node.index]] += inside
+        here, counts = direct.tolist(), weighted.tolist()  # this graph's nodes; all nodes
         for g in reversed(walk):  # children before parents
             p = groups[g].parent
             if p >= 0:
+                here[p] += here[g]
                 counts[p] += counts[g]
         first = np.zeros(len(groups), dtype=np.int64)
         first[walk] = np.concatenate(([0], np.cumsum(direct[walk])))[:-1]
-        span = np.stack((first, first + np.array(counts, dtype=np.int64)), axis=1)
+        span = np.stack((first, first + np.array(here, dtype=np.int64)), axis=1)
         for g, n in zip(groups, counts, strict=True):
             g.nodes = n
         _count_params(groups, node_group, graph)
-        return Hierarchy(source, groups, node_group, order, span, self.by_key)
+        return Hierarchy(source, groups, node_group, weighted, order, span, self.by_key)
 
 
 def _count_params(groups: list[Group], node_group: np.ndarray, graph: Graph) -> None:
@@ -431,12 +441,15 @@ def _count_params(groups: list[Group], node_group: np.ndarray, graph: Graph) -> 
     for g in groups:  # parents come first
         ancestors.append((g.id, *ancestors[g.parent]) if g.parent >= 0 else (g.id,))
     params = [0] * len(groups)
+    nodes = graph.nodes
     for v in graph.values.values():
         init = v.initializer
         if init is None or not v.consumers:
             continue
         numel = init.numel
         consumers = v.consumers
+        if any(_passes_on(nodes[c]) for c in consumers):
+            consumers = _through_identities(consumers, graph)
         if len(consumers) == 1:
             holders: Iterable[int] = ancestors[node_group[consumers[0]]]
         else:
@@ -445,3 +458,20 @@ def _count_params(groups: list[Group], node_group: np.ndarray, graph: Graph) -> 
             params[a] += numel
     for g, n in zip(groups, params, strict=True):
         g.params = n
+
+
+def _passes_on(node: Node) -> bool:
+    return node.op_type == "Identity" and not node.domain
+
+
+def _through_identities(consumers: list[int], graph: Graph) -> list[int]:
+    """The nodes reading an initializer, an ``Identity`` of it standing for the nodes that read
+    its copy: the TorchScript exporter hands a weight equal to an earlier one (a second
+    LayerNorm's) to its module through a top-level ``Identity``, which belongs to no group."""
+    out: list[int] = []
+    for c in consumers:
+        node = graph.nodes[c]
+        out.append(c)
+        if _passes_on(node) and node.outputs and node.outputs[0] in graph.values:
+            out += graph.values[node.outputs[0]].consumers
+    return out

@@ -153,12 +153,6 @@ def test_group_boxes_show_control_characters_escaped(tmp_path: Path) -> None:
     assert titles == [printable(s) for s in scopes]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Hierarchy counts only the nodes of the graph it groups (core/hierarchy.py, "
-    "lead-owned): a control-flow node's group should also count the nodes of its subgraphs "
-    "(its docstring says they belong to it), as info's node_count does",
-)
 def test_group_node_counts_include_the_branches_of_an_if(tmp_path: Path) -> None:
     """`info`: nodes 8 (4 of them in the If's branches), but the groups add up to 4: the group
     holding the If said 3 nodes, not 7."""
@@ -206,12 +200,6 @@ def test_group_node_counts_include_the_branches_of_an_if(tmp_path: Path) -> None
     assert tree == {"blk": 7, "tail": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_count_params (core/hierarchy.py, lead-owned) counts initializers read directly; "
-    "the TorchScript exporter hands a weight equal to an earlier one through a root-level "
-    "Identity of it, which should count as the reading group's parameter",
-)
 def test_group_params_follow_the_torchscript_exporters_deduplicated_weights(
     tmp_path: Path,
 ) -> None:

@@ -118,15 +118,20 @@ def _keys(h: Hierarchy) -> set[str]:
 
 
 def _assert_consistent(h: Hierarchy, node_count: int) -> None:
-    """Counts add up, every group's slice holds exactly its subtree's nodes, keys are unique."""
+    """Counts add up (a control-flow node's subgraphs counted in its group), every group's slice
+    holds exactly its subtree's nodes of the graph grouped, keys are unique."""
     assert len(h.node_group) == node_count
-    assert h.groups[0].nodes == node_count
+    assert h.groups[0].nodes == int(h.direct.sum())
     assert len(_keys(h)) == len(h.groups) - 1
+    here = np.bincount(h.node_group, minlength=len(h.groups))  # nodes of this graph only
+    subtree = here.copy()
+    for g in reversed(h.groups[1:]):  # children come after their parents
+        subtree[g.parent] += subtree[g.id]
     for g in h.groups:
-        direct = int((h.node_group == g.id).sum())
-        assert g.nodes == direct + sum(h.groups[c].nodes for c in g.children)
+        assert h.direct[g.id] >= here[g.id]
+        assert g.nodes == h.direct[g.id] + sum(h.groups[c].nodes for c in g.children)
         inside = h.nodes_of(g.id)
-        assert len(inside) == g.nodes
+        assert len(inside) == subtree[g.id]
         assert all(g.id == 0 or g.id in h.path_to(i) for i in inside.tolist())
         for c in g.children:
             assert h.groups[c].parent == g.id and h.groups[c].depth == g.depth + 1
