@@ -45,6 +45,25 @@ FIRST_RUN_HINT = (
 )
 
 
+def _suffix_of(name_filter: str) -> str:
+    """ ".svg" for the SVG entry of ``IMAGE_FILTER``, else ".png"."""
+    return ".svg" if "*.svg" in name_filter else ".png"
+
+
+def _image_path_problem(out: Path) -> str:
+    """What stops Export Image from writing ``out`` (one line saying what to do), or ""."""
+    if out.suffix.lower() not in (".png", ".svg"):
+        return (
+            f"{out.name} is not a .png or .svg name; Export Image writes PNG or SVG only. "
+            "Name the file .png or .svg."
+        )
+    if out.is_dir():
+        return f"{out} is a folder. Choose a file name."
+    if not out.parent.is_dir():
+        return f"the folder {out.parent} does not exist. Choose another folder."
+    return ""
+
+
 class WindowChrome:
     """Mixed into the main window (which provides ``settings``, ``session``, ``tabs``,
     ``messages``, ``problems``, ``statusBar()`` and ``current_view()``)."""
@@ -137,20 +156,37 @@ class WindowChrome:
         if box.clickedButton() not in (current, whole):
             return
         start = str(Path(self.settings.last_dir) / f"{view.document.path.stem}.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export Image", start, IMAGE_FILTER)
-        if path:
-            self.export_image(path, whole=box.clickedButton() is whole)
+        dialog = QFileDialog(self, "Export Image", start, IMAGE_FILTER)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        # The dialog adds the chosen type's suffix to a bare name itself, so it asks before
+        # replacing the file actually written ("graph" picked with SVG chosen is graph.svg).
+        dialog.setDefaultSuffix("png")
+        dialog.filterSelected.connect(lambda f: dialog.setDefaultSuffix(_suffix_of(f)[1:]))
+        if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
+            return
+        self.export_image(
+            dialog.selectedFiles()[0],
+            whole=box.clickedButton() is whole,
+            suffix=_suffix_of(dialog.selectedNameFilter()),
+        )
 
-    def export_image(self: MainWindow, path: str | Path, whole: bool) -> Path | None:
+    def export_image(
+        self: MainWindow, path: str | Path, whole: bool, suffix: str = ".png"
+    ) -> Path | None:
         """Write the current tab's view (``whole=False``: what is on screen, at screen size) or
         its whole graph (at most ``WHOLE_GRAPH_WIDTH`` px wide) to a PNG or SVG file, with the
-        findings and highlights as drawn. Says what went wrong on the message bar."""
+        findings and highlights as drawn; a name without a suffix gets ``suffix``. Says what
+        went wrong on the message bar, and then writes nothing."""
         view = self.current_view()
         if view is None:
             return None
         out = Path(path)
-        if out.suffix.lower() not in (".png", ".svg"):
-            out = out.with_suffix(".png")
+        if not out.suffix:
+            out = out.with_name(out.name + suffix)
+        problem = _image_path_problem(out)
+        if problem:
+            self.messages.show_message(f"Could not save the image: {problem}", Level.WARNING)
+            return None
         graph_view = view.view
         if whole:
             source = view.scene.sceneRect()

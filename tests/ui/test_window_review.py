@@ -3,14 +3,18 @@ the dark theme, Export Image's file names, and the group keys."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QMessageBox
 
+from inspector import resource_path
 from inspector.ui.main_window import MainWindow
 from inspector.ui.message_bar import _COLOURS, Level
 from inspector.ui.settings import Settings
 from inspector.ui.theme import apply_theme
+from tests.ui.window_driving import open_and_wait
+
+SAMPLE = resource_path("sample.onnx")
 
 
 def _contrast(a: QColor, b: QColor) -> float:
@@ -54,3 +58,62 @@ def test_the_first_run_hint_is_readable_in_the_dark_theme(qtbot, tmp_path):
         )  # the application palette outlives the window
         window.runner.cancel_all()
         assert window.runner.wait_idle(60000)
+
+
+def _answer_export_dialogs(qtbot, window, button: str, pick_svg: bool, name: str | None) -> None:
+    """Run View > Export Image…: press ``button`` in its first question, then in the file dialog
+    pick the SVG type (with the keyboard, as a user does) and save as ``name`` (None: Cancel)."""
+
+    def file_dialog() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QFileDialog)
+        if pick_svg:
+            combo = dialog.findChild(QComboBox, "fileTypeCombo")
+            qtbot.keyClick(combo, Qt.Key.Key_Down)  # the user's choice: PNG → SVG
+            assert "svg" in dialog.selectedNameFilter()
+        if name is None:
+            dialog.reject()
+        else:
+            dialog.selectFile(name)
+            dialog.accept()
+
+    def question() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        chosen = next(b for b in box.buttons() if b.text() == button)
+        if button != "Cancel":
+            QTimer.singleShot(0, file_dialog)
+        chosen.click()
+
+    QTimer.singleShot(0, question)
+    window.export_image_action.trigger()
+
+
+def test_export_image_writes_the_type_chosen_and_only_png_or_svg(qtbot, window, tmp_path):
+    open_and_wait(qtbot, window, SAMPLE)
+    window.settings.last_dir = str(tmp_path)
+
+    # SVG chosen in the dialog and a bare name typed: an SVG, named so
+    _answer_export_dialogs(qtbot, window, "Whole Graph", True, str(tmp_path / "graph"))
+    assert (tmp_path / "graph.svg").read_text().startswith("<?xml")
+    assert not (tmp_path / "graph.png").exists()
+
+    # Cancel in either dialog writes nothing
+    _answer_export_dialogs(qtbot, window, "Cancel", False, None)
+    _answer_export_dialogs(qtbot, window, "Current View", False, None)
+    assert sorted(p.name for p in tmp_path.glob("*.*g")) == ["graph.svg"]
+
+    # a name the Inspector cannot write as asked: said, and no other file written in its place
+    (tmp_path / "shot.png").write_bytes(b"the user's own file")
+    _answer_export_dialogs(qtbot, window, "Current View", False, str(tmp_path / "shot.jpg"))
+    assert "PNG or SVG" in window.messages.text and "shot.jpg" in window.messages.text
+    assert (tmp_path / "shot.png").read_bytes() == b"the user's own file"
+    assert not (tmp_path / "shot.jpg").exists()
+    assert window.export_image(tmp_path / "e.tar.gz", whole=True) is None
+    assert not (tmp_path / "e.tar.png").exists()
+
+    # a folder that is missing, or a file where the folder should be: said, in one line
+    assert window.export_image(tmp_path / "missing" / "x.png", whole=False) is None
+    assert "does not exist" in window.messages.text and "\n" not in window.messages.text
+    assert window.export_image(tmp_path / "shot.png" / "x.svg", whole=True) is None
+    assert "Could not save the image" in window.messages.text
