@@ -3,15 +3,18 @@ the dark theme, Export Image's file names, and the group keys."""
 
 from __future__ import annotations
 
+import onnx
+import pytest
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QLineEdit, QMessageBox
 
 from inspector import resource_path
 from inspector.ui.main_window import MainWindow
 from inspector.ui.message_bar import _COLOURS, Level
 from inspector.ui.settings import Settings
 from inspector.ui.theme import apply_theme
+from tests.core.test_collapse import _group_boxes, layered_model
 from tests.ui.window_driving import open_and_wait
 
 SAMPLE = resource_path("sample.onnx")
@@ -117,3 +120,21 @@ def test_export_image_writes_the_type_chosen_and_only_png_or_svg(qtbot, window, 
     assert "does not exist" in window.messages.text and "\n" not in window.messages.text
     assert window.export_image(tmp_path / "shot.png" / "x.svg", whole=True) is None
     assert "Could not save the image" in window.messages.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="DocumentView.reveal_value (lead-owned) only centres on an edge already drawn: a "
+    "tensor inside a closed group has none, so the groups on its way are not opened",
+)
+def test_a_tensor_found_by_search_opens_the_groups_on_its_way(qtbot, window, tmp_path):
+    path = tmp_path / "layered.onnx"
+    onnx.save(layered_model(60), path)
+    view = open_and_wait(qtbot, window, path)
+    assert "layers.1–59 ×59" in _group_boxes(view.document.current.diagram)
+    assert not view.document.current.diagram.edges_of_value("q30")  # inside the closed fold
+    window.search.set_query("q30")  # layer 30's attention MatMul output
+    qtbot.keyClick(window.search.findChild(QLineEdit), Qt.Key.Key_Return)
+    assert view.document.selection is not None and view.document.selection.ident == "q30"
+    qtbot.waitUntil(lambda: bool(view.document.current.diagram.edges_of_value("q30")))
+    assert view.scene.selected_edge in view.document.current.diagram.edges_of_value("q30")
