@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import onnx
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QLineEdit, QMessageBox
 
@@ -159,3 +159,28 @@ def test_left_closes_the_group_right_just_opened(qtbot, window, tmp_path):
     assert "attn" not in _group_boxes(view.document.current.diagram)  # opened
     qtbot.keyClick(view.view, Qt.Key.Key_Left)  # as in a tree: ← closes what → opened
     assert _group_boxes(view.document.current.diagram) == _group_boxes(before)
+
+
+def test_a_place_picked_on_the_minimap_survives_a_resize(qtbot, window, tmp_path):
+    path = tmp_path / "layered.onnx"
+    onnx.save(layered_model(60), path)
+    view = open_and_wait(qtbot, window, path)
+    view.expand_all()
+    qtbot.waitUntil(lambda: view.document.current.diagram.box_count > 200)
+    graph = view.view
+    graph.start_view()  # a tall graph starts readable at its top, as a big model opens
+    minimap = graph.minimap
+    assert minimap.isVisible()
+    # the user goes three quarters down the graph by clicking there on the minimap
+    qtbot.mouseClick(
+        minimap,
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(minimap.width() // 2, minimap.height() * 3 // 4),
+    )
+    picked = graph.visible_scene_rect().center()
+    assert picked.y() > view.scene.sceneRect().center().y()
+    height = graph.viewport().height()
+    window.problem_count.click()  # the Problems dock opens: the canvas gets smaller
+    qtbot.waitUntil(lambda: graph.viewport().height() < height)
+    centre = graph.visible_scene_rect().center()
+    assert abs(centre.y() - picked.y()) < 5, "jumped back to the top"

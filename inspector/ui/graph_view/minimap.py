@@ -118,10 +118,10 @@ class Minimap(QWidget):
         painter.drawRect(frame)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        self._view.centerOn(self._to_scene(event.position()))
+        self._view.center_on(self._to_scene(event.position()))
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if event.buttons() & Qt.MouseButton.LeftButton:
-            self._view.centerOn(self._to_scene(event.position()))
+            self._view.center_on(self._to_scene(event.position()))
         event.accept()
