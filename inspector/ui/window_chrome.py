@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from inspector.core.findings import Severity
@@ -32,6 +33,7 @@ from inspector.core.text import printable
 from inspector.scene.render import MAX_HEIGHT, paint_to_file
 from inspector.ui.graph_view.view import GraphView
 from inspector.ui.message_bar import Level
+from inspector.ui.theme import severity_colour
 
 if TYPE_CHECKING:
     from inspector.ui.main_window import MainWindow
@@ -64,6 +66,26 @@ def _image_path_problem(out: Path) -> str:
     return ""
 
 
+class _ProblemCount(QToolButton):
+    """The status bar's count of findings, in the colour of the worst, which follows the theme."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.severity: Severity | None = None
+
+    def set_severity(self, severity: Severity | None) -> None:
+        self.severity = severity
+        sheet = f"color: {severity_colour(severity)};" if severity is not None else ""
+        if sheet != self.styleSheet():  # a new style sheet changes the palette: no loop
+            self.setStyleSheet(sheet)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # View > Theme: light or dark colours
+            # after the theme is set: its style's palette comes first, the theme's own after
+            QTimer.singleShot(0, self, lambda: self.set_severity(self.severity))
+
+
 class WindowChrome:
     """Mixed into the main window (which provides ``settings``, ``session``, ``tabs``,
     ``messages``, ``problems``, ``statusBar()`` and ``current_view()``)."""
@@ -77,7 +99,7 @@ class WindowChrome:
             dock.hide()
 
     def _build_problem_count(self: MainWindow) -> None:
-        self.problem_count = QToolButton(self)
+        self.problem_count = _ProblemCount(self)
         self.problem_count.setAutoRaise(True)
         self.problem_count.setToolTip("Show the Problems dock (the findings of every check)")
         self.problem_count.clicked.connect(self._show_problems)
@@ -93,7 +115,7 @@ class WindowChrome:
             return
         doc = view.document
         if not doc.checked:
-            text, colour = "checking…", ""
+            text, worst = "checking…", None
         else:
             counts = {s: 0 for s in Severity}
             for f in doc.findings:
@@ -106,9 +128,9 @@ class WindowChrome:
                 text = f"no problems, {notes} note{'s' * (notes != 1)}"
             else:
                 text = "no problems"
-            colour = "#d32f2f" if errors else ("#ef6c00" if warnings else "")
+            worst = Severity.ERROR if errors else (Severity.WARNING if warnings else None)
         self.problem_count.setText(text)
-        self.problem_count.setStyleSheet(f"color: {colour};" if colour else "")
+        self.problem_count.set_severity(worst)
         self.problem_count.show()
 
     def _show_problems(self: MainWindow) -> None:

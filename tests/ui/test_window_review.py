@@ -6,8 +6,15 @@ from __future__ import annotations
 import onnx
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QLineEdit, QMessageBox
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QLineEdit,
+    QMessageBox,
+    QTableView,
+)
 
 from inspector import resource_path
 from inspector.ui.main_window import MainWindow
@@ -15,6 +22,7 @@ from inspector.ui.message_bar import _COLOURS, Level
 from inspector.ui.settings import Settings
 from inspector.ui.theme import apply_theme
 from tests.core.test_collapse import _group_boxes, layered_model
+from tests.ui.test_findings_ui import unsupported_everywhere
 from tests.ui.window_driving import open_and_wait
 
 SAMPLE = resource_path("sample.onnx")
@@ -201,5 +209,24 @@ def test_switching_the_theme_keeps_the_zoom_and_place(qtbot, window):
         qtbot.waitUntil(lambda: view.scene.palette.background.lightness() < 128)
         assert graph.zoom == pytest.approx(zoom)
         assert (graph.visible_scene_rect().center() - centre).manhattanLength() < 5
+    finally:
+        window.set_theme("system")  # the application palette outlives the window
+
+
+def test_severity_colours_read_well_in_both_themes(qtbot, window, tmp_path):
+    view = open_and_wait(qtbot, window, unsupported_everywhere(tmp_path), checked=True)
+    qtbot.waitUntil(lambda: "error" in window.problem_count.text())
+    rows = window.problems.findChild(QTableView).model()
+    try:
+        for theme in ("dark", "light"):
+            window.set_theme(theme)
+            qtbot.waitUntil(
+                lambda t=theme: (view.scene.palette.background.lightness() < 128) == (t == "dark")
+            )
+            palette = QApplication.instance().palette()
+            count = QColor(window.problem_count.styleSheet().removeprefix("color: ").rstrip(";"))
+            assert _contrast(count, palette.color(QPalette.ColorRole.Window)) >= 4.5, theme
+            severity = rows.data(rows.index(0, 0), Qt.ItemDataRole.ForegroundRole).color()
+            assert _contrast(severity, palette.color(QPalette.ColorRole.Base)) >= 4.5, theme
     finally:
         window.set_theme("system")  # the application palette outlives the window
