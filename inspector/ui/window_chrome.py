@@ -163,9 +163,21 @@ class WindowChrome:
         for view in self.tabs.findChildren(GraphView):  # tabs and both panes of comparisons
             view.minimap.set_wanted(on)
 
+    def _image_source(self: MainWindow) -> tuple[GraphView, str] | None:
+        """The graph view Export Image saves and its file's stem: the current tab's, or in a
+        comparison the side the user works in."""
+        if (view := self.current_view()) is not None:
+            return view.view, view.document.path.stem
+        if (compare := self.current_compare_view()) is not None:
+            graph_view = compare.active_view()
+            comp = compare.comparison
+            side = comp.a if graph_view is compare.view_a else comp.b
+            return graph_view, side.path.stem
+        return None
+
     def export_image_dialog(self: MainWindow) -> None:
-        view = self.current_view()
-        if view is None:
+        source = self._image_source()
+        if source is None:
             self.messages.show_message("Open a model first: there is no graph to save.", Level.INFO)
             return
         box = QMessageBox(self)
@@ -177,7 +189,7 @@ class WindowChrome:
         box.exec()
         if box.clickedButton() not in (current, whole):
             return
-        start = str(Path(self.settings.last_dir) / f"{view.document.path.stem}.png")
+        start = str(Path(self.settings.last_dir) / f"{source[1]}.png")
         dialog = QFileDialog(self, "Export Image", start, IMAGE_FILTER)
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         # The dialog adds the chosen type's suffix to a bare name itself, so it asks before
@@ -197,10 +209,14 @@ class WindowChrome:
     ) -> Path | None:
         """Write the current tab's view (``whole=False``: what is on screen, at screen size) or
         its whole graph (at most ``WHOLE_GRAPH_WIDTH`` px wide) to a PNG or SVG file, with the
-        findings and highlights as drawn; a name without a suffix gets ``suffix``. Says what
-        went wrong on the message bar, and then writes nothing."""
-        view = self.current_view()
-        if view is None:
+        findings and highlights as drawn; in a comparison, the side worked in. A name without
+        a suffix gets ``suffix``. Says what went wrong on the message bar, and then writes
+        nothing."""
+        if (image_source := self._image_source()) is None:
+            return None
+        graph_view, stem = image_source
+        scene = graph_view.graph_scene()
+        if scene is None:
             return None
         out = Path(path)
         if not out.suffix:
@@ -209,9 +225,8 @@ class WindowChrome:
         if problem:
             self.messages.show_message(f"Could not save the image: {problem}", Level.WARNING)
             return None
-        graph_view = view.view
         if whole:
-            source = view.scene.sceneRect()
+            source = scene.sceneRect()
             scale = min(
                 WHOLE_GRAPH_WIDTH / max(source.width(), 1.0),
                 MAX_HEIGHT / max(source.height(), 1.0),
@@ -221,7 +236,7 @@ class WindowChrome:
             source = graph_view.visible_scene_rect()
             scale = graph_view.zoom
         try:
-            paint_to_file(view.scene, source, out, scale, printable(view.document.path.stem))
+            paint_to_file(scene, source, out, scale, printable(stem))
         except OSError as e:
             self.messages.show_message(f"Could not save the image: {e}. Choose another folder.")
             return None

@@ -22,6 +22,7 @@ from inspector.ui.message_bar import _COLOURS, Level
 from inspector.ui.settings import Settings
 from inspector.ui.theme import apply_theme
 from tests.core.test_collapse import _group_boxes, layered_model
+from tests.ui.test_compare import chain_model, compare, save
 from tests.ui.test_findings_ui import unsupported_everywhere
 from tests.ui.window_driving import open_and_wait
 
@@ -230,3 +231,15 @@ def test_severity_colours_read_well_in_both_themes(qtbot, window, tmp_path):
             assert _contrast(severity, palette.color(QPalette.ColorRole.Base)) >= 4.5, theme
     finally:
         window.set_theme("system")  # the application palette outlives the window
+
+
+def test_export_image_saves_the_side_of_a_comparison_worked_in(qtbot, window, tmp_path):
+    a = save(chain_model(), tmp_path / "before.onnx")
+    b = save(chain_model(head_op="Sigmoid"), tmp_path / "after.onnx")
+    view = compare(qtbot, window, a, b)
+    view.view_b.setFocus()
+    qtbot.waitUntil(view.view_b.hasFocus)
+    out = window.export_image(tmp_path / "side.svg", whole=True)
+    assert out is not None, window.messages.text  # was: "Open a model first"
+    text = out.read_text()
+    assert "<title>after</title>" in text and "Sigmoid" in text
