@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -286,6 +287,12 @@ class WindowChrome:
         return rows
 
     def show_shortcuts(self: MainWindow) -> QDialog:
+        """Show the list (raising the one already open: F1 twice made two)."""
+        shown = getattr(self, "shortcuts_dialog", None)
+        if shown is not None and shiboken6.isValid(shown) and shown.isVisible():
+            shown.raise_()
+            shown.activateWindow()
+            return shown
         dialog = QDialog(self)
         dialog.setWindowTitle("Keyboard Shortcuts")
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

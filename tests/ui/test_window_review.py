@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import onnx
 import pytest
+import shiboken6
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
+    QDialog,
     QFileDialog,
     QLineEdit,
     QMessageBox,
@@ -243,3 +245,15 @@ def test_export_image_saves_the_side_of_a_comparison_worked_in(qtbot, window, tm
     assert out is not None, window.messages.text  # was: "Open a model first"
     text = out.read_text()
     assert "<title>after</title>" in text and "Sigmoid" in text
+
+
+def test_help_twice_shows_one_list_of_shortcuts(qtbot, window):
+    first = window.show_shortcuts()
+    assert window.show_shortcuts() is first  # raised again, not a second copy
+    shown = [d for d in window.findChildren(QDialog) if d.isVisible()]
+    assert shown == [first]
+    first.close()  # deleted on close: the next F1 makes a new one
+    qtbot.waitUntil(lambda: not shiboken6.isValid(first))
+    again = window.show_shortcuts()
+    assert again.isVisible()
+    again.close()
