@@ -145,9 +145,11 @@ class WindowChrome:
     def _add_view_aids(self: MainWindow, menu: QMenu) -> None:
         self.minimap_action = QAction("Show &Minimap", self, checkable=True)
         self.minimap_action.setShortcut(QKeySequence("Ctrl+M"))
-        self.minimap_action.setToolTip(
-            "The overview in the corner; hidden anyway while the graph fits"
-        )
+        # A menu shows the status tip (in the status bar), not the tool tip: said there, a
+        # checked Show Minimap with no minimap (the graph fits) does not look broken.
+        tip = "The overview in the corner; hidden anyway while the whole graph fits the view"
+        self.minimap_action.setToolTip(tip)
+        self.minimap_action.setStatusTip(tip)
         self.minimap_action.setChecked(self.settings.show_minimap)
         self.minimap_action.toggled.connect(self._set_minimap)
         menu.addAction(self.minimap_action)

@@ -257,3 +257,12 @@ def test_help_twice_shows_one_list_of_shortcuts(qtbot, window):
     again = window.show_shortcuts()
     assert again.isVisible()
     again.close()
+
+
+def test_show_minimap_says_in_the_status_bar_why_none_may_show(qtbot, window):
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    menu.popup(window.mapToGlobal(window.rect().center()))
+    qtbot.waitExposed(menu)
+    menu.setActiveAction(window.minimap_action)  # the pointer on the item
+    assert "fits" in window.statusBar().currentMessage()
+    menu.close()
