@@ -266,3 +266,25 @@ def test_show_minimap_says_in_the_status_bar_why_none_may_show(qtbot, window):
     menu.setActiveAction(window.minimap_action)  # the pointer on the item
     assert "fits" in window.statusBar().currentMessage()
     menu.close()
+
+
+def test_a_deep_graphs_minimap_shows_its_boxes(qtbot, window, tmp_path):
+    path = tmp_path / "layered.onnx"
+    onnx.save(layered_model(60), path)
+    view = open_and_wait(qtbot, window, path)
+    view.expand_all()
+    qtbot.waitUntil(lambda: view.document.current.diagram.box_count > 200)
+    rect = view.scene.sceneRect()
+    assert rect.height() > 20 * rect.width()  # a deep chain
+    view.view.start_view()
+    minimap = view.view.minimap
+    assert minimap.isVisible()
+    image = minimap.grab().toImage()
+    background = view.scene.palette.background.rgb()
+    drawn = sum(
+        image.pixel(x, y) != background
+        for x in range(1, image.width() - 1)
+        for y in range(1, image.height() - 1)
+    )
+    # coloured bars across the strip, not a line of dots a few pixels wide
+    assert drawn > 0.2 * (image.width() - 2) * (image.height() - 2)
