@@ -42,9 +42,10 @@ if TYPE_CHECKING:
 IMAGE_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
 #: Widest image of the whole graph Export Image writes (a view is written at its own size).
 WHOLE_GRAPH_WIDTH = 4000
+#: Short enough to stay one line in the default window (the docks' room taken): it wrapped to two.
 FIRST_RUN_HINT = (
-    "Try: click a node to see its properties; Ctrl+F finds nodes, ops and tensors; the toolbar "
-    "picks what to check against; the Inference dock runs the model; Help lists the shortcuts."
+    "Try: click a box for its properties · double-click a layer to open it · Ctrl+F finds · "
+    "View > Inference runs the model · F1 lists the keys"
 )
 
 

@@ -288,3 +288,10 @@ def test_a_deep_graphs_minimap_shows_its_boxes(qtbot, window, tmp_path):
     )
     # coloured bars across the strip, not a line of dots a few pixels wide
     assert drawn > 0.2 * (image.width() - 2) * (image.height() - 2)
+
+
+def test_the_first_run_hint_is_one_line_in_the_default_window(qtbot, window):
+    window.show_first_run_hint()
+    label = window.messages.label
+    qtbot.waitUntil(lambda: label.isVisible() and label.width() > 0)
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
