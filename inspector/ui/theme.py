@@ -22,6 +22,8 @@ _SEVERITY_TEXT = {
     False: {Severity.ERROR: "#cf222e", Severity.WARNING: "#9a6700", Severity.INFO: "#1976d2"},
     True: {Severity.ERROR: "#f7786e", Severity.WARNING: "#e0b341", Severity.INFO: "#6ea8ff"},
 }
+#: The text colour of a success (outputs that match what was expected), per theme, as readable.
+_OK_TEXT = {False: "#1a7f37", True: "#57ab5a"}
 
 # Fusion's dark colours (as Qt 6 draws them when a platform reports a dark scheme).
 _DARK = {
@@ -88,3 +90,8 @@ def is_dark() -> bool:
 def severity_colour(severity: Severity | str, dark: bool | None = None) -> str:
     """The text colour of ``severity`` in the theme shown now (or in the dark or light one)."""
     return _SEVERITY_TEXT[is_dark() if dark is None else dark][Severity(severity)]
+
+
+def ok_colour(dark: bool | None = None) -> str:
+    """The text colour of a success in the theme shown now (or in the dark or light one)."""
+    return _OK_TEXT[is_dark() if dark is None else dark]

@@ -21,9 +21,11 @@ from PySide6.QtWidgets import (
 from inspector import resource_path
 from inspector.ui.main_window import MainWindow
 from inspector.ui.message_bar import _COLOURS, Level
+from inspector.ui.panels.inference_results import OUTPUT_COLUMNS
 from inspector.ui.settings import Settings
-from inspector.ui.theme import apply_theme
+from inspector.ui.theme import apply_theme, ok_colour
 from tests.core.test_collapse import _group_boxes, layered_model
+from tests.model_zoo import shipped_data_dir
 from tests.ui.test_compare import chain_model, compare, save
 from tests.ui.test_findings_ui import unsupported_everywhere
 from tests.ui.window_driving import open_and_wait
@@ -295,3 +297,25 @@ def test_the_first_run_hint_is_one_line_in_the_default_window(qtbot, window):
     label = window.messages.label
     qtbot.waitUntil(lambda: label.isVisible() and label.width() > 0)
     assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
+
+
+def test_a_runs_verdict_reads_well_in_the_dark_theme(qtbot, window):
+    conv = shipped_data_dir() / "pytorch-converted" / "test_Conv2d"
+    view = open_and_wait(qtbot, window, conv / "model.onnx")
+    panel = window.inference
+    panel.options.warmup.setValue(0)
+    panel.options.repeat.setValue(1)
+    with qtbot.waitSignal(panel.feeds.feeds_loaded, timeout=10_000):
+        panel.feeds.load_feeds_from(conv / "test_data_set_0")
+    window.set_theme("dark")
+    try:
+        qtbot.waitUntil(lambda: view.scene.palette.background.lightness() < 128)
+        with qtbot.waitSignal(panel.run_finished, timeout=120_000):
+            panel.run()
+        base = QApplication.instance().palette().color(QPalette.ColorRole.Base)
+        verdict = panel.results.table.item(0, OUTPUT_COLUMNS.index("expected"))
+        assert verdict.text() == "allclose"
+        assert _contrast(verdict.foreground().color(), base) >= 4.5
+        assert f"color:{ok_colour(dark=True)}" in panel.results.summary.text()
+    finally:
+        window.set_theme("system")  # the application palette outlives the window
