@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector import resource_path
+from inspector.ui.graph_view.minimap import MAX_SHARE
 from inspector.ui.main_window import MainWindow
 from inspector.ui.message_bar import _COLOURS, Level
 from inspector.ui.panels.inference_results import OUTPUT_COLUMNS
@@ -319,3 +320,15 @@ def test_a_runs_verdict_reads_well_in_the_dark_theme(qtbot, window):
         assert f"color:{ok_colour(dark=True)}" in panel.results.summary.text()
     finally:
         window.set_theme("system")  # the application palette outlives the window
+
+
+def test_the_minimap_leaves_a_small_view_to_the_graph(qtbot, window):
+    view = open_and_wait(qtbot, window, SAMPLE)
+    graph = view.view
+    graph.zoom_to_box(0)
+    qtbot.waitUntil(graph.minimap.isVisible)
+    window.resize(560, 420)  # the view is now hardly taller than the minimap
+    qtbot.waitUntil(lambda: graph.viewport().height() < graph.minimap.height() / MAX_SHARE)
+    assert not graph.minimap.isVisible()
+    window.resize(1400, 900)
+    qtbot.waitUntil(graph.minimap.isVisible)

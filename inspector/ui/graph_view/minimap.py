@@ -24,6 +24,8 @@ MAX_SIZE = 200
 #: The shorter side: narrower, a deep graph's minimap was a blank strip a few pixels wide.
 MIN_SIZE = 56
 MARGIN = 10
+#: The most of the view's width or height the minimap may take; in a smaller view it hides.
+MAX_SHARE = 0.6
 
 
 class Minimap(QWidget):
@@ -46,14 +48,21 @@ class Minimap(QWidget):
         self.refresh_visibility()
 
     def refresh_visibility(self) -> None:
-        """Shown when wanted and the view shows only part of the graph: a minimap of a graph that
-        fits the view whole would only cover some of it."""
+        """Shown when wanted and the view shows only part of the graph (a minimap of a graph that
+        fits the view whole would only cover some of it), unless the view is too small for it."""
         scene = self._scene
         if scene is None or not self.wanted:
             self.setVisible(False)
             return
+        viewport = self._view.viewport().rect()
         shown = self._view.mapFromScene(scene.sceneRect()).boundingRect()
-        self.setVisible(not self._view.viewport().rect().adjusted(-2, -2, 2, 2).contains(shown))
+        fits = viewport.adjusted(-2, -2, 2, 2).contains(shown)
+        # in a small view (a small window, docks around it) it would hide most of what it maps
+        crowded = (
+            self.width() > MAX_SHARE * viewport.width()
+            or self.height() > MAX_SHARE * viewport.height()
+        )
+        self.setVisible(not fits and not crowded)
 
     def set_scene(self, scene: GraphScene | None) -> None:
         if self._scene is not None:
