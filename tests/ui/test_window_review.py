@@ -1,5 +1,7 @@
-"""The window tried as a demanding new user would (issue 14's review): the message bar readable in
-the dark theme, Export Image's file names, and the group keys."""
+"""The window tried as a demanding new user would (issue 14's review): the message bar and the
+severity colours readable in the dark theme, Export Image's file names and comparison tabs, the
+minimap (deep graphs, small views, a place picked on it), Help, the first-run hint, and the
+group keys and search (the lead's part: strict xfails that say what to change)."""
 
 from __future__ import annotations
 
