@@ -101,7 +101,9 @@ class MessageBar(QWidget):
         lay.addWidget(self.label, 1)
         lay.addWidget(self.details_button)
         lay.addWidget(close)
-        self.setAutoFillBackground(True)
+        # A QWidget subclass paints a style sheet's background only with this attribute; without
+        # it the bar showed the window's colour, and under the dark theme its dark text vanished.
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.level = Level.ERROR
         self.details = ""
         self.details_dialog: DetailsDialog | None = None

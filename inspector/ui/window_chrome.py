@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+import shiboken6
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QToolButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from inspector.core.findings import Severity
@@ -32,6 +34,7 @@ from inspector.core.text import printable
 from inspector.scene.render import MAX_HEIGHT, paint_to_file
 from inspector.ui.graph_view.view import GraphView
 from inspector.ui.message_bar import Level
+from inspector.ui.theme import severity_colour
 
 if TYPE_CHECKING:
     from inspector.ui.main_window import MainWindow
@@ -39,10 +42,50 @@ if TYPE_CHECKING:
 IMAGE_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
 #: Widest image of the whole graph Export Image writes (a view is written at its own size).
 WHOLE_GRAPH_WIDTH = 4000
+#: Short enough to stay one line in the default window (the docks' room taken): it wrapped to two.
 FIRST_RUN_HINT = (
-    "Try: click a node to see its properties; Ctrl+F finds nodes, ops and tensors; the toolbar "
-    "picks what to check against; the Inference dock runs the model; Help lists the shortcuts."
+    "Try: click a box for its properties · double-click a layer to open it · Ctrl+F finds · "
+    "View > Inference runs the model · F1 lists the keys"
 )
+
+
+def _suffix_of(name_filter: str) -> str:
+    """ ".svg" for the SVG entry of ``IMAGE_FILTER``, else ".png"."""
+    return ".svg" if "*.svg" in name_filter else ".png"
+
+
+def _image_path_problem(out: Path) -> str:
+    """What stops Export Image from writing ``out`` (one line saying what to do), or ""."""
+    if out.suffix.lower() not in (".png", ".svg"):
+        return (
+            f"{out.name} is not a .png or .svg name; Export Image writes PNG or SVG only. "
+            "Name the file .png or .svg."
+        )
+    if out.is_dir():
+        return f"{out} is a folder. Choose a file name."
+    if not out.parent.is_dir():
+        return f"the folder {out.parent} does not exist. Choose another folder."
+    return ""
+
+
+class _ProblemCount(QToolButton):
+    """The status bar's count of findings, in the colour of the worst, which follows the theme."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.severity: Severity | None = None
+
+    def set_severity(self, severity: Severity | None) -> None:
+        self.severity = severity
+        sheet = f"color: {severity_colour(severity)};" if severity is not None else ""
+        if sheet != self.styleSheet():  # a new style sheet changes the palette: no loop
+            self.setStyleSheet(sheet)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # View > Theme: light or dark colours
+            # after the theme is set: its style's palette comes first, the theme's own after
+            QTimer.singleShot(0, self, lambda: self.set_severity(self.severity))
 
 
 class WindowChrome:
@@ -58,7 +101,7 @@ class WindowChrome:
             dock.hide()
 
     def _build_problem_count(self: MainWindow) -> None:
-        self.problem_count = QToolButton(self)
+        self.problem_count = _ProblemCount(self)
         self.problem_count.setAutoRaise(True)
         self.problem_count.setToolTip("Show the Problems dock (the findings of every check)")
         self.problem_count.clicked.connect(self._show_problems)
@@ -74,7 +117,7 @@ class WindowChrome:
             return
         doc = view.document
         if not doc.checked:
-            text, colour = "checking…", ""
+            text, worst = "checking…", None
         else:
             counts = {s: 0 for s in Severity}
             for f in doc.findings:
@@ -87,9 +130,9 @@ class WindowChrome:
                 text = f"no problems, {notes} note{'s' * (notes != 1)}"
             else:
                 text = "no problems"
-            colour = "#d32f2f" if errors else ("#ef6c00" if warnings else "")
+            worst = Severity.ERROR if errors else (Severity.WARNING if warnings else None)
         self.problem_count.setText(text)
-        self.problem_count.setStyleSheet(f"color: {colour};" if colour else "")
+        self.problem_count.set_severity(worst)
         self.problem_count.show()
 
     def _show_problems(self: MainWindow) -> None:
@@ -103,9 +146,11 @@ class WindowChrome:
     def _add_view_aids(self: MainWindow, menu: QMenu) -> None:
         self.minimap_action = QAction("Show &Minimap", self, checkable=True)
         self.minimap_action.setShortcut(QKeySequence("Ctrl+M"))
-        self.minimap_action.setToolTip(
-            "The overview in the corner; hidden anyway while the graph fits"
-        )
+        # A menu shows the status tip (in the status bar), not the tool tip: said there, a
+        # checked Show Minimap with no minimap (the graph fits) does not look broken.
+        tip = "The overview in the corner; hidden anyway while the whole graph fits the view"
+        self.minimap_action.setToolTip(tip)
+        self.minimap_action.setStatusTip(tip)
         self.minimap_action.setChecked(self.settings.show_minimap)
         self.minimap_action.toggled.connect(self._set_minimap)
         menu.addAction(self.minimap_action)
@@ -122,9 +167,21 @@ class WindowChrome:
         for view in self.tabs.findChildren(GraphView):  # tabs and both panes of comparisons
             view.minimap.set_wanted(on)
 
+    def _image_source(self: MainWindow) -> tuple[GraphView, str] | None:
+        """The graph view Export Image saves and its file's stem: the current tab's, or in a
+        comparison the side the user works in."""
+        if (view := self.current_view()) is not None:
+            return view.view, view.document.path.stem
+        if (compare := self.current_compare_view()) is not None:
+            graph_view = compare.active_view()
+            comp = compare.comparison
+            side = comp.a if graph_view is compare.view_a else comp.b
+            return graph_view, side.path.stem
+        return None
+
     def export_image_dialog(self: MainWindow) -> None:
-        view = self.current_view()
-        if view is None:
+        source = self._image_source()
+        if source is None:
             self.messages.show_message("Open a model first: there is no graph to save.", Level.INFO)
             return
         box = QMessageBox(self)
@@ -136,24 +193,44 @@ class WindowChrome:
         box.exec()
         if box.clickedButton() not in (current, whole):
             return
-        start = str(Path(self.settings.last_dir) / f"{view.document.path.stem}.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Export Image", start, IMAGE_FILTER)
-        if path:
-            self.export_image(path, whole=box.clickedButton() is whole)
+        start = str(Path(self.settings.last_dir) / f"{source[1]}.png")
+        dialog = QFileDialog(self, "Export Image", start, IMAGE_FILTER)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        # The dialog adds the chosen type's suffix to a bare name itself, so it asks before
+        # replacing the file actually written ("graph" picked with SVG chosen is graph.svg).
+        dialog.setDefaultSuffix("png")
+        dialog.filterSelected.connect(lambda f: dialog.setDefaultSuffix(_suffix_of(f)[1:]))
+        if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
+            return
+        self.export_image(
+            dialog.selectedFiles()[0],
+            whole=box.clickedButton() is whole,
+            suffix=_suffix_of(dialog.selectedNameFilter()),
+        )
 
-    def export_image(self: MainWindow, path: str | Path, whole: bool) -> Path | None:
+    def export_image(
+        self: MainWindow, path: str | Path, whole: bool, suffix: str = ".png"
+    ) -> Path | None:
         """Write the current tab's view (``whole=False``: what is on screen, at screen size) or
         its whole graph (at most ``WHOLE_GRAPH_WIDTH`` px wide) to a PNG or SVG file, with the
-        findings and highlights as drawn. Says what went wrong on the message bar."""
-        view = self.current_view()
-        if view is None:
+        findings and highlights as drawn; in a comparison, the side worked in. A name without
+        a suffix gets ``suffix``. Says what went wrong on the message bar, and then writes
+        nothing."""
+        if (image_source := self._image_source()) is None:
+            return None
+        graph_view, stem = image_source
+        scene = graph_view.graph_scene()
+        if scene is None:
             return None
         out = Path(path)
-        if out.suffix.lower() not in (".png", ".svg"):
-            out = out.with_suffix(".png")
-        graph_view = view.view
+        if not out.suffix:
+            out = out.with_name(out.name + suffix)
+        problem = _image_path_problem(out)
+        if problem:
+            self.messages.show_message(f"Could not save the image: {problem}", Level.WARNING)
+            return None
         if whole:
-            source = view.scene.sceneRect()
+            source = scene.sceneRect()
             scale = min(
                 WHOLE_GRAPH_WIDTH / max(source.width(), 1.0),
                 MAX_HEIGHT / max(source.height(), 1.0),
@@ -163,7 +240,7 @@ class WindowChrome:
             source = graph_view.visible_scene_rect()
             scale = graph_view.zoom
         try:
-            paint_to_file(view.scene, source, out, scale, printable(view.document.path.stem))
+            paint_to_file(scene, source, out, scale, printable(stem))
         except OSError as e:
             self.messages.show_message(f"Could not save the image: {e}. Choose another folder.")
             return None
@@ -213,6 +290,12 @@ class WindowChrome:
         return rows
 
     def show_shortcuts(self: MainWindow) -> QDialog:
+        """Show the list (raising the one already open: F1 twice made two)."""
+        shown = getattr(self, "shortcuts_dialog", None)
+        if shown is not None and shiboken6.isValid(shown) and shown.isVisible():
+            shown.raise_()
+            shown.activateWindow()
+            return shown
         dialog = QDialog(self)
         dialog.setWindowTitle("Keyboard Shortcuts")
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

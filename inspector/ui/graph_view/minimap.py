@@ -1,7 +1,8 @@
 """Minimap: the whole graph in a corner of the view, with the visible area framed.
 
 The graph is rendered once into an image (at most ``MAX_SIZE`` px a side) when the scene or its
-overlays change, through the scene's own painting at that tiny zoom, so boxes show as category-
+overlays change; a graph much taller than wide (or wider than tall) is stretched across at least
+``MIN_SIZE`` px, so a deep chain shows its boxes as coloured bars rather than a blank strip, through the scene's own painting at that tiny zoom, so boxes show as category-
 coloured dots and findings as severity markers. Each repaint only blits that image and draws
 the frame, so following the view's scrolling costs next to nothing. Click or drag to move the
 view there.
@@ -20,8 +21,11 @@ if TYPE_CHECKING:
     from inspector.ui.graph_view.view import GraphView
 
 MAX_SIZE = 200
-MIN_SIZE = 24
+#: The shorter side: narrower, a deep graph's minimap was a blank strip a few pixels wide.
+MIN_SIZE = 56
 MARGIN = 10
+#: The most of the view's width or height the minimap may take; in a smaller view it hides.
+MAX_SHARE = 0.6
 
 
 class Minimap(QWidget):
@@ -32,7 +36,8 @@ class Minimap(QWidget):
         self._view = view
         self._scene: GraphScene | None = None
         self._image = QImage()
-        self._scale = 1.0
+        # minimap pixels per scene unit across and down (they differ where the graph is stretched)
+        self._sx = self._sy = 1.0
         self.wanted = True  # View > Show Minimap; even then it hides while the graph fits
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.hide()
@@ -43,14 +48,21 @@ class Minimap(QWidget):
         self.refresh_visibility()
 
     def refresh_visibility(self) -> None:
-        """Shown when wanted and the view shows only part of the graph: a minimap of a graph that
-        fits the view whole would only cover some of it."""
+        """Shown when wanted and the view shows only part of the graph (a minimap of a graph that
+        fits the view whole would only cover some of it), unless the view is too small for it."""
         scene = self._scene
         if scene is None or not self.wanted:
             self.setVisible(False)
             return
+        viewport = self._view.viewport().rect()
         shown = self._view.mapFromScene(scene.sceneRect()).boundingRect()
-        self.setVisible(not self._view.viewport().rect().adjusted(-2, -2, 2, 2).contains(shown))
+        fits = viewport.adjusted(-2, -2, 2, 2).contains(shown)
+        # in a small view (a small window, docks around it) it would hide most of what it maps
+        crowded = (
+            self.width() > MAX_SHARE * viewport.width()
+            or self.height() > MAX_SHARE * viewport.height()
+        )
+        self.setVisible(not fits and not crowded)
 
     def set_scene(self, scene: GraphScene | None) -> None:
         if self._scene is not None:
@@ -68,17 +80,17 @@ class Minimap(QWidget):
             self._image = QImage()
             return
         r = scene.sceneRect()
-        self._scale = min(MAX_SIZE / max(r.width(), 1.0), MAX_SIZE / max(r.height(), 1.0))
-        size = QSize(
-            max(MIN_SIZE, round(r.width() * self._scale)),
-            max(MIN_SIZE, round(r.height() * self._scale)),
-        )
+        width, height = max(r.width(), 1.0), max(r.height(), 1.0)
+        scale = min(MAX_SIZE / width, MAX_SIZE / height)
+        size = QSize(max(MIN_SIZE, round(width * scale)), max(MIN_SIZE, round(height * scale)))
+        self._sx, self._sy = size.width() / width, size.height() / height
         dpr = self.devicePixelRatioF()
         image = QImage(size * dpr, QImage.Format.Format_ARGB32_Premultiplied)
         image.setDevicePixelRatio(dpr)
         image.fill(scene.palette.background)
         painter = QPainter(image)
-        scene.render(painter, QRectF(0, 0, size.width(), size.height()), r)
+        target = QRectF(0, 0, size.width(), size.height())
+        scene.render(painter, target, r, Qt.AspectRatioMode.IgnoreAspectRatio)
         painter.end()
         self._image = image
         self.resize(size)
@@ -93,7 +105,7 @@ class Minimap(QWidget):
 
     def _to_scene(self, p: QPointF) -> QPointF:
         r = self._scene.sceneRect() if self._scene else QRectF()
-        return QPointF(r.left() + p.x() / self._scale, r.top() + p.y() / self._scale)
+        return QPointF(r.left() + p.x() / self._sx, r.top() + p.y() / self._sy)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         if self._scene is None:
@@ -106,10 +118,10 @@ class Minimap(QWidget):
         r = self._scene.sceneRect()
         v = self._view.visible_scene_rect()
         frame = QRectF(
-            (v.left() - r.left()) * self._scale,
-            (v.top() - r.top()) * self._scale,
-            v.width() * self._scale,
-            v.height() * self._scale,
+            (v.left() - r.left()) * self._sx,
+            (v.top() - r.top()) * self._sy,
+            v.width() * self._sx,
+            v.height() * self._sy,
         ).intersected(QRectF(self.rect()).adjusted(0, 0, -1, -1))
         fill = QColor(pal.minimap_frame)
         fill.setAlpha(40)
@@ -118,10 +130,10 @@ class Minimap(QWidget):
         painter.drawRect(frame)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        self._view.centerOn(self._to_scene(event.position()))
+        self._view.center_on(self._to_scene(event.position()))
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if event.buttons() & Qt.MouseButton.LeftButton:
-            self._view.centerOn(self._to_scene(event.position()))
+            self._view.center_on(self._to_scene(event.position()))
         event.accept()

@@ -175,11 +175,16 @@ class GraphView(QGraphicsView):
         self.centerOn(QPointF(float(scene.layout.x[top]), y))
         self._auto_view = "start"
 
-    def center_on_box(self, i: int) -> None:
+    def center_on(self, point: QPointF) -> None:
+        """Centre on a scene point the user chose (a box, a place on the minimap): the automatic
+        view is dropped, so a later resize does not take them back to the fit or the top."""
         self._auto_view = None
+        self.centerOn(point)
+
+    def center_on_box(self, i: int) -> None:
         scene = self.graph_scene()
         if scene is not None:
-            self.centerOn(scene.box_center(i))
+            self.center_on(scene.box_center(i))
 
     def zoom_to_box(self, i: int) -> None:
         """Zoom so box ``i`` is readable (or, if larger, fits the view), centred."""

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.feeds import cast_feed, check_feeds
-from inspector.core.findings import Finding
+from inspector.core.findings import Finding, Severity
 from inspector.core.inference.inputs import (
     FeedError,
     FeedSpec,
@@ -49,6 +49,7 @@ from inspector.core.tensor_types import format_shape
 from inspector.ui.panels.follows import FollowsDocument
 from inspector.ui.session import InferenceRun, Session
 from inspector.ui.tasks import TaskError
+from inspector.ui.theme import severity_colour
 
 SOURCES = ("random", "file", "constant")
 INPUT_COLUMNS = ("input", "dtype", "shape", "source", "value")
@@ -329,7 +330,8 @@ class FeedsTab(QWidget, FollowsDocument):
         e = error.exception
         text = str(e) if isinstance(e, FeedError) else f"{Path(path).name}: {e}"
         if doc_id == self.doc_id:
-            self.feed_problems.setText(f"<span style='color:#d32f2f'>{_html(text)}</span>")
+            error = severity_colour(Severity.ERROR)
+            self.feed_problems.setText(f"<span style='color:{error}'>{_html(text)}</span>")
         self.feeds_loaded.emit(path)
 
     def check_loaded(self, doc_id: int) -> list[Finding]:
@@ -346,9 +348,10 @@ class FeedsTab(QWidget, FollowsDocument):
         return doc.run.feed_findings
 
     def show_feed_findings(self, findings: list[Finding]) -> None:
+        error = severity_colour(Severity.ERROR)
         self.feed_problems.setText(
             "<br>".join(
-                f"<span style='color:#d32f2f'>{_html(f.message)}</span> — {_html(f.hint)}"
+                f"<span style='color:{error}'>{_html(f.message)}</span> — {_html(f.hint)}"
                 for f in findings
             )
         )

@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.findings import Severity
 from inspector.core.inference.runner import Comparison, RunResult, TensorResult
+from inspector.ui.theme import ok_colour, severity_colour
 
 #: (counts, bin edges) per output name, from :func:`compute_histograms`.
 Histograms = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -47,8 +49,6 @@ FUSION_NOTE = (
     "output: that changes which fusions ONNX Runtime runs, so timings (and rarely values) can "
     "differ from a plain run."
 )
-_OK_COLOR = "#2e7d32"
-_BAD_COLOR = "#d32f2f"
 
 
 def compute_histograms(result: RunResult) -> Histograms:
@@ -126,7 +126,6 @@ class ResultsView(QWidget):
         self.latency.setToolTip("Wall time of each timed session.run in the child, in ms")
         self.capture_note = QLabel(FUSION_NOTE, self)
         self.capture_note.setWordWrap(True)
-        self.capture_note.setStyleSheet("color: #ef6c00;")
         self.error_raw = QPlainTextEdit(self)
         self.error_raw.setReadOnly(True)
         self.error_raw.setToolTip(
@@ -174,7 +173,9 @@ class ResultsView(QWidget):
     def show_error(self, plain: str, raw: str) -> None:
         """A failure that gave no result (e.g. a feed that could not be built)."""
         self.clear()
-        self.summary.setText(f"<span style='color:{_BAD_COLOR}'>{_escape(plain)}</span>")
+        self.summary.setText(
+            f"<span style='color:{severity_colour(Severity.ERROR)}'>{_escape(plain)}</span>"
+        )
         self._set_error(raw)
 
     def show_result(self, result: RunResult, histograms: Histograms) -> None:
@@ -188,6 +189,8 @@ class ResultsView(QWidget):
             if lat
             else ""
         )
+        # colours of the theme shown now (each result is drawn anew)
+        self.capture_note.setStyleSheet(f"color: {severity_colour(Severity.WARNING)};")
         self.capture_note.setVisible(bool(result.intermediates))
         comparisons = {c.name: c for c in result.match.outputs} if result.match else {}
         self.table.setRowCount(len(result.outputs))
@@ -197,7 +200,7 @@ class ResultsView(QWidget):
                 item.setToolTip(text)
                 if col == _VERDICT_COL and t.name in comparisons:
                     ok = comparisons[t.name].ok
-                    item.setForeground(QColor(_OK_COLOR if ok else _BAD_COLOR))
+                    item.setForeground(QColor(ok_colour() if ok else severity_colour("error")))
                     item.setToolTip(comparisons[t.name].message or "allclose")
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
@@ -227,8 +230,9 @@ def _summary_html(result: RunResult) -> str:
         errors = [f.message for f in result.findings if f.severity.value == "error"]
         text = errors[0] if errors else f"the run ended with status {result.status}"
         hint = next((f.hint for f in result.findings if f.hint), "")
-        return f"<b style='color:{_BAD_COLOR}'>{_escape(result.status)}</b>: {_escape(text)}" + (
-            f"<br><i>{_escape(hint)}</i>" if hint else ""
+        return (
+            f"<b style='color:{severity_colour(Severity.ERROR)}'>{_escape(result.status)}</b>: {_escape(text)}"
+            + (f"<br><i>{_escape(hint)}</i>" if hint else "")
         )
     lines = [f"<b>ok</b> on {', '.join(result.providers) or 'ONNX Runtime'}"]
     m = result.match
@@ -236,14 +240,15 @@ def _summary_html(result: RunResult) -> str:
         bad = [c for c in m.outputs if not c.ok]
         tol = f"(rtol {m.rtol:g}, atol {m.atol:g})"
         lines.append(
-            f"<b style='color:{_OK_COLOR}'>matches expected</b> {tol}: "
+            f"<b style='color:{ok_colour()}'>matches expected</b> {tol}: "
             f"{len(m.outputs)} output(s) allclose"
             if m.ok
-            else f"<b style='color:{_BAD_COLOR}'>differs from expected</b> {tol}: "
+            else f"<b style='color:{severity_colour(Severity.ERROR)}'>differs from expected</b> {tol}: "
             f"{len(bad)} of {len(m.outputs)} output(s)"
         )
     warnings = [f.message for f in result.findings if f.severity.value != "error"]
-    lines += [f"<span style='color:#ef6c00'>{_escape(w)}</span>" for w in warnings[:3]]
+    warning = severity_colour(Severity.WARNING)
+    lines += [f"<span style='color:{warning}'>{_escape(w)}</span>" for w in warnings[:3]]
     return "<br>".join(lines)
 
 

@@ -14,6 +14,9 @@ from typing import Protocol
 
 from PySide6.QtGui import QColor, QFontDatabase, QPalette
 
+from inspector.core.findings import Severity
+from inspector.ui.theme import severity_colour
+
 LINK_SCHEME = "inspector"
 
 
@@ -142,7 +145,7 @@ def style_sheet(palette: QPalette) -> str:
     base = palette.color(QPalette.ColorRole.Base)
     link = palette.color(QPalette.ColorRole.Link)
     dark = base.lightness() < 128
-    error, warning = ("#f47067", "#e0b341") if dark else ("#cf222e", "#9a6700")
+    error, warning = (severity_colour(s, dark) for s in (Severity.ERROR, Severity.WARNING))
     fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont).family()
     return f"""
         p {{ margin-top: 2px; margin-bottom: 2px; }}

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from inspector.core.findings import Finding, Severity
 from inspector.ui.panels.follows import FollowsDocument
 from inspector.ui.session import Session
+from inspector.ui.theme import severity_colour
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -89,7 +90,7 @@ class FindingsModel(QAbstractTableModel):
                 return (f.path, f.node_index if f.node_index is not None else -1)
             return self.data(index, Qt.ItemDataRole.DisplayRole)
         if role == Qt.ItemDataRole.ForegroundRole and col == "severity":
-            return QBrush(QColor(SEVERITY_COLORS[Severity(f.severity)]))
+            return QBrush(QColor(severity_colour(f.severity)))  # the theme's, read as drawn
         if role == Qt.ItemDataRole.ToolTipRole:
             hint = f"\n\nWhat to do: {f.hint}" if f.hint else ""
             return f"[{f.code}] {f.message}{hint}"
