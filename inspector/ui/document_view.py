@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.core.collapse import CollapsibleDrawing
-from inspector.core.diagram import BoxKind, layout_diagram
+from inspector.core.diagram import BoxKind, Diagram, layout_diagram
 from inspector.core.finding_places import finding_places
 from inspector.core.findings import Finding
 from inspector.core.hierarchy import GroupTally
@@ -224,9 +224,24 @@ class DocumentView(QWidget):
         if box is None:
             return
         if expand:
+            before = self.document.current.diagram
             self.expand_group(box)
+            self._select_first_inside(before, box)
         else:
             self.collapse_around(box)
+
+    def _select_first_inside(self, before: Diagram, box: int) -> None:
+        """After → opened the group drawn as ``box`` in ``before``: select the first thing
+        inside it, so a ← right after closes it again, as in a tree."""
+        drawing = self.drawing
+        if drawing is None or drawing.diagram is before:
+            return  # nothing opened, or opening a big group is still on its way
+        if BoxKind(int(before.kind[box])) is not BoxKind.GROUP:
+            return
+        folding = drawing.folding
+        first = folding.hierarchy.nodes_of(folding.members(int(before.ref[box]))[0])
+        if len(first):
+            self._box_clicked(int(drawing.diagram.node_box[int(first[0])]))
 
     def _open_groups_to(self, node_index: int) -> None:
         """Open every group on the way to a node, so it is drawn as itself."""
@@ -280,6 +295,13 @@ class DocumentView(QWidget):
         if drawn is None:
             return
         edges = drawn.diagram.edges_of_value(name)
+        if not edges:  # inside a closed group: open the groups on the way to where it is made
+            value = drawn.diagram.graph.values.get(name)
+            if value is not None and (value.producer is not None or value.consumers):
+                node = value.producer if value.producer is not None else value.consumers[0]
+                self._open_groups_to(node)
+                drawn = self.document.current
+                edges = drawn.diagram.edges_of_value(name)
         if edges:
             self.view.center_on_box(int(drawn.diagram.edge_src[edges[0]]))
 

@@ -486,7 +486,9 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
     def _restyle(self) -> None:
         for i in range(self.tabs.count()):
             w = self.tabs.widget(i)
-            if isinstance(w, (DocumentView, CompareView)):
+            if isinstance(w, DocumentView):  # the user's zoom and place stay
+                w.rebuild(keep=w.view.mapToScene(w.view.viewport().rect().center()))
+            elif isinstance(w, CompareView):
                 w.rebuild()
         self.properties.set_document(self._current_doc_id())  # its page's colours are the theme's
 

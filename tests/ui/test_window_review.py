@@ -1,7 +1,7 @@
 """The window tried as a demanding new user would (issue 14's review): the message bar and the
 severity colours readable in the dark theme, Export Image's file names and comparison tabs, the
 minimap (deep graphs, small views, a place picked on it), Help, the first-run hint, and the
-group keys and search (the lead's part: strict xfails that say what to change)."""
+group keys and search."""
 
 from __future__ import annotations
 
@@ -138,11 +138,6 @@ def test_export_image_writes_the_type_chosen_and_only_png_or_svg(qtbot, window, 
     assert "Could not save the image" in window.messages.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DocumentView.reveal_value (lead-owned) only centres on an edge already drawn: a "
-    "tensor inside a closed group has none, so the groups on its way are not opened",
-)
 def test_a_tensor_found_by_search_opens_the_groups_on_its_way(qtbot, window, tmp_path):
     path = tmp_path / "layered.onnx"
     onnx.save(layered_model(60), path)
@@ -156,11 +151,6 @@ def test_a_tensor_found_by_search_opens_the_groups_on_its_way(qtbot, window, tmp
     assert view.scene.selected_edge in view.document.current.diagram.edges_of_value("q30")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DocumentView (lead-owned) selects nothing after → opens a group (a group box's "
-    "selection lives only in the old scene), so ← right after has nothing to close",
-)
 def test_left_closes_the_group_right_just_opened(qtbot, window, tmp_path):
     path = tmp_path / "layered.onnx"
     onnx.save(layered_model(60), path)
@@ -202,11 +192,6 @@ def test_a_place_picked_on_the_minimap_survives_a_resize(qtbot, window, tmp_path
     assert abs(centre.y() - picked.y()) < 5, "jumped back to the top"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MainWindow._restyle (lead-owned) redraws each tab with DocumentView.rebuild() and no "
-    "keep point, which starts the view over: the user's zoom and place are lost",
-)
 def test_switching_the_theme_keeps_the_zoom_and_place(qtbot, window):
     view = open_and_wait(qtbot, window, SAMPLE)
     graph = view.view
