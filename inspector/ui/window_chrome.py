@@ -285,6 +285,9 @@ class WindowChrome:
             ("Double-click a group, or →", "Graph > Expand the group (→: the selected one)"),
             ("←", "Graph > Collapse the group around the selected box"),
             ("Esc", "Stop opening a model"),
+            ("Enter", "Search box > Show the selected result (the first if none)"),
+            ("↑ / ↓", "Search box > Move through the results"),
+            ("Esc", "Search box > Clear it"),
             ("Shift + drop files", "Compare them (with the current tab) instead of opening"),
         ]
         return rows
