@@ -35,7 +35,6 @@ from inspector.ui.theme import severity_colour
 _Index = QModelIndex | QPersistentModelIndex
 
 COLUMNS = ("severity", "code", "where", "op", "tensor", "message")
-SEVERITY_COLORS = {Severity.ERROR: "#d32f2f", Severity.WARNING: "#ef6c00", Severity.INFO: "#1976d2"}
 
 
 def where_text(f: Finding) -> str:

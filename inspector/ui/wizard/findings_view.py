@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from inspector.core.export import ExportResult
 from inspector.core.export.adjust import ExportFix
 from inspector.core.findings import Severity
-from inspector.ui.panels.problems import SEVERITY_COLORS
+from inspector.ui.theme import severity_colour
 
 CONTEXT_LINES = 2  # lines shown above and below the user's line
 _HIGHLIGHT = "#fff3c4"
@@ -56,7 +56,7 @@ class FindingsView(QScrollArea):
         if not result.findings:
             self._paragraph("<p>No findings: nothing to fix.</p>")
         for f, where, offered in zip(result.findings, result.source_lines, fixes, strict=True):
-            color = SEVERITY_COLORS[Severity(f.severity)]
+            color = severity_colour(f.severity)
             text = (
                 f'<p><span style="color:{color}"><b>{Severity(f.severity).value}</b></span> '
                 f"<code>{html.escape(f.code)}</code>: {html.escape(f.message)}"

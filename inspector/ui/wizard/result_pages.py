@@ -44,20 +44,26 @@ from inspector.core.export.adjust import (
     translations_fix,
 )
 from inspector.core.findings import Severity
-from inspector.ui.panels.problems import SEVERITY_COLORS
+from inspector.ui.theme import is_dark, ok_colour, severity_colour
 from inspector.ui.wizard.findings_view import FindingsView
 from inspector.ui.wizard.support import FieldMessage
 
 if TYPE_CHECKING:
     from inspector.ui.wizard.wizard import ExportWizard
 
-#: checklist status → (mark, colour)
-STATUS_MARKS = {
-    "passed": ("✓", "#2e7d32"),
-    "warning": ("!", SEVERITY_COLORS[Severity.WARNING]),
-    "failed": ("✗", SEVERITY_COLORS[Severity.ERROR]),
-    "skipped": ("–", "#757575"),
-}
+#: checklist status → its mark
+STATUS_MARKS = {"passed": "✓", "warning": "!", "failed": "✗", "skipped": "–"}
+
+
+def _status_colour(status: str) -> str:
+    """A checklist status's colour in the theme shown now (the theme's one table)."""
+    if status == "passed":
+        return ok_colour()
+    if status in ("warning", "failed"):
+        return severity_colour(Severity.WARNING if status == "warning" else Severity.ERROR)
+    return "#757575" if not is_dark() else "#9e9e9e"
+
+
 BEFORE_AFTER = 3  # the checklist's column shown after a fix
 
 
@@ -250,7 +256,7 @@ class ValidationPage(QWizardPage):
         self.log.setPlainText(result.log)
 
     def _add_row(self, status: str, name: str, detail: str, before_after: str = "") -> None:
-        mark, color = STATUS_MARKS.get(status, ("?", "#757575"))
+        mark, color = STATUS_MARKS.get(status, "?"), _status_colour(status)
         item = QTreeWidgetItem([mark, name, detail, before_after])
         item.setForeground(0, QBrush(QColor(color)))
         item.setToolTip(0, status)
@@ -330,7 +336,7 @@ def comparison_text(fix: ExportFix, before: ExportResult, after: ExportResult) -
 
 def _before_after(change: CheckChange) -> str:
     def shown(status: str) -> str:
-        mark = STATUS_MARKS.get(status, ("", ""))[0]
+        mark = STATUS_MARKS.get(status, "")
         return f"{mark} {status}".strip()
 
     return f"{shown(change.before)} → {shown(change.after)}"
