@@ -441,6 +441,8 @@ class GraphScene(QGraphicsScene):
         box = self.box_at(pos)
         if box is not None:
             text = "\n".join(self.diagram.lines[box])
+            if self.diagram.kind[box] == BoxKind.GROUP:
+                text += "\n(double-click or → opens it; ← on a box inside closes it again)"
             if self.placement is not None and self.placement.box_tooltip(box):
                 text += "\n" + self.placement.box_tooltip(box)
             found = self.box_overlay.get(box)
