@@ -38,8 +38,8 @@ def test_big_model_opens_collapsed_and_groups_open_and_close(qtbot, window, tmp_
     first = drawing.diagram
     boxes = _group_boxes(first)
     assert "layers.1–59 ×59" in boxes
-    tip = view.scene.tooltip_at(view.scene.box_rect(boxes["layers.0"]).center())
-    assert tip.startswith("layers.0\n") and "double-click or → opens it" in tip
+    tip = view.scene.tooltip_at(view.scene.box_rect(boxes["layers.1–59 ×59"]).center())
+    assert tip.startswith("layers.1–59 ×59\n") and "double-click or → opens it" in tip
 
     # at fit every group's name is readable, counted from what the last paint drew
     view.view.fit_to_window()
