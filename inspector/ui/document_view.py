@@ -121,6 +121,9 @@ class DocumentView(QWidget):
             self._show_drawing(new, focus, t0)
             return
         path = self.document.graph_path
+        # The full diagram's labels as the worker will copy them: shape inference replaces them
+        # (Session._infer_later), and a drawing cut before that has labels without its types.
+        labels = drawing.folding.full.edge_label
 
         def work(progress: ProgressFn, cancel: CancelToken) -> CollapsibleDrawing:
             # making a big drawing's boxes and text takes seconds: all of it off the GUI thread
@@ -132,6 +135,9 @@ class DocumentView(QWidget):
         def done(new: CollapsibleDrawing) -> None:
             doc = self.session.documents.get(self.doc_id)
             if doc is not None and doc.graph_path == path and doc.current is drawing:
+                full = drawing.folding.full
+                if full.edge_label is not labels and new.diagram is not full:
+                    new.diagram.refresh_edge_labels()  # inferred while it was being made
                 self._show_drawing(new, focus, t0)
 
         self.session.runner.submit(
