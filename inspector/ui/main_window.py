@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QTabBar,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -326,8 +327,12 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
             w, h = size.width(), size.height()
         else:
             self.centralWidget().layout().activate()  # a window just shown is laid out first
+            bar = self.tabs.tabBar()
+            if not bar.count():  # hidden, hinting no height, until the first tab: measure one
+                bar = QTabBar(documentMode=True, tabsClosable=True)
+                bar.addTab("model.onnx")
             w = self.tabs.width() - 2
-            h = self.tabs.height() - self.tabs.tabBar().sizeHint().height() - 2
+            h = self.tabs.height() - bar.sizeHint().height() - 2
         if w < MIN_CANVAS or h < MIN_CANVAS:  # not laid out yet, or squeezed to nothing
             return WINDOW_VIEWPORT
         return float(w), float(h)

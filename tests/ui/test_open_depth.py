@@ -24,3 +24,14 @@ def test_a_model_opens_to_the_depth_its_canvas_reads(qtbot, window, tmp_path):
     assert drawing.expanded == default_expansion(drawing.folding, canvas)[0]
     # a fixed canvas of a 1400×900 window would have opened it deeper
     assert drawing.expanded != default_expansion(drawing.folding, WINDOW_VIEWPORT)[0]
+
+
+def test_the_first_model_opens_for_the_canvas_it_gets(qtbot, window, tmp_path):
+    # No tab yet: the tab bar is hidden (and says it takes no height) until the first tab shows it.
+    canvas = window.graph_canvas()
+    path = tmp_path / "layered.onnx"
+    onnx.save(layered_model(60), path)
+    view = open_and_wait(qtbot, window, path)
+    size = view.view.viewport().size()
+    # (the status bar's line after the open may move the window's rows by a pixel)
+    assert abs(canvas[0] - size.width()) <= 2 and abs(canvas[1] - size.height()) <= 2, canvas
