@@ -325,6 +325,8 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
         if isinstance(shown, DocumentView):
             size = shown.view.viewport().size()
             w, h = size.width(), size.height()
+            if shown.crumbs.isVisible():  # it shows a subgraph: a new tab starts without a bar
+                h += shown.crumbs.height()
         else:
             self.centralWidget().layout().activate()  # a window just shown is laid out first
             bar = self.tabs.tabBar()
