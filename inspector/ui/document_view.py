@@ -111,7 +111,11 @@ class DocumentView(QWidget):
         and centring on the node or group ``focus`` (a tree id; -1 - i for node i). A drawing
         of more than ``SYNC_LAYOUT_BOXES`` boxes is laid out in the background."""
         drawing = self.drawing
-        if drawing is None or frozenset(expanded) == drawing.expanded:
+        if drawing is None:
+            return
+        # the last request wins: a drawing still being made for an earlier one is not shown
+        self.session.runner.cancel(f"groups:{self.doc_id}")
+        if frozenset(expanded) == drawing.expanded:
             return
         t0 = time.perf_counter()
         count = drawing.box_count_for(expanded)

@@ -10,7 +10,7 @@ import threading
 
 import onnx
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, Qt
 from PySide6.QtWidgets import QToolButton
 
 from inspector.core.collapse import MIN_LABEL_PX
@@ -246,3 +246,19 @@ def test_a_big_expansion_finishing_after_shape_inference_shows_its_types(
         if name not in diagram.graph.inputs and name not in diagram.graph.outputs
     ]
     assert inner and all(inner), "an inner tensor's edge has no inferred type label"
+
+
+def test_the_last_expansion_asked_for_wins_over_one_still_laid_out(qtbot, window, tmp_path):
+    """Asking for the drawing shown (Collapse All right after an Expand All that is still being
+    laid out) drops the expansion on its way: it does not replace the drawing when it is done."""
+    path = tmp_path / "layered300.onnx"
+    onnx.save(layered_model(300), path)
+    view = open_and_wait(qtbot, window, path)
+    start = view.drawing.expanded
+    folding = view.drawing.folding
+    assert view.drawing.box_count_for(folding.everything) > SYNC_LAYOUT_BOXES
+    view.set_expanded(folding.everything)  # on a worker
+    view.set_expanded(start)  # back to what is shown, at once
+    assert window.runner.wait_idle(60_000)
+    QCoreApplication.processEvents()  # the worker's result, had it not been dropped
+    assert view.document.current.expanded == start
