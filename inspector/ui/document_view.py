@@ -111,7 +111,11 @@ class DocumentView(QWidget):
         and centring on the node or group ``focus`` (a tree id; -1 - i for node i). A drawing
         of more than ``SYNC_LAYOUT_BOXES`` boxes is laid out in the background."""
         drawing = self.drawing
-        if drawing is None or frozenset(expanded) == drawing.expanded:
+        if drawing is None:
+            return
+        # the last request wins: a drawing still being made for an earlier one is not shown
+        self.session.runner.cancel(f"groups:{self.doc_id}")
+        if frozenset(expanded) == drawing.expanded:
             return
         t0 = time.perf_counter()
         count = drawing.box_count_for(expanded)
@@ -121,6 +125,9 @@ class DocumentView(QWidget):
             self._show_drawing(new, focus, t0)
             return
         path = self.document.graph_path
+        # The full diagram's labels as the worker will copy them: shape inference replaces them
+        # (Session._infer_later), and a drawing cut before that has labels without its types.
+        labels = drawing.folding.full.edge_label
 
         def work(progress: ProgressFn, cancel: CancelToken) -> CollapsibleDrawing:
             # making a big drawing's boxes and text takes seconds: all of it off the GUI thread
@@ -132,6 +139,9 @@ class DocumentView(QWidget):
         def done(new: CollapsibleDrawing) -> None:
             doc = self.session.documents.get(self.doc_id)
             if doc is not None and doc.graph_path == path and doc.current is drawing:
+                full = drawing.folding.full
+                if full.edge_label is not labels and new.diagram is not full:
+                    new.diagram.refresh_edge_labels()  # inferred while it was being made
                 self._show_drawing(new, focus, t0)
 
         self.session.runner.submit(

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QTabBar,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -324,10 +325,16 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
         if isinstance(shown, DocumentView):
             size = shown.view.viewport().size()
             w, h = size.width(), size.height()
+            if shown.crumbs.isVisible():  # it shows a subgraph: a new tab starts without a bar
+                h += shown.crumbs.height()
         else:
             self.centralWidget().layout().activate()  # a window just shown is laid out first
+            bar = self.tabs.tabBar()
+            if not bar.count():  # hidden, hinting no height, until the first tab: measure one
+                bar = QTabBar(documentMode=True, tabsClosable=True)
+                bar.addTab("model.onnx")
             w = self.tabs.width() - 2
-            h = self.tabs.height() - self.tabs.tabBar().sizeHint().height() - 2
+            h = self.tabs.height() - bar.sizeHint().height() - 2
         if w < MIN_CANVAS or h < MIN_CANVAS:  # not laid out yet, or squeezed to nothing
             return WINDOW_VIEWPORT
         return float(w), float(h)

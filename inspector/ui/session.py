@@ -347,7 +347,7 @@ class Session(QObject):
         """Cancel the document's work and drop it; ``document_closed`` tells the panels."""
         doc = self.documents.pop(doc_id, None)
         if doc is not None:
-            for kind in ("layout", "infer", "check", "run", "run-io"):
+            for kind in ("layout", "groups", "infer", "check", "run", "run-io"):
                 self.runner.cancel(f"{kind}:{doc_id}")
             doc.run.running = False
             doc.run.set_result(None)

@@ -9,6 +9,7 @@ opens (and the runs of the first and the last, every intermediate captured) is a
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 from pathlib import Path
 
@@ -16,6 +17,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from inspector.core.diagram import layout_diagram
+from inspector.core.tasks import CancelToken
+from inspector.ui import document_view
+from tests.core.test_collapse import layered_model
 from tests.ui.close_frees import open_close
 from tests.ui.window_driving import open_and_wait
 
@@ -73,3 +78,31 @@ def test_closing_one_of_two_tabs_frees_it_and_keeps_the_other_frozen(qtbot, wind
     qtbot.waitUntil(lambda: closed() is None, timeout=10_000)
     assert kept() is not None
     assert gc.get_freeze_count() > 0  # the open tab's model, frozen again
+
+
+def test_closing_a_tab_stops_the_layout_of_its_groups(qtbot, window, tmp_path, monkeypatch):
+    """A big expansion is laid out on a worker: closing its tab cancels it, so the worker lets
+    go of the closed model (and its CPU) at the layout's next check, not seconds later."""
+    path = tmp_path / "layered300.onnx"
+    onnx.save(layered_model(300), path)
+    view = open_and_wait(qtbot, window, path)
+    tokens: list[CancelToken] = []
+    laying_out, release = threading.Event(), threading.Event()
+
+    def held_layout(diagram, progress, cancel):  # the worker waits until the tab is closed
+        if threading.current_thread() is not threading.main_thread():
+            tokens.append(cancel)
+            laying_out.set()
+            assert release.wait(60)
+        return layout_diagram(diagram, progress, cancel)
+
+    monkeypatch.setattr(document_view, "layout_diagram", held_layout)
+    folding = view.drawing.folding
+    leaf = max(t for t in folding.everything if not folding.is_fold(t))
+    view.set_expanded(folding.everything - {leaf})
+    assert laying_out.wait(60)
+    window.tabs.tabCloseRequested.emit(window.tabs.indexOf(view))
+    cancelled = tokens[0].cancelled
+    release.set()
+    assert window.runner.wait_idle(60_000)
+    assert cancelled

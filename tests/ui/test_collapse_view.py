@@ -6,15 +6,17 @@ own record of its last paint)."""
 from __future__ import annotations
 
 import re
+import threading
 
 import onnx
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QCoreApplication, QPointF, Qt
 from PySide6.QtWidgets import QToolButton
 
 from inspector.core.collapse import MIN_LABEL_PX
-from inspector.core.diagram import BoxKind
+from inspector.core.diagram import BoxKind, layout_diagram
 from inspector.core.findings import Severity
+from inspector.ui import document_view
 from inspector.ui.document_view import SYNC_LAYOUT_BOXES, DocumentView
 from tests.core.test_collapse import _group_boxes, _same, layered_model
 from tests.ui.window_driving import open_and_wait
@@ -205,3 +207,60 @@ def test_a_big_expansion_is_made_and_laid_out_off_the_gui_thread(qtbot, window, 
     full = view.document.current.diagram
     assert full is folding.full
     assert None not in full.edge_label._items
+
+
+def test_a_big_expansion_finishing_after_shape_inference_shows_its_types(
+    qtbot, window, tmp_path, monkeypatch
+):
+    """Asked for (and cut from the full diagram) before the types were inferred, laid out after
+    them: its edge labels show the types all the same."""
+    path = tmp_path / "layered300.onnx"
+    onnx.save(layered_model(300), path)
+    inferred = threading.Event()
+
+    def layout_after_inference(diagram, *args):  # the worker waits; the GUI thread never does
+        if threading.current_thread() is not threading.main_thread():
+            assert inferred.wait(60)
+        return layout_diagram(diagram, *args)
+
+    monkeypatch.setattr(document_view, "layout_diagram", layout_after_inference)
+    asked: list[frozenset[int]] = []
+
+    def expand_at_once(doc_id: int) -> None:  # before shape inference starts
+        view = window.current_view()
+        folding = view.drawing.folding
+        leaf = max(t for t in folding.everything if not folding.is_fold(t))
+        asked.append(folding.everything - {leaf})
+        view.set_expanded(asked[0])
+
+    window.session.document_opened.connect(expand_at_once)
+    with qtbot.waitSignal(window.session.types_inferred, timeout=60_000):
+        window.open_files([str(path)])
+    view = window.current_view()
+    assert view.document.current.expanded != asked[0]  # still on its way
+    with qtbot.waitSignal(view.groups_changed, timeout=60_000):
+        inferred.set()
+    diagram = view.document.current.diagram
+    assert view.document.current.expanded == asked[0]
+    inner = [
+        label
+        for label, name in zip(diagram.edge_label, diagram.edge_value, strict=True)
+        if name not in diagram.graph.inputs and name not in diagram.graph.outputs
+    ]
+    assert inner and all(inner), "an inner tensor's edge has no inferred type label"
+
+
+def test_the_last_expansion_asked_for_wins_over_one_still_laid_out(qtbot, window, tmp_path):
+    """Asking for the drawing shown (Collapse All right after an Expand All that is still being
+    laid out) drops the expansion on its way: it does not replace the drawing when it is done."""
+    path = tmp_path / "layered300.onnx"
+    onnx.save(layered_model(300), path)
+    view = open_and_wait(qtbot, window, path)
+    start = view.drawing.expanded
+    folding = view.drawing.folding
+    assert view.drawing.box_count_for(folding.everything) > SYNC_LAYOUT_BOXES
+    view.set_expanded(folding.everything)  # on a worker
+    view.set_expanded(start)  # back to what is shown, at once
+    assert window.runner.wait_idle(60_000)
+    QCoreApplication.processEvents()  # the worker's result, had it not been dropped
+    assert view.document.current.expanded == start
