@@ -15,14 +15,12 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QTabBar,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from inspector.core.checks import RuntimeTarget
-from inspector.core.collapse import WINDOW_VIEWPORT
 from inspector.core.findings import Finding
 from inspector.ui.compare import CompareActions, CompareView, Comparisons
 from inspector.ui.document_view import DocumentView
@@ -39,10 +37,6 @@ from inspector.ui.target_picker import PlacementLabel, TargetPicker, runtime_fac
 from inspector.ui.tasks import TaskRunner
 from inspector.ui.theme import THEMES, apply_theme
 from inspector.ui.window_chrome import WindowChrome
-
-#: A graph view narrower or lower than this is not laid out yet: new tabs open for a new
-#: window's canvas instead.
-MIN_CANVAS = 200
 
 
 class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
@@ -317,27 +311,6 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
         canvas = self.graph_canvas()
         for p in paths:
             self.session.open_file(p, canvas)
-
-    def graph_canvas(self) -> tuple[float, float]:
-        """The pixels a model's graph view gets in this window as it is now (a new tab opens its
-        groups to the depth readable there): the shown tab's, else the tab area less its bar."""
-        shown = self.tabs.currentWidget()
-        if isinstance(shown, DocumentView):
-            size = shown.view.viewport().size()
-            w, h = size.width(), size.height()
-            if shown.crumbs.isVisible():  # it shows a subgraph: a new tab starts without a bar
-                h += shown.crumbs.height()
-        else:
-            self.centralWidget().layout().activate()  # a window just shown is laid out first
-            bar = self.tabs.tabBar()
-            if not bar.count():  # hidden, hinting no height, until the first tab: measure one
-                bar = QTabBar(documentMode=True, tabsClosable=True)
-                bar.addTab("model.onnx")
-            w = self.tabs.width() - 2
-            h = self.tabs.height() - bar.sizeHint().height() - 2
-        if w < MIN_CANVAS or h < MIN_CANVAS:  # not laid out yet, or squeezed to nothing
-            return WINDOW_VIEWPORT
-        return float(w), float(h)
 
     def open_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(

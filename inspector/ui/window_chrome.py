@@ -1,6 +1,7 @@
-"""What gives the graph the room, and the window's smaller aids: the Problems count in the status
-bar (the docks that have nothing to show start closed), View > Show Minimap, View > Export Image…,
-Help > Keyboard Shortcuts, and the one line a first launch shows on what to try.
+"""What gives the graph the room (and the canvas size a new tab opens for), and the window's
+smaller aids: the Problems count in the status bar (the docks that have nothing to show start
+closed), View > Show Minimap, View > Export Image…, Help > Keyboard Shortcuts, and the one line a
+first launch shows on what to try.
 
 A mixin of :class:`~inspector.ui.main_window.MainWindow`: it reads the window's session, settings,
 tabs, message bar and panels, and keeps these aids out of the window's composition code.
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QMenu,
     QMessageBox,
+    QTabBar,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -29,9 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.core.collapse import WINDOW_VIEWPORT
 from inspector.core.findings import Severity
 from inspector.core.text import printable
 from inspector.scene.render import MAX_HEIGHT, paint_to_file
+from inspector.ui.document_view import DocumentView
 from inspector.ui.graph_view.view import GraphView
 from inspector.ui.message_bar import Level
 from inspector.ui.theme import severity_colour
@@ -86,6 +90,11 @@ class _ProblemCount(QToolButton):
         if event.type() == QEvent.Type.PaletteChange:  # View > Theme: light or dark colours
             # after the theme is set: its style's palette comes first, the theme's own after
             QTimer.singleShot(0, self, lambda: self.set_severity(self.severity))
+
+
+#: A graph view narrower or lower than this is not laid out yet: new tabs open for a new
+#: window's canvas instead.
+MIN_CANVAS = 200
 
 
 class WindowChrome:
@@ -259,6 +268,27 @@ class WindowChrome:
                 "Every menu command that has a key, and the keys of the graph view",
             )
         )
+
+    def graph_canvas(self: MainWindow) -> tuple[float, float]:
+        """The pixels a model's graph view gets in this window as it is now (a new tab opens its
+        groups to the depth readable there): the shown tab's, else the tab area less its bar."""
+        shown = self.tabs.currentWidget()
+        if isinstance(shown, DocumentView):
+            size = shown.view.viewport().size()
+            w, h = size.width(), size.height()
+            if shown.crumbs.isVisible():  # it shows a subgraph: a new tab starts without a bar
+                h += shown.crumbs.height()
+        else:
+            self.centralWidget().layout().activate()  # a window just shown is laid out first
+            bar = self.tabs.tabBar()
+            if not bar.count():  # hidden, hinting no height, until the first tab: measure one
+                bar = QTabBar(documentMode=True, tabsClosable=True)
+                bar.addTab("model.onnx")
+            w = self.tabs.width() - 2
+            h = self.tabs.height() - bar.sizeHint().height() - 2
+        if w < MIN_CANVAS or h < MIN_CANVAS:  # not laid out yet, or squeezed to nothing
+            return WINDOW_VIEWPORT
+        return float(w), float(h)
 
     def shortcut_rows(self: MainWindow) -> list[tuple[str, str]]:
         """(keys, command) for every menu action with a shortcut, read from the menus themselves
