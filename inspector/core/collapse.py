@@ -469,15 +469,16 @@ class CollapsibleDrawing(DrawnGraph):
     def diagram_for(self, expanded: Collection[int]) -> tuple[frozenset[int], Diagram]:
         """The expansion state ``expanded`` stands for (ids of this folding only) and its
         diagram, not laid out yet."""
-        state = self._state(expanded)
+        state = self.state_for(expanded)
         return state, self.folding.diagram(state)
 
     def box_count_for(self, expanded: Collection[int]) -> int:
         """How many boxes the drawing with ``expanded`` open has, without making it (a few ms
         for 100k nodes; making a big one takes a second)."""
-        return self.folding.box_count(self._state(expanded))
+        return self.folding.box_count(self.state_for(expanded))
 
-    def _state(self, expanded: Collection[int]) -> frozenset[int]:
+    def state_for(self, expanded: Collection[int]) -> frozenset[int]:
+        """The expansion state ``expanded`` stands for: the ids of this folding in it."""
         return frozenset(t for t in expanded if 0 < t < self.folding.size)
 
 

@@ -63,6 +63,8 @@ class DocumentView(QWidget):
         self.view.fold_key_pressed.connect(self._fold_key)
         #: Milliseconds the last expand/collapse took: new diagram, layout, scene and a repaint.
         self.last_fold_ms = 0.0
+        #: The groups open in a drawing still being made on a worker (a big one), or None.
+        self._on_its_way: frozenset[int] | None = None
         self._shown_path = session.documents[doc_id].graph_path
         self.view.background_clicked.connect(lambda: session.select(doc_id, None))
         session.graph_changed.connect(self._graph_changed)
@@ -115,7 +117,9 @@ class DocumentView(QWidget):
             return
         # the last request wins: a drawing still being made for an earlier one is not shown
         self.session.runner.cancel(f"groups:{self.doc_id}")
-        if frozenset(expanded) == drawing.expanded:
+        self._on_its_way = None
+        wanted = drawing.state_for(expanded)
+        if wanted == drawing.expanded:
             return
         t0 = time.perf_counter()
         count = drawing.box_count_for(expanded)
@@ -128,6 +132,7 @@ class DocumentView(QWidget):
         # The full diagram's labels as the worker will copy them: shape inference replaces them
         # (Session._infer_later), and a drawing cut before that has labels without its types.
         labels = drawing.folding.full.edge_label
+        self._on_its_way = wanted
 
         def work(progress: ProgressFn, cancel: CancelToken) -> CollapsibleDrawing:
             # making a big drawing's boxes and text takes seconds: all of it off the GUI thread
@@ -137,6 +142,8 @@ class DocumentView(QWidget):
             return CollapsibleDrawing(diagram, layout, drawing.folding, state)
 
         def done(new: CollapsibleDrawing) -> None:
+            if self._on_its_way == wanted:
+                self._on_its_way = None
             doc = self.session.documents.get(self.doc_id)
             if doc is not None and doc.graph_path == path and doc.current is drawing:
                 full = drawing.folding.full
@@ -150,6 +157,15 @@ class DocumentView(QWidget):
             done,
             what=f"laying out {count:,} boxes of {self.document.path.name}",
         )
+
+    @property
+    def wanted_expanded(self) -> frozenset[int]:
+        """The groups open as the user has asked so far: those of a drawing still being made,
+        else the drawing shown (a second group opened meanwhile adds to the first)."""
+        drawing = self.drawing
+        if self._on_its_way is not None:
+            return self._on_its_way
+        return drawing.expanded if drawing is not None else frozenset()
 
     def _show_drawing(self, new: CollapsibleDrawing, focus: int | None, t0: float) -> None:
         # The drawing is the document's view state, like the graph path: the view replaces it.
@@ -186,7 +202,7 @@ class DocumentView(QWidget):
         if drawing is None or BoxKind(int(drawing.diagram.kind[box])) is not BoxKind.GROUP:
             return
         tid = int(drawing.diagram.ref[box])
-        self.set_expanded(drawing.expanded | {tid}, focus=tid)
+        self.set_expanded(self.wanted_expanded | {tid}, focus=tid)
 
     def collapse_around(self, box: int) -> None:
         """Close the open group holding ``box`` (a node, or a closed group inside it)."""
@@ -195,15 +211,16 @@ class DocumentView(QWidget):
             return
         d, folding = drawing.diagram, drawing.folding
         kind = BoxKind(int(d.kind[box]))
+        wanted = self.wanted_expanded
         if kind is BoxKind.NODE:
-            tid = folding.innermost_open(int(d.ref[box]), drawing.expanded)
+            tid = folding.innermost_open(int(d.ref[box]), wanted)
         elif kind is BoxKind.GROUP:
             tid = int(folding.parent[int(d.ref[box])])
         else:
             return
         if tid is None or tid <= 0:
             return
-        self.set_expanded(drawing.expanded - {tid}, focus=tid)
+        self.set_expanded(wanted - {tid}, focus=tid)
 
     def expand_all(self) -> None:
         if self.drawing is not None:
@@ -217,14 +234,28 @@ class DocumentView(QWidget):
         if self.drawing is not None:
             self.set_expanded(self.drawing.folding.expanded_to_depth(depth))
 
+    def depth_shown(self) -> int:
+        """The deepest depth whose groups are all open (as asked so far)."""
+        drawing = self.drawing
+        if drawing is None:
+            return 0
+        folding, wanted = drawing.folding, self.wanted_expanded
+        open_to = [
+            d for d in range(folding.max_depth + 1) if folding.expanded_to_depth(d) <= wanted
+        ]
+        return max(open_to, default=0)
+
     def ask_depth(self) -> None:
         """View > Expand to Depth…: ask for the depth, then expand to it."""
         drawing = self.drawing
         if drawing is None:
             return
+        folding = drawing.folding
+        deepest = folding.max_depth
         depth, ok = QInputDialog.getInt(
-            self, "Expand to Depth", "Open the groups down to depth (0: top-level boxes):",
-            0, 0, drawing.folding.max_depth, 1,
+            self, "Expand to Depth",
+            f"Open the groups down to depth (0: top-level boxes; {deepest}: everything):",
+            self.depth_shown(), 0, deepest, 1,
         )  # fmt: skip
         if ok:
             self.expand_to_depth(depth)
@@ -259,8 +290,9 @@ class DocumentView(QWidget):
         if drawing is None or not 0 <= node_index < len(drawing.diagram.node_box):
             return
         path = drawing.folding.path_to(node_index)
-        if not set(path) <= drawing.expanded:
-            self.set_expanded(drawing.expanded | set(path), focus=-1 - node_index)
+        wanted = self.wanted_expanded
+        if not set(path) <= wanted:
+            self.set_expanded(wanted | set(path), focus=-1 - node_index)
 
     def set_show_edge_labels(self, on: bool) -> None:
         self._show_edge_labels = on

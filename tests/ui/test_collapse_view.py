@@ -264,3 +264,35 @@ def test_the_last_expansion_asked_for_wins_over_one_still_laid_out(qtbot, window
     assert window.runner.wait_idle(60_000)
     QCoreApplication.processEvents()  # the worker's result, had it not been dropped
     assert view.document.current.expanded == start
+
+
+def test_a_group_opened_while_a_big_drawing_is_made_adds_to_it(qtbot, window, tmp_path):
+    """Opening a second group while the drawing for the first is still on its worker opens both
+    (the request is built from what was asked, not from the drawing shown)."""
+    path = tmp_path / "layered300.onnx"
+    onnx.save(layered_model(300), path)
+    view = open_and_wait(qtbot, window, path)
+    _action(window, "&Collapse All Groups").trigger()
+    folding = view.drawing.folding
+    embed = _group_boxes(view.document.current.diagram)["embed"]
+    almost = folding.everything - {int(view.document.current.diagram.ref[embed])}
+    assert view.drawing.box_count_for(almost) > SYNC_LAYOUT_BOXES
+    view.set_expanded(almost)  # on its way
+    assert view.wanted_expanded == almost and view.document.current.expanded != almost
+    assert view.depth_shown() < folding.max_depth  # embed is still closed
+    view.expand_group(embed)  # the shown drawing's box, while the first is still being made
+    qtbot.waitUntil(lambda: view.document.current.expanded == folding.everything, timeout=60_000)
+    assert view.depth_shown() == folding.max_depth
+
+
+def test_expand_to_depth_starts_at_the_depth_shown(qtbot, window, tmp_path):
+    path = tmp_path / "layered.onnx"
+    onnx.save(layered_model(60), path)
+    view = open_and_wait(qtbot, window, path)
+    view.collapse_all()
+    assert view.depth_shown() == 0
+    view.expand_to_depth(1)
+    assert view.depth_shown() == 1
+    view.expand_all()
+    qtbot.waitUntil(lambda: view.document.current.expanded == view.drawing.folding.everything)
+    assert view.depth_shown() == view.drawing.folding.max_depth
