@@ -35,7 +35,7 @@ import numpy as np
 
 from inspector.core.finding_places import finding_places
 from inspector.core.findings import Finding, Severity
-from inspector.core.graph import Graph, Node
+from inspector.core.graph import Graph
 from inspector.core.tasks import gc_paused
 
 NAME_SCOPES_KEY = "pkg.torch.onnx.name_scopes"
@@ -416,10 +416,13 @@ class _TreeBuilder:
         direct = np.bincount(node_group, minlength=len(groups))
         # a node's subgraphs belong to its group: their nodes count there (If and Loop bodies)
         weighted = direct.copy()
+        identities: set[int] = set()  # plain Identity nodes (see _count_params)
         for node in graph.nodes:
             if node.subgraph_by_attribute:
                 inside = sum(len(g.nodes) for _, sub in node.subgraphs for g in sub.iter_graphs())
                 weighted[node_group[node.index]] += inside
+            elif node.op_type == "Identity" and not node.domain:
+                identities.add(node.index)
         here, counts = direct.tolist(), weighted.tolist()  # this graph's nodes; all nodes
         for g in reversed(walk):  # children before parents
             p = groups[g].parent
@@ -431,25 +434,29 @@ class _TreeBuilder:
         span = np.stack((first, first + np.array(here, dtype=np.int64)), axis=1)
         for g, n in zip(groups, counts, strict=True):
             g.nodes = n
-        _count_params(groups, node_group, graph)
+        _count_params(groups, node_group, graph, identities)
         return Hierarchy(source, groups, node_group, weighted, order, span, self.by_key)
 
 
-def _count_params(groups: list[Group], node_group: np.ndarray, graph: Graph) -> None:
-    """Each group's initializer elements read by its nodes, an initializer once per group."""
+def _count_params(
+    groups: list[Group], node_group: np.ndarray, graph: Graph, identities: set[int]
+) -> None:
+    """Each group's initializer elements read by its nodes, an initializer once per group; the
+    nodes reading the output of an ``Identity`` of it (``identities``) read it too: the
+    TorchScript exporter hands a weight equal to an earlier one (a second LayerNorm's) to its
+    module through a top-level ``Identity``, which belongs to no group."""
     ancestors: list[tuple[int, ...]] = []  # a group and every group above it, the root included
     for g in groups:  # parents come first
         ancestors.append((g.id, *ancestors[g.parent]) if g.parent >= 0 else (g.id,))
     params = [0] * len(groups)
-    nodes = graph.nodes
     for v in graph.values.values():
         init = v.initializer
         if init is None or not v.consumers:
             continue
         numel = init.numel
         consumers = v.consumers
-        if any(_passes_on(nodes[c]) for c in consumers):
-            consumers = _through_identities(consumers, graph)
+        if identities and not identities.isdisjoint(consumers):
+            consumers = _through_identities(consumers, graph, identities)
         if len(consumers) == 1:
             holders: Iterable[int] = ancestors[node_group[consumers[0]]]
         else:
@@ -460,18 +467,12 @@ def _count_params(groups: list[Group], node_group: np.ndarray, graph: Graph) -> 
         g.params = n
 
 
-def _passes_on(node: Node) -> bool:
-    return node.op_type == "Identity" and not node.domain
-
-
-def _through_identities(consumers: list[int], graph: Graph) -> list[int]:
-    """The nodes reading an initializer, an ``Identity`` of it standing for the nodes that read
-    its copy: the TorchScript exporter hands a weight equal to an earlier one (a second
-    LayerNorm's) to its module through a top-level ``Identity``, which belongs to no group."""
+def _through_identities(consumers: list[int], graph: Graph, identities: set[int]) -> list[int]:
+    """``consumers`` and, for each that is an Identity, the nodes reading its output."""
     out: list[int] = []
     for c in consumers:
-        node = graph.nodes[c]
         out.append(c)
-        if _passes_on(node) and node.outputs and node.outputs[0] in graph.values:
+        node = graph.nodes[c]
+        if c in identities and node.outputs and node.outputs[0] in graph.values:
             out += graph.values[node.outputs[0]].consumers
     return out
