@@ -167,12 +167,18 @@ def test_left_closes_the_group_right_just_opened(qtbot, window, tmp_path):
     assert _group_boxes(view.document.current.diagram) == _group_boxes(before)
 
 
-def test_a_place_picked_on_the_minimap_survives_a_resize(qtbot, window, tmp_path):
+def _deep_chain_expanded(qtbot, window, tmp_path):
+    """A 60-layer chain open in the window with every group expanded (a deep, narrow graph)."""
     path = tmp_path / "layered.onnx"
     onnx.save(layered_model(60), path)
     view = open_and_wait(qtbot, window, path)
     view.expand_all()
     qtbot.waitUntil(lambda: view.document.current.diagram.box_count > 200)
+    return view
+
+
+def test_a_place_picked_on_the_minimap_survives_a_resize(qtbot, window, tmp_path):
+    view = _deep_chain_expanded(qtbot, window, tmp_path)
     graph = view.view
     graph.start_view()  # a tall graph starts readable at its top, as a big model opens
     minimap = graph.minimap
@@ -259,11 +265,7 @@ def test_show_minimap_says_in_the_status_bar_why_none_may_show(qtbot, window):
 
 
 def test_a_deep_graphs_minimap_shows_its_boxes(qtbot, window, tmp_path):
-    path = tmp_path / "layered.onnx"
-    onnx.save(layered_model(60), path)
-    view = open_and_wait(qtbot, window, path)
-    view.expand_all()
-    qtbot.waitUntil(lambda: view.document.current.diagram.box_count > 200)
+    view = _deep_chain_expanded(qtbot, window, tmp_path)
     rect = view.scene.sceneRect()
     assert rect.height() > 20 * rect.width()  # a deep chain
     view.view.start_view()
