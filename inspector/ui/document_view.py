@@ -65,6 +65,8 @@ class DocumentView(QWidget):
         self.last_fold_ms = 0.0
         #: The groups open in a drawing still being made on a worker (a big one), or None.
         self._on_its_way: frozenset[int] | None = None
+        #: What the view centres on when that drawing arrives (a later reveal moves it).
+        self._arrival_focus: int | None = None
         self._shown_path = session.documents[doc_id].graph_path
         self.view.background_clicked.connect(lambda: session.select(doc_id, None))
         session.graph_changed.connect(self._graph_changed)
@@ -132,7 +134,7 @@ class DocumentView(QWidget):
         # The full diagram's labels as the worker will copy them: shape inference replaces them
         # (Session._infer_later), and a drawing cut before that has labels without its types.
         labels = drawing.folding.full.edge_label
-        self._on_its_way = wanted
+        self._on_its_way, self._arrival_focus = wanted, focus
 
         def work(progress: ProgressFn, cancel: CancelToken) -> CollapsibleDrawing:
             # making a big drawing's boxes and text takes seconds: all of it off the GUI thread
@@ -149,7 +151,7 @@ class DocumentView(QWidget):
                 full = drawing.folding.full
                 if full.edge_label is not labels and new.diagram is not full:
                     new.diagram.refresh_edge_labels()  # inferred while it was being made
-                self._show_drawing(new, focus, t0)
+                self._show_drawing(new, self._arrival_focus, t0)
 
         self.session.runner.submit(
             f"groups:{self.doc_id}",
@@ -293,6 +295,8 @@ class DocumentView(QWidget):
         wanted = self.wanted_expanded
         if not set(path) <= wanted:
             self.set_expanded(wanted | set(path), focus=-1 - node_index)
+        elif self._on_its_way is not None:  # shown by the drawing on its way: centre there
+            self._arrival_focus = -1 - node_index
 
     def set_show_edge_labels(self, on: bool) -> None:
         self._show_edge_labels = on

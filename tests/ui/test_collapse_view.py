@@ -296,3 +296,23 @@ def test_expand_to_depth_starts_at_the_depth_shown(qtbot, window, tmp_path):
     view.expand_all()
     qtbot.waitUntil(lambda: view.document.current.expanded == view.drawing.folding.everything)
     assert view.depth_shown() == view.drawing.folding.max_depth
+
+
+def test_a_node_revealed_while_its_drawing_is_made_is_where_the_view_lands(qtbot, window, tmp_path):
+    """Search or Problems showing a node that the drawing on its way will show: when it
+    arrives, the view centres on that node (not on what the expansion was asked for)."""
+    path = tmp_path / "layered300.onnx"
+    onnx.save(layered_model(300), path)
+    view = open_and_wait(qtbot, window, path)
+    view.collapse_all()
+    folding = view.drawing.folding
+    embed = _group_boxes(view.document.current.diagram)["embed"]
+    almost = folding.everything - {int(view.document.current.diagram.ref[embed])}
+    graph = view.document.graph
+    node = next(n.index for n in graph.nodes if n.name == "/layers.150/attn/Softmax")
+    with qtbot.waitSignal(view.groups_changed, timeout=60_000):
+        view.set_expanded(almost)
+        view.reveal_node(node)  # its groups are all in the drawing on its way
+    box = view.box_of_node(node)
+    assert view.document.current.diagram.kind[box] == BoxKind.NODE
+    assert view.view.visible_scene_rect().contains(view.scene.box_rect(box).center())
