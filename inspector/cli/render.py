@@ -38,16 +38,11 @@ def run(args: argparse.Namespace) -> int:
     deep one into columns side by side (dashed lines mark the cuts); pieces past 16,000 px of
     height continue in OUT-2.png, OUT-3.png, ... An SVG is always one file."""
     out = Path(args.output)
-    if out.is_dir() or args.output.endswith(("/", os.sep)):
-        raise UsageError(
-            f"'{args.output}' names a folder; name an image file, e.g. -o {out / 'graph.png'}"
-        )
-    if out.suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"cannot write '{out.name}': the output must end in .png or .svg")
-    if not out.parent.exists():
-        raise UsageError(f"cannot write '{out}': folder '{out.parent}' does not exist")
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write '{out}': '{out.parent}' is a file, not a folder")
+    from inspector.scene.render import PAGE_ASPECT, image_path_problem, render_graph
+
+    problem = image_path_problem(out, named_as_folder=args.output.endswith(("/", os.sep)))
+    if problem:
+        raise UsageError(problem)
     if args.width < 16 or args.width > 32768:
         raise UsageError(f"--width {args.width} is out of range; use 16 to 32768 pixels")
     if args.depth is not None and args.depth < 0:
@@ -61,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("refusing to overwrite the model file; choose another output path")
     _check_writable(out)
     from inspector.core.collapse import draw_collapsible
-    from inspector.scene.render import PAGE_ASPECT, render_graph
 
     # The image's height follows the graph: a default depth is chosen for a tall page.
     page = (float(args.width), PAGE_ASPECT * args.width)

@@ -21,6 +21,7 @@ edge's start is left out (:mod:`.labels`); arrowheads and labels are left out wh
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import TYPE_CHECKING
@@ -223,12 +224,18 @@ class EdgeLayer(_Layer):
         run = s.text_record.begin(painter, s.label_font) if s.text_record is not None else None
         ascent = self._labels.ascent
         labels = s.diagram.edge_label
-        # the boxes a label placed here could land on (it reaches REACH from its edge's start)
-        boxes = RectIndex()
-        near = s.box_grid.query(x0 - 2 * REACH, y0 - 2 * REACH, x1 + 2 * REACH, y1 + 2 * REACH)
-        corners = np.stack((s.bx0[near], s.by0[near], s.bx1[near], s.by1[near]), axis=1)
-        for b, r in zip(near.tolist(), corners.tolist(), strict=True):
-            boxes.add(b, tuple(r))
+
+        @functools.cache
+        def boxes() -> RectIndex:
+            """The boxes a label placed in this frame could land on (a label reaches REACH from
+            its edge's start); indexed once a frame places a label anew, not on every frame."""
+            index = RectIndex()
+            hits = s.box_grid.query(x0 - 2 * REACH, y0 - 2 * REACH, x1 + 2 * REACH, y1 + 2 * REACH)
+            corners = np.stack((s.bx0[hits], s.by0[hits], s.bx1[hits], s.by1[hits]), axis=1)
+            for b, r in zip(hits.tolist(), corners.tolist(), strict=True):
+                index.add(b, tuple(r))
+            return index
+
         edges.sort()  # placed in edge order: a whole-graph render always comes out the same
         for e, (x, y) in zip(edges.tolist(), s.edge_start[edges].tolist(), strict=True):
             spot = place(e, labels[e], x, y, boxes) if labels[e] else None

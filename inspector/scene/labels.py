@@ -3,8 +3,8 @@
 A label's first choice is just right of and below the point its edge leaves the box. Edges that
 leave one box (the outputs of a Split, a TopK) start at the same point, and labels of edges from
 neighbouring boxes can meet, so each label takes the first of a few nearby spots that no label
-placed before it, and no box, covers: right, left, then one and two rows further down; with none free it is
-not drawn (the edge's tooltip still gives its type).
+placed before it, and no box, covers: right, left, then one and two rows further down; with
+none free it is not drawn (the edge's tooltip still gives its type).
 
 A label is placed the first time a frame needs it and then keeps its spot, so labels never jump
 while the view scrolls; labels are placed in edge order within a frame, so a whole-graph render
@@ -14,6 +14,7 @@ always comes out the same. A label whose text changes (types inferred later) is 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from PySide6.QtGui import QFont, QFontMetricsF
 
@@ -65,11 +66,17 @@ class LabelPlacer:
         self._index = RectIndex()
 
     def place(
-        self, edge: int, text: str, x: float, y: float, boxes: RectIndex | None = None
+        self,
+        edge: int,
+        text: str,
+        x: float,
+        y: float,
+        boxes: Callable[[], RectIndex] | None = None,
     ) -> Rect | None:
         """The spot of ``edge``'s label ``text`` for an edge leaving ``(x, y)``, off the labels
-        placed before and off ``boxes`` (the boxes near it: a label under a box is hidden, as
-        the boxes are painted over the edges); None: no room."""
+        placed before and off ``boxes()`` (the boxes near it: a label under a box is hidden, as
+        the boxes are painted over the edges; asked for only when a label is placed anew);
+        None: no room."""
         known = self._placed.get(edge)
         if known is not None:
             if known[0] == text:
@@ -80,12 +87,13 @@ class LabelPlacer:
         if w is None:
             w = self._widths[text] = self._fm.horizontalAdvance(text)
         h = self.height
+        near = boxes() if boxes is not None else RectIndex()
         spot = None
         for row in range(ROWS):
             top = y + DROP + row * (h + 1)
             for left in (x + GAP, x - GAP - w):
                 r = (left, top, left + w, top + h)
-                if not self._index.overlaps(r) and not (boxes is not None and boxes.overlaps(r)):
+                if not self._index.overlaps(r) and not near.overlaps(r):
                     spot = r
                     break
             if spot is not None:

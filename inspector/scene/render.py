@@ -387,6 +387,21 @@ def render_to_file(
     return render_graph(diagram, layout, out_path, width, dark).files[0]
 
 
+def image_path_problem(out: Path, named_as_folder: bool = False) -> str:
+    """What stops an image being written at ``out`` (one line: what is wrong and what to do),
+    or "": the one check of the window's Export Image and of ``render -o`` (``named_as_folder``:
+    the path was typed with a trailing separator)."""
+    if named_as_folder or out.is_dir():
+        return f"'{out}' names a folder; name an image file, e.g. {out / 'graph.png'}"
+    if out.suffix.lower() not in (".png", ".svg"):
+        return f"cannot write '{out.name}': the name must end in .png or .svg (PNG or SVG only)"
+    if not out.parent.exists():
+        return f"cannot write '{out}': folder '{out.parent}' does not exist"
+    if not out.parent.is_dir():
+        return f"cannot write '{out}': '{out.parent}' is a file, not a folder"
+    return ""
+
+
 def paint_to_file(
     scene: GraphScene, source: QRectF, out_path: str | Path, scale: float, title: str = ""
 ) -> Path:

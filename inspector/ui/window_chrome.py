@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from inspector.core.collapse import WINDOW_VIEWPORT
 from inspector.core.findings import Severity
 from inspector.core.text import printable
-from inspector.scene.render import MAX_HEIGHT, paint_to_file
+from inspector.scene.render import MAX_HEIGHT, image_path_problem, paint_to_file
 from inspector.ui.document_view import DocumentView
 from inspector.ui.graph_view.view import GraphView
 from inspector.ui.message_bar import Level
@@ -56,20 +56,6 @@ FIRST_RUN_HINT = (
 def _suffix_of(name_filter: str) -> str:
     """ ".svg" for the SVG entry of ``IMAGE_FILTER``, else ".png"."""
     return ".svg" if "*.svg" in name_filter else ".png"
-
-
-def _image_path_problem(out: Path) -> str:
-    """What stops Export Image from writing ``out`` (one line saying what to do), or ""."""
-    if out.suffix.lower() not in (".png", ".svg"):
-        return (
-            f"{out.name} is not a .png or .svg name; Export Image writes PNG or SVG only. "
-            "Name the file .png or .svg."
-        )
-    if out.is_dir():
-        return f"{out} is a folder. Choose a file name."
-    if not out.parent.is_dir():
-        return f"the folder {out.parent} does not exist. Choose another folder."
-    return ""
 
 
 class _ProblemCount(QToolButton):
@@ -234,7 +220,7 @@ class WindowChrome:
         out = Path(path)
         if not out.suffix:
             out = out.with_name(out.name + suffix)
-        problem = _image_path_problem(out)
+        problem = image_path_problem(out)
         if problem:
             self.messages.show_message(f"Could not save the image: {problem}", Level.WARNING)
             return None
