@@ -255,23 +255,26 @@ class Folding:
 
     # -------------------------------------------------------------------------- the drawing
 
+    def _node_box_rep(self, expanded: Collection[int]) -> tuple[np.ndarray, list[int]]:
+        """Per node box of the full diagram, the closed tree id it is drawn inside (-1: drawn
+        itself); and the closed tree ids drawn as boxes (none: everything is open)."""
+        rep, boxes = self.box_ids(expanded)
+        return rep[self.hierarchy.node_group][self._box_home], boxes
+
     def box_count(self, expanded: Collection[int]) -> int:
         """The number of boxes :meth:`diagram` draws for ``expanded``."""
-        rep, boxes = self.box_ids(expanded)
+        box_rep, boxes = self._node_box_rep(expanded)
         if not boxes:
             return self.full.box_count
-        shown = int(np.count_nonzero(rep[self.hierarchy.node_group][self._box_home] < 0))
-        return shown + len(boxes) + len(self._other_boxes)
+        return int(np.count_nonzero(box_rep < 0)) + len(boxes) + len(self._other_boxes)
 
     def diagram(self, expanded: Collection[int]) -> Diagram:
         """What is drawn with the tree ids in ``expanded`` open: closed groups are GROUP boxes
         (``ref`` is the tree id) placed after the nodes drawn, before the inputs and outputs."""
         full = self.full
-        rep, boxes = self.box_ids(expanded)
+        box_rep, boxes = self._node_box_rep(expanded)
         if not boxes:
             return full
-        node_rep = rep[self.hierarchy.node_group]  # node index → closed tree id, or -1
-        box_rep = node_rep[self._box_home]
         shown = self._node_boxes[box_rep < 0]
         others = self._other_boxes
         n_shown, n_groups = len(shown), len(boxes)
