@@ -80,7 +80,7 @@ def test_big_model_opens_collapsed_and_groups_open_and_close(qtbot, window, tmp_
 
     # the View menu: everything, nothing, depth 1
     _action(window, "E&xpand All Groups").trigger()
-    qtbot.waitUntil(lambda: view.document.current.diagram is drawing.folding.full)
+    qtbot.waitUntil(lambda: view.document.current.diagram is drawing.folding.full, timeout=60_000)
     assert view.scene.box_grid.count == len(view.document.graph.nodes) + 2
     _action(window, "&Collapse All Groups").trigger()
     assert set(_group_boxes(view.document.current.diagram)) == set(boxes)
@@ -110,7 +110,9 @@ def test_finding_in_a_collapsed_group_is_counted_and_reached(qtbot, window, tmp_
     # its Problems row opens the groups on the way and selects the node itself
     row = doc.findings.index(errors[0])
     window.problems.finding_activated.emit(row)
-    qtbot.waitUntil(lambda: doc.selection is not None and doc.selection.ident == frob)
+    qtbot.waitUntil(
+        lambda: doc.selection is not None and doc.selection.ident == frob, timeout=60_000
+    )
     diagram = doc.current.diagram
     box = int(diagram.node_box[frob])
     assert diagram.kind[box] == BoxKind.NODE and view.scene.selected_box == box
@@ -157,7 +159,7 @@ def test_breadcrumb_back_up_opens_the_groups_to_the_if(qtbot, window, tmp_path):
     # the breadcrumb's first button goes back to the main graph, with the If drawn and shown
     back = view.crumbs.findChildren(QToolButton)[0]
     qtbot.mouseClick(back, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: doc.graph_path == ())
+    qtbot.waitUntil(lambda: doc.graph_path == (), timeout=60_000)
     diagram = doc.current.diagram
     box = int(diagram.node_box[node.index])
     assert diagram.kind[box] == BoxKind.NODE
@@ -294,7 +296,9 @@ def test_expand_to_depth_starts_at_the_depth_shown(qtbot, window, tmp_path):
     view.expand_to_depth(1)
     assert view.depth_shown() == 1
     view.expand_all()
-    qtbot.waitUntil(lambda: view.document.current.expanded == view.drawing.folding.everything)
+    qtbot.waitUntil(
+        lambda: view.document.current.expanded == view.drawing.folding.everything, timeout=60_000
+    )
     assert view.depth_shown() == view.drawing.folding.max_depth
 
 

@@ -173,7 +173,7 @@ def _deep_chain_expanded(qtbot, window, tmp_path):
     onnx.save(layered_model(60), path)
     view = open_and_wait(qtbot, window, path)
     view.expand_all()
-    qtbot.waitUntil(lambda: view.document.current.diagram.box_count > 200)
+    qtbot.waitUntil(lambda: view.document.current.diagram.box_count > 200, timeout=60_000)
     return view
 
 
