@@ -153,6 +153,26 @@ def test_group_boxes_show_control_characters_escaped(tmp_path: Path) -> None:
     assert titles == [printable(s) for s in scopes]
 
 
+def _info_of_chain(
+    tmp_path: Path, nodes: list[onnx.NodeProto], shape: list[int], inits: list[onnx.TensorProto]
+) -> dict:
+    """``info --json`` of a graph of ``nodes`` from float input ``x`` to output ``y`` (both of
+    ``shape``), opset 18."""
+    f = TensorProto.FLOAT
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", f, shape)],
+        [helper.make_tensor_value_info("y", f, shape)],
+        initializer=inits,
+    )
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    r = run_cli("info", str(path), "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
 def test_group_node_counts_include_the_branches_of_an_if(tmp_path: Path) -> None:
     """`info`: nodes 8 (4 of them in the If's branches), but the groups add up to 4: the group
     holding the If said 3 nodes, not 7."""
@@ -183,18 +203,7 @@ def test_group_node_counts_include_the_branches_of_an_if(tmp_path: Path) -> None
         ),
         helper.make_node("Relu", ["o"], ["y"], name="/tail/Relu"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "if_groups",
-        [helper.make_tensor_value_info("x", f, [1, 8])],
-        [helper.make_tensor_value_info("y", f, [1, 8])],
-        initializer=[helper.make_tensor("zero", f, [], [0.0])],
-    )
-    path = tmp_path / "if_groups.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
-    r = run_cli("info", str(path), "--json")
-    assert r.returncode == 0, r.stderr
-    data = json.loads(r.stdout)
+    data = _info_of_chain(tmp_path, nodes, [1, 8], [helper.make_tensor("zero", f, [], [0.0])])
     assert data["node_count"] == 8
     tree = {g["name"]: g["nodes"] for g in data["groups"]["tree"]}
     assert tree == {"blk": 7, "tail": 1}
@@ -222,18 +231,8 @@ def test_group_params_follow_the_torchscript_exporters_deduplicated_weights(
         ),
         helper.make_node("Relu", ["h1"], ["y"], name="/layers.1/Relu"),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "dedup",
-        [helper.make_tensor_value_info("x", f, [2, 16])],
-        [helper.make_tensor_value_info("y", f, [2, 16])],
-        initializer=[weight],
-    )
-    path = tmp_path / "dedup.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
-    r = run_cli("info", str(path), "--json")
-    assert r.returncode == 0, r.stderr
-    tree = {g["name"]: g["params"] for g in json.loads(r.stdout)["groups"]["tree"]}
+    data = _info_of_chain(tmp_path, nodes, [2, 16], [weight])
+    tree = {g["name"]: g["params"] for g in data["groups"]["tree"]}
     assert tree == {"layers.0": 16, "layers.1": 16}
 
 
