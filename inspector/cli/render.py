@@ -82,6 +82,14 @@ def run(args: argparse.Namespace) -> int:
             "drawn whole in one image instead, too small to read (--depth N collapses groups)",
             file=sys.stderr,
         )
+    stale = _stale_pages(target, len(files))
+    if stale:
+        print(
+            f"note: {_count(len(stale), 'older page')} ({stale[0].name}"
+            f"{' …' if len(stale) > 1 else ''}) from an earlier render of {out.name} "
+            "left as they were; delete them if they are not wanted",
+            file=sys.stderr,
+        )
     groups = (
         len(drawn.folding.box_ids(drawn.expanded)[1]) if diagram is not drawn.folding.full else 0
     )
@@ -107,6 +115,18 @@ def run(args: argparse.Namespace) -> int:
             counts.append(_count(groups, "collapsed group"))
         print(f"wrote {shown} ({', '.join(counts)})")
     return EXIT_OK
+
+
+def _stale_pages(target: Path, pages: int) -> list[Path]:
+    """``OUT-N.png`` files in the output's folder numbered past the pages just written: an
+    earlier, longer render's (they are never deleted: the name could be the user's own file)."""
+    page = re.compile(re.escape(target.stem) + r"-(\d+)" + re.escape(target.suffix))
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return []
+    found = [(int(m[1]), name) for name in names if (m := page.fullmatch(name))]
+    return [target.parent / name for number, name in sorted(found) if number > max(pages, 1)]
 
 
 def _count(n: int, noun: str) -> str:

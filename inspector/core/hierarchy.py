@@ -351,13 +351,15 @@ def _module_paths(components: list[str]) -> tuple[str, ...]:
 
 def _display_name(key: str, parent_key: str) -> str:
     """A box's name: the key below its parent's, with the parent's last name kept before a bare
-    index ("layers.0", "mlp.0", "q")."""
+    index ("layers.0", "mlp.0", "q"); a name of spaces alone is quoted (``"' '"``), so its box
+    has a title one can see."""
     if parent_key and key.startswith(parent_key + "."):
         rel = key[len(parent_key) + 1 :]
         if rel.isdigit():
             return f"{parent_key.rsplit('.', 1)[-1]}.{rel}"
-        return rel
-    return key
+    else:
+        rel = key
+    return rel if rel.strip() else repr(rel)
 
 
 class _TreeBuilder:

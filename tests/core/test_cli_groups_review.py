@@ -84,6 +84,21 @@ def test_render_a_later_page_that_cannot_be_written(tmp_path: Path) -> None:
     assert "could not write" in line and "g-2.png" in line, line
 
 
+def test_render_says_older_pages_were_left(small: Path, tmp_path: Path) -> None:
+    """A one-page render beside an earlier three-page one: the older OUT-2/OUT-3 pages are
+    left as they were (they could be the user's own files), and the note says so."""
+    old = {name: name.encode() for name in ("g-2.png", "g-3.png", "g-x.png", "g-2.svg")}
+    for name, data in old.items():
+        (tmp_path / name).write_bytes(data)
+    r = run_cli("render", str(small), "-o", str(tmp_path / "g.png"))
+    assert r.returncode == 0, r.stderr
+    notes = [line for line in r.stderr.splitlines() if "older page" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: 2 older pages (g-2.png …)"), r.stderr
+    assert all((tmp_path / name).read_bytes() == data for name, data in old.items())
+    r = run_cli("render", str(small), "-o", str(tmp_path / "other.png"))
+    assert "older page" not in r.stderr
+
+
 def scoped_chain(tmp_path: Path, scopes: list[str], name: str = "scoped") -> Path:
     """Two nodes (Relu, Sigmoid) in each TorchScript-style scope ``/<scope>/<Op>``, in a chain."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])

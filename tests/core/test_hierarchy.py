@@ -366,6 +366,26 @@ def test_name_scopes_metadata_unusual_text(tmp_path):
     assert h.groups[h.group_of(2)].key == "enc"
 
 
+def test_a_scope_of_spaces_gets_a_title_one_can_see(tmp_path):
+    """A module named " " (TorchScript ``/ /Relu``, dynamo ``' '``) is shown quoted, not as a
+    blank box title."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="/ /Relu"),
+        helper.make_node("Neg", ["a"], ["b"], name="/ /inner/Neg"),
+        helper.make_node("Neg", ["b"], ["y"], name="/enc/  /Neg"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    h = build_hierarchy(_save(tmp_path, graph).graph)
+    assert h.group(" ").name == "' '"
+    assert h.group(" .inner").name == "inner"
+    assert h.group("enc.  ").name == "'  '"
+
+
 def test_torchscript_names_and_a_finding_inside_a_subgraph(tmp_path):
     then_g = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["ty"], name="then_relu")],
