@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -121,22 +122,30 @@ def _cosmetic(color: QColor, width: float) -> QPen:
     return pen
 
 
-class _Layer(QGraphicsItem):
+class SceneLayer(QGraphicsItem):
     """An item spanning the whole drawing that paints from the scene's arrays."""
 
     def __init__(self, scene: GraphScene, rect: QRectF) -> None:
         super().__init__()
-        self.graph = scene
+        # Not a plain reference: the scene holds its layers, and that cycle would keep a closed
+        # tab's scene, and through its diagram the whole graph model, until a full collection.
+        self._scene = weakref.ref(scene)
         self._rect = rect
         # Without this flag option.exposedRect is the whole item, and every scroll step would
         # paint the full graph instead of the newly exposed strip.
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
 
+    @property
+    def graph(self) -> GraphScene:
+        scene = self._scene()
+        assert scene is not None, "a layer outlived its scene"
+        return scene
+
     def boundingRect(self) -> QRectF:
         return self._rect
 
 
-class EdgeLayer(_Layer):
+class EdgeLayer(SceneLayer):
     """Edge polylines, and up close their arrowheads and dtype/shape labels."""
 
     def __init__(self, scene: GraphScene, rect: QRectF) -> None:
@@ -252,7 +261,7 @@ class EdgeLayer(_Layer):
                     run.at(labels[e], spot[0], spot[1] + ascent)
 
 
-class BoxLayer(_Layer):
+class BoxLayer(SceneLayer):
     """Boxes, coloured by category, with their text up close; collapsed groups as folders whose
     names stay readable further out than node titles."""
 
@@ -395,7 +404,7 @@ class BoxLayer(_Layer):
                 painter.setPen(pal.body_text)
 
 
-class OverviewLayer(_Layer):
+class OverviewLayer(SceneLayer):
     """Far out on a big graph, the edge and box layers drawn once into an image pyramid.
 
     Below ``scene.overview_lod`` every frame would otherwise draw most of the graph (100k
@@ -461,7 +470,7 @@ class OverviewLayer(_Layer):
             self._levels.append(image)
 
 
-class OverlayLayer(_Layer):
+class OverlayLayer(SceneLayer):
     """Profile heat, search highlights, findings (outline per box or edge, and the scene's
     badges) and the selection (a glow and a dashed ring: unlike a finding's solid outline)."""
 

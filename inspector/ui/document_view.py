@@ -102,6 +102,13 @@ class DocumentView(QWidget):
         self._selection_changed(self.doc_id)
         self.scene_replaced.emit()
 
+    def release(self) -> None:
+        """Let go of the drawing as the tab closes: its scene holds the diagram and, through it,
+        the graph model, so the closed model goes as soon as nothing else holds it, without the
+        full collection a frozen cycle needs (``Session.free_closed``)."""
+        self.view.setScene(None)
+        self.scene = None
+
     # ------------------------------------------------------------------------ groups
 
     @property

@@ -393,6 +393,7 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
         if isinstance(view, DocumentView):
             self.tabs.removeTab(index)
             self.session.close(view.doc_id)
+            view.release()
             view.destroyed.connect(self._free_closed_soon)
             view.deleteLater()
             self._remember_session()

@@ -34,3 +34,47 @@ def test_closing_a_big_model_ten_times_frees_it(qtbot, window, size):  # noqa: F
     )
     assert rounds.left == {}, "\n".join(rounds.holders)
     assert rounds.growth <= 1.10
+
+
+def test_closing_a_small_tab_beside_a_big_model(qtbot, window, tmp_path):  # noqa: F811
+    """With the 100k-node export open, opening and closing a small model: the close frees the
+    small one without thawing and rescanning the big one. Printed: the GUI thread's time in
+    ``Session.free_closed`` for each close, and one full thaw-collect-freeze for comparison."""
+    import gc
+    import time
+
+    import onnx
+
+    from tests.bad_models import small_model
+    from tests.ui.window_driving import open_and_wait
+
+    big = open_and_wait(qtbot, window, get_model("100k"))
+    small = tmp_path / "small.onnx"
+    onnx.save(small_model(), small)
+    session = window.session
+    timed: list[float] = []
+    free_closed = session.free_closed
+
+    def timed_free() -> None:
+        start = time.perf_counter()
+        free_closed()
+        timed.append(time.perf_counter() - start)
+
+    session.free_closed = timed_free
+    for i in range(3):
+        view = open_and_wait(qtbot, window, small)
+        with qtbot.waitSignal(view.destroyed, timeout=10_000):
+            window.tabs.tabCloseRequested.emit(window.tabs.indexOf(view))
+        del view
+        qtbot.waitUntil(lambda n=i: len(timed) > n, timeout=60_000)
+    start = time.perf_counter()
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    full = time.perf_counter() - start
+    print(
+        f"\nclosing a small tab beside the 100k model: {[f'{t * 1000:.1f} ms' for t in timed]}; "
+        f"a full thaw-collect-freeze: {full * 1000:.0f} ms ({full / max(timed):.0f}x)"
+    )
+    assert big.document.model is not None
+    assert max(timed) < full

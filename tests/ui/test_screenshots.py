@@ -1,9 +1,10 @@
 """Screenshot tests: views grabbed with Qt's own ``QWidget.grab()`` and compared with the goldens
 in ``tests/ui/goldens/*.png``, allowing a small fraction of pixels to differ.
 
-Each view is drawn at a fixed size with the DejaVu Sans font (pinned for the test), so the same
-pixels come out under Qt's offscreen platform and under Xvfb; a test is skipped, saying why, only
-where that font is not installed. A pixel differs when one of its channels is off by more than
+Each view is drawn at a fixed size with the DejaVu Sans font, and DejaVu Sans Mono for fixed-width
+text (both pinned for the test), so the same pixels come out under Qt's offscreen platform and under
+Xvfb, whatever other fonts are installed; a test is skipped, saying why, only where those fonts are
+not. A pixel differs when one of its channels is off by more than
 ``PIXEL_THRESHOLD``; up to ``MAX_DIFFERING`` of the pixels may (text hinting and antialiasing
 noise). On a failure the grabbed image and a difference mask are written next to the test's
 ``tmp_path`` and named in the message.
@@ -27,6 +28,7 @@ from PySide6.QtCore import QSize
 from PySide6.QtGui import QFont, QFontDatabase, QImage
 
 from inspector.ui.graph_view import GraphView
+from inspector.ui.panels import page
 from inspector.ui.session import Selection
 from tests.core.test_collapse import _group_boxes, layered_model
 from tests.ui.window_driving import open_and_wait
@@ -34,6 +36,7 @@ from tests.ui.window_driving import open_and_wait
 GOLDENS = Path(__file__).parent / "goldens"
 UPDATE = os.environ.get("INSPECTOR_UPDATE_GOLDENS") == "1"
 FONT = "DejaVu Sans"
+FIXED_FONT = "DejaVu Sans Mono"
 #: A channel off by more than this makes the pixel differ (hinting noise stays well under it).
 PIXEL_THRESHOLD = 48
 #: The fraction of pixels that may differ.
@@ -42,10 +45,14 @@ VIEW_SIZE = QSize(720, 480)
 
 
 @pytest.fixture(autouse=True)
-def pinned_font(qapp):
-    """The application font (the window's and the graph's text) pinned to DejaVu Sans 9 pt."""
-    if FONT not in QFontDatabase.families():
-        pytest.skip(f"the goldens are drawn with {FONT}, which is not installed here")
+def pinned_font(qapp, monkeypatch):
+    """The application font (the window's and the graph's text) pinned to DejaVu Sans 9 pt, and
+    the pages' fixed-width text to DejaVu Sans Mono (what "monospace" resolves to depends on the
+    fonts installed: with fonts-noto-mono, a different line height)."""
+    for family in (FONT, FIXED_FONT):
+        if family not in QFontDatabase.families():
+            pytest.skip(f"the goldens are drawn with {family}, which is not installed here")
+    monkeypatch.setattr(page, "fixed_family", lambda: FIXED_FONT)
     before = qapp.font()
     qapp.setFont(QFont(FONT, 9))
     yield

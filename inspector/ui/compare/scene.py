@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
 from inspector.core.diagram import Diagram
 from inspector.core.layout import Layout
-from inspector.scene.items import FAR_LOD, MARKER_PX, draw_rects
+from inspector.scene.items import FAR_LOD, MARKER_PX, SceneLayer, draw_rects
 from inspector.scene.palette import Palette
 from inspector.scene.scene import PAINT_MARGIN, GraphScene
 from inspector.ui.compare.comparison import ADDED, CHANGED, REMOVED, STATE_NAMES
@@ -35,14 +35,11 @@ def state_color(state: int, dark: bool) -> QColor:
     return QColor(STATE_COLORS[state][1 if dark else 0])
 
 
-class DiffLayer(QGraphicsItem):
+class DiffLayer(SceneLayer):
     """Tint and outline per differing box, between the boxes and the selection overlay."""
 
     def __init__(self, scene: DiffScene, rect: QRectF) -> None:
-        super().__init__()
-        self.graph = scene
-        self._rect = rect
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        super().__init__(scene, rect)
         self.ids: dict[int, np.ndarray] = {}
 
     def refresh(self) -> None:
@@ -53,9 +50,6 @@ class DiffLayer(QGraphicsItem):
             else {}
         )
         self.update()
-
-    def boundingRect(self) -> QRectF:
-        return self._rect
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None

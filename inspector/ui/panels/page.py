@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from PySide6.QtGui import QColor, QFontDatabase, QPalette
+from PySide6.QtGui import QColor, QFontDatabase, QFontInfo, QPalette
 
 from inspector.core.findings import Severity
 from inspector.ui.theme import severity_colour
@@ -139,6 +139,12 @@ def _mix(a: QColor, b: QColor, t: float) -> str:
     ).name()
 
 
+def fixed_family() -> str:
+    """The family the system's fixed-width font resolves to ("DejaVu Sans Mono"), not its alias
+    ("monospace"), so the pages name a real font."""
+    return QFontInfo(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)).family()
+
+
 def style_sheet(palette: QPalette) -> str:
     """The CSS of every page, from ``palette`` (so light and dark themes both read well)."""
     text = palette.color(QPalette.ColorRole.Text)
@@ -146,7 +152,7 @@ def style_sheet(palette: QPalette) -> str:
     link = palette.color(QPalette.ColorRole.Link)
     dark = base.lightness() < 128
     error, warning = (severity_colour(s, dark) for s in (Severity.ERROR, Severity.WARNING))
-    fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont).family()
+    fixed = fixed_family()
     return f"""
         p {{ margin-top: 2px; margin-bottom: 2px; }}
         a {{ color: {link.name()}; text-decoration: none; }}
