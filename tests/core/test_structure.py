@@ -196,6 +196,8 @@ def test_run_checks_says_each_fault_once(tmp_path):
     assert codes_at(ml, 1) == ["domain-not-imported"]
     unknown_op = model([node("Frobnicate", ["x"], ["y"], "f")], [vi("x")], [vi("y")])
     assert codes_at(unknown_op, 0) == ["unsupported-op"]  # not also onnx-checker-failed
+    no_op_type = next(v for v in VIOLATIONS if v.id == "empty-op-type").build()
+    assert codes_at(no_op_type, 0) == ["invalid-node"]  # not also "no operator ai.onnx."
 
 
 def test_graphs_attributes_are_checked(tmp_path):

@@ -227,6 +227,8 @@ class _Checker:
         for node in g.nodes:
             if cancel is not None and node.index % 256 == 0:
                 cancel.check()
+            if not node.op_type:
+                continue  # invalid-node says so (structure_schema); there is no operator to look up
             domain = normalize_domain(node.domain)
             if (domain, node.op_type) in self.local:
                 continue  # inlined by the runtime; its body is checked as its own graph
