@@ -227,7 +227,7 @@ class EdgeLayer(SceneLayer):
             return
         if self._labels is None:
             self._labels = LabelPlacer(s.label_font)
-        place = self._labels.place
+        place, shown = self._labels.place, self._labels.shown
         painter.setFont(s.label_font)
         painter.setPen(s.palette.edge_label)
         run = s.text_record.begin(painter, s.label_font) if s.text_record is not None else None
@@ -247,7 +247,8 @@ class EdgeLayer(SceneLayer):
 
         edges.sort()  # placed in edge order: a whole-graph render always comes out the same
         for e, (x, y) in zip(edges.tolist(), s.edge_start[edges].tolist(), strict=True):
-            spot = place(e, labels[e], x, y, boxes) if labels[e] else None
+            text = shown(labels[e]) if labels[e] else ""
+            spot = place(e, text, x, y, boxes) if text else None
             if (
                 spot is not None
                 and spot[2] >= x0
@@ -255,10 +256,10 @@ class EdgeLayer(SceneLayer):
                 and spot[3] >= y0
                 and spot[1] <= y1
             ):
-                painter.drawText(QPointF(spot[0], spot[1] + ascent), labels[e])
+                painter.drawText(QPointF(spot[0], spot[1] + ascent), text)
                 self.drawn_labels.append((e, spot))
                 if run is not None:
-                    run.at(labels[e], spot[0], spot[1] + ascent)
+                    run.at(text, spot[0], spot[1] + ascent)
 
 
 class BoxLayer(SceneLayer):

@@ -4,7 +4,9 @@ A label's first choice is just right of and below the point its edge leaves the 
 leave one box (the outputs of a Split, a TopK) start at the same point, and labels of edges from
 neighbouring boxes can meet, so each label takes the first of a few nearby spots that no label
 placed before it, and no box, covers: right, left, then one and two rows further down; with
-none free it is not drawn (the edge's tooltip still gives its type).
+none free it is not drawn (the edge's tooltip still gives its type). A label wider than
+``MAX_LABEL_PX`` (a symbolic shape such as ``float32[batch,16,floor(height/2 - 1/2) + 1,…]``) is
+drawn cut short with an ellipsis; the edge's tooltip and the Properties panel give it whole.
 
 A label is placed the first time a frame needs it and then keeps its spot, so labels never jump
 while the view scrolls; labels are placed in edge order within a frame, so a whole-graph render
@@ -16,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetricsF
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in scene units
@@ -26,6 +29,8 @@ ROWS = 3  # the rows tried: at the start, and one and two rows further down
 #: How far a placed label can reach from its edge's start (a frame asks for the labels of edges
 #: starting this far outside it).
 REACH = 240.0
+#: The widest a drawn label gets (about 40 characters of the 9 px label font).
+MAX_LABEL_PX = 220.0
 _CELL = 128.0
 
 
@@ -62,8 +67,18 @@ class LabelPlacer:
         self.height = fm.height()
         self.ascent = fm.ascent()
         self._widths: dict[str, float] = {}
+        self._shown: dict[str, str] = {}
         self._placed: dict[int, tuple[str, Rect | None]] = {}
         self._index = RectIndex()
+
+    def shown(self, text: str) -> str:
+        """``text`` as drawn: whole, or cut to ``MAX_LABEL_PX`` with an ellipsis."""
+        short = self._shown.get(text)
+        if short is None:
+            short = self._shown[text] = self._fm.elidedText(
+                text, Qt.TextElideMode.ElideRight, MAX_LABEL_PX
+            )
+        return short
 
     def place(
         self,

@@ -34,6 +34,8 @@ from inspector.scene.items import (
     OverlayLayer,
     OverviewLayer,
 )
+from inspector.scene.labels import GAP as LABEL_GAP
+from inspector.scene.labels import MAX_LABEL_PX
 from inspector.scene.palette import SEVERITIES, Palette
 from inspector.scene.placement_overlay import PlacementOverlay
 from inspector.scene.spatial import UniformGrid
@@ -136,9 +138,7 @@ class GraphScene(QGraphicsScene):
 
         x0, y0, x1, y1 = layout.bounds
         self.drawing_rect = QRectF(x0, y0, x1 - x0, y1 - y0)
-        self.setSceneRect(
-            self.drawing_rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)
-        )
+        self.setSceneRect(self._content_rect())
         # Three items need no BSP tree; its upkeep would only cost time.
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setBackgroundBrush(QBrush(palette.background))
@@ -198,10 +198,10 @@ class GraphScene(QGraphicsScene):
         self.label_edges = lined[np.sort(first)]
         labels = self.diagram.edge_label[:]  # made by the worker that laid the drawing out
         chars = np.fromiter(map(len, labels), np.float64, m)[self.label_edges]
-        chars = np.maximum(chars, LABEL_MIN_CHARS)
+        width = np.minimum(np.maximum(chars, LABEL_MIN_CHARS) * LABEL_CHAR_W, MAX_LABEL_PX)
         lx = self.edge_start[self.label_edges, 0] + 4
         ly = self.edge_start[self.label_edges, 1] + 2
-        self.label_grid = UniformGrid(lx, ly, lx + chars * LABEL_CHAR_W, ly + LABEL_FONT_PX + 3)
+        self.label_grid = UniformGrid(lx, ly, lx + width, ly + LABEL_FONT_PX + 3)
 
     # ------------------------------------------------------------------------------- geometry
 
@@ -359,16 +359,45 @@ class GraphScene(QGraphicsScene):
             for e, (x, y) in zip(edges.tolist(), mid.tolist(), strict=True)
         ]
         self.badges = badge_layout.layout_badges(self.label_font, anchors, self._boxes_near)
-        # the scene grows to hold a badge past the drawing's edge, so renders do not cut it off
-        r = self.badges.rects
+        rect = self._content_rect()
+        if rect != self.sceneRect():
+            self.setSceneRect(rect)
+        self._overlay_changed()
+
+    def labels_changed(self) -> None:
+        """The diagram's edge labels were filled in (types inferred): the scene grows to hold
+        them, and repaints."""
+        rect = self._content_rect()
+        if rect != self.sceneRect():
+            self.setSceneRect(rect)
+        self.update()
+
+    def _content_rect(self) -> QRectF:
+        """The drawing and its margin, grown to hold what is painted past the drawing's edge
+        (badges, and edge labels right of their edges), so renders and exported images do not
+        cut it off."""
         rect = self.drawing_rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)
+        r = self.badges.rects
         if len(r):
             x0, y0 = r[:, :2].min(axis=0).tolist()
             x1, y1 = r[:, 2:].max(axis=0).tolist()
             rect = rect.united(QRectF(x0 - 4, y0 - 4, x1 - x0 + 8, y1 - y0 + 8))
-        if rect != self.sceneRect():
-            self.setSceneRect(rect)
-        self._overlay_changed()
+        edges = self.label_edges
+        if len(edges):
+            labels = self.diagram.edge_label
+            chars = np.fromiter((len(labels[e]) for e in edges.tolist()), np.float64, len(edges))
+            left = self.edge_start[edges, 0] + LABEL_GAP
+            # an estimate from the average advance, measured where it may pass the edge
+            rough = left + np.minimum(chars * LABEL_CHAR_W * 1.25, MAX_LABEL_PX)
+            metrics = QFontMetricsF(self.label_font)
+            right = rect.right()
+            past = rough > right
+            for e, x in zip(edges[past].tolist(), left[past].tolist(), strict=True):
+                text = labels[e]
+                width = min(metrics.horizontalAdvance(text), MAX_LABEL_PX)
+                right = max(right, x + width + 4)
+            rect.setRight(right)
+        return rect
 
     def _box_anchors(
         self, on_box: dict[int, list[badge_layout.Entry]]

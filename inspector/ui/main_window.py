@@ -510,7 +510,7 @@ class MainWindow(CompareActions, ModelFileActions, WindowChrome, QMainWindow):
         for i in range(self.tabs.count()):
             w = self.tabs.widget(i)
             if isinstance(w, DocumentView) and w.doc_id == doc_id and w.scene is not None:
-                w.scene.update()
+                w.scene.labels_changed()
 
     def _current_tab_changed(self, _index: int) -> None:
         doc_id = self._current_doc_id()

@@ -362,9 +362,13 @@ def test_run_random(entry: WheelModel, path: Path) -> None:
 
 @pytest.mark.parametrize(("entry", "path"), _params())
 def test_render(entry: WheelModel, path: Path, tmp_path: Path) -> None:
+    """By default (collapsed to the depth the window would open at) and with every group
+    open: a legible image; opened all the way, every node is a box."""
     out = tmp_path / "graph.png"
     _, drawn = cli("render", str(path), "-o", str(out))
-    assert out.stat().st_size > 0
+    assert out.stat().st_size > 0 and drawn["legible"]
+    _, drawn = cli("render", str(path), "-o", str(out), "--depth", "1000")
+    assert drawn["collapsed_groups"] == 0 and drawn["legible"]
     assert drawn["boxes"] >= len(onnx.load(path, load_external_data=False).graph.node)
 
 

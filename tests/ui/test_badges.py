@@ -26,7 +26,9 @@ from inspector.core.diagram import draw_graph
 from inspector.core.graph import open_model
 from inspector.scene import GraphScene, palette_for
 from inspector.scene.badges import MAX_STACK, OVERLAP, Anchor, Entry, layout_badges
+from inspector.scene.drawn_text import TextRecord
 from inspector.scene.items import CLOSE_LOD
+from inspector.scene.labels import MAX_LABEL_PX
 from tests.ui.window_driving import open_and_wait
 
 F32, F16 = TensorProto.FLOAT, TensorProto.FLOAT16
@@ -428,6 +430,35 @@ def test_edge_labels_never_overlap(qtbot, tmp_path):
     _render(scene, half, CLOSE_LOD * 1.5)
     assert scene.edge_layer.drawn_labels
     assert all(first[e] == spot for e, spot in scene.edge_layer.drawn_labels)
+
+
+def test_a_long_label_is_cut_short_inside_the_scene_and_whole_on_hover(qtbot, tmp_path):
+    """A symbolic shape longer than a label may be (a YOLO export's ``floor(height/2 - 1/2) + 1``
+    dims) is drawn cut short with an ellipsis, inside the scene's rectangle (which renders and
+    exported images cover), and the edge's tooltip gives it whole."""
+    dims = ["batch", 16, "floor(height/2 - 1/2) + 1", "floor(width/2 - 1/2) + 1"]
+    path = _save(
+        tmp_path,
+        "long",
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Neg", ["r"], ["y"])],
+        [vi("x", F32, dims)],
+        [vi("y", F32, dims)],
+        [helper.make_opsetid("", 17)],
+    )
+    scene = _scene(path)
+    d = scene.diagram
+    edge = next(e for e in scene.label_edges.tolist() if d.edge_value[e] == "r")
+    whole = d.edge_label[edge]
+    assert QFontMetricsF(scene.label_font).horizontalAdvance(whole) > MAX_LABEL_PX
+    scene.text_record = TextRecord()
+    _render(scene, scene.sceneRect(), 1.0)
+    spot = dict(scene.edge_layer.drawn_labels)[edge]
+    assert spot[2] - spot[0] <= MAX_LABEL_PX
+    assert scene.sceneRect().contains(QRectF(spot[0], spot[1], spot[2] - spot[0], 1))
+    drawn = [t for t, _ in scene.text_record.sizes() if t.startswith("float32[batch,16,")]
+    assert drawn and all(t.endswith("…") and whole.startswith(t[:-1]) for t in drawn)
+    x, y = scene.edge_start[edge].tolist()
+    assert whole in scene.tooltip_at(QPointF(x, y + 10), 2.0)
 
 
 # ------------------------------------------------------------------------------------- selection
