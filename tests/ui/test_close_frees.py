@@ -63,17 +63,27 @@ def test_closing_a_tab_ten_times_frees_every_model(qtbot, window, tmp_path):
     assert rounds.growth <= 1.10, [f"{b / 2**20:.1f} MiB" for b in rounds.rss_after_close]
 
 
+def _two_tabs(qtbot, window, tmp_path):
+    """Two small layered models open in tabs, both drawn."""
+    first = open_and_wait(qtbot, window, _layered_model(tmp_path / "first.onnx"))
+    return first, open_and_wait(qtbot, window, _layered_model(tmp_path / "second.onnx"))
+
+
+def _close(qtbot, window, view) -> None:
+    """Close ``view``'s tab; return once the view is deleted and the workers are idle."""
+    with qtbot.waitSignal(view.destroyed, timeout=10_000):
+        window.tabs.tabCloseRequested.emit(window.tabs.indexOf(view))
+    assert window.runner.wait_idle(60_000)
+
+
 def test_closing_one_of_two_tabs_frees_it_and_keeps_the_other_frozen(qtbot, window, tmp_path):
     """A tab's model is kept out of garbage collections while it is open (``gc.freeze``, which is
     for the whole process): closing another tab frees that one's model, cycles and all, and
     leaves the open one frozen."""
-    first = open_and_wait(qtbot, window, _layered_model(tmp_path / "first.onnx"))
-    second = open_and_wait(qtbot, window, _layered_model(tmp_path / "second.onnx"))
+    first, second = _two_tabs(qtbot, window, tmp_path)
     kept, closed = weakref.ref(first.document.model), weakref.ref(second.document.model)
-    with qtbot.waitSignal(second.destroyed, timeout=10_000):
-        window.tabs.tabCloseRequested.emit(window.tabs.indexOf(second))
+    _close(qtbot, window, second)
     del first, second
-    assert window.runner.wait_idle(60_000)
     # freed once the view is deleted, with no collection asked for here
     qtbot.waitUntil(lambda: closed() is None, timeout=10_000)
     assert kept() is not None
@@ -85,18 +95,15 @@ def test_closing_an_older_tab_needs_no_full_collection(qtbot, window, tmp_path, 
     frees its model by reference counting (the tab lets go of its scene, and the scene's layers
     hold it weakly), so the open tab's frozen model is not thawed and rescanned (0.3 s of the
     GUI thread with a 300k-node model open)."""
-    first = open_and_wait(qtbot, window, _layered_model(tmp_path / "first.onnx"))
-    second = open_and_wait(qtbot, window, _layered_model(tmp_path / "second.onnx"))
+    first, second = _two_tabs(qtbot, window, tmp_path)
     closed, kept = weakref.ref(first.document.model), weakref.ref(second.document.model)
     thaws: list[int] = []
     unfreeze = gc.unfreeze
     monkeypatch.setattr(gc, "unfreeze", lambda: (thaws.append(1), unfreeze())[1])
     frees: list[int] = []
     window.session.free_closed = lambda f=window.session.free_closed: (f(), frees.append(1))
-    with qtbot.waitSignal(first.destroyed, timeout=10_000):
-        window.tabs.tabCloseRequested.emit(window.tabs.indexOf(first))
+    _close(qtbot, window, first)
     del first, second
-    assert window.runner.wait_idle(60_000)
     qtbot.waitUntil(lambda: bool(frees), timeout=10_000)
     assert closed() is None and kept() is not None
     assert thaws == []
@@ -105,17 +112,14 @@ def test_closing_an_older_tab_needs_no_full_collection(qtbot, window, tmp_path, 
 def test_a_closed_model_held_in_a_cycle_is_still_freed(qtbot, window, tmp_path):
     """Should something of a closed tab hold its model in a frozen reference cycle, closing
     thaws and collects everything, as before: the model goes."""
-    first = open_and_wait(qtbot, window, _layered_model(tmp_path / "first.onnx"))
-    second = open_and_wait(qtbot, window, _layered_model(tmp_path / "second.onnx"))
+    first, second = _two_tabs(qtbot, window, tmp_path)
     cycle: dict = {"model": second.document.model}
     cycle["self"] = cycle
     gc.freeze()  # as a later open would
     closed, kept = weakref.ref(second.document.model), weakref.ref(first.document.model)
     del cycle
-    with qtbot.waitSignal(second.destroyed, timeout=10_000):
-        window.tabs.tabCloseRequested.emit(window.tabs.indexOf(second))
+    _close(qtbot, window, second)
     del first, second
-    assert window.runner.wait_idle(60_000)
     qtbot.waitUntil(lambda: closed() is None, timeout=10_000)
     assert kept() is not None
     assert gc.get_freeze_count() > 0  # the open tab's model, frozen again
