@@ -96,7 +96,11 @@ def run(args: argparse.Namespace) -> int:
         from inspector.core.providers.releases import known_releases
         from inspector.core.providers.tables import release_key
 
-        if release_key(args.runtime_version) not in known_releases():
+        try:
+            key = release_key(args.runtime_version)
+        except ValueError as e:
+            raise UsageError(f"--runtime-version: {e}") from None
+        if key not in known_releases():
             known = known_releases()
             raise UsageError(
                 f"--runtime-version {args.runtime_version}: no tables for that release; give one "

@@ -21,6 +21,17 @@ EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 
 
+def seed(text: str) -> int:
+    """An argparse type: a seed of the random inputs, a whole number from 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: a seed is 0 or more")
+    return value
+
+
 class UsageError(Exception):
     """Wrong arguments or unreadable input: printed as one line, exit code 2."""
 

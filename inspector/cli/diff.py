@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from inspector.cli.common import EXIT_FINDINGS, EXIT_OK, UsageError, open_model, print_json
+from inspector.cli.common import EXIT_FINDINGS, EXIT_OK, UsageError, open_model, print_json, seed
 
 if TYPE_CHECKING:  # the CLI starts without onnx: heavy modules are imported when used
     from inspector.core.diff import ModelDiff
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR_OR_NPZ",
         help="with --run: the inputs (as `run --inputs` takes them; random for the rest)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the random inputs")
     parser.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance (1e-3)")
     parser.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from inspector.cli.common import EXIT_FINDINGS, EXIT_OK, UsageError, print_json
+from inspector.cli.common import EXIT_FINDINGS, EXIT_OK, UsageError, print_json, seed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rtol", type=float, help="relative tolerance (default per fix)")
     parser.add_argument("--atol", type=float, help="absolute tolerance (default per fix)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument(
+        "--seed", type=seed, default=0, help="seed of the random inputs (default 0)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from inspector.cli.common import EXIT_FINDINGS, EXIT_OK, UsageError, open_model, print_json, table
+from inspector.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    open_model,
+    print_json,
+    seed,
+    table,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="random values for every input not given (the default with no inputs)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument(
+        "--seed", type=seed, default=0, help="seed of the random inputs (default 0)"
+    )
     parser.add_argument(
         "--provider",
         default="CPUExecutionProvider",
@@ -107,14 +117,14 @@ def _feeds(args: argparse.Namespace, model: Any) -> tuple[dict[str, Any], dict[s
             feeds[name] = load_array(file)
         if args.expected:
             expected = load_expected(model, args.expected)
+        specs = input_specs(model)
+        missing = [s for s in specs if s.name not in feeds]
+        if missing and (args.random or not (args.inputs or args.input)):
+            # Random is the default when no feed is given; with feeds, only --random fills the rest.
+            feeds = build_feeds(specs, args.seed, given=feeds)
     except FeedError as e:
         raise UsageError(str(e)) from e
-    specs = input_specs(model)
-    missing = [s for s in specs if s.name not in feeds]
-    if missing and (args.random or not (args.inputs or args.input)):
-        # Random is the default when no feed is given; with feeds, only --random fills the rest.
-        feeds = build_feeds(specs, args.seed, given=feeds)
-    elif missing:
+    if missing and not (args.random or not (args.inputs or args.input)):
         names = ", ".join(s.name for s in missing)
         raise UsageError(f"no value for input(s) {names}; give --input NAME=FILE or add --random")
     return feeds, expected

@@ -89,6 +89,43 @@ def test_wrong_arguments_exit_2(tmp_path):
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+def test_bad_option_values_and_a_mistyped_command_exit_2_one_line(tmp_path):
+    """Each is the user's mistake, said in one line: never "internal error", never the window
+    opened on a mistyped command."""
+    model = tmp_path / "m.onnx"
+    onnx.save(small_model(), model)
+    for args, says in (
+        (["run", str(model), "--seed", "-1"], "a seed is 0 or more"),
+        (["check", str(model), "--runtime-version", "abc"], "not an ONNX Runtime release"),
+        (["chek", str(model)], "unknown command 'chek' (did you mean check?)"),
+    ):
+        r = run_cli(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and says in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("kind", ["sequence", "huge"])
+def test_run_says_which_input_it_cannot_draw(tmp_path, kind):
+    """A sequence input, or one too big to fill with random values: a usage error naming the
+    input, not the Inspector's internal error."""
+    from onnx import TensorProto, helper
+
+    if kind == "sequence":
+        x = helper.make_tensor_sequence_value_info("S", TensorProto.FLOAT, None)
+        node = helper.make_node("SequenceLength", ["S"], ["y"])
+        y = helper.make_tensor_value_info("y", TensorProto.INT64, [])
+    else:
+        x = helper.make_tensor_value_info("S", TensorProto.FLOAT, [2**40, 2**40])
+        node = helper.make_node("Relu", ["S"], ["y"])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2**40, 2**40])
+    path = tmp_path / f"{kind}.onnx"
+    onnx.save(helper.make_model(helper.make_graph([node], "g", [x], [y])), path)
+    r = run_cli("run", str(path))
+    assert r.returncode == 2, r.stderr
+    assert "input 'S'" in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_render_writes_png_and_svg(tmp_path):
     path = tmp_path / "small.onnx"
     onnx.save(small_model(), path)

@@ -43,7 +43,7 @@ from inspector.core.diff.structural import ModelDiff, diff_models
 from inspector.core.feeds import cast_feed
 from inspector.core.findings import Finding, Severity, has_errors
 from inspector.core.graph import Model, open_model
-from inspector.core.inference.inputs import FeedError, build_feeds, input_specs, load_feeds
+from inspector.core.inference.inputs import build_feeds, input_specs, load_feeds
 from inspector.core.inference.protocol import RunOptions
 from inspector.core.inference.runner import (
     DEFAULT_ATOL,
@@ -184,24 +184,22 @@ def comparison_feeds(
     """(feeds of A, feeds of B): ``inputs`` (arrays by A's input names, or a file or folder as
     ``run --inputs`` takes, read against A), random values (``seed``) for A's other inputs, and
     the same values for B under its own names, cast to B's declared dtypes. Raises
-    :class:`~inspector.core.inference.inputs.FeedError` for an unreadable inputs file."""
+    :class:`~inspector.core.inference.inputs.FeedError` for an unreadable inputs file, or an input
+    random values cannot be drawn for (a sequence, or one too big)."""
     if inputs is None:
         given: dict[str, np.ndarray] = {}
     elif isinstance(inputs, Mapping):
         given = dict(inputs)
     else:
         given = load_feeds(a, inputs).feeds
-    try:
-        feeds_a = build_feeds(input_specs(a), seed, given=given)
-        given_b = {}
-        for name_a, name_b in _paired_names(a.graph.inputs, b.graph.inputs):
-            try:
-                given_b[name_b] = cast_feed(b, name_b, feeds_a[name_a])
-            except (KeyError, ValueError):  # no declared type, or bfloat16: the checks say so
-                given_b[name_b] = feeds_a[name_a]
-        return feeds_a, build_feeds(input_specs(b), seed, given=given_b)
-    except ValueError as e:  # an input random values cannot be drawn for (a sequence)
-        raise FeedError(f"{e}; compare models whose inputs are tensors") from e
+    feeds_a = build_feeds(input_specs(a), seed, given=given)
+    given_b = {}
+    for name_a, name_b in _paired_names(a.graph.inputs, b.graph.inputs):
+        try:
+            given_b[name_b] = cast_feed(b, name_b, feeds_a[name_a])
+        except (KeyError, ValueError):  # no declared type, or bfloat16: the checks say so
+            given_b[name_b] = feeds_a[name_a]
+    return feeds_a, build_feeds(input_specs(b), seed, given=given_b)
 
 
 # ---------------------------------------------------------------------------------- running

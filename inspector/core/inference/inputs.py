@@ -36,6 +36,7 @@ initializer or has a declared shape; sequence, map and optional inputs are not s
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -255,7 +256,15 @@ def build_feeds(
     feeds: dict[str, np.ndarray] = {}
     for spec in specs:
         shape = feed_shape(spec, sizes)
-        drawn = random_value(spec, shape, rng)
+        try:
+            drawn = random_value(spec, shape, rng)
+        except (ValueError, MemoryError) as e:  # numpy: "array is too big"
+            size = math.prod(shape) * np.dtype(numpy_dtype(spec.dtype)).itemsize
+            raise FeedError(
+                f"input '{spec.name}' of shape {list(shape)} would need {size:,} bytes of "
+                "random values, more than this machine has; give its value from a file, or "
+                "smaller sizes for its dims"
+            ) from e
         if spec.name in given:
             feeds[spec.name] = given[spec.name]
         elif spec.name in constants:
@@ -277,7 +286,10 @@ def random_value(spec: FeedSpec, shape: tuple[int, ...], rng: np.random.Generato
     """Values for one input, drawn as its role says."""
     dtype = numpy_dtype(spec.dtype)
     if dtype is None:
-        raise ValueError(f"input '{spec.name}' is {spec.dtype}: only tensor inputs can be fed")
+        raise FeedError(
+            f"input '{spec.name}' is {spec.dtype}: random values are drawn for tensor inputs "
+            "only, and ONNX Inspector cannot feed others"
+        )
     if spec.role == "string":
         return rng.choice(np.array(["monday", "tuesday", "the", "onnx"]), size=shape).astype(object)
     if spec.role in ("mask", "bool"):
