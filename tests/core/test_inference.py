@@ -280,6 +280,52 @@ def test_run_gives_outputs_stats_latency_and_never_writes_the_model(tmp_path):
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
+@pytest.mark.parametrize(
+    ("elem", "name"),
+    [
+        (TensorProto.BFLOAT16, "bfloat16"),
+        (TensorProto.FLOAT8E4M3FN, "float8_e4m3fn"),
+        (TensorProto.FLOAT8E5M2, "float8_e5m2"),
+        (TensorProto.INT4, "int4"),
+        (TensorProto.UINT4, "uint4"),
+    ],
+)
+def test_types_without_a_numpy_type_go_in_and_come_out(tmp_path, elem, name):
+    """bfloat16, float8 and 4-bit tensors (ml_dtypes arrays, which ONNX Runtime's Python API
+    refuses): fed to a model that casts them to float and back, the run is ok, the float output
+    holds the fed values and the round-tripped output comes back as the same ml_dtypes array."""
+    import ml_dtypes
+
+    dtype = np.dtype(getattr(ml_dtypes, name))
+    values = np.array([[0, 1, -2, 3, 4], [5, -6, 7, 1, 0.5]], np.float32)
+    if name == "uint4":
+        values = np.abs(np.trunc(values))
+    elif name == "int4":
+        values = np.trunc(values)
+    x = values.astype(dtype)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["x"], ["f"], to=TensorProto.FLOAT),
+            helper.make_node("Cast", ["f"], ["back"], to=elem),
+        ],
+        "ml_types",
+        [helper.make_tensor_value_info("x", elem, [2, 5])],
+        [
+            helper.make_tensor_value_info("f", TensorProto.FLOAT, [2, 5]),
+            helper.make_tensor_value_info("back", elem, [2, 5]),
+        ],
+    )
+    path = tmp_path / f"{name}.onnx"
+    path.write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]).SerializeToString()
+    )
+    r = run_model(path, {"x": x}, FAST)
+    assert r.status == "ok", r.error
+    out = r.arrays()
+    np.testing.assert_array_equal(out["f"], x.astype(np.float32))
+    assert out["back"].dtype == dtype and out["back"].tobytes() == x.tobytes()
+
+
 def test_runtime_error_is_mapped_to_the_named_node(tmp_path):
     path = _gather_model(tmp_path)
     model = open_model(path, infer=False)

@@ -28,6 +28,7 @@ bound once before the loop, so the figure is comparable to a bare ``session.run`
 
 from __future__ import annotations
 
+import ctypes
 import json
 import time
 import traceback
@@ -43,6 +44,13 @@ from inspector.core.tensor_stats import tensor_stats
 
 _KERNEL_SUFFIX = "_kernel_time"
 _MAX_PROTO_BYTES = 2_000_000_000  # protobuf cannot serialize a message past 2 GB
+#: ONNX element types (as ONNX Runtime names them) with no numpy type: ml_dtypes' types.
+_ML_TYPES = frozenset(
+    ("bfloat16", "float8e4m3fn", "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "int4",
+     "uint4", "float4e2m1")
+)  # fmt: skip
+#: ml_dtypes' 4-bit types: ONNX Runtime packs two elements to a byte.
+_PACKED = frozenset(("int4", "uint4", "float4_e2m1fn"))
 
 
 def _session_options(ort: Any, options: protocol.RunOptions, workdir: Path) -> Any:
@@ -82,6 +90,71 @@ def _model_with_outputs(
     path = workdir / "captured.onnx"
     onnx.save_model(proto, str(path), save_as_external_data=True, location="captured.data")
     return str(path), added
+
+
+def _ort_feeds(ort: Any, feeds: dict[str, np.ndarray], all_values: bool) -> dict[str, Any]:
+    """The feeds as ONNX Runtime's Python API takes them: ``ml_dtypes`` arrays (bfloat16, float8,
+    4-bit), which it refuses as arrays, as OrtValues of their ONNX element type; with
+    ``all_values`` (for ``run_with_ort_values``) every feed as an OrtValue."""
+    out: dict[str, Any] = {}
+    for name, arr in feeds.items():
+        if protocol.ml_type(arr):
+            out[name] = _ml_value(ort, arr)
+        else:
+            out[name] = ort.OrtValue.ortvalue_from_numpy(arr) if all_values else arr
+    return out
+
+
+def _ml_value(ort: Any, arr: np.ndarray) -> Any:
+    """An OrtValue holding ``arr`` (an ``ml_dtypes`` array), 4-bit types packed two to a byte
+    (low nibble first) as ONNX Runtime stores them."""
+    from onnx import helper
+
+    raw = np.ascontiguousarray(arr).view(f"u{arr.dtype.itemsize}").ravel()
+    if arr.dtype.name in _PACKED:
+        nibbles = np.append(raw & 0x0F, np.uint8(0)) if len(raw) % 2 else raw & 0x0F
+        raw = (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8)
+    value = ort.OrtValue.ortvalue_from_shape_and_type(
+        list(arr.shape), helper.np_dtype_to_tensor_dtype(arr.dtype)
+    )
+    if raw.nbytes:
+        ctypes.memmove(value.data_ptr(), raw.ctypes.data, raw.nbytes)
+    return value
+
+
+def _has_ml_outputs(session: Any) -> bool:
+    """Whether an output's type has no numpy type of its own (bfloat16, float8, 4-bit)."""
+    return any(
+        o.type.removeprefix("tensor(").rstrip(")") in _ML_TYPES for o in session.get_outputs()
+    )
+
+
+def _fetched(value: Any) -> Any:
+    """An OrtValue from ``run_with_ort_values`` as the plain ``run`` would give it, with
+    bfloat16, float8 and 4-bit tensors as ``ml_dtypes`` arrays (``OrtValue.numpy`` refuses
+    them)."""
+    if not value.is_tensor():
+        return value  # a sequence or map beside such outputs: shown as "other"
+    from onnx import helper
+
+    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(value.element_type()))
+    if not protocol.ml_type(np.empty(0, dtype)):
+        return value.numpy()
+    shape = value.shape()
+    n = int(np.prod(shape))
+    packed = dtype.name in _PACKED
+    size = (n + 1) // 2 if packed else n * dtype.itemsize
+    raw = np.frombuffer(ctypes.string_at(value.data_ptr(), size) if size else b"", np.uint8)
+    if not packed:
+        return raw.view(f"u{dtype.itemsize}").view(dtype).reshape(shape)
+    nibbles = np.empty(2 * len(raw), np.uint8)
+    nibbles[0::2], nibbles[1::2] = raw & 0x0F, raw >> 4
+    nibbles = nibbles[:n]
+    if dtype.name == "int4":
+        return ((nibbles.astype(np.int8) ^ 8) - 8).astype(dtype).reshape(shape)
+    if dtype.name == "uint4":
+        return nibbles.astype(dtype).reshape(shape)
+    return nibbles.view(dtype).reshape(shape)  # float4: the byte holds the 4-bit code
 
 
 def _describe(workdir: Path, index: int, name: str, value: Any) -> dict[str, Any]:
@@ -153,7 +226,7 @@ def _unoptimized(
     except Exception as e:
         return {"status": "session-failed", "error": str(e)}
     try:
-        session.run(names, feeds)
+        session.run_with_ort_values(names, _ort_feeds(ort, feeds, True))  # bfloat16 outputs too
     except Exception as e:
         return {"status": "run-failed", "error": str(e)}
     return {"status": "ok", "error": ""}
@@ -205,6 +278,12 @@ def _run(
     total = opts.warmup + opts.repeat
     latencies: list[float] = []
     values: list[Any] = []
+    # ONNX Runtime gives no bfloat16, float8 or 4-bit output as an array: fetched as OrtValues
+    as_values = _has_ml_outputs(session)
+    fetch = session.run_with_ort_values if as_values else session.run
+    result["stage"] = "converting the feeds"
+    feeds = _ort_feeds(ort, feeds, as_values)
+    result["stage"] = ""
     try:
         for i in range(total):
             emit.progress(
@@ -214,7 +293,7 @@ def _run(
                 else f"timed run {i - opts.warmup + 1}/{opts.repeat}",
             )
             start = time.perf_counter()
-            values = session.run(names, feeds)
+            values = fetch(names, feeds)
             elapsed = time.perf_counter() - start
             if i >= opts.warmup:
                 latencies.append(elapsed * 1000.0)
@@ -234,6 +313,9 @@ def _run(
             result.update(status="run-failed", error=f"ONNX Runtime's profiler failed: {e}")
             return
     emit.progress(0.9, "writing outputs")
+    if as_values:
+        result["stage"] = "reading the outputs"
+        values = [_fetched(v) for v in values]
     extra = set(added)
     for i, (name, value) in enumerate(zip(names, values, strict=True)):
         key = "intermediates" if name in extra else "outputs"

@@ -9,7 +9,11 @@ work folder per run (never next to the user's model):
   name (names may hold ``/`` or ``:``). ``.npy`` rather than one ``.npz`` because the parent
   memory-maps them: a 100 MB result is available to the caller without being read or copied.
 
-String outputs are stored as fixed-width unicode so no file ever needs pickle to load.
+String outputs are stored as fixed-width unicode so no file ever needs pickle to load. The
+types of ``ml_dtypes`` (bfloat16, float8: numpy's files keep them only as raw bytes, which ONNX
+Runtime would take for strings) are stored as unsigned ints of their width, their type's name in
+the feed's key (``"bfloat16|x"``; ``"|x"`` for numpy's own types) or in the tensor's file name
+(``t3.bfloat16.npy``).
 """
 
 from __future__ import annotations
@@ -45,20 +49,45 @@ class RunOptions:
 
 def write_feeds(workdir: Path, feeds: dict[str, np.ndarray]) -> None:
     """Uncompressed: compressing costs more time than the disk saves for a local round trip."""
-    arrays = {k: _storable(np.asarray(v)) for k, v in feeds.items()}
+    arrays = {}
+    for name, value in feeds.items():
+        arr = np.asarray(value)
+        arrays[f"{ml_type(arr)}|{name}"] = _storable(arr)
     with open(workdir / FEEDS, "wb") as f:
         np.savez(f, **arrays)
 
 
 def read_feeds(workdir: Path) -> dict[str, np.ndarray]:
     with np.load(workdir / FEEDS, allow_pickle=False) as npz:
-        return {k: _runtime_value(npz[k]) for k in npz.files}
+        feeds = {}
+        for key in npz.files:
+            tag, name = key.split("|", 1)
+            feeds[name] = _runtime_value(_typed(npz[key], tag))
+        return feeds
+
+
+def ml_type(arr: np.ndarray) -> str:
+    """The name of ``arr``'s ``ml_dtypes`` type ("bfloat16", "float8_e4m3fn" ...); "" for
+    numpy's own types."""
+    return arr.dtype.name if arr.dtype.type.__module__.startswith("ml_dtypes") else ""
+
+
+def _typed(arr: np.ndarray, tag: str) -> np.ndarray:
+    """``arr`` as stored, seen as its ``ml_dtypes`` type ``tag`` again ("": as it is)."""
+    if not tag:
+        return arr
+    import ml_dtypes  # onnx's own dependency
+
+    return arr.view(np.dtype(getattr(ml_dtypes, tag)))
 
 
 def _storable(arr: np.ndarray) -> np.ndarray:
-    """Object (string) arrays as fixed-width unicode: loadable without pickle."""
+    """Object (string) arrays as fixed-width unicode: loadable without pickle; ``ml_dtypes``'
+    types as unsigned ints of their width."""
     if arr.dtype == object:
         return arr.astype(str)
+    if ml_type(arr):
+        return np.ascontiguousarray(arr).view(f"u{arr.dtype.itemsize}")
     return arr
 
 
@@ -69,20 +98,23 @@ def _runtime_value(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def tensor_file(workdir: Path, index: int) -> Path:
-    return workdir / f"t{index}.npy"
+def tensor_file(workdir: Path, index: int, tag: str = "") -> Path:
+    """Where output ``index`` is saved; ``tag``: its ``ml_dtypes`` type's name, if any."""
+    return workdir / (f"t{index}.{tag}.npy" if tag else f"t{index}.npy")
 
 
 def save_tensor(workdir: Path, index: int, arr: np.ndarray) -> str:
     """Write one output or captured tensor; returns its file name (relative to ``workdir``)."""
-    path = tensor_file(workdir, index)
+    path = tensor_file(workdir, index, ml_type(arr))
     np.save(path, _storable(arr), allow_pickle=False)
     return path.name
 
 
 def load_tensor(workdir: Path, file: str) -> np.ndarray:
     """Memory-mapped, read-only: nothing is read until the values are used."""
-    return np.load(workdir / file, mmap_mode="r", allow_pickle=False)
+    parts = file.split(".")
+    arr = np.load(workdir / file, mmap_mode="r", allow_pickle=False)
+    return _typed(arr, parts[1] if len(parts) == 3 else "")
 
 
 def result_skeleton() -> dict[str, Any]:

@@ -480,9 +480,10 @@ def compare(
             continue
         g, w = got.astype(np.float64), want.astype(np.float64)
         both_nan = np.isnan(g) & np.isnan(w)
-        diff = np.where(both_nan, 0.0, np.abs(g - w))
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, x / tiny: no warnings
+            diff = np.where(both_nan, 0.0, np.abs(g - w))
+            rel = diff / np.maximum(np.abs(w), np.finfo(np.float64).tiny)
         max_abs = float(np.nanmax(diff, initial=0.0)) if diff.size else 0.0
-        rel = diff / np.maximum(np.abs(w), np.finfo(np.float64).tiny)
         max_rel = float(np.nanmax(rel, initial=0.0)) if rel.size else 0.0
         ok = bool(np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True))
         msg = (
