@@ -266,11 +266,18 @@ def _check_parsed(p: Path, proto: onnx.ModelProto) -> None:
         raise ModelLoadError(
             p, "the file has no graph (truncated?)", "if it was copied or downloaded, do it again"
         )
-    if proto.ir_version <= 0 or not proto.opset_import:
+    if not proto.opset_import:  # written after the graph: a file cut short right after it
         raise ModelLoadError(
             p,
-            "the file ends before the model does (no IR version or opset import)",
-            "it is truncated or damaged; copy or export it again",
+            "the model imports no opset (the file may end before the model does)",
+            "if it was copied or downloaded, do it again; if it was built by hand, add an opset "
+            "import (onnx.helper.make_model(..., opset_imports=[...]))",
+        )
+    if proto.ir_version <= 0:  # written first: its graph and opsets are there
+        raise ModelLoadError(
+            p,
+            "the model declares no IR version (ir_version is 0)",
+            "set model.ir_version (onnx.helper.make_model does) and save it again",
         )
 
 

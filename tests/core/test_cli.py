@@ -104,6 +104,21 @@ def test_bad_option_values_and_a_mistyped_command_exit_2_one_line(tmp_path):
         assert len(r.stderr.strip().splitlines()) == 1 and says in r.stderr, r.stderr
 
 
+def test_a_whole_model_without_ir_version_or_opsets_is_not_called_truncated(tmp_path):
+    """ir_version is written first and the opset imports last: a model with its graph and
+    opsets but ir_version 0 was not cut short, and the message says what is missing."""
+    no_ir = small_model()
+    no_ir.ir_version = 0
+    no_opset = small_model()
+    del no_opset.opset_import[:]
+    for proto, says in ((no_ir, "declares no IR version"), (no_opset, "imports no opset")):
+        path = tmp_path / "m.onnx"
+        path.write_bytes(proto.SerializeToString())
+        r = run_cli("info", str(path))
+        assert r.returncode == 2 and says in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 @pytest.mark.parametrize("kind", ["sequence", "huge"])
 def test_run_says_which_input_it_cannot_draw(tmp_path, kind):
     """A sequence input, or one too big to fill with random values: a usage error naming the
