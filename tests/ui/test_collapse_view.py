@@ -156,8 +156,15 @@ def test_breadcrumb_back_up_opens_the_groups_to_the_if(qtbot, window, tmp_path):
     assert doc.current.diagram.kind[doc.current.diagram.node_box[node.index]] == BoxKind.GROUP
     view.session.enter_graph(view.doc_id, (node.label, "then_branch"))
     qtbot.waitUntil(lambda: doc.graph_path == (node.label, "then_branch"), timeout=30000)
+
     # the breadcrumb's first button goes back to the main graph, with the If drawn and shown
-    back = view.crumbs.findChildren(QToolButton)[0]
+    # the crumbs are refilled once the subgraph is drawn, and the old buttons go at the next
+    # event-loop turn: wait for the enabled one (going back), not the main graph's old button
+    def back_button() -> QToolButton | None:
+        return next((b for b in view.crumbs.findChildren(QToolButton) if b.isEnabled()), None)
+
+    qtbot.waitUntil(lambda: back_button() is not None, timeout=60_000)
+    back = back_button()
     qtbot.mouseClick(back, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: doc.graph_path == (), timeout=60_000)
     diagram = doc.current.diagram
