@@ -119,12 +119,13 @@ def _feeds(args: argparse.Namespace, model: Any) -> tuple[dict[str, Any], dict[s
             expected = load_expected(model, args.expected)
         specs = input_specs(model)
         missing = [s for s in specs if s.name not in feeds]
-        if missing and (args.random or not (args.inputs or args.input)):
-            # Random is the default when no feed is given; with feeds, only --random fills the rest.
+        # Random is the default when no feed is given; with feeds, only --random fills the rest.
+        fill = args.random or not (args.inputs or args.input)
+        if missing and fill:
             feeds = build_feeds(specs, args.seed, given=feeds)
     except FeedError as e:
         raise UsageError(str(e)) from e
-    if missing and not (args.random or not (args.inputs or args.input)):
+    if missing and not fill:
         names = ", ".join(s.name for s in missing)
         raise UsageError(f"no value for input(s) {names}; give --input NAME=FILE or add --random")
     return feeds, expected

@@ -24,14 +24,13 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
 import shiboken6
 from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QImage, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
 from inspector.core.categories import Category
 from inspector.core.diagram import LINE_H, PAD_X, PAD_Y, BoxKind
@@ -39,6 +38,7 @@ from inspector.scene.badges import paint_badges
 from inspector.scene.drawn_text import TextRecord
 from inspector.scene.groups import paint_folder, paint_group_text
 from inspector.scene.labels import REACH, LabelPlacer, RectIndex
+from inspector.scene.layer import SceneLayer
 from inspector.scene.palette import SEVERITIES
 
 if TYPE_CHECKING:
@@ -120,29 +120,6 @@ def _cosmetic(color: QColor, width: float) -> QPen:
     pen = QPen(color, width)
     pen.setCosmetic(True)
     return pen
-
-
-class SceneLayer(QGraphicsItem):
-    """An item spanning the whole drawing that paints from the scene's arrays."""
-
-    def __init__(self, scene: GraphScene, rect: QRectF) -> None:
-        super().__init__()
-        # Not a plain reference: the scene holds its layers, and that cycle would keep a closed
-        # tab's scene, and through its diagram the whole graph model, until a full collection.
-        self._scene = weakref.ref(scene)
-        self._rect = rect
-        # Without this flag option.exposedRect is the whole item, and every scroll step would
-        # paint the full graph instead of the newly exposed strip.
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
-
-    @property
-    def graph(self) -> GraphScene:
-        scene = self._scene()
-        assert scene is not None, "a layer outlived its scene"
-        return scene
-
-    def boundingRect(self) -> QRectF:
-        return self._rect
 
 
 class EdgeLayer(SceneLayer):

@@ -138,7 +138,7 @@ class GraphScene(QGraphicsScene):
 
         x0, y0, x1, y1 = layout.bounds
         self.drawing_rect = QRectF(x0, y0, x1 - x0, y1 - y0)
-        self.setSceneRect(self._content_rect())
+        self._fit_to_content()
         # Three items need no BSP tree; its upkeep would only cost time.
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setBackgroundBrush(QBrush(palette.background))
@@ -196,9 +196,10 @@ class GraphScene(QGraphicsScene):
         key = self.diagram.edge_src[lined].astype(np.int64) * (len(ids) + 1) + value_id[lined]
         _, first = np.unique(key, return_index=True)
         self.label_edges = lined[np.sort(first)]
-        labels = self.diagram.edge_label[:]  # made by the worker that laid the drawing out
-        chars = np.fromiter(map(len, labels), np.float64, m)[self.label_edges]
-        width = np.minimum(np.maximum(chars, LABEL_MIN_CHARS) * LABEL_CHAR_W, MAX_LABEL_PX)
+        self._count_label_chars()
+        width = np.minimum(
+            np.maximum(self._label_chars, LABEL_MIN_CHARS) * LABEL_CHAR_W, MAX_LABEL_PX
+        )
         lx = self.edge_start[self.label_edges, 0] + 4
         ly = self.edge_start[self.label_edges, 1] + 2
         self.label_grid = UniformGrid(lx, ly, lx + width, ly + LABEL_FONT_PX + 3)
@@ -359,23 +360,26 @@ class GraphScene(QGraphicsScene):
             for e, (x, y) in zip(edges.tolist(), mid.tolist(), strict=True)
         ]
         self.badges = badge_layout.layout_badges(self.label_font, anchors, self._boxes_near)
-        rect = self._content_rect()
-        if rect != self.sceneRect():
-            self.setSceneRect(rect)
+        self._fit_to_content()
         self._overlay_changed()
 
     def labels_changed(self) -> None:
         """The diagram's edge labels were filled in (types inferred): the scene grows to hold
         them, and repaints."""
-        rect = self._content_rect()
-        if rect != self.sceneRect():
-            self.setSceneRect(rect)
+        self._count_label_chars()
+        self._fit_to_content()
         self.update()
 
-    def _content_rect(self) -> QRectF:
-        """The drawing and its margin, grown to hold what is painted past the drawing's edge
-        (badges, and edge labels right of their edges), so renders and exported images do not
-        cut it off."""
+    def _count_label_chars(self) -> None:
+        """The length of each drawn label's text (``label_edges``), as the diagram has it now."""
+        labels = self.diagram.edge_label[:]  # made by the worker that laid the drawing out
+        chars = np.fromiter(map(len, labels), np.float64, len(labels))
+        self._label_chars = chars[self.label_edges]
+
+    def _fit_to_content(self) -> None:
+        """The scene's rectangle: the drawing and its margin, grown to hold what is painted past
+        the drawing's edge (badges, and edge labels right of their edges), so renders and
+        exported images do not cut it off."""
         rect = self.drawing_rect.adjusted(-SCENE_MARGIN, -SCENE_MARGIN, SCENE_MARGIN, SCENE_MARGIN)
         r = self.badges.rects
         if len(r):
@@ -385,10 +389,9 @@ class GraphScene(QGraphicsScene):
         edges = self.label_edges
         if len(edges):
             labels = self.diagram.edge_label
-            chars = np.fromiter((len(labels[e]) for e in edges.tolist()), np.float64, len(edges))
             left = self.edge_start[edges, 0] + LABEL_GAP
             # an estimate from the average advance, measured where it may pass the edge
-            rough = left + np.minimum(chars * LABEL_CHAR_W * 1.25, MAX_LABEL_PX)
+            rough = left + np.minimum(self._label_chars * LABEL_CHAR_W * 1.25, MAX_LABEL_PX)
             metrics = QFontMetricsF(self.label_font)
             right = rect.right()
             past = rough > right
@@ -397,7 +400,8 @@ class GraphScene(QGraphicsScene):
                 width = min(metrics.horizontalAdvance(text), MAX_LABEL_PX)
                 right = max(right, x + width + 4)
             rect.setRight(right)
-        return rect
+        if rect != self.sceneRect():
+            self.setSceneRect(rect)
 
     def _box_anchors(
         self, on_box: dict[int, list[badge_layout.Entry]]

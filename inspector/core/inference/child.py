@@ -44,13 +44,6 @@ from inspector.core.tensor_stats import tensor_stats
 
 _KERNEL_SUFFIX = "_kernel_time"
 _MAX_PROTO_BYTES = 2_000_000_000  # protobuf cannot serialize a message past 2 GB
-#: ONNX element types (as ONNX Runtime names them) with no numpy type: ml_dtypes' types.
-_ML_TYPES = frozenset(
-    ("bfloat16", "float8e4m3fn", "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "int4",
-     "uint4", "float4e2m1")
-)  # fmt: skip
-#: ml_dtypes' 4-bit types: ONNX Runtime packs two elements to a byte.
-_PACKED = frozenset(("int4", "uint4", "float4_e2m1fn"))
 
 
 def _session_options(ort: Any, options: protocol.RunOptions, workdir: Path) -> Any:
@@ -98,11 +91,38 @@ def _ort_feeds(ort: Any, feeds: dict[str, np.ndarray], all_values: bool) -> dict
     ``all_values`` (for ``run_with_ort_values``) every feed as an OrtValue."""
     out: dict[str, Any] = {}
     for name, arr in feeds.items():
-        if protocol.ml_type(arr):
+        if protocol.ml_type(arr.dtype):
             out[name] = _ml_value(ort, arr)
         else:
             out[name] = ort.OrtValue.ortvalue_from_numpy(arr) if all_values else arr
     return out
+
+
+def _fetcher(ort: Any, session: Any, feeds: dict[str, np.ndarray]) -> tuple[Any, dict, bool]:
+    """(the run call, the feeds it takes, whether it gives OrtValues): ONNX Runtime gives no
+    bfloat16, float8 or 4-bit output as an array, so a session with one is run with
+    ``run_with_ort_values`` and its outputs read with :func:`_fetched`."""
+    as_values = any(_is_ml_type(o.type) for o in session.get_outputs())
+    fetch = session.run_with_ort_values if as_values else session.run
+    return fetch, _ort_feeds(ort, feeds, as_values), as_values
+
+
+def _is_ml_type(ort_type: str) -> bool:
+    """Whether ONNX Runtime's type name (``tensor(bfloat16)``) has no numpy type of its own."""
+    from inspector.core.feeds import numpy_dtype  # imports onnx: not at the child's start
+
+    dtype = numpy_dtype(ort_type.removeprefix("tensor(").removesuffix(")"))
+    return dtype is not None and bool(protocol.ml_type(dtype))
+
+
+def _four_bit(dtype: np.dtype) -> bool:
+    """An ``ml_dtypes`` type ONNX Runtime packs two to a byte (int4, uint4, float4)."""
+    import ml_dtypes  # onnx's own dependency
+
+    try:
+        return ml_dtypes.finfo(dtype).bits == 4
+    except ValueError:
+        return ml_dtypes.iinfo(dtype).bits == 4
 
 
 def _ml_value(ort: Any, arr: np.ndarray) -> Any:
@@ -111,7 +131,7 @@ def _ml_value(ort: Any, arr: np.ndarray) -> Any:
     from onnx import helper
 
     raw = np.ascontiguousarray(arr).view(f"u{arr.dtype.itemsize}").ravel()
-    if arr.dtype.name in _PACKED:
+    if _four_bit(arr.dtype):
         nibbles = np.append(raw & 0x0F, np.uint8(0)) if len(raw) % 2 else raw & 0x0F
         raw = (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8)
     value = ort.OrtValue.ortvalue_from_shape_and_type(
@@ -120,13 +140,6 @@ def _ml_value(ort: Any, arr: np.ndarray) -> Any:
     if raw.nbytes:
         ctypes.memmove(value.data_ptr(), raw.ctypes.data, raw.nbytes)
     return value
-
-
-def _has_ml_outputs(session: Any) -> bool:
-    """Whether an output's type has no numpy type of its own (bfloat16, float8, 4-bit)."""
-    return any(
-        o.type.removeprefix("tensor(").rstrip(")") in _ML_TYPES for o in session.get_outputs()
-    )
 
 
 def _fetched(value: Any) -> Any:
@@ -138,11 +151,11 @@ def _fetched(value: Any) -> Any:
     from onnx import helper
 
     dtype = np.dtype(helper.tensor_dtype_to_np_dtype(value.element_type()))
-    if not protocol.ml_type(np.empty(0, dtype)):
+    if not protocol.ml_type(dtype):
         return value.numpy()
     shape = value.shape()
     n = int(np.prod(shape))
-    packed = dtype.name in _PACKED
+    packed = _four_bit(dtype)
     size = (n + 1) // 2 if packed else n * dtype.itemsize
     raw = np.frombuffer(ctypes.string_at(value.data_ptr(), size) if size else b"", np.uint8)
     if not packed:
@@ -226,7 +239,8 @@ def _unoptimized(
     except Exception as e:
         return {"status": "session-failed", "error": str(e)}
     try:
-        session.run_with_ort_values(names, _ort_feeds(ort, feeds, True))  # bfloat16 outputs too
+        fetch, ort_feeds, _ = _fetcher(ort, session, feeds)
+        fetch(names, ort_feeds)
     except Exception as e:
         return {"status": "run-failed", "error": str(e)}
     return {"status": "ok", "error": ""}
@@ -278,11 +292,8 @@ def _run(
     total = opts.warmup + opts.repeat
     latencies: list[float] = []
     values: list[Any] = []
-    # ONNX Runtime gives no bfloat16, float8 or 4-bit output as an array: fetched as OrtValues
-    as_values = _has_ml_outputs(session)
-    fetch = session.run_with_ort_values if as_values else session.run
     result["stage"] = "converting the feeds"
-    feeds = _ort_feeds(ort, feeds, as_values)
+    fetch, ort_feeds, as_values = _fetcher(ort, session, feeds)
     result["stage"] = ""
     try:
         for i in range(total):
@@ -293,7 +304,7 @@ def _run(
                 else f"timed run {i - opts.warmup + 1}/{opts.repeat}",
             )
             start = time.perf_counter()
-            values = fetch(names, feeds)
+            values = fetch(names, ort_feeds)
             elapsed = time.perf_counter() - start
             if i >= opts.warmup:
                 latencies.append(elapsed * 1000.0)

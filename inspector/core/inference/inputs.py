@@ -258,13 +258,8 @@ def build_feeds(
         shape = feed_shape(spec, sizes)
         try:
             drawn = random_value(spec, shape, rng)
-        except (ValueError, MemoryError) as e:  # numpy: "array is too big"
-            size = math.prod(shape) * np.dtype(numpy_dtype(spec.dtype)).itemsize
-            raise FeedError(
-                f"input '{spec.name}' of shape {list(shape)} would need {size:,} bytes of "
-                "random values, more than this machine has; give its value from a file, or "
-                "smaller sizes for its dims"
-            ) from e
+        except MemoryError as e:
+            raise FeedError(_too_big(spec, shape)) from e
         if spec.name in given:
             feeds[spec.name] = given[spec.name]
         elif spec.name in constants:
@@ -282,6 +277,14 @@ def random_feeds(
     return build_feeds(input_specs(model), seed, dims)
 
 
+def _too_big(spec: FeedSpec, shape: tuple[int, ...]) -> str:
+    size = math.prod(shape) * np.dtype(numpy_dtype(spec.dtype)).itemsize
+    return (
+        f"input '{spec.name}' of shape {list(shape)} would need {size:,} bytes of random values, "
+        "more than this machine has; give its value from a file, or smaller sizes for its dims"
+    )
+
+
 def random_value(spec: FeedSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Values for one input, drawn as its role says."""
     dtype = numpy_dtype(spec.dtype)
@@ -290,6 +293,8 @@ def random_value(spec: FeedSpec, shape: tuple[int, ...], rng: np.random.Generato
             f"input '{spec.name}' is {spec.dtype}: random values are drawn for tensor inputs "
             "only, and ONNX Inspector cannot feed others"
         )
+    if math.prod(shape) * dtype.itemsize > np.iinfo(np.intp).max:  # numpy: "array is too big"
+        raise FeedError(_too_big(spec, shape))
     if spec.role == "string":
         return rng.choice(np.array(["monday", "tuesday", "the", "onnx"]), size=shape).astype(object)
     if spec.role in ("mask", "bool"):

@@ -52,7 +52,7 @@ def write_feeds(workdir: Path, feeds: dict[str, np.ndarray]) -> None:
     arrays = {}
     for name, value in feeds.items():
         arr = np.asarray(value)
-        arrays[f"{ml_type(arr)}|{name}"] = _storable(arr)
+        arrays[f"{ml_type(arr.dtype)}|{name}"] = _storable(arr)
     with open(workdir / FEEDS, "wb") as f:
         np.savez(f, **arrays)
 
@@ -66,10 +66,10 @@ def read_feeds(workdir: Path) -> dict[str, np.ndarray]:
         return feeds
 
 
-def ml_type(arr: np.ndarray) -> str:
-    """The name of ``arr``'s ``ml_dtypes`` type ("bfloat16", "float8_e4m3fn" ...); "" for
-    numpy's own types."""
-    return arr.dtype.name if arr.dtype.type.__module__.startswith("ml_dtypes") else ""
+def ml_type(dtype: np.dtype) -> str:
+    """The name of ``dtype`` if it is one of ``ml_dtypes``' types ("bfloat16", "float8_e4m3fn"
+    ...); "" for numpy's own types."""
+    return dtype.name if dtype.type.__module__.startswith("ml_dtypes") else ""
 
 
 def _typed(arr: np.ndarray, tag: str) -> np.ndarray:
@@ -86,7 +86,7 @@ def _storable(arr: np.ndarray) -> np.ndarray:
     types as unsigned ints of their width."""
     if arr.dtype == object:
         return arr.astype(str)
-    if ml_type(arr):
+    if ml_type(arr.dtype):
         return np.ascontiguousarray(arr).view(f"u{arr.dtype.itemsize}")
     return arr
 
@@ -105,7 +105,7 @@ def tensor_file(workdir: Path, index: int, tag: str = "") -> Path:
 
 def save_tensor(workdir: Path, index: int, arr: np.ndarray) -> str:
     """Write one output or captured tensor; returns its file name (relative to ``workdir``)."""
-    path = tensor_file(workdir, index, ml_type(arr))
+    path = tensor_file(workdir, index, ml_type(arr.dtype))
     np.save(path, _storable(arr), allow_pickle=False)
     return path.name
 

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
 from inspector.core.diagram import Diagram
 from inspector.core.layout import Layout
-from inspector.scene.items import FAR_LOD, MARKER_PX, SceneLayer, draw_rects
+from inspector.scene.items import FAR_LOD, MARKER_PX, draw_rects
+from inspector.scene.layer import SceneLayer
 from inspector.scene.palette import Palette
 from inspector.scene.scene import PAINT_MARGIN, GraphScene
 from inspector.ui.compare.comparison import ADDED, CHANGED, REMOVED, STATE_NAMES
